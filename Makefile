@@ -1,0 +1,54 @@
+# swiftpipe's set-up, tests and the tutorials' stages.
+#   make install            .venv with swiftpipe + ms-swift 3.12 (the tutorials' major); idempotent
+#   make install SWIFT=4    .venv-swift4 with the current ms-swift 4.x
+#   make test [SWIFT=4]     fast tests and the real-ms-swift tests
+#   make golden             rewrite tests/golden/ after an intended change to a recipe or template
+#   make bench              bench/: swiftpipe's own overhead, as ratios against a baseline
+
+SWIFT ?= 3
+ifeq ($(SWIFT),3)
+VENV ?= .venv
+SWIFT_SPEC ?= ms-swift==3.12.*
+else ifeq ($(SWIFT),4)
+VENV ?= .venv-swift4
+SWIFT_SPEC ?= ms-swift==4.*
+else
+$(error SWIFT must be 3 or 4, not $(SWIFT))
+endif
+
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.swiftpipe-installed
+# Without a GPU, install the CPU build of torch first (ms-swift then keeps it); with one, ms-swift's own
+# torch requirement brings the CUDA build. Override with e.g. `make install TORCH=torch==2.9.1`.
+HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+TORCH ?= $(if $(HAVE_GPU),,torch==2.13.0)
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+RECIPE ?= recipes/medical.py
+
+.PHONY: install test golden bench render clean
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(if $(TORCH),$(PIP) install "$(TORCH)")
+	$(PIP) install -e ".[test]" "$(SWIFT_SPEC)"
+	@touch $@
+	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
+
+test: install
+	$(PY) -m pytest
+
+golden: install
+	$(PY) -m pytest tests/test_golden.py --update-golden -q
+
+bench: install
+	$(PY) bench/render_overhead.py
+
+render: install
+	$(VENV)/bin/swiftpipe render $(RECIPE)
+
+clean:
+	rm -rf .venv .venv-swift4 .pytest_cache .hypothesis build dist

@@ -1,0 +1,3 @@
+from swiftpipe.cli import main
+
+main()

@@ -1,0 +1,156 @@
+"""The `swiftpipe` command: parses options, calls the library, turns a UserError into one red line."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from swiftpipe import __version__
+from swiftpipe.errors import UserError
+
+_RECIPE = click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
+
+
+def _recipe_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+                      help="Set a recipe parameter (repeatable).")(fn)
+    fn = click.option("--set", "sets", multiple=True, metavar="STAGE.FLAG=VALUE",
+                      help="Override or add a flag of a stage (repeatable). A JSON list gives several values.")(fn)
+    return _RECIPE(fn)
+
+
+def _dialect_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--swift-version", metavar="3|4|X.Y.Z", default=None,
+                        help="Render for this ms-swift major (default: the installed ms-swift, else 3).")(fn)
+
+
+def _stage_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--stage", "stages", multiple=True, metavar="NAME",
+                        help="Only this stage (repeatable); default: the whole chain.")(fn)
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            for line in str(exc).splitlines():
+                click.secho(f"error: {line}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+Examples:
+  swiftpipe info recipes/medical.py
+  swiftpipe render recipes/medical.py --stage pretrain --swift-version 3
+  swiftpipe render recipes/medical.py -p sft=lisa --set sft.learning_rate=2e-5
+  swiftpipe lint recipes/medical.py
+  swiftpipe export-scripts recipes/medical.py script/
+""")
+@click.version_option(__version__, prog_name="swiftpipe")
+def main() -> None:
+    """Recipes for ms-swift: the pretrain -> SFT -> merge -> DPO -> infer chain, rendered exactly."""
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe info recipes/medical.py
+  swiftpipe info recipes/medical.py -p sft=full --json
+""")
+@_recipe_options
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_user_errors
+def info(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], as_json: bool) -> None:
+    """Show a recipe's parameters (with defaults) and its stages."""
+    from swiftpipe import describe, loader
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    if as_json:
+        click.echo(json.dumps(describe.as_dict(loaded), indent=2, ensure_ascii=False))
+    else:
+        describe.print_info(loaded)
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe render recipes/medical.py
+  swiftpipe render recipes/medical.py --stage pretrain --swift-version 3
+  swiftpipe render recipes/medical.py -p sft=lisa --stage sft
+  swiftpipe render recipes/medical.py --set sft.learning_rate=2e-5 --set sft.max_length=2048
+""")
+@_recipe_options
+@_stage_option
+@_dialect_option
+@_user_errors
+def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
+           swift_version: str | None) -> None:
+    """Print the chain's ms-swift commands, in the tutorials' layout.
+
+    This is exactly what `swiftpipe run` executes; a reference to what an earlier stage produced shows
+    as a placeholder such as '<pretrain.last_checkpoint>' until the chain runs.
+    """
+    from swiftpipe import dialect, loader, overrides
+    from swiftpipe.render import render_recipe
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
+    rendered = render_recipe(loaded.recipe, loaded.source, dialect=dialect.target(swift_version), stages=chosen)
+    click.echo("\n".join(r.script for r in rendered), nl=False)
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe lint recipes/medical.py
+  swiftpipe lint recipes/medical.py -p sft=lisa
+""")
+@_recipe_options
+@_stage_option
+@_user_errors
+def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...]) -> None:
+    """Check every rendered flag against the installed ms-swift's own argument classes.
+
+    Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values
+    must be of the declared type and among the declared choices.
+    """
+    from swiftpipe import dialect, lint as linter, loader, overrides
+    from swiftpipe.render import build_command
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    chosen = overrides.select(loaded.recipe, stages, where=recipe_path) or loaded.recipe.stage_names
+    target = dialect.target()
+    commands = [build_command(loaded.recipe, loaded.recipe.stage(n), dialect=target) for n in chosen]
+    checked = linter.lint(commands, where=recipe_path)
+    click.echo(f"{recipe_path}: {checked} flags in {len(commands)} stages accepted by ms-swift {target}")
+
+
+@main.command("export-scripts", epilog="""\b
+Examples:
+  swiftpipe export-scripts recipes/medical.py script/
+  bash script/pretrain.sh            # one stage, no swiftpipe needed
+  bash script/run_all.sh             # the whole chain
+""")
+@_recipe_options
+@click.argument("directory", type=click.Path(file_okay=False))
+@_dialect_option
+@click.option("--force", is_flag=True, help="Overwrite scripts that already exist.")
+@_user_errors
+def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], directory: str,
+                   swift_version: str | None, force: bool) -> None:
+    """Write one runnable script per stage, plus run_all.sh, that need no swiftpipe to run.
+
+    A stage that uses an earlier stage's checkpoint finds it in shell from ms-swift's versioned output
+    folder, by the numbers in vN-... and checkpoint-N.
+    """
+    from swiftpipe import dialect, loader, scripts
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    written = scripts.export(loaded.recipe, loaded.source, directory, dialect=dialect.target(swift_version),
+                             force=force)
+    for path in written:
+        click.echo(str(path))

@@ -1,0 +1,36 @@
+"""Where in a recipe file something was written, so that errors can name the file and line."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+@dataclass(frozen=True)
+class Origin:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def caller_origin() -> Origin | None:
+    """The first frame outside swiftpipe: the recipe line that called a swiftpipe helper."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR):
+            return Origin(_display_path(filename), frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def _display_path(filename: str) -> str:
+    """Relative to the working directory when below it, as users typed it."""
+    try:
+        return str(Path(filename).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return filename

@@ -1,0 +1,50 @@
+"""What the user changes on the command line: `--set STAGE.FLAG=VALUE` and `--stage NAME`."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Sequence
+
+from swiftpipe.errors import UserError
+from swiftpipe.recipe import FlagValue, Recipe
+
+
+def parse_value(text: str) -> FlagValue:
+    """A `--set` value: a JSON list (`["a.json","b.json"]`) becomes several words; anything else is one word."""
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(items, list):
+            return [str(i) if not isinstance(i, str) else i for i in items]
+    return text
+
+
+def apply_sets(recipe: Recipe, sets: Sequence[str], *, where: str) -> Recipe:
+    """The recipe with each `STAGE.FLAG=VALUE` applied: an existing flag keeps its place, a new one is appended."""
+    stages = list(recipe.stages)
+    names = [s.name for s in stages]
+    for text in sets:
+        target, sep, value = text.partition("=")
+        stage_name, dot, flag = target.partition(".")
+        flag = flag.lstrip("-")
+        if not sep or not dot or not stage_name or not flag:
+            raise UserError(f"--set {text!r}: expected STAGE.FLAG=VALUE, e.g. sft.learning_rate=2e-5", where=where)
+        if stage_name not in names:
+            raise UserError(f"--set {text!r}: no stage {stage_name!r} (stages: {', '.join(names)})", where=where)
+        i = names.index(stage_name)
+        stages[i] = stages[i].with_flag(flag, parse_value(value))
+    return dataclasses.replace(recipe, stages=tuple(stages)) if sets else recipe
+
+
+def select(recipe: Recipe, names: Sequence[str], *, where: str) -> list[str] | None:
+    """The chosen stage names in chain order (None: all), or an error listing the stages there are."""
+    if not names:
+        return None
+    known = recipe.stage_names
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(f"--stage {unknown[0]}: no such stage in this chain (stages: {', '.join(known)})",
+                        where=where)
+    return [n for n in known if n in names]

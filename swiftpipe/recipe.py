@@ -1,0 +1,198 @@
+"""The recipe model: a chain of stages, each one ms-swift subcommand with its flags passed through.
+
+A recipe file builds these with the helpers below::
+
+    pretrain("pretrain", {"model": "Qwen/Qwen2.5-1.5B", "train_type": "full", ...})
+    sft("sft", {"model": checkpoint("pretrain"), ...})
+
+Flags are an ordered mapping rendered as ``--name value`` in the order written; swiftpipe models none of
+ms-swift's flags, so a flag added in a new ms-swift release works without a swiftpipe release.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from swiftpipe.launch import Launch
+from swiftpipe.origin import Origin, caller_origin
+
+# The subcommands that train and write `<output_dir>/vN-<ts>/checkpoint-<step>` folders.
+TRAINING_COMMANDS = frozenset({"pt", "sft", "rlhf"})
+
+
+@dataclass(frozen=True)
+class Ref:
+    """What an earlier stage produced, resolved at run time; rendered as a readable placeholder until then."""
+
+    stage: str
+    kind: str  # one of REF_KINDS
+    origin: Origin | None = field(default=None, compare=False)
+
+    def placeholder(self) -> str:
+        return f"<{self.stage}.{self.kind}>"
+
+
+# kind -> the subcommands whose stages produce it
+REF_KINDS: Mapping[str, frozenset[str]] = {
+    "last_checkpoint": TRAINING_COMMANDS,
+    "best_checkpoint": TRAINING_COMMANDS,
+    "run_dir": TRAINING_COMMANDS,
+    "merged": frozenset({"export"}),
+}
+
+
+def checkpoint(stage: str, which: str = "last") -> Ref:
+    """The last (or ``which="best"``) checkpoint a training stage saved, as ms-swift reports it."""
+    if which not in ("last", "best"):
+        raise ValueError(f"checkpoint(which=...) is 'last' or 'best', not {which!r}")
+    return Ref(stage, f"{which}_checkpoint", caller_origin())
+
+
+def run_dir(stage: str) -> Ref:
+    """The versioned folder (`<output_dir>/vN-<timestamp>`) that a training stage's run created."""
+    return Ref(stage, "run_dir", caller_origin())
+
+
+def merged(stage: str) -> Ref:
+    """The folder a merge stage (`swift export --merge_lora true`) wrote the merged model to."""
+    return Ref(stage, "merged", caller_origin())
+
+
+@dataclass(frozen=True)
+class PerProcess:
+    """A total divided by the number of training processes, e.g. a global batch turned into accumulation steps.
+
+    The tutorials write ``--gradient_accumulation_steps $(expr 8 / $NPROC_PER_NODE)``; ``per_process(8)``
+    says the same and renders the number, so the command stays one argv that `run` can execute as is.
+    """
+
+    total: int
+
+    def over(self, processes: int) -> int:
+        if processes < 1 or self.total % processes:
+            raise ValueError(f"{self.total} does not divide evenly across {processes} processes")
+        return self.total // processes
+
+
+def per_process(total: int) -> PerProcess:
+    return PerProcess(int(total))
+
+
+Scalar = Union[str, int, float, bool, Path]
+FlagValue = Union[Scalar, Ref, PerProcess, None, "list[Scalar | Ref]"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ms-swift invocation: `swift <command> --flag value ...` with its launch settings."""
+
+    name: str
+    command: str
+    flags: Mapping[str, FlagValue]
+    launch: Launch = field(default_factory=Launch)
+    origin: Origin | None = field(default=None, compare=False)
+
+    @property
+    def trains(self) -> bool:
+        return self.command in TRAINING_COMMANDS
+
+    def refs(self) -> list[tuple[str, Ref]]:
+        """(flag, reference) for every reference among this stage's flag values, in flag order."""
+        found = []
+        for flag, value in self.flags.items():
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, Ref):
+                    found.append((flag, item))
+        return found
+
+    def with_flag(self, flag: str, value: FlagValue) -> Stage:
+        """A copy with `flag` set: replaced in place if present, appended otherwise."""
+        return dataclasses.replace(self, flags={**self.flags, flag: value})
+
+    def tuner(self) -> str:
+        """The tuner a training stage uses; ms-swift 3 and 4 default to LoRA, for `swift pt` too."""
+        return str(self.flags.get("tuner_type", self.flags.get("train_type", "lora")))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An ordered chain of stages, with launch settings that every stage inherits unless it sets its own."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    launch: Launch = field(default_factory=Launch)
+    description: str = ""
+    origin: Origin | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", tuple(self.stages))
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def launch_for(self, stage: Stage) -> Launch:
+        return self.launch.overridden_by(stage.launch)
+
+
+def _normalize_flags(flags: Mapping[str, FlagValue] | None) -> dict[str, FlagValue]:
+    return {name.lstrip("-"): value for name, value in (flags or {}).items()}
+
+
+def stage(name: str, command: str, flags: Mapping[str, FlagValue] | None = None, *,
+          launch: Launch | None = None) -> Stage:
+    """Any ms-swift subcommand (`eval`, `deploy`, `app`, ...) as a stage."""
+    return Stage(name, command, _normalize_flags(flags), launch or Launch(), caller_origin())
+
+
+def pretrain(name: str = "pretrain", flags: Mapping[str, FlagValue] | None = None, *,
+             launch: Launch | None = None) -> Stage:
+    """Continued pretraining: `swift pt`."""
+    return Stage(name, "pt", _normalize_flags(flags), launch or Launch(), caller_origin())
+
+
+def sft(name: str = "sft", flags: Mapping[str, FlagValue] | None = None, *,
+        launch: Launch | None = None) -> Stage:
+    """Supervised fine-tuning: `swift sft`."""
+    return Stage(name, "sft", _normalize_flags(flags), launch or Launch(), caller_origin())
+
+
+def rlhf(name: str, rlhf_type: str, flags: Mapping[str, FlagValue] | None = None, *,
+         launch: Launch | None = None) -> Stage:
+    """Preference training: `swift rlhf --rlhf_type <type>` (dpo, kto, orpo, simpo, cpo, grpo, ...)."""
+    return Stage(name, "rlhf", {"rlhf_type": rlhf_type, **_normalize_flags(flags)}, launch or Launch(),
+                 caller_origin())
+
+
+def dpo(name: str = "dpo", flags: Mapping[str, FlagValue] | None = None, *,
+        launch: Launch | None = None) -> Stage:
+    """Direct preference optimisation: `swift rlhf --rlhf_type dpo`."""
+    return Stage(name, "rlhf", {"rlhf_type": "dpo", **_normalize_flags(flags)}, launch or Launch(),
+                 caller_origin())
+
+
+def merge(name: str = "merge", flags: Mapping[str, FlagValue] | None = None, *,
+          launch: Launch | None = None) -> Stage:
+    """Merge a LoRA checkpoint into its base model: `swift export ... --merge_lora true`."""
+    return Stage(name, "export", {**_normalize_flags(flags), "merge_lora": True}, launch or Launch(),
+                 caller_origin())
+
+
+def infer(name: str = "infer", flags: Mapping[str, FlagValue] | None = None, *,
+          launch: Launch | None = None) -> Stage:
+    """Inference: `swift infer`, an interactive chat unless a dataset is given."""
+    return Stage(name, "infer", _normalize_flags(flags), launch or Launch(), caller_origin())
+
+
+def make_recipe(name: str, stages: list[Stage], *, launch: Launch | None = None,
+                description: str = "") -> Recipe:
+    """A recipe from its stages; the same as ``Recipe(...)`` but records where it was written."""
+    return Recipe(name, tuple(stages), launch or Launch(), description, caller_origin())

@@ -1,0 +1,182 @@
+"""Rendering: a recipe's stages as ms-swift commands. Pure: no files read, no processes started.
+
+A stage renders to a `Command` (environment and argv, what `run` executes) and to its script text (what
+`render` prints and `run` saves beside the log); both come from the same values, so they cannot drift.
+"""
+from __future__ import annotations
+
+import decimal
+import math
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from swiftpipe import dialect as dialects
+from swiftpipe.errors import UserError
+from swiftpipe.recipe import FlagValue, PerProcess, Recipe, Ref, Stage
+from swiftpipe.templating import ShellText, render_template
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+Resolver = Callable[[Ref], "str | ShellText"]
+
+
+def placeholder(ref: Ref) -> str:
+    """The default resolver: a readable placeholder naming the stage and what it produced."""
+    return ref.placeholder()
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One stage's invocation: `env` assignments in front of `swift <subcommand>` and its flags."""
+
+    stage: str
+    subcommand: str
+    env: tuple[tuple[str, str], ...]
+    flags: tuple[Flag, ...]
+
+    @property
+    def argv(self) -> list[str]:
+        words = ["swift", self.subcommand]
+        for flag in self.flags:
+            words += [f"--{flag.name}", *flag.words]
+        return words
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True)
+class Source:
+    """How the user named the recipe, so that a script's header can say how to re-run it."""
+
+    path: str
+    params: tuple[str, ...] = ()  # "NAME=VALUE", as given to -p
+    sets: tuple[str, ...] = ()  # "STAGE.FLAG=VALUE", as given to --set
+
+    def rerun(self, stage: str) -> str:
+        words = ["swiftpipe", "run", self.path]
+        for p in self.params:
+            words += ["-p", p]
+        for s in self.sets:
+            words += ["--set", s]
+        return " ".join(shlex.quote(w) for w in [*words, "--stage", stage])
+
+
+@dataclass(frozen=True)
+class RenderedStage:
+    command: Command
+    script: str
+
+
+def render_recipe(recipe: Recipe, source: Source, *, dialect: dialects.Dialect,
+                  stages: Sequence[str] | None = None, resolve: Resolver = placeholder) -> list[RenderedStage]:
+    """Every stage (or those named in `stages`, in chain order) rendered for `dialect`."""
+    chosen = [s for s in recipe.stages if stages is None or s.name in stages]
+    return [render_stage(recipe, s, source, dialect=dialect, resolve=resolve) for s in chosen]
+
+
+def render_stage(recipe: Recipe, stage: Stage, source: Source, *, dialect: dialects.Dialect,
+                 resolve: Resolver = placeholder) -> RenderedStage:
+    command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
+    script = render_template("stage.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
+                             rerun=source.rerun(stage.name), command=command)
+    return RenderedStage(command, script)
+
+
+def build_command(recipe: Recipe, stage: Stage, *, dialect: dialects.Dialect,
+                  resolve: Resolver = placeholder) -> Command:
+    where = f"{stage.origin or source_file(recipe)}: stage {stage.name!r}"
+    launch = recipe.launch_for(stage)
+    env = tuple(launch.environment())
+    for name, _ in env:
+        if not _ENV_NAME.match(name):
+            raise UserError(f"{where}: {name!r} is not an environment variable name")
+    merging = stage.command == "export" and _truthy(stage.flags.get("merge_lora"))
+    flags = []
+    for name, value in stage.flags.items():
+        if value is None or value == [] or value == ():
+            continue
+        flag_where = f"{where}, --{name}"
+        ref = _first_ref(value)
+        tuner = _tuner_behind(recipe, ref) if ref else None
+        name, value = dialects.translate(name, value, command=stage.command, dialect=dialect, where=where,
+                                         tuner_of_reference=tuner, merging=merging)
+        words = tuple(_words(value, resolve=resolve, processes=launch.processes, where=flag_where))
+        flags.append(Flag(name, words))
+    return Command(stage.name, stage.command, env, tuple(flags))
+
+
+def source_file(recipe: Recipe) -> str:
+    return recipe.origin.file if recipe.origin else recipe.name
+
+
+def _first_ref(value: FlagValue) -> Ref | None:
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, Ref):
+            return item
+    return None
+
+
+def _tuner_behind(recipe: Recipe, ref: Ref) -> str:
+    """What a reference points at: a merged model is a full model; a checkpoint is its stage's tuner."""
+    if ref.kind == "merged":
+        return "full"
+    try:
+        return recipe.stage(ref.stage).tuner()
+    except KeyError:
+        return "lora"
+
+
+def _truthy(value: object) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _words(value: FlagValue, *, resolve: Resolver, processes: int, where: str) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [_word(item, resolve=resolve, processes=processes, where=where) for item in items]
+
+
+def _word(value: object, *, resolve: Resolver, processes: int, where: str) -> str:
+    if isinstance(value, Ref):
+        return resolve(value)
+    if isinstance(value, PerProcess):
+        try:
+            return str(value.over(processes))
+        except ValueError as exc:
+            raise UserError(f"{where}: {exc}") from None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_float(value, where=where)
+    if isinstance(value, (str, int, Path)):
+        return str(value)
+    raise UserError(f"{where}: {type(value).__name__} is not a flag value")
+
+
+def format_float(value: float, *, where: str = "") -> str:
+    """The shortest spelling that reads back as the same float, as people write them: 1e-5, 1e-4, 0.03, 0.5."""
+    if not math.isfinite(value):
+        raise UserError(f"{where}: {value} is not a usable number")
+    positional = repr(value)
+    if value == 0:
+        return positional
+    if "e" in positional:
+        return _scientific(value)
+    scientific = _scientific(value)
+    return scientific if len(scientific) < len(positional) else positional
+
+
+def _scientific(value: float) -> str:
+    sign, digits, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
+    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{exponent + len(digits) - 1}"

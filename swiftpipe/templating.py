@@ -1,0 +1,63 @@
+"""The one Jinja environment: strict, and every interpolated value passes a quoting filter.
+
+Two filters mark text as safe to place in a shell script: `q` quotes a value as one shell word, `comment`
+flattens it onto one comment line. `finalize` refuses anything else, so a template that forgets to quote
+fails in the tests instead of rendering a broken or injectable command.
+"""
+from __future__ import annotations
+
+import functools
+import shlex
+from pathlib import Path
+
+import jinja2
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+class ShellText(str):
+    """Text that is already safe in a shell script: a quoted word, a comment, or generated shell code."""
+
+
+def quote(value: object) -> ShellText:
+    """One shell word; text swiftpipe generated itself (a ShellText) passes unchanged."""
+    if isinstance(value, ShellText):
+        return value
+    return ShellText(shlex.quote(str(value)))
+
+
+def comment(value: object) -> ShellText:
+    """A value on one comment line: no newline can end the comment early."""
+    return ShellText(" ".join(str(value).split()))
+
+
+def _finalize(value: object) -> object:
+    if isinstance(value, ShellText):
+        return value
+    raise jinja2.TemplateError(f"unquoted value in a template: {value!r} (pipe it through q or comment)")
+
+
+def templates_dir() -> Path:
+    """Inside the installed wheel, `swiftpipe/templates`; in a checkout, the repository's `templates/`."""
+    bundled = _PACKAGE / "templates"
+    return bundled if bundled.is_dir() else _PACKAGE.parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+    )
+    env.filters["q"] = quote
+    env.filters["comment"] = comment
+    return env
+
+
+def render_template(name: str, **context: object) -> str:
+    return environment().get_template(name).render(**context)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite tests/golden/ from the current rendering instead of comparing with it.")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def fake_swift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the fake `swift` first on PATH; returns the JSON-lines file it records each call in."""
+    log = tmp_path / "swift-calls.jsonl"
+    monkeypatch.setenv("PATH", f"{REPO / 'tests' / 'fake_swift'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SWIFT_LOG", str(log))
+    return log
+
+
+@pytest.fixture
+def write_recipe(tmp_path: Path):
+    """Write a small scenario recipe file and return its path."""
+
+    def write(body: str, name: str = "scenario.py") -> Path:
+        path = tmp_path / name
+        path.write_text("from swiftpipe import *\n" + body)
+        return path
+
+    return write

@@ -1,0 +1,25 @@
+# medical: stage dpo (swift rlhf, ms-swift 3.x)
+# re-run: swiftpipe run recipes/medical.py -p dpo=full --stage dpo
+CUDA_VISIBLE_DEVICES=0 \
+swift rlhf \
+    --rlhf_type dpo \
+    --model '<merge.merged>' \
+    --train_type full \
+    --dataset data/reward/train.json \
+    --columns '{"response_chosen": "response", "response_rejected": "rejected_response"}' \
+    --split_dataset_ratio 0.01 \
+    --torch_dtype bfloat16 \
+    --num_train_epochs 1 \
+    --per_device_train_batch_size 1 \
+    --per_device_eval_batch_size 1 \
+    --learning_rate 1e-5 \
+    --gradient_accumulation_steps 16 \
+    --eval_steps 100 \
+    --save_steps 100 \
+    --save_total_limit 2 \
+    --logging_steps 5 \
+    --max_length 2048 \
+    --output_dir output/dpo_full \
+    --warmup_ratio 0.05 \
+    --dataloader_num_workers 4 \
+    --dataset_num_proc 4

@@ -1,0 +1,24 @@
+# medical: stage sft (swift sft, ms-swift 3.x)
+# re-run: swiftpipe run recipes/medical.py -p dpo=full --stage sft
+CUDA_VISIBLE_DEVICES=0 \
+swift sft \
+    --model '<pretrain.last_checkpoint>' \
+    --train_type lora \
+    --dataset data/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json \
+    --torch_dtype bfloat16 \
+    --num_train_epochs 1 \
+    --per_device_train_batch_size 1 \
+    --per_device_eval_batch_size 1 \
+    --learning_rate 1e-4 \
+    --lora_rank 8 \
+    --lora_alpha 32 \
+    --target_modules all-linear \
+    --gradient_accumulation_steps 16 \
+    --eval_steps 100 \
+    --save_steps 100 \
+    --save_total_limit 2 \
+    --logging_steps 5 \
+    --max_length 4096 \
+    --output_dir output/sft_lora \
+    --warmup_ratio 0.05 \
+    --dataloader_num_workers 4

@@ -1,0 +1,6 @@
+# medical: stage infer (swift infer, ms-swift 3.x)
+# re-run: swiftpipe run recipes/medical.py -p sft=full --stage infer
+CUDA_VISIBLE_DEVICES=0 \
+swift infer \
+    --stream true \
+    --model '<merge_dpo.merged>'

@@ -1,0 +1,179 @@
+"""Loading recipes: parameters, references, overrides, and the one-line errors for bad ones."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shell_commands import flag_pairs
+from swiftpipe import dialect, loader
+from swiftpipe.errors import RecipeError, UserError
+from swiftpipe.render import build_command
+
+CHAIN = '''
+def recipe(epochs: int = 1, lr: float = 1e-4, full: bool = False, kind: Literal["a", "b"] = "a"):
+    return make_recipe("chain", [
+        pretrain("pt", {"model": "base", "output_dir": "out/pt", "num_train_epochs": epochs}),
+        sft("sft", {"model": checkpoint("pt"), "learning_rate": lr, "train_type": "full" if full else "lora",
+                    "gradient_accumulation_steps": per_process(8)}, launch=Launch(nproc_per_node=2)),
+        merge("merge", {"ckpt_dir": checkpoint("sft")}),
+        infer("infer", {"model": merged("merge"), "stream": True}),
+    ])
+'''
+
+
+def _command(loaded: loader.LoadedRecipe, stage: str):
+    return build_command(loaded.recipe, loaded.recipe.stage(stage), dialect=dialect.target("3"))
+
+
+def test_parameters_are_converted_by_their_annotations(write_recipe) -> None:
+    path = write_recipe("from typing import Literal\n" + CHAIN)
+    loaded = loader.load(path, params=["epochs=3", "lr=2e-5", "full=true", "kind=b"])
+    assert loaded.values == {"epochs": 3, "lr": 2e-5, "full": True, "kind": "b"}
+    assert dict(flag_pairs(_command(loaded, "pt").argv))["--num_train_epochs"] == ("3",)
+    sft = dict(flag_pairs(_command(loaded, "sft").argv))
+    assert sft["--learning_rate"] == ("2e-5",) and sft["--train_type"] == ("full",)
+    assert sft["--gradient_accumulation_steps"] == ("4",)  # 8 across NPROC_PER_NODE=2
+    assert loaded.source.params == ("epochs=3", "lr=2e-05", "full=True", "kind=b")
+
+
+@pytest.mark.parametrize("param,message", [
+    ("epoch=3", "unknown parameter 'epoch' (parameters: epochs, lr, full, kind)"),
+    ("epochs=three", "parameter epochs: 'three' is not an int"),
+    ("lr=fast", "parameter lr: 'fast' is not a number"),
+    ("full=maybe", "parameter full: 'maybe' is not true or false"),
+    ("kind=c", "parameter kind: 'c' is not one of a, b"),
+    ("epochs", "expected NAME=VALUE"),
+])
+def test_bad_parameters_are_one_line_errors_listing_what_is_valid(write_recipe, param: str, message: str) -> None:
+    path = write_recipe("from typing import Literal\n" + CHAIN)
+    with pytest.raises(RecipeError) as info:
+        loader.load(path, params=[param])
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_set_overrides_in_place_and_appends_new_flags(write_recipe) -> None:
+    path = write_recipe("from typing import Literal\n" + CHAIN)
+    loaded = loader.load(path, sets=["sft.learning_rate=3e-5", "sft.max_length=2048", 'sft.dataset=["a.json","b c.json"]'])
+    names = [n for n, _ in flag_pairs(_command(loaded, "sft").argv)]
+    assert names == ["--model", "--learning_rate", "--train_type", "--gradient_accumulation_steps", "--max_length",
+                     "--dataset"]
+    flags = dict(flag_pairs(_command(loaded, "sft").argv))
+    assert flags["--learning_rate"] == ("3e-5",) and flags["--dataset"] == ("a.json", "b c.json")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("nope.lr=1", "no stage 'nope' (stages: pt, sft, merge, infer)"),
+    ("sft.lr", "expected STAGE.FLAG=VALUE"),
+    ("sft=1", "expected STAGE.FLAG=VALUE"),
+])
+def test_bad_set_is_a_clear_error(write_recipe, text: str, message: str) -> None:
+    path = write_recipe("from typing import Literal\n" + CHAIN)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        loader.load(path, sets=[text])
+
+
+def _error_for(write_recipe, body: str) -> str:
+    path = write_recipe(body)
+    with pytest.raises(RecipeError) as info:
+        loader.load(path)
+    return str(info.value)
+
+
+def test_reference_to_a_missing_stage_names_file_line_and_stages(write_recipe) -> None:
+    message = _error_for(write_recipe, '''recipe = make_recipe("r", [
+    sft("sft", {"model": "m", "output_dir": "o"}),
+    merge("merge", {"ckpt_dir": checkpoint("sfft")}),
+])
+''')
+    assert message.endswith("scenario.py:4: stage 'merge', --ckpt_dir: refers to stage 'sfft', which is not in the "
+                            "chain (stages: sft, merge)")
+
+
+def test_a_cycle_is_an_error_at_load_time(write_recipe) -> None:
+    message = _error_for(write_recipe, '''recipe = make_recipe("r", [
+    sft("a", {"model": checkpoint("b")}),
+    sft("b", {"model": checkpoint("a")}),
+])
+''')
+    assert "references form a cycle: a -> b -> a" in message
+    assert "scenario.py:3" in message
+
+
+def test_a_self_reference_is_a_cycle(write_recipe) -> None:
+    assert "cycle: a -> a" in _error_for(write_recipe, 'recipe = make_recipe("r", [sft("a", {"model": checkpoint("a")})])\n')
+
+
+def test_a_reference_to_a_later_stage_is_an_error(write_recipe) -> None:
+    message = _error_for(write_recipe, '''recipe = make_recipe("r", [
+    infer("infer", {"model": merged("merge")}),
+    sft("sft", {"model": "m"}),
+    merge("merge", {"ckpt_dir": checkpoint("sft")}),
+])
+''')
+    assert "scenario.py:3: stage 'infer', --model: refers to stage 'merge', which runs after it" in message
+
+
+def test_a_reference_of_the_wrong_kind_is_an_error(write_recipe) -> None:
+    message = _error_for(write_recipe, '''recipe = make_recipe("r", [
+    sft("sft", {"model": "m"}),
+    infer("infer", {"model": merged("sft")}),
+])
+''')
+    assert "stage 'sft' (swift sft) produces no merged" in message
+
+
+def test_all_problems_are_reported_together(write_recipe) -> None:
+    message = _error_for(write_recipe, '''recipe = make_recipe("r", [
+    sft("sft", {"model": object()}),
+    sft("sft", {"model": "m"}),
+])
+''')
+    assert len(message.splitlines()) == 2
+    assert "object is not a flag value" in message and "appears twice" in message
+
+
+@pytest.mark.parametrize("body,message", [
+    ("x = 1\n", "defines no `recipe`"),
+    ("recipe = 42\n", "`recipe` must be a Recipe or return one, not int"),
+    ("def recipe(:\n", "SyntaxError"),
+    ("def recipe():\n    return undefined_name\n", "scenario.py:3: NameError: name 'undefined_name' is not defined"),
+])
+def test_broken_recipe_files_are_one_line_errors(write_recipe, body: str, message: str) -> None:
+    assert message in _error_for(write_recipe, body)
+
+
+def test_missing_recipe_file(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="no such recipe file"):
+        loader.load(tmp_path / "absent.py")
+
+
+def test_per_process_that_does_not_divide_is_an_error(write_recipe) -> None:
+    path = write_recipe('''recipe = make_recipe("r", [
+    sft("sft", {"gradient_accumulation_steps": per_process(8)}, launch=Launch(nproc_per_node=3)),
+])
+''')
+    loaded = loader.load(path)
+    with pytest.raises(UserError, match="--gradient_accumulation_steps: 8 does not divide evenly across 3 processes"):
+        _command(loaded, "sft")
+
+
+def test_per_process_counts_every_node(write_recipe) -> None:
+    path = write_recipe('''recipe = make_recipe("r", [
+    sft("sft", {"gradient_accumulation_steps": per_process(16)}, launch=Launch(nproc_per_node=2, nnodes=2)),
+])
+''')
+    assert dict(flag_pairs(_command(loader.load(path), "sft").argv))["--gradient_accumulation_steps"] == ("4",)
+
+
+def test_a_plain_recipe_object_takes_no_parameters(write_recipe) -> None:
+    path = write_recipe('recipe = make_recipe("r", [sft("sft", {"model": "m"})])\n')
+    assert loader.load(path).recipe.stage_names == ["sft"]
+    with pytest.raises(RecipeError, match="takes no parameters"):
+        loader.load(path, params=["x=1"])
+
+
+def test_none_drops_a_flag_and_flags_keep_their_order(write_recipe) -> None:
+    path = write_recipe('recipe = make_recipe("r", [sft("sft", {"b": 1, "a": None, "c": [1, 2], "--d": True})])\n')
+    assert _command(loader.load(path), "sft").argv == ["swift", "sft", "--b", "1", "--c", "1", "2", "--d", "true"]
