@@ -61,8 +61,6 @@ _REMOVED_IN_3_AND_4: dict[str, str] = {
     "only_save_model": "--save_only_model",
     "deepspeed_config_path": "--deepspeed",
     "merge_lora_and_save": "--merge_lora",
-    "safe_serialization": "nothing (safetensors is the default)",
-    "ref_model_type": "--ref_model",
     "ref_model_id_or_path": "--ref_model",
 }
 

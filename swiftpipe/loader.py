@@ -1,10 +1,9 @@
 """Loading a recipe file by path: plain Python that defines `recipe`, a Recipe or a function returning one."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
+import itertools
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -14,6 +13,9 @@ from swiftpipe.errors import RecipeError, UserError
 from swiftpipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe import Recipe
 from swiftpipe.render import Source
+
+
+_loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,7 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
 def _exec(path: Path, shown: str) -> Any:
     if not path.is_file():
         raise RecipeError("no such recipe file", where=shown)
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    name = f"swiftpipe_recipe_{path.stem}_{digest}"
+    name = f"swiftpipe_recipe_{next(_loaded)}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise RecipeError("cannot be loaded as Python", where=shown)
@@ -85,6 +86,8 @@ def _call(entry: Any, values: dict[str, Any], shown: str) -> Any:
 
 def _line_in(exc: BaseException, path: Path, shown: str) -> str:
     """`file:line` of the deepest traceback frame inside the recipe file."""
+    import traceback  # only on the error path
+
     target = str(path.resolve())
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):

@@ -5,7 +5,6 @@ A stage renders to a `Command` (environment and argv, what `run` executes) and t
 """
 from __future__ import annotations
 
-import decimal
 import math
 import re
 import shlex
@@ -177,6 +176,13 @@ def format_float(value: float, *, where: str = "") -> str:
 
 
 def _scientific(value: float) -> str:
-    sign, digits, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
-    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
-    return f"{'-' if sign else ''}{mantissa}e{exponent + len(digits) - 1}"
+    """`value` as <digits>e<exponent>, with the digits of its shortest round-trip repr."""
+    text = repr(abs(value))
+    mantissa, _, exponent = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    leading_zeros = len(whole + fraction) - len(digits)
+    power = len(whole) + int(exponent or 0) - leading_zeros - 1
+    digits = digits.rstrip("0") or "0"
+    body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{'-' if value < 0 else ''}{body}e{power}"

@@ -43,6 +43,13 @@ def templates_dir() -> Path:
     return bundled if bundled.is_dir() else _PACKAGE.parent / "templates"
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no writable temp folder: compile every time, still correct
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -53,6 +60,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_finalize,
+        # Compiling the templates costs more than rendering them; Jinja keeps compiled code in a per-user
+        # temp folder, checked against each template's source, so an edited template is never stale.
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["q"] = quote
     env.filters["comment"] = comment
