@@ -154,3 +154,151 @@ def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, .
                              force=force)
     for path in written:
         click.echo(str(path))
+
+
+def _work_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--work-dir", type=click.Path(file_okay=False), default=None, envvar="SWIFTPIPE_WORK_DIR",
+                        help="Where run records and stage logs go (default: .swiftpipe).")(fn)
+
+
+def _work_dir(value: str | None):
+    from pathlib import Path
+
+    from swiftpipe.records import DEFAULT_WORK_DIR
+
+    return Path(value or DEFAULT_WORK_DIR)
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe run recipes/demo.py                     # the whole chain
+  swiftpipe run recipes/medical.py --stage sft --stage merge
+  swiftpipe run recipes/medical.py --dry-run        # commands, env and resolved inputs; nothing launched
+  swiftpipe run recipes/demo.py --resume            # finish a failed or interrupted chain
+""")
+@_recipe_options
+@_stage_option
+@_dialect_option
+@_work_dir_option
+@click.option("--resume", is_flag=True, help="Continue the latest run of this recipe and parameters.")
+@click.option("--dry-run", is_flag=True, help="Print what would run, with inputs resolved; launch nothing.")
+@click.option("--quiet", is_flag=True, help="Do not echo ms-swift's output (it still goes to the stage logs).")
+@_user_errors
+def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
+        swift_version: str | None, work_dir: str | None, resume: bool, dry_run: bool, quiet: bool) -> None:
+    """Run the chain: each stage gets what the previous one produced; every run is recorded.
+
+    Exit code 0 when every stage finished, 1 when one failed, 2 for bad input (nothing launched),
+    130 when interrupted.
+    """
+    from swiftpipe import dialect, loader, overrides, report
+    from swiftpipe.runner import Runner, RunOptions
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
+    options = RunOptions(work_dir=_work_dir(work_dir), stages=chosen, resume=resume, dry_run=dry_run, echo=not quiet,
+                         say=lambda text: click.echo(text, err=False))
+    runner = Runner(loaded, dialect.target(swift_version), options)
+    code = runner.run()
+    if runner.record is not None:
+        report.print_summary(runner.record)
+    sys.exit(code)
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe status recipes/demo.py
+  swiftpipe status recipes/medical.py -p sft=full --json
+""")
+@_recipe_options
+@_work_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+@_user_errors
+def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: str | None,
+           as_json: bool) -> None:
+    """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final loss."""
+    from swiftpipe import loader, records, report
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    key = loaded.key
+    record = records.latest(_work_dir(work_dir), key)
+    if record is None:
+        raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
+    if as_json:
+        click.echo(json.dumps(record.data, indent=2, ensure_ascii=False))
+    else:
+        from swiftpipe.console import console
+
+        console.print(report.stage_table(record))
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe runs
+  swiftpipe runs --json
+""")
+@_work_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_user_errors
+def runs(work_dir: str | None, as_json: bool) -> None:
+    """List the runs recorded under the work dir."""
+    from swiftpipe import records, report
+
+    found = records.load_all(_work_dir(work_dir))
+    if as_json:
+        click.echo(json.dumps([r.data for r in found], indent=2, ensure_ascii=False))
+    elif not found:
+        click.echo(f"no runs recorded under {_work_dir(work_dir)}")
+    else:
+        from swiftpipe.console import console
+
+        console.print(report.runs_table(found))
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe resolve recipes/demo.py sft             # the SFT's last checkpoint
+  swiftpipe resolve recipes/demo.py sft --which best
+  swiftpipe resolve recipes/demo.py merge           # the merged model folder
+""")
+@_recipe_options
+@click.argument("stage_name", metavar="STAGE")
+@click.option("--which", type=click.Choice(["last", "best", "merged", "run_dir", "results"]), default=None,
+              help="What to print (default: merged for a merge stage, results for infer, else last).")
+@_work_dir_option
+@_user_errors
+def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage_name: str, which: str | None,
+            work_dir: str | None) -> None:
+    """Print the path a stage produced in the newest run where it finished."""
+    from swiftpipe import loader, overrides, records
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    overrides.select(loaded.recipe, [stage_name], where=recipe_path)
+    command = loaded.recipe.stage(stage_name).command
+    which = which or {"export": "merged", "infer": "results"}.get(command, "last")
+    key_name = {"last": "last_checkpoint", "best": "best_checkpoint"}.get(which, which)
+    key = loaded.key
+    for outputs in records.finished_outputs(_work_dir(work_dir), key, stage_name):
+        if outputs.get(key_name):
+            click.echo(outputs[key_name])
+            return
+    raise UserError(f"{recipe_path}: stage {stage_name!r} has no finished run with a {which} output "
+                    f"(swiftpipe status {recipe_path})")
+
+
+@main.command(epilog="""\b
+Examples:
+  swiftpipe chat recipes/medical.py
+""")
+@_recipe_options
+@_dialect_option
+@_work_dir_option
+@_user_errors
+def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
+         work_dir: str | None) -> None:
+    """Chat with the chain's final model (`swift infer --stream true`) in this terminal."""
+    from swiftpipe import dialect, loader
+    from swiftpipe.chat import chat as open_chat
+
+    loaded = loader.load(recipe_path, params=params, sets=sets)
+    sys.exit(open_chat(loaded, dialect=dialect.target(swift_version), work_dir=_work_dir(work_dir)))

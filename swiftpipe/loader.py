@@ -26,6 +26,13 @@ class LoadedRecipe:
     values: dict[str, Any]
     source: Source
 
+    @property
+    def key(self) -> str:
+        """Identifies this recipe with these parameters and overrides: what --resume and status look up."""
+        from swiftpipe import records
+
+        return records.chain_key(self.path, records.jsonable(self.values), list(self.source.sets))
+
 
 def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = ()) -> LoadedRecipe:
     """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line."""

@@ -1,0 +1,47 @@
+"""`swiftpipe chat`: the chain's final model in an interactive `swift infer --stream true`, in this terminal."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from swiftpipe import records
+from swiftpipe.dialect import Dialect
+from swiftpipe.errors import UserError
+from swiftpipe.loader import LoadedRecipe
+from swiftpipe.process import launch
+from swiftpipe.recipe import Ref, Stage, infer
+from swiftpipe.render import render_stage
+
+
+def chat_stage(loaded: LoadedRecipe) -> Stage:
+    """The recipe's last infer stage without its dataset (a chat), or a chat on the last model produced."""
+    stages = loaded.recipe.stages
+    last_infer = next((s for s in reversed(stages) if s.command == "infer"), None)
+    if last_infer is not None:
+        flags = {k: v for k, v in last_infer.flags.items() if k not in ("val_dataset", "load_data_args", "stream")}
+        return infer(f"{last_infer.name}_chat", {"stream": True, **flags}, launch=last_infer.launch)
+    producer = next((s for s in reversed(stages) if s.trains or s.command == "export"), None)
+    if producer is None:
+        raise UserError(f"{loaded.path}: no stage produces a model to chat with")
+    kind = "merged" if producer.command == "export" else "last_checkpoint"
+    return infer(f"{producer.name}_chat", {"stream": True, "model": Ref(producer.name, kind)})
+
+
+def chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
+    key = loaded.key
+
+    def resolve(ref: Ref) -> str:
+        for outputs in records.finished_outputs(work_dir, key, ref.stage):
+            if outputs.get(ref.kind):
+                return outputs[ref.kind]
+        raise UserError(f"{loaded.path}: stage {ref.stage!r} has not finished in any run of this recipe with these "
+                        f"parameters; run the chain first (swiftpipe run {loaded.path})")
+
+    stage = chat_stage(loaded)
+    rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve)
+    print(rendered.script, flush=True)
+    log = work_dir / "chat.log"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    outcome = launch(rendered.command.argv, env={**os.environ, **rendered.command.environment}, log=log,
+                     on_output=lambda _: None, attach=True)
+    return outcome.exit_code

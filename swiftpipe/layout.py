@@ -1,0 +1,125 @@
+"""ms-swift's output layout: every file and folder name it writes, and reading them back.
+
+Checked against ms-swift 3.12.6 and 4.6.0 (shared/notes/swift-dialects.md, Q3):
+- a training run writes `<output_dir>/v<N>-<YYYYMMDD>-<HHMMSS>/` (N = 1 + the largest N there), with
+  `args.json`, `logging.jsonl` and `checkpoint-<step>/`; the log says `output_dir: <abs run dir>`;
+- `logging.jsonl` has one JSON object per logging step and ends with an object holding
+  `last_model_checkpoint` and `best_model_checkpoint`;
+- `swift export --merge_lora true` writes `<checkpoint>-merged/` unless `--output_dir` says otherwise;
+- `swift infer` logs `result_path: <file>` for its results (JSON Lines).
+Checkpoints and runs are ordered by the numbers in their names, never by file times.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+LOGGING = "logging.jsonl"
+ARGS = "args.json"
+TRAINER_STATE = "trainer_state.json"
+MERGED_SUFFIX = "-merged"
+RUN_DIR = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+WEIGHTS = ("*.safetensors", "*.bin")
+
+# Lines in ms-swift's output that name what it produced (3.x and 4.x print them the same way).
+OUTPUT_DIR_LINE = re.compile(r"\[INFO:swift\] output_dir: (\S.*?)\s*$")
+MERGED_LINE = re.compile(r"Successfully merged LoRA and saved in (\S.*?)\.?\s*$")
+RESULT_PATH_LINE = re.compile(r"saved to result_path: `(.+?)`")
+
+
+def run_dirs(output_dir: Path) -> dict[int, Path]:
+    """The versioned run folders under an output_dir, by their number N."""
+    if not output_dir.is_dir():
+        return {}
+    found = {}
+    for child in output_dir.iterdir():
+        match = RUN_DIR.match(child.name)
+        if match and child.is_dir():
+            found[int(match.group(1))] = child
+    return found
+
+
+def is_complete(checkpoint: Path) -> bool:
+    """A checkpoint the trainer finished saving: weights, and trainer_state.json, which it writes after them."""
+    if not (checkpoint / TRAINER_STATE).is_file():
+        return False
+    return any(next(checkpoint.glob(pattern), None) for pattern in WEIGHTS)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, lowest step first; `-merged` folders and cut-short saves left out."""
+    steps = []
+    for child in run_dir.iterdir() if run_dir.is_dir() else []:
+        match = CHECKPOINT.match(child.name)
+        if match and child.is_dir() and is_complete(child):
+            steps.append((int(match.group(1)), child))
+    return [path for _, path in sorted(steps)]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    run_dir: Path
+    last_checkpoint: Path | None
+    best_checkpoint: Path | None
+    final_loss: float | None
+    global_step: int | None
+
+
+def read_training(run_dir: Path) -> TrainingResult:
+    """What a run produced: ms-swift's own last/best from logging.jsonl, else the highest complete checkpoint."""
+    records = read_log(run_dir)
+    final = next((r for r in reversed(records) if "last_model_checkpoint" in r), {})
+    complete = checkpoints(run_dir)
+    last = _existing(final.get("last_model_checkpoint"), run_dir) or (complete[-1] if complete else None)
+    best = _existing(final.get("best_model_checkpoint"), run_dir)
+    losses = [r["loss"] for r in records if isinstance(r.get("loss"), (int, float))]
+    return TrainingResult(run_dir, last, best, losses[-1] if losses else None, final.get("global_step"))
+
+
+def read_log(run_dir: Path) -> list[dict]:
+    """The JSON objects in logging.jsonl; a line cut short by a crash is skipped."""
+    path = run_dir / LOGGING
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            records.append(value)
+    return records
+
+
+def _existing(path: str | None, run_dir: Path) -> Path | None:
+    """A checkpoint path from the log, if it is complete; relative ones are taken against the run's parent."""
+    if not path:
+        return None
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = run_dir / candidate.name
+    return candidate if candidate.is_dir() and is_complete(candidate) else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    max_steps: int
+    loss: float | None
+    remaining: str | None  # ms-swift's own estimate, e.g. "0:01:23"
+
+
+def read_progress(run_dir: Path) -> Progress | None:
+    """The latest training step from logging.jsonl (`global_step/max_steps`, `loss`, `remaining_time`)."""
+    for record in reversed(read_log(run_dir)):
+        steps = record.get("global_step/max_steps")
+        if isinstance(steps, str) and "/" in steps:
+            step, _, total = steps.partition("/")
+            loss = record.get("loss")
+            return Progress(int(step), int(total), loss if isinstance(loss, (int, float)) else None,
+                            record.get("remaining_time"))
+    return None

@@ -1,0 +1,260 @@
+"""Running a chain: each stage rendered with what earlier stages produced, launched, and recorded.
+
+The outcome of each stage is a State in the run record; the exit code derives from them: 0 when every
+stage finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from swiftpipe import layout, preflight, records
+from swiftpipe.dialect import Dialect
+from swiftpipe.errors import UserError
+from swiftpipe.loader import LoadedRecipe
+from swiftpipe.process import Grace, launch
+from swiftpipe.recipe import Ref, Stage
+from swiftpipe.records import RunRecord, State
+from swiftpipe.render import RenderedStage, render_stage
+from swiftpipe.watch import StageWatcher
+
+# reference kind -> key in a stage's recorded outputs
+_OUTPUT_KEY = {"last_checkpoint": "last_checkpoint", "best_checkpoint": "best_checkpoint", "run_dir": "run_dir",
+               "merged": "merged"}
+LOG_TAIL = 20
+
+
+@dataclass
+class RunOptions:
+    work_dir: Path = Path(records.DEFAULT_WORK_DIR)
+    stages: list[str] | None = None
+    resume: bool = False
+    dry_run: bool = False
+    echo: bool = True
+    interactive: bool | None = None  # None: when stdin and stdout are terminals
+    grace: Grace = field(default_factory=Grace)
+    say: Callable[[str], None] = print
+
+
+class _Unresolved(Exception):
+    pass
+
+
+class Runner:
+    def __init__(self, loaded: LoadedRecipe, dialect: Dialect, options: RunOptions) -> None:
+        self.loaded = loaded
+        self.recipe = loaded.recipe
+        self.dialect = dialect
+        self.opts = options
+        self.key = loaded.key
+        self.names = options.stages or self.recipe.stage_names
+        self.record: RunRecord | None = None
+        self.previous: RunRecord | None = None
+        if options.interactive is None:
+            options.interactive = sys.stdin.isatty() and sys.stdout.isatty()
+
+    # -- references ---------------------------------------------------------------------------------
+    def resolve(self, ref: Ref) -> str:
+        """A produced path: from this run when the stage ran here, else from the newest run where it finished."""
+        if self.record is not None and self.record.state_of(ref.stage) in records.FINISHED:
+            value = self.record.stages[ref.stage].get("outputs", {}).get(_OUTPUT_KEY[ref.kind])
+            if value:
+                return value
+        if ref.stage not in self.names:
+            for outputs in records.finished_outputs(self.opts.work_dir, self.key, ref.stage):
+                if outputs.get(_OUTPUT_KEY[ref.kind]):
+                    return outputs[_OUTPUT_KEY[ref.kind]]
+        raise _Unresolved(f"{ref.stage}.{ref.kind}")
+
+    def _check_references(self) -> None:
+        problems = []
+        for name in self.names:
+            for flag, ref in self.recipe.stage(name).refs():
+                if ref.stage in self.names and self.names.index(ref.stage) < self.names.index(name):
+                    continue  # produced earlier in this run
+                try:
+                    self.resolve(ref)
+                except _Unresolved:
+                    problems.append(f"{self.loaded.path}: stage {name!r}, --{flag}: needs {ref.stage}.{ref.kind}, "
+                                    f"but stage {ref.stage!r} has not finished in any run of this recipe with these "
+                                    f"parameters; run it first (swiftpipe run {self.loaded.path} --stage {ref.stage})")
+        if problems:
+            raise preflight.PreflightError("\n".join(problems))
+
+    # -- the chain ----------------------------------------------------------------------------------
+    def run(self) -> int:
+        if self.opts.resume:
+            self.previous = records.latest(self.opts.work_dir, self.key)
+            if self.previous is None:
+                raise UserError(f"{self.loaded.path}: no earlier run of this recipe with these parameters to resume "
+                                f"(runs are recorded under {self.opts.work_dir})")
+        self._check_references()
+        preflight.check(self.recipe, self.names, where=self.loaded.path)
+        if self.opts.dry_run:
+            return self._dry_run()
+        self.swift = preflight.swift_executable()
+        self.record = self.previous or records.create(
+            self.opts.work_dir, recipe_name=self.recipe.name, recipe_path=self.loaded.path,
+            params=records.jsonable(self.loaded.values), sets=list(self.loaded.source.sets), stages=self.names)
+        self.record.data["state"] = State.RUNNING.value
+        changed_upstream = False
+        for i, name in enumerate(self.names):
+            state = self._run_stage(self.recipe.stage(name), changed_upstream)
+            if state in (State.FAILED, State.INTERRUPTED):
+                self._abort_rest(self.names[i + 1:], because=f"prerequisite {name} {state.value}")
+                self.record.data["state"] = state.value
+                self.record.save()
+                return 130 if state is State.INTERRUPTED else 1
+            changed_upstream = changed_upstream or state is State.DONE
+        self.record.data["state"] = State.DONE.value
+        self.record.save()
+        return 0
+
+    def _dry_run(self) -> int:
+        for name in self.names:
+            stage = self.recipe.stage(name)
+            rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect,
+                                    resolve=self._resolve_or_placeholder)
+            self.opts.say(rendered.script)
+        self.opts.say("dry run: nothing was launched")
+        return 0
+
+    def _resolve_or_placeholder(self, ref: Ref) -> str:
+        try:
+            return self.resolve(ref)
+        except _Unresolved:
+            return ref.placeholder()
+
+    def _run_stage(self, stage: Stage, changed_upstream: bool) -> State:
+        assert self.record is not None
+        entry = self.record.stage(stage.name)
+        previous_state = State(entry.get("state", State.PENDING.value))
+        rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect, resolve=self.resolve)
+        fingerprint = _fingerprint(rendered)
+        if (self.opts.resume and previous_state in records.FINISHED and entry.get("fingerprint") == fingerprint
+                and not changed_upstream):
+            entry["state"] = State.REUSED.value
+            self.opts.say(f"[swiftpipe] {stage.name}: unchanged since it finished; reusing its outputs")
+            self.record.save()
+            return State.REUSED
+        if stage.command == "infer" and not _batch_infer(stage) and not self.opts.interactive:
+            entry.update(state=State.SKIPPED.value, reason="interactive chat needs a terminal; "
+                         f"`swiftpipe chat {self.loaded.path}` opens it")
+            self.opts.say(f"[swiftpipe] {stage.name}: skipped: {entry['reason']}")
+            self.record.save()
+            return State.SKIPPED
+        resume_from = self._resume_checkpoint(stage, entry, previous_state)
+        if resume_from:
+            stage = stage.with_flag("resume_from_checkpoint", resume_from)
+            rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect, resolve=self.resolve)
+            self.opts.say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
+        return self._launch(stage, rendered, fingerprint, entry)
+
+    def _resume_checkpoint(self, stage: Stage, entry: dict[str, Any], previous_state: State) -> str | None:
+        if not (self.opts.resume and stage.trains and previous_state in (State.INTERRUPTED, State.FAILED)):
+            return None
+        run_dir = entry.get("outputs", {}).get("run_dir")
+        saved = layout.checkpoints(Path(run_dir)) if run_dir else []
+        return str(saved[-1]) if saved else None
+
+    def _launch(self, stage: Stage, rendered: RenderedStage, fingerprint: str, entry: dict[str, Any]) -> State:
+        assert self.record is not None
+        command = rendered.command
+        script, log = self.record.path_for(stage.name, ".sh"), self.record.path_for(stage.name, ".log")
+        script.write_text(rendered.script, encoding="utf-8")
+        log.write_bytes(b"")
+        before = _run_dirs_of(stage)
+        entry.clear()
+        entry.update(state=State.RUNNING.value, started=records.now(), command=command.argv,
+                     env=command.environment, script=str(script), log=str(log), fingerprint=fingerprint)
+        self.record.save()
+        self.opts.say(f"[swiftpipe] {stage.name}: {' '.join(command.argv[:2])} (log: {log})")
+        attach = stage.command == "infer" and not _batch_infer(stage)
+        watcher = StageWatcher(stage.name, echo=self.opts.echo)
+        outcome = launch([self.swift, *command.argv[1:]], env={**os.environ, **command.environment}, log=log,
+                         on_output=watcher.output, tick=watcher.tick, attach=attach, grace=self.opts.grace)
+        outputs = _collect(stage, watcher.found, before)
+        state = State.INTERRUPTED if outcome.interrupted else State.DONE if outcome.exit_code == 0 else State.FAILED
+        entry.update(state=state.value, ended=records.now(), seconds=round(outcome.seconds, 1),
+                     exit_code=outcome.exit_code, outputs=outputs)
+        if state is State.DONE and stage.trains and not outputs.get("last_checkpoint"):
+            entry.update(state=State.FAILED.value, reason="ms-swift exited 0 but saved no complete checkpoint")
+            state = State.FAILED
+        if "final_loss" in outputs:
+            entry["final_loss"] = outputs.pop("final_loss")
+        if "answers" in outputs:
+            entry["answers"] = outputs.pop("answers")
+        self.record.save()
+        if state is State.FAILED:
+            self._report_failure(stage.name, log, entry)
+        elif state is State.INTERRUPTED:
+            self.opts.say(f"[swiftpipe] {stage.name}: interrupted; `swiftpipe run {self.loaded.path} --resume` "
+                          "continues the chain")
+        return state
+
+    def _report_failure(self, name: str, log: Path, entry: dict[str, Any]) -> None:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL:]
+        reason = entry.get("reason") or f"exit code {entry.get('exit_code')}"
+        self.opts.say("\n".join([f"[swiftpipe] {name} failed ({reason}); last lines of {log}:",
+                                 *("    " + line for line in tail)]))
+
+    def _abort_rest(self, names: list[str], *, because: str) -> None:
+        assert self.record is not None
+        for name in names:
+            entry = self.record.stage(name)
+            entry.clear()
+            entry.update(state=State.ABORTED.value, reason=because)
+
+
+def _batch_infer(stage: Stage) -> bool:
+    return stage.flags.get("val_dataset") is not None or str(stage.flags.get("load_data_args", "")).lower() == "true"
+
+
+def _run_dirs_of(stage: Stage) -> set[Path]:
+    output_dir = stage.flags.get("output_dir")
+    return set(layout.run_dirs(Path(str(output_dir))).values()) if stage.trains and output_dir else set()
+
+
+def _collect(stage: Stage, found: dict[str, str], before: set[Path]) -> dict[str, Any]:
+    """What this stage produced, as ms-swift reported it; for a training run, the folder this run created."""
+    outputs: dict[str, Any] = {}
+    if stage.trains:
+        run_dir = Path(found["run_dir"]) if "run_dir" in found else None
+        if run_dir is None and stage.flags.get("output_dir"):
+            created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
+            run_dir = created.pop() if len(created) == 1 else None
+        if run_dir is not None:
+            result = layout.read_training(run_dir)
+            outputs.update(run_dir=str(run_dir), final_loss=result.final_loss,
+                           last_checkpoint=str(result.last_checkpoint) if result.last_checkpoint else None,
+                           best_checkpoint=str(result.best_checkpoint) if result.best_checkpoint else None)
+    elif stage.command == "export" and "merged" in found:
+        outputs["merged"] = found["merged"]
+    elif stage.command == "infer" and "results" in found:
+        outputs["results"] = found["results"]
+        outputs["answers"] = _answers(Path(found["results"]))
+    return outputs
+
+
+def _answers(path: Path, limit: int = 20) -> list[dict[str, str]]:
+    answers = []
+    if not path.is_file():
+        return answers
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:limit]:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        question = next((m.get("content") for m in reversed(row.get("messages", [])) if m.get("role") == "user"), None)
+        answers.append({"question": question, "answer": row.get("response")})
+    return answers
+
+
+def _fingerprint(rendered: RenderedStage) -> str:
+    text = json.dumps([rendered.command.argv, sorted(rendered.command.env)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
