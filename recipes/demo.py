@@ -19,9 +19,9 @@ TINY = {
     "max_length": 128,
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 1,
-    "num_train_epochs": 1,
+    "num_train_epochs": 8,
     "logging_steps": 2,
-    "save_steps": 4,
+    "save_steps": 40,
     "dataloader_num_workers": 0,
     "report_to": "none",
     "check_model": False,
@@ -31,9 +31,9 @@ TINY = {
 def recipe(model: str = "work/tiny-qwen2", data: str = "datasets", output: str = "work/demo-output"):
     return make_recipe("demo", [
         pretrain("pretrain", {"model": model, "train_type": "full", "dataset": f"{data}/medical_pretrain_sample.jsonl",
-                              "learning_rate": 1e-4, "output_dir": f"{output}/pretrain", **TINY}),
+                              "learning_rate": 2e-3, "output_dir": f"{output}/pretrain", **TINY}),
         sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": f"{data}/medical_sft_sample.jsonl",
-                    "learning_rate": 1e-3, "lora_rank": 8, "lora_alpha": 32, "output_dir": f"{output}/sft", **TINY}),
+                    "learning_rate": 5e-3, "lora_rank": 8, "lora_alpha": 32, "output_dir": f"{output}/sft", **TINY}),
         merge("merge", {"ckpt_dir": checkpoint("sft")}),
         dpo("dpo", {"model": merged("merge"), "train_type": "lora", "dataset": f"{data}/medical_dpo_sample.jsonl",
                     "learning_rate": 1e-3, "output_dir": f"{output}/dpo", **TINY}),

@@ -1,0 +1,247 @@
+"""`swiftpipe run` with a fake `swift` on PATH: hand-offs, records, failure, abort, interrupt, resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from swiftpipe.cli import main
+
+CHAIN = '''
+def recipe(out: str = "out"):
+    return make_recipe("chain", [
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl", "output_dir": f"{out}/pt"}),
+        sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
+                    "output_dir": f"{out}/sft"}),
+        merge("merge", {"ckpt_dir": checkpoint("sft")}),
+        infer("infer", {"model": merged("merge"), "val_dataset": "data/q.jsonl"}),
+    ])
+'''
+
+
+@pytest.fixture
+def chain(tmp_path: Path, write_recipe, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/pt.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "data/sft.jsonl").write_text('{"query": "q", "response": "r"}\n')
+    (tmp_path / "data/q.jsonl").write_text('{"query": "what?"}\n{"query": "why?"}\n')
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/config.json").write_text("{}")
+    path = write_recipe(CHAIN, name="chain.py")
+    return Path(path.name)
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, ["run", *args], catch_exceptions=False)
+
+
+def _record(work: Path = Path(".swiftpipe")) -> dict:
+    [latest] = sorted(work.glob("runs/*/record.json"))[-1:]
+    return json.loads(latest.read_text())
+
+
+def _calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _flag(call: dict, name: str) -> str:
+    return call["argv"][call["argv"].index(name) + 1]
+
+
+def test_each_stage_gets_what_the_previous_one_produced(chain: Path, fake_swift: Path) -> None:
+    result = _run(str(chain), "--quiet")
+    assert result.exit_code == 0, result.output
+    record = _record()
+    stages = record["stages"]
+    assert [s["state"] for s in stages.values()] == ["done"] * 4
+    pt, sft, merge, infer = _calls(fake_swift)
+    assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
+    assert stages["pretrain"]["outputs"]["last_checkpoint"].endswith("/out/pt/v0-" +
+                                                                     Path(stages["pretrain"]["outputs"]["run_dir"]).name.split("-", 1)[1] + "/checkpoint-4")
+    assert _flag(merge, "--ckpt_dir") == stages["sft"]["outputs"]["last_checkpoint"]
+    assert stages["merge"]["outputs"]["merged"] == stages["sft"]["outputs"]["last_checkpoint"] + "-merged"
+    assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
+    assert [a["answer"] for a in stages["infer"]["answers"]] == ["answer to what?", "answer to why?"]
+    assert stages["pretrain"]["final_loss"] == 0.5
+    assert record["versions"]["python"] and "ms-swift" in record["versions"]
+
+
+def test_the_script_saved_beside_the_log_is_what_ran(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet").exit_code == 0
+    from shell_commands import parse
+
+    for entry, call in zip(_record()["stages"].values(), _calls(fake_swift)):
+        env, argv = parse(Path(entry["script"]).read_text())
+        assert argv == call["argv"] == entry["command"]
+        assert all(call["env"][k] == v for k, v in env)
+        assert Path(entry["log"]).read_text().startswith("$ ")
+
+
+def test_a_failing_stage_stops_the_chain_and_aborts_the_rest(chain: Path, fake_swift: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_ON", "sft")
+    result = _run(str(chain), "--quiet")
+    assert result.exit_code == 1
+    stages = _record()["stages"]
+    assert stages["pretrain"]["state"] == "done" and stages["sft"]["state"] == "failed"
+    assert stages["sft"]["exit_code"] == 1
+    assert stages["merge"] == {"state": "aborted", "reason": "prerequisite sft failed"}
+    assert stages["infer"]["state"] == "aborted"
+    assert "sft failed (exit code 1); last lines of" in result.output
+    assert "RuntimeError: CUDA out of memory (fake)" in result.output
+    assert len(_calls(fake_swift)) == 2
+
+
+def test_resume_skips_what_finished_and_reruns_the_rest(chain: Path, fake_swift: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_ON", "sft")
+    assert _run(str(chain), "--quiet").exit_code == 1
+    monkeypatch.delenv("FAKE_SWIFT_FAIL_ON")
+    first_pt_run = _record()["stages"]["pretrain"]["outputs"]["run_dir"]
+    result = _run(str(chain), "--quiet", "--resume")
+    assert result.exit_code == 0, result.output
+    record = _record()
+    assert [s["state"] for s in record["stages"].values()] == ["reused", "done", "done", "done"]
+    assert record["stages"]["pretrain"]["outputs"]["run_dir"] == first_pt_run
+    subcommands = [c["argv"][1] for c in _calls(fake_swift)]
+    assert subcommands == ["pt", "sft", "sft", "export", "infer"]  # pretrain ran once
+    # the failed SFT had saved a checkpoint: it continues from the last complete one
+    resumed_sft = _calls(fake_swift)[2]
+    assert _flag(resumed_sft, "--resume_from_checkpoint").endswith("/checkpoint-2")
+
+
+def test_a_changed_stage_reruns_with_everything_after_it(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet").exit_code == 0
+    assert _run(str(chain), "--quiet", "--resume", "--set", "sft.learning_rate=1e-3").exit_code == 2  # other chain
+    result = _run(str(chain), "--quiet", "--resume")
+    assert result.exit_code == 0
+    assert [s["state"] for s in _record()["stages"].values()] == ["reused"] * 4
+    assert len(_calls(fake_swift)) == 4
+
+
+def test_resume_without_an_earlier_run_is_a_clear_error(chain: Path, fake_swift: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), "--resume"])
+    assert result.exit_code == 2 and "no earlier run of this recipe with these parameters" in result.output
+
+
+def test_the_run_folder_is_the_one_this_run_created_not_the_newest(chain: Path, fake_swift: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_RIVAL_RUN", "1")
+    assert _run(str(chain), "--quiet", "--stage", "pretrain").exit_code == 0
+    outputs = _record()["stages"]["pretrain"]["outputs"]
+    assert Path(outputs["run_dir"]).name.startswith("v0-")
+    assert sorted(p.name.split("-")[0] for p in Path("out/pt").iterdir()) == ["v0", "v49"]
+
+
+def test_a_checkpoint_cut_short_is_never_chosen(chain: Path, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_CUT_LAST_SAVE", "1")
+    assert _run(str(chain), "--quiet", "--stage", "pretrain").exit_code == 0
+    assert _record()["stages"]["pretrain"]["outputs"]["last_checkpoint"].endswith("/checkpoint-2")
+
+
+def test_stage_selection_takes_inputs_from_earlier_runs(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet", "--stage", "pretrain").exit_code == 0
+    pretrain_ckpt = _record()["stages"]["pretrain"]["outputs"]["last_checkpoint"]
+    assert _run(str(chain), "--quiet", "--stage", "sft", "--stage", "merge").exit_code == 0
+    sft_call = _calls(fake_swift)[1]
+    assert _flag(sft_call, "--model") == pretrain_ckpt
+    resolved = CliRunner().invoke(main, ["resolve", str(chain), "merge"])
+    assert resolved.output.strip() == _record()["stages"]["merge"]["outputs"]["merged"]
+
+
+def test_a_stage_whose_input_never_finished_is_refused_before_launch(chain: Path, fake_swift: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), "--stage", "merge"])
+    assert result.exit_code == 2
+    assert "stage 'merge', --ckpt_dir: needs sft.last_checkpoint" in result.output
+    assert not fake_swift.exists()
+
+
+def test_dry_run_shows_resolved_inputs_and_launches_nothing(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet", "--stage", "pretrain").exit_code == 0
+    calls = len(_calls(fake_swift))
+    result = _run(str(chain), "--dry-run")
+    assert result.exit_code == 0
+    assert f"--model {_record()['stages']['pretrain']['outputs']['last_checkpoint']}" not in result.output  # re-run
+    assert "'<pretrain.last_checkpoint>'" in result.output and "nothing was launched" in result.output
+    only_sft = _run(str(chain), "--dry-run", "--stage", "sft")
+    assert _record()["stages"]["pretrain"]["outputs"]["last_checkpoint"] in only_sft.output
+    assert len(_calls(fake_swift)) == calls
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "data/sft.jsonl: no such file"),
+    ('{"query": "q"}\n{"query": \n', "data/sft.jsonl:2: not valid JSON"),
+])
+def test_preflight_stops_bad_data_before_anything_runs(chain: Path, fake_swift: Path, content, message) -> None:
+    if content is None:
+        Path("data/sft.jsonl").unlink()
+    else:
+        Path("data/sft.jsonl").write_text(content)
+    result = CliRunner().invoke(main, ["run", str(chain)])
+    assert result.exit_code == 2
+    assert f"stage 'sft', --dataset: {message}" in result.output and "Traceback" not in result.output
+    assert not fake_swift.exists()
+
+
+def test_preflight_checks_local_models(chain: Path, fake_swift: Path) -> None:
+    Path("base/config.json").unlink()
+    result = CliRunner().invoke(main, ["run", str(chain)])
+    assert result.exit_code == 2 and "base: holds no config.json" in result.output
+
+
+def test_interactive_infer_without_a_terminal_is_skipped_with_a_note(tmp_path: Path, write_recipe, fake_swift: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m/config.json").write_text("{}")
+    path = write_recipe('recipe = make_recipe("r", [infer("infer", {"stream": True, "model": "m"})])\n')
+    result = _run(str(path))
+    assert result.exit_code == 0
+    assert "infer: skipped: interactive chat needs a terminal; `swiftpipe chat" in result.output
+    assert not fake_swift.exists()
+
+
+def test_status_runs_and_json(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet").exit_code == 0
+    status = CliRunner().invoke(main, ["status", str(chain), "--json"])
+    assert json.loads(status.output)["stages"]["sft"]["state"] == "done"
+    table = CliRunner().invoke(main, ["status", str(chain)])
+    assert "pretrain" in table.output and "done" in table.output
+    runs = json.loads(CliRunner().invoke(main, ["runs", "--json"]).output)
+    assert len(runs) == 1 and runs[0]["recipe"]["name"] == "chain"
+
+
+def test_ctrl_c_stops_the_stage_group_and_resume_continues_from_its_checkpoint(chain: Path, fake_swift: Path,
+                                                                                tmp_path: Path) -> None:
+    env = {**os.environ, "FAKE_SWIFT_SLEEP_ON": "sft:60"}
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(c["argv"][1] == "sft" for c in _calls(fake_swift)) and list(Path(".").glob("out/sft/v0-*/checkpoint-2")):
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, output
+    stages = _record()["stages"]
+    assert stages["sft"]["state"] == "interrupted"
+    assert stages["merge"] == {"state": "aborted", "reason": "prerequisite sft interrupted"}
+    assert "run chain.py --resume` continues the chain" in output
+    sleeping = subprocess.run(["pgrep", "-f", "fake_swift/swift sft"], capture_output=True)
+    assert sleeping.returncode == 1  # nothing of the stage's process group is left
+
+    result = _run(str(chain), "--quiet", "--resume")
+    assert result.exit_code == 0, result.output
+    calls = _calls(fake_swift)
+    assert [c["argv"][1] for c in calls] == ["pt", "sft", "sft", "export", "infer"]
+    assert _flag(calls[2], "--resume_from_checkpoint").endswith("/checkpoint-2")
+    assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done"]
