@@ -26,7 +26,7 @@ WEIGHTS = ("*.safetensors", "*.bin")
 
 # Lines in ms-swift's output that name what it produced (3.x and 4.x print them the same way).
 OUTPUT_DIR_LINE = re.compile(r"\[INFO:swift\] output_dir: (\S.*?)\s*$")
-MERGED_LINE = re.compile(r"Successfully merged LoRA and saved in (\S.*?)\.?\s*$")
+MERGED_LINE = re.compile(r"Successfully merged LoRA and saved in `?(\S.*?)`?\.?\s*$")  # 4.x adds the backticks
 RESULT_PATH_LINE = re.compile(r"saved to result_path: `(.+?)`")
 
 

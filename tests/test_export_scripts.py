@@ -13,8 +13,10 @@ from swiftpipe.errors import UserError
 
 
 def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Path]:
+    # infer in batch mode: with no terminal, the tutorial's interactive chat would end in EOFError, as in ms-swift
     loaded = loader.load(repo / "recipes" / "medical.py", params=list(params),
-                         sets=["pretrain.output_dir=out/pretrain", "sft.output_dir=out/sft", "dpo.output_dir=out/dpo"])
+                         sets=["pretrain.output_dir=out/pretrain", "sft.output_dir=out/sft", "dpo.output_dir=out/dpo",
+                               "infer.val_dataset=q.jsonl"])
     return scripts.export(loaded.recipe, loaded.source, folder, dialect=dialect.target(major))
 
 
@@ -43,6 +45,7 @@ def test_writes_one_executable_script_per_stage_and_run_all(repo: Path, tmp_path
 
 def test_the_whole_chain_runs_and_hands_each_checkpoint_on(repo: Path, tmp_path: Path, fake_swift: Path) -> None:
     _export(repo, tmp_path / "script")
+    (tmp_path / "q.jsonl").write_text('{"query": "what?"}\n')
     done = _bash(tmp_path / "script" / "run_all.sh", tmp_path, FAKE_SWIFT_STEPS="5", FAKE_SWIFT_SAVE_STEPS="2")
     assert done.returncode == 0, done.stderr
     pt, sft, merge, dpo, merge_dpo, infer = _calls(fake_swift)
