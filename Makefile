@@ -2,6 +2,8 @@
 #   make install            .venv with swiftpipe + ms-swift 3.12 (the tutorials' major); idempotent
 #   make install SWIFT=4    .venv-swift4 with the current ms-swift 4.x
 #   make test [SWIFT=4]     fast tests and the real-ms-swift tests
+#   make demo               the whole chain on a tiny local model, on the CPU (builds the model on first use)
+#   make pretrain|sft|merge|dpo|infer [RECIPE=recipes/medical.py]   one stage of a recipe
 #   make golden             rewrite tests/golden/ after an intended change to a recipe or template
 #   make bench              bench/: swiftpipe's own overhead, as ratios against a baseline
 
@@ -26,8 +28,10 @@ TORCH ?= $(if $(HAVE_GPU),,torch==2.13.0)
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
 RECIPE ?= recipes/medical.py
+TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
+SAMPLES := $(wildcard datasets/medical_*.jsonl)
 
-.PHONY: install test golden bench render clean
+.PHONY: install test golden bench render demo pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -41,11 +45,22 @@ $(STAMP): pyproject.toml Makefile
 test: install
 	$(PY) -m pytest
 
+# The tiny Qwen2 model, built once per ms-swift major (transformers 4 or 5) from the sample text.
+$(TINY_MODEL)/config.json: $(STAMP) $(SAMPLES) swiftpipe/tiny_model.py
+	$(PY) -m swiftpipe.tiny_model $(TINY_MODEL) $(SAMPLES)
+
+demo: $(TINY_MODEL)/config.json
+	$(VENV)/bin/swiftpipe run recipes/demo.py -p model=$(TINY_MODEL) -p output=work/demo-swift$(SWIFT)
+
+pretrain sft merge dpo merge_dpo infer: install
+	$(VENV)/bin/swiftpipe run $(RECIPE) --stage $@
+
 golden: install
 	$(PY) -m pytest tests/test_golden.py --update-golden -q
 
-bench: install
+bench: $(TINY_MODEL)/config.json
 	$(PY) bench/render_overhead.py
+	$(PY) bench/run_overhead.py --model $(TINY_MODEL)
 
 render: install
 	$(VENV)/bin/swiftpipe render $(RECIPE)
