@@ -28,10 +28,10 @@ class LoadedRecipe:
 
     @property
     def key(self) -> str:
-        """Identifies this recipe with these parameters and overrides: what --resume and status look up."""
+        """Identifies this recipe with these parameters: what --resume, status and resolve look up."""
         from swiftpipe import records
 
-        return records.chain_key(self.path, records.jsonable(self.values), list(self.source.sets))
+        return records.chain_key(self.path, records.jsonable(self.values))
 
 
 def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = ()) -> LoadedRecipe:

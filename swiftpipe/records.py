@@ -48,9 +48,11 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(values, default=str))
 
 
-def chain_key(recipe_path: str, params: dict[str, Any], sets: list[str]) -> str:
-    """Identifies "this recipe with these parameters": what --resume continues."""
-    text = json.dumps([str(Path(recipe_path).resolve()), params, sets], sort_keys=True, default=str)
+def chain_key(recipe_path: str, params: dict[str, Any]) -> str:
+    """Identifies "this recipe with these parameters": what --resume continues. `--set` overrides are left out
+    on purpose: they change a stage's command, so resume re-runs that stage (and what follows it) and reuses
+    the ones before it."""
+    text = json.dumps([str(Path(recipe_path).resolve()), params], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -102,7 +104,7 @@ def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[s
     data = {
         "id": run_id,
         "recipe": {"name": recipe_name, "path": recipe_path, "abspath": str(Path(recipe_path).resolve()),
-                   "params": params, "sets": sets, "key": chain_key(recipe_path, params, sets),
+                   "params": params, "sets": sets, "key": chain_key(recipe_path, params),
                    "git": _git_commit(Path(recipe_path))},
         "created": now(),
         "cwd": os.getcwd(),

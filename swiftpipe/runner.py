@@ -102,6 +102,7 @@ class Runner:
             self.opts.work_dir, recipe_name=self.recipe.name, recipe_path=self.loaded.path,
             params=records.jsonable(self.loaded.values), sets=list(self.loaded.source.sets), stages=self.names)
         self.record.data["state"] = State.RUNNING.value
+        self.record.data["recipe"]["sets"] = list(self.loaded.source.sets)  # a resume may change overrides
         changed_upstream = False
         for i, name in enumerate(self.names):
             state = self._run_stage(self.recipe.stage(name), changed_upstream)

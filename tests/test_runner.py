@@ -120,11 +120,15 @@ def test_resume_skips_what_finished_and_reruns_the_rest(chain: Path, fake_swift:
 
 def test_a_changed_stage_reruns_with_everything_after_it(chain: Path, fake_swift: Path) -> None:
     assert _run(str(chain), "--quiet").exit_code == 0
-    assert _run(str(chain), "--quiet", "--resume", "--set", "sft.learning_rate=1e-3").exit_code == 2  # other chain
     result = _run(str(chain), "--quiet", "--resume")
     assert result.exit_code == 0
     assert [s["state"] for s in _record()["stages"].values()] == ["reused"] * 4
     assert len(_calls(fake_swift)) == 4
+    result = _run(str(chain), "--quiet", "--resume", "--set", "sft.learning_rate=1e-3")
+    assert result.exit_code == 0, result.output
+    assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done"]
+    assert [c["argv"][1] for c in _calls(fake_swift)[4:]] == ["sft", "export", "infer"]
+    assert "--learning_rate" in _calls(fake_swift)[4]["argv"]
 
 
 def test_resume_without_an_earlier_run_is_a_clear_error(chain: Path, fake_swift: Path) -> None:
@@ -219,8 +223,9 @@ def test_status_runs_and_json(chain: Path, fake_swift: Path) -> None:
     assert len(runs) == 1 and runs[0]["recipe"]["name"] == "chain"
 
 
-def test_ctrl_c_stops_the_stage_group_and_resume_continues_from_its_checkpoint(chain: Path, fake_swift: Path,
-                                                                                tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_ends_the_stage_group_and_resume_continues_from_its_checkpoint(chain: Path, fake_swift: Path,
+                                                                                     sig: signal.Signals) -> None:
     env = {**os.environ, "FAKE_SWIFT_SLEEP_ON": "sft:60"}
     proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -229,7 +234,7 @@ def test_ctrl_c_stops_the_stage_group_and_resume_continues_from_its_checkpoint(c
         if any(c["argv"][1] == "sft" for c in _calls(fake_swift)) and list(Path(".").glob("out/sft/v0-*/checkpoint-2")):
             break
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, output
     stages = _record()["stages"]
@@ -245,3 +250,26 @@ def test_ctrl_c_stops_the_stage_group_and_resume_continues_from_its_checkpoint(c
     assert [c["argv"][1] for c in calls] == ["pt", "sft", "sft", "export", "infer"]
     assert _flag(calls[2], "--resume_from_checkpoint").endswith("/checkpoint-2")
     assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done"]
+
+
+def test_chat_opens_swift_infer_on_the_final_model_in_a_terminal(chain: Path, fake_swift: Path) -> None:
+    import pty
+
+    assert _run(str(chain), "--quiet").exit_code == 0
+    merged = _record()["stages"]["merge"]["outputs"]["merged"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child has the pty as its terminal, as a user's shell would
+        os.execvp(sys.executable, [sys.executable, "-m", "swiftpipe", "chat", str(chain)])
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output.decode()
+    call = _calls(fake_swift)[-1]
+    assert call["argv"] == ["swift", "infer", "--stream", "true", "--model", merged]
