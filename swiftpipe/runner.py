@@ -149,12 +149,32 @@ class Runner:
             self.opts.say(f"[swiftpipe] {stage.name}: skipped: {entry['reason']}")
             self.record.save()
             return State.SKIPPED
+        occupied = self._merge_target_taken(stage)
+        if occupied:
+            entry.update(state=State.FAILED.value, reason=f"{occupied} already exists and ms-swift refuses to "
+                         f"overwrite a merged model: remove it, or --set {stage.name}.output_dir=NEW_FOLDER")
+            self.opts.say(f"[swiftpipe] {stage.name}: not launched: {entry['reason']}")
+            self.record.save()
+            return State.FAILED
         resume_from = self._resume_checkpoint(stage, entry, previous_state)
         if resume_from:
             stage = stage.with_flag("resume_from_checkpoint", resume_from)
             rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect, resolve=self.resolve)
             self.opts.say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
         return self._launch(stage, rendered, fingerprint, entry)
+
+    def _merge_target_taken(self, stage: Stage) -> str | None:
+        """The folder `swift export --merge_lora true` would write, when it already exists."""
+        if stage.command != "export" or str(stage.flags.get("merge_lora")).lower() != "true":
+            return None
+        target = stage.flags.get("output_dir")
+        if target is None:
+            source = stage.flags.get("ckpt_dir", stage.flags.get("adapters"))
+            source = source[0] if isinstance(source, (list, tuple)) and source else source
+            if source is None:
+                return None
+            target = f"{self.resolve(source) if isinstance(source, Ref) else source}{layout.MERGED_SUFFIX}"
+        return str(target) if Path(str(target)).exists() else None
 
     def _resume_checkpoint(self, stage: Stage, entry: dict[str, Any], previous_state: State) -> str | None:
         if not (self.opts.resume and stage.trains and previous_state in (State.INTERRUPTED, State.FAILED)):

@@ -273,3 +273,13 @@ def test_chat_opens_swift_infer_on_the_final_model_in_a_terminal(chain: Path, fa
     assert os.waitstatus_to_exitcode(status) == 0, output.decode()
     call = _calls(fake_swift)[-1]
     assert call["argv"] == ["swift", "infer", "--stream", "true", "--model", merged]
+
+
+def test_merging_the_same_checkpoint_twice_is_refused_before_launch(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet").exit_code == 0
+    merged = _record()["stages"]["merge"]["outputs"]["merged"]
+    result = _run(str(chain), "--quiet", "--stage", "merge")
+    assert result.exit_code == 1
+    assert f"merge: not launched: {merged} already exists and ms-swift refuses to overwrite" in result.output
+    assert "--set merge.output_dir=NEW_FOLDER" in result.output
+    assert len(_calls(fake_swift)) == 4  # nothing more launched
