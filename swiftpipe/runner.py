@@ -23,9 +23,6 @@ from swiftpipe.records import RunRecord, State
 from swiftpipe.render import RenderedStage, render_stage
 from swiftpipe.watch import StageWatcher
 
-# reference kind -> key in a stage's recorded outputs
-_OUTPUT_KEY = {"last_checkpoint": "last_checkpoint", "best_checkpoint": "best_checkpoint", "run_dir": "run_dir",
-               "merged": "merged"}
 LOG_TAIL = 20
 
 
@@ -60,15 +57,16 @@ class Runner:
 
     # -- references ---------------------------------------------------------------------------------
     def resolve(self, ref: Ref) -> str:
-        """A produced path: from this run when the stage ran here, else from the newest run where it finished."""
+        """A produced path: from this run when the stage ran here, else from the newest run where it finished.
+        A reference's kind is the key of the stage's recorded outputs (last_checkpoint, merged, ...)."""
         if self.record is not None and self.record.state_of(ref.stage) in records.FINISHED:
-            value = self.record.stages[ref.stage].get("outputs", {}).get(_OUTPUT_KEY[ref.kind])
+            value = self.record.stages[ref.stage].get("outputs", {}).get(ref.kind)
             if value:
                 return value
         if ref.stage not in self.names:
             for outputs in records.finished_outputs(self.opts.work_dir, self.key, ref.stage):
-                if outputs.get(_OUTPUT_KEY[ref.kind]):
-                    return outputs[_OUTPUT_KEY[ref.kind]]
+                if outputs.get(ref.kind):
+                    return outputs[ref.kind]
         raise _Unresolved(f"{ref.stage}.{ref.kind}")
 
     def _check_references(self) -> None:
