@@ -52,7 +52,9 @@ def _calls(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def _flag(call: dict, name: str) -> str:
+def _flag(call: dict, *names: str) -> str:
+    """The value of the first of `names` present (a flag is spelled per ms-swift major: --ckpt_dir / --adapters)."""
+    name = next(n for n in names if n in call["argv"])
     return call["argv"][call["argv"].index(name) + 1]
 
 
@@ -66,7 +68,7 @@ def test_each_stage_gets_what_the_previous_one_produced(chain: Path, fake_swift:
     assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
     assert stages["pretrain"]["outputs"]["last_checkpoint"].endswith("/out/pt/v0-" +
                                                                      Path(stages["pretrain"]["outputs"]["run_dir"]).name.split("-", 1)[1] + "/checkpoint-4")
-    assert _flag(merge, "--ckpt_dir") == stages["sft"]["outputs"]["last_checkpoint"]
+    assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert stages["merge"]["outputs"]["merged"] == stages["sft"]["outputs"]["last_checkpoint"] + "-merged"
     assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
     assert [a["answer"] for a in stages["infer"]["answers"]] == ["answer to what?", "answer to why?"]
