@@ -28,12 +28,10 @@ def chat_stage(loaded: LoadedRecipe) -> Stage:
 
 
 def chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
-    key = loaded.key
-
     def resolve(ref: Ref) -> str:
-        for outputs in records.finished_outputs(work_dir, key, ref.stage):
-            if outputs.get(ref.kind):
-                return outputs[ref.kind]
+        found = records.produced(work_dir, loaded.key, ref.stage, ref.kind)
+        if found:
+            return found
         raise UserError(f"{loaded.path}: stage {ref.stage!r} has not finished in any run of this recipe with these "
                         f"parameters; run the chain first (swiftpipe run {loaded.path})")
 

@@ -220,8 +220,7 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     from swiftpipe import loader, records, report
 
     loaded = loader.load(recipe_path, params=params, sets=sets)
-    key = loaded.key
-    record = records.latest(_work_dir(work_dir), key)
+    record = records.latest(_work_dir(work_dir), loaded.key)
     if record is None:
         raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
     if as_json:
@@ -277,11 +276,10 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], st
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
     key_name = {"last": "last_checkpoint", "best": "best_checkpoint"}.get(which, which)
-    key = loaded.key
-    for outputs in records.finished_outputs(_work_dir(work_dir), key, stage_name):
-        if outputs.get(key_name):
-            click.echo(outputs[key_name])
-            return
+    found = records.produced(_work_dir(work_dir), loaded.key, stage_name, key_name)
+    if found:
+        click.echo(found)
+        return
     raise UserError(f"{recipe_path}: stage {stage_name!r} has no finished run with a {which} output "
                     f"(swiftpipe status {recipe_path})")
 

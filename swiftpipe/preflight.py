@@ -35,8 +35,9 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 if isinstance(item, Ref) or item is None:
                     continue
                 text = str(item)
-                if flag in DATA_FLAGS and _is_local(text.split("#")[0]):
-                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(text.split("#")[0]))]
+                data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
+                if flag in DATA_FLAGS and _is_local(data_path):
+                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(data_path))]
                 elif flag in MODEL_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
                 elif flag in ADAPTER_FLAGS and _is_local(text):

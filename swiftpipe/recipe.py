@@ -111,6 +111,18 @@ class Stage:
         """A copy with `flag` set: replaced in place if present, appended otherwise."""
         return dataclasses.replace(self, flags={**self.flags, flag: value})
 
+    @property
+    def merges(self) -> bool:
+        """`swift export --merge_lora true`."""
+        return self.command == "export" and is_true(self.flags.get("merge_lora"))
+
+    @property
+    def merge_source(self) -> FlagValue:
+        """What a merge stage merges: its --ckpt_dir or --adapters (the first one, which ms-swift names the
+        `-merged` folder after)."""
+        source = self.flags.get("ckpt_dir", self.flags.get("adapters"))
+        return source[0] if isinstance(source, (list, tuple)) and source else source
+
     def tuner(self) -> str:
         """The tuner a training stage uses; ms-swift 3 and 4 default to LoRA, for `swift pt` too."""
         return str(self.flags.get("tuner_type", self.flags.get("train_type", "lora")))
@@ -141,6 +153,11 @@ class Recipe:
 
     def launch_for(self, stage: Stage) -> Launch:
         return self.launch.overridden_by(stage.launch)
+
+
+def is_true(value: object) -> bool:
+    """A flag value that ms-swift reads as true: True or "true" in any case."""
+    return value is True or str(value).lower() == "true"
 
 
 def _normalize_flags(flags: Mapping[str, FlagValue] | None) -> dict[str, FlagValue]:

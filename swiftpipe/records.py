@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 DEFAULT_WORK_DIR = ".swiftpipe"
 
@@ -132,11 +132,13 @@ def latest(work_dir: Path, key: str) -> RunRecord | None:
     return matching[-1] if matching else None
 
 
-def finished_outputs(work_dir: Path, key: str, stage: str) -> Iterator[dict[str, Any]]:
-    """The outputs of `stage` from the newest runs of this chain where it finished, newest first."""
+def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
+    """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
+    stage finished and recorded it."""
     for record in reversed([r for r in load_all(work_dir) if r.data["recipe"].get("key") == key]):
-        if record.state_of(stage) in FINISHED:
-            yield record.stages[stage].get("outputs", {})
+        if record.state_of(stage) in FINISHED and record.stages[stage].get("outputs", {}).get(output):
+            return record.stages[stage]["outputs"][output]
+    return None
 
 
 def versions() -> dict[str, str | None]:

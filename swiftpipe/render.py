@@ -100,7 +100,7 @@ def build_command(recipe: Recipe, stage: Stage, *, dialect: dialects.Dialect,
     for name, _ in env:
         if not _ENV_NAME.match(name):
             raise UserError(f"{where}: {name!r} is not an environment variable name")
-    merging = stage.command == "export" and _truthy(stage.flags.get("merge_lora"))
+    merging = stage.merges
     flags = []
     for name, value in stage.flags.items():
         if value is None or value == [] or value == ():
@@ -134,10 +134,6 @@ def _tuner_behind(recipe: Recipe, ref: Ref) -> str:
         return recipe.stage(ref.stage).tuner()
     except KeyError:
         return "lora"
-
-
-def _truthy(value: object) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def _words(value: FlagValue, *, resolve: Resolver, processes: int, where: str) -> list[str]:

@@ -18,7 +18,7 @@ from swiftpipe.dialect import Dialect
 from swiftpipe.errors import UserError
 from swiftpipe.loader import LoadedRecipe
 from swiftpipe.process import Grace, launch
-from swiftpipe.recipe import Ref, Stage
+from swiftpipe.recipe import Ref, Stage, is_true
 from swiftpipe.records import RunRecord, State
 from swiftpipe.render import RenderedStage, render_stage
 from swiftpipe.watch import StageWatcher
@@ -64,9 +64,9 @@ class Runner:
             if value:
                 return value
         if ref.stage not in self.names:
-            for outputs in records.finished_outputs(self.opts.work_dir, self.key, ref.stage):
-                if outputs.get(ref.kind):
-                    return outputs[ref.kind]
+            produced = records.produced(self.opts.work_dir, self.key, ref.stage, ref.kind)
+            if produced:
+                return produced
         raise _Unresolved(f"{ref.stage}.{ref.kind}")
 
     def _check_references(self) -> None:
@@ -163,12 +163,11 @@ class Runner:
 
     def _merge_target_taken(self, stage: Stage) -> str | None:
         """The folder `swift export --merge_lora true` would write, when it already exists."""
-        if stage.command != "export" or str(stage.flags.get("merge_lora")).lower() != "true":
+        if not stage.merges:
             return None
         target = stage.flags.get("output_dir")
         if target is None:
-            source = stage.flags.get("ckpt_dir", stage.flags.get("adapters"))
-            source = source[0] if isinstance(source, (list, tuple)) and source else source
+            source = stage.merge_source
             if source is None:
                 return None
             target = f"{self.resolve(source) if isinstance(source, Ref) else source}{layout.MERGED_SUFFIX}"
@@ -231,7 +230,7 @@ class Runner:
 
 
 def _batch_infer(stage: Stage) -> bool:
-    return stage.flags.get("val_dataset") is not None or str(stage.flags.get("load_data_args", "")).lower() == "true"
+    return stage.flags.get("val_dataset") is not None or is_true(stage.flags.get("load_data_args"))
 
 
 def _run_dirs_of(stage: Stage) -> set[Path]:

@@ -69,9 +69,7 @@ def _locate(recipe: Recipe, ref: Ref) -> Input | str:
     if ref.kind == "merged":
         if producer.flags.get("output_dir") is not None:
             return str(producer.flags["output_dir"])
-        merged_from = producer.flags.get("ckpt_dir", producer.flags.get("adapters"))
-        if isinstance(merged_from, (list, tuple)) and len(merged_from) == 1:
-            merged_from = merged_from[0]
+        merged_from = producer.merge_source
         if isinstance(merged_from, Ref):  # ms-swift writes `<checkpoint>-merged` beside the checkpoint
             _, function, directory, _ = _locate(recipe, merged_from)  # type: ignore[misc]
             return (variable, function, directory, "-merged")
