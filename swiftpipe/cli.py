@@ -1,7 +1,6 @@
 """The `swiftpipe` command: parses options, calls the library, turns a UserError into one red line."""
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from typing import Any, Callable
@@ -9,6 +8,7 @@ from typing import Any, Callable
 import click
 
 from swiftpipe import __version__
+from swiftpipe.cli_common import user_errors as _user_errors
 from swiftpipe.errors import UserError
 
 _RECIPE = click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
@@ -30,19 +30,6 @@ def _dialect_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _stage_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--stage", "stages", multiple=True, metavar="NAME",
                         help="Only this stage (repeatable); default: the whole chain.")(fn)
-
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            for line in str(exc).splitlines():
-                click.secho(f"error: {line}", fg="red", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
@@ -300,3 +287,12 @@ def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift
 
     loaded = loader.load(recipe_path, params=params, sets=sets)
     sys.exit(open_chat(loaded, dialect=dialect.target(swift_version), work_dir=_work_dir(work_dir)))
+
+
+def _register() -> None:
+    from swiftpipe.cli_data import data
+
+    main.add_command(data)
+
+
+_register()

@@ -1,0 +1,114 @@
+"""`swiftpipe data`: validate, convert and describe data files before ms-swift sees them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from swiftpipe.cli_common import user_errors
+
+_KIND = click.Choice(["pt", "sft", "dpo"])
+
+
+@click.group(epilog="""\b
+Examples:
+  swiftpipe data validate datasets/medical_pretrain_sample.jsonl --kind pt
+  swiftpipe data validate data/qizhen-gpt-sft-20k.json --kind sft
+  swiftpipe data convert data/reward/train.json data/dpo.jsonl --to dpo
+  swiftpipe data convert data/dataset_info.json data/sft.jsonl --entry medical_sft --to sft
+  swiftpipe data stats data/dpo.jsonl
+""")
+def data() -> None:
+    """Check, convert and describe datasets (JSON Lines or one JSON array, any size)."""
+
+
+@data.command(epilog="""\b
+Examples:
+  swiftpipe data validate datasets/medical_sft_sample.jsonl --kind sft
+  swiftpipe data validate train.jsonl val.jsonl --kind dpo --limit 100
+""")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--kind", type=_KIND, default=None, help="What the file is for (default: guessed from its first record).")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Problems shown per file.")
+@click.option("--max-record-mb", type=click.IntRange(1), default=64, show_default=True,
+              help="A longer record is reported, not read.")
+@user_errors
+def validate(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int) -> None:
+    """Check every record; print each problem as PATH:LINE: FIELD: WHAT, and exit 2 if there are any."""
+    from swiftpipe.data.progress import reading
+    from swiftpipe.data.validate import DataError, guess_kind
+    from swiftpipe.data.validate import validate as check
+
+    failed: list[str] = []
+    for path in paths:
+        if not Path(path).is_file():
+            failed.append(f"{path}: no such file")
+            continue
+        with reading(path, "validating") as progress:
+            report = check(Path(path), kind or guess_kind(Path(path)), limit=limit,
+                           max_record_bytes=max_record_mb << 20, progress=progress)
+        try:
+            report.raise_for_problems()
+            click.echo(f"ok: {report.summary()}")
+        except DataError as exc:
+            failed.append(str(exc))
+    if failed:
+        raise DataError("\n".join(failed))
+
+
+@data.command(epilog="""\b
+Examples:
+  swiftpipe data convert data/reward/train.json data/dpo.jsonl --to dpo
+  swiftpipe data convert qizhen-gpt-sft-20k.json data/sft.jsonl --to sft
+  swiftpipe data convert data/dataset_info.json data/sft.jsonl --entry medical_sft --to sft
+""")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--to", "kind", type=_KIND, required=True, help="The kind of data to write.")
+@click.option("--entry", default=None, help="The entry to read when SOURCE is LLaMA-Factory's dataset_info.json.")
+@click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
+@user_errors
+def convert(source: str, target: str, kind: str, entry: str | None, force: bool) -> None:
+    """Write SOURCE as ms-swift's messages JSON Lines. TARGET appears only complete; SOURCE is never touched."""
+    from swiftpipe.data.convert import convert as run
+    from swiftpipe.data.progress import reading
+
+    with reading(source, "converting") as progress:
+        done = run(Path(source), Path(target), to=kind, entry=entry, force=force, progress=progress)
+    click.echo(f"converted {done.records} {done.kind} records ({done.shape}) {done.source} -> {done.target}")
+    for column, goes_to in done.mapping:
+        click.echo(f"  {column:40s} -> {goes_to}")
+
+
+@data.command(epilog="""\b
+Examples:
+  swiftpipe data stats data/dpo.jsonl
+  swiftpipe data stats datasets/medical_pretrain_sample.jsonl --kind pt --json
+""")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--kind", type=_KIND, default=None, help="What the file is for (default: guessed from its first record).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@user_errors
+def stats(path: str, kind: str | None, as_json: bool) -> None:
+    """Records, text lengths (characters), empty and duplicate records."""
+    from swiftpipe.data.progress import reading
+    from swiftpipe.data.stats import stats as describe
+    from swiftpipe.data.validate import DataError
+
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    with reading(path, "reading") as progress:
+        found = describe(Path(path), kind=kind, progress=progress)
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+        return
+    click.echo(f"{found.path}: {found.records} {found.kind} records ({found.shape})")
+    click.echo(f"  valid {found.good}, empty {found.empty}, duplicates {found.duplicates}, "
+               f"with problems {found.problems}" + (" (swiftpipe data validate shows them)" if found.problems else ""))
+    for part, dist in found.lengths.items():
+        click.echo(f"  {part + ' chars':15s} " + "  ".join(f"{_label(p)} {v}" for p, v in dist.items()))
+
+
+def _label(percentile: int) -> str:
+    return {0: "min", 100: "max"}.get(percentile, f"p{percentile}")

@@ -1,0 +1,1 @@
+"""Data files: reading them in constant memory, checking, converting and describing them."""

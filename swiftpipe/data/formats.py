@@ -1,0 +1,261 @@
+"""The record shapes the tutorials bring, what each must hold, and how each becomes ms-swift's `messages` form.
+
+A shape names its columns, so LLaMA-Factory's registry can rename them (see `registry.py`). Checks return
+`(field, what is wrong)` pairs and cost a few dict lookups on a good record: they run on every line of every
+dataset before a chain starts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("pt", "sft", "dpo")
+Problems = list[tuple[str, str]]
+
+
+def type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def check_text(record: dict, key: str, out: Problems, *, optional: bool = False) -> None:
+    value = record.get(key)
+    if type(value) is str:
+        if optional or (value and not value.isspace()):
+            return
+        out.append((key, "is empty"))
+    elif value is None:
+        if not optional:
+            out.append((key, "is missing" if key not in record else "is null"))
+    else:
+        out.append((key, f"is {type_name(value)}, not a string"))
+
+
+def check_history(record: dict, key: str, out: Problems) -> None:
+    history = record.get(key)
+    if history is None:
+        return
+    if type(history) is not list:
+        out.append((key, f"is {type_name(history)}; expected a list of [query, response] pairs"))
+        return
+    for i, pair in enumerate(history):
+        if type(pair) is not list or len(pair) != 2 or not all(type(x) is str for x in pair):
+            out.append((f"{key}[{i}]", f"is {_describe(pair)}; expected a [query, response] pair of strings"))
+            return
+
+
+def _pairs(history: Any) -> bool:
+    return type(history) is list and all(type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
+                                         for p in history)
+
+
+def _describe(value: Any) -> str:
+    if type(value) is list:
+        return f"a list of {len(value)}" if all(type(x) is str for x in value) else "a list holding non-strings"
+    return type_name(value)
+
+
+def history_messages(history: list | None) -> list[dict]:
+    return [{"role": role, "content": text} for pair in history or () for role, text in zip(("user", "assistant"), pair)]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One record layout. `native`: ms-swift reads it as it is; otherwise `convert` must come first."""
+
+    name: str
+    kinds: tuple[str, ...]
+    native: bool = True
+
+    def check(self, record: dict, kind: str) -> Problems:
+        raise NotImplementedError
+
+    def to_messages(self, record: dict, kind: str) -> dict:
+        raise NotImplementedError
+
+    def mapping(self, kind: str) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Plain(Shape):
+    """Pretraining text: `{"text": ...}` or `{"response": ...}`."""
+
+    text: str = "text"
+
+    def check(self, record: dict, kind: str) -> Problems:
+        out: Problems = []
+        check_text(record, self.text, out)
+        return out
+
+    def to_messages(self, record: dict, kind: str) -> dict:
+        return {"messages": [{"role": "assistant", "content": record[self.text]}]}
+
+    def mapping(self, kind: str) -> list[tuple[str, str]]:
+        return [(self.text, "messages[assistant]")]
+
+
+@dataclass(frozen=True)
+class Pairs(Shape):
+    """A prompt and a response, optional system and history; for preference data a rejected response.
+
+    Covers ms-swift's `query`/`response` and alpaca's `instruction`/`input`/`output` (`extra_input` set): a
+    non-empty input is joined to the instruction with a newline, as ms-swift's AlpacaPreprocessor does."""
+
+    prompt: str = "query"
+    response: str = "response"
+    extra_input: str | None = None
+    system: str = "system"
+    history: str = "history"
+    rejected: str = "rejected_response"
+
+    def check(self, record: dict, kind: str) -> Problems:
+        prompt, response, history = record.get(self.prompt), record.get(self.response), record.get(self.history)
+        if (type(prompt) is str and type(response) is str and prompt and response and kind != "dpo"
+                and type(record.get(self.system, "")) is str and self.extra_input is None
+                and (history is None or _pairs(history)) and not prompt.isspace() and not response.isspace()):
+            return []  # the common case, decided in one expression: this runs on every record of every dataset
+        out: Problems = []
+        check_text(record, self.prompt, out, optional=self.extra_input is not None and bool(record.get(self.extra_input)))
+        if self.extra_input is not None:
+            check_text(record, self.extra_input, out, optional=True)
+        check_text(record, self.response, out)
+        check_text(record, self.system, out, optional=True)
+        check_history(record, self.history, out)
+        if kind == "dpo":
+            check_text(record, self.rejected, out)
+            if not out and record[self.rejected] == record[self.response]:
+                out.append((self.rejected, f"is the same text as {self.response} (ms-swift drops such a record)"))
+        return out
+
+    def prompt_text(self, record: dict) -> str:
+        instruction = record.get(self.prompt) or ""
+        extra = record.get(self.extra_input) if self.extra_input else None
+        return f"{instruction}\n{extra}" if instruction and extra else instruction or extra or ""
+
+    def to_messages(self, record: dict, kind: str) -> dict:
+        messages = [{"role": "system", "content": record[self.system]}] if record.get(self.system) else []
+        messages += history_messages(record.get(self.history))
+        messages += [{"role": "user", "content": self.prompt_text(record)},
+                     {"role": "assistant", "content": record[self.response]}]
+        converted: dict[str, Any] = {"messages": messages}
+        if kind == "dpo":
+            converted["rejected_response"] = record[self.rejected]
+        return converted
+
+    def mapping(self, kind: str) -> list[tuple[str, str]]:
+        prompt = f"{self.prompt} + '\\n' + {self.extra_input}" if self.extra_input else self.prompt
+        pairs = [(self.system, "messages[system]"), (self.history, "messages[user/assistant turns before]"),
+                 (prompt, "messages[user]"), (self.response, "messages[assistant]")]
+        return pairs + ([(self.rejected, "rejected_response")] if kind == "dpo" else [])
+
+
+ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "bot": "assistant",
+                "system": "system", "tool": "tool", "tool_call": "tool_call", "tool_response": "tool_response",
+                "function_call": "tool_call", "observation": "tool_response", "function": "tool_call"}
+
+
+@dataclass(frozen=True)
+class Messages(Shape):
+    """A list of turns: ms-swift's `messages` (role/content) or ShareGPT's `conversations` (from/value)."""
+
+    messages: str = "messages"
+    role: str = "role"
+    content: str = "content"
+    system: str | None = None
+    rejected: str = "rejected_response"
+    roles: tuple[tuple[str, str], ...] = tuple(ROLE_ALIASES.items())
+
+    def check(self, record: dict, kind: str) -> Problems:
+        out: Problems = []
+        turns = record.get(self.messages)
+        if type(turns) is not list or not turns:
+            out.append((self.messages, "is missing" if turns is None else
+                        "is an empty list" if turns == [] else f"is {type_name(turns)}, not a list of turns"))
+            return out
+        roles = dict(self.roles)
+        for i, turn in enumerate(turns):
+            where = f"{self.messages}[{i}]"
+            if type(turn) is not dict:
+                out.append((where, f"is {type_name(turn)}, not an object with {self.role!r} and {self.content!r}"))
+                return out
+            role = turn.get(self.role)
+            if roles.get(role) is None:
+                out.append((f"{where}.{self.role}", f"is {role!r}; expected one of {sorted(set(roles))}"))
+                return out
+            check_text(turn, self.content, out, optional=roles[role] != "assistant")
+            if out:
+                out[-1] = (f"{where}.{out[-1][0]}", out[-1][1])
+                return out
+            if roles[role] == "system" and i:
+                out.append((f"{where}.{self.role}", "a system turn after the first one"))
+        if kind != "pt" and roles[turns[-1][self.role]] != "assistant":
+            out.append((f"{self.messages}[{len(turns) - 1}].{self.role}", "the last turn must be the assistant's"))
+        if self.system:
+            check_text(record, self.system, out, optional=True)
+        if kind == "dpo":
+            check_text(record, self.rejected, out)
+        return out
+
+    def to_messages(self, record: dict, kind: str) -> dict:
+        roles = dict(self.roles)
+        messages = [{"role": "system", "content": record[self.system]}] if self.system and record.get(self.system) else []
+        messages += [{"role": roles[turn[self.role]], "content": turn.get(self.content) or ""}
+                     for turn in record[self.messages]]
+        converted: dict[str, Any] = {"messages": messages}
+        if kind == "dpo":
+            converted["rejected_response"] = record[self.rejected]
+        return converted
+
+    def mapping(self, kind: str) -> list[tuple[str, str]]:
+        pairs = [(f"{self.messages}[].{self.role}", "messages[].role"), (f"{self.messages}[].{self.content}",
+                                                                         "messages[].content")]
+        if self.system:
+            pairs.insert(0, (self.system, "messages[system]"))
+        return pairs + ([(self.rejected, "rejected_response")] if kind == "dpo" else [])
+
+
+@dataclass(frozen=True)
+class Reward(Pairs):
+    """The reward set's `{"question", "response_chosen", "response_rejected"}`: ms-swift does not read it."""
+
+    def check(self, record: dict, kind: str) -> Problems:
+        return Pairs.check(self, record, "dpo")
+
+
+TEXT = Plain("text", ("pt",))
+RESPONSE = Plain("response", ("pt",), text="response")
+QUERY_RESPONSE = Pairs("query/response", ("pt", "sft", "dpo"))
+ALPACA = Pairs("alpaca", ("pt", "sft", "dpo"), prompt="instruction", response="output", extra_input="input")
+MESSAGES = Messages("messages", ("pt", "sft", "dpo"))
+SHAREGPT = Messages("sharegpt", ("sft", "dpo"), messages="conversations", role="from", content="value",
+                    system="system")
+REWARD = Reward("reward", ("dpo",), native=False, prompt="question", response="response_chosen",
+                rejected="response_rejected")
+
+
+def detect(record: dict, kind: str) -> Shape | None:
+    """The shape of one record, by the keys that only it has; None when none fits."""
+    if "messages" in record:
+        return MESSAGES
+    if "conversations" in record:
+        return SHAREGPT
+    if "instruction" in record:
+        return ALPACA
+    if "response_chosen" in record or "question" in record:
+        return REWARD
+    if "query" in record:
+        return QUERY_RESPONSE
+    if "text" in record:
+        return TEXT if kind == "pt" else None
+    if "response" in record:
+        return RESPONSE if kind == "pt" else None
+    return None
+
+
+def expected(kind: str) -> str:
+    return {"pt": '{"text"}, {"response"} or {"messages"}',
+            "sft": '{"query", "response"}, alpaca {"instruction", "input", "output"}, {"messages"} or sharegpt '
+                   '{"conversations"}',
+            "dpo": '{"query", "response", "rejected_response"}, {"messages", "rejected_response"} or the reward '
+                   'set\'s {"question", "response_chosen", "response_rejected"}'}[kind]

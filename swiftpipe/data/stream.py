@@ -1,0 +1,209 @@
+"""Records out of a data file in constant memory: JSON Lines, or one JSON array, decided by the content.
+
+Each record comes with the line it starts on. What cannot be read becomes an `Unreadable` in its place, so a
+caller sees every bad line of a JSON Lines file, not just the first. A JSON array cannot be re-synchronised
+after a syntax error, so its reading stops at the first one.
+"""
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, NamedTuple
+
+CHUNK = 1 << 20
+DEFAULT_MAX_RECORD_BYTES = 64 << 20
+BOM = b"\xef\xbb\xbf"
+
+
+class Unreadable(NamedTuple):
+    """A line (or array element) that is not a JSON value; `fatal` when nothing after it can be read."""
+
+    message: str
+    fatal: bool = False
+
+
+class Layout(NamedTuple):
+    """How a file holds its records: `jsonl` or `array`, and whether it starts with a UTF-8 byte-order mark."""
+
+    kind: str
+    bom: bool
+
+
+def layout(path: Path) -> Layout:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    bom = head.startswith(BOM)
+    first = head[3 if bom else 0:].lstrip(b" \t\r\n")[:1]
+    return Layout("array" if first == b"[" else "jsonl", bom)
+
+
+def records(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+            progress: Callable[[int], object] | None = None) -> Iterator[tuple[int, object]]:
+    """(line, value) for every record; `value` is an `Unreadable` where the text is not JSON. `progress` is
+    called with the bytes read so far, once a chunk."""
+    kind = layout(path).kind
+    with open(path, "rb") as raw:
+        f = _Progress(raw, progress) if progress else raw
+        if kind == "array":
+            yield from _array(f, max_record_bytes)
+        else:
+            yield from _lines(f, max_record_bytes)
+
+
+class _Progress:
+    def __init__(self, f: IO[bytes], report: Callable[[int], object]) -> None:
+        self.f, self.report, self.done = f, report, 0
+
+    def read(self, size: int) -> bytes:
+        data = self.f.read(size)
+        self.done += len(data)
+        self.report(self.done)
+        return data
+
+
+def _lines(f: Any, limit: int) -> Iterator[tuple[int, object]]:
+    loads = json.loads
+    for number, raw in _split(f, limit):
+        if type(raw) is Unreadable:
+            yield number, raw
+            continue
+        try:
+            yield number, loads(raw)
+        except json.JSONDecodeError as exc:
+            if not raw or raw.isspace():
+                continue
+            cut = exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated")
+            yield number, Unreadable(f"not valid JSON: {exc.msg} at column {exc.colno}"
+                                     + ("; the line is cut short (is the file truncated?)" if cut else ""))
+        except UnicodeDecodeError as exc:
+            yield number, Unreadable(f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line")
+
+
+def _split(f: Any, limit: int) -> Iterator[tuple[int, str | bytes | Unreadable]]:
+    """Lines without their newline. Whole chunks are decoded at once (as str: the fast path); a chunk that is
+    not UTF-8 is split as bytes, so that the bad line alone fails. No line over `limit` is ever held whole."""
+    number = 0
+    parts: list[bytes] = []  # the start of a line that goes on in the next chunk
+    size, oversize = 0, False
+    chunk = f.read(CHUNK)
+    if chunk.startswith(BOM):
+        chunk = chunk[len(BOM):]
+    while chunk:
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            size += len(chunk)
+            oversize = oversize or size > limit
+            parts = [] if oversize else parts + [chunk]
+            chunk = f.read(CHUNK)
+            continue
+        start = 0
+        if parts or oversize:
+            start = chunk.find(b"\n") + 1
+            number += 1
+            size += start - 1
+            yield number, _too_long(size, limit) if oversize or size > limit else b"".join(parts) + chunk[:start - 1]
+        if start <= cut:
+            body = chunk[start:cut]
+            try:
+                lines: list = body.decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                lines = body.split(b"\n")
+            for line in lines:
+                number += 1
+                yield number, line
+        rest = chunk[cut + 1:]
+        size, oversize = len(rest), len(rest) > limit
+        parts = [rest] if rest and not oversize else []
+        chunk = f.read(CHUNK)
+    if parts or oversize:
+        yield number + 1, _too_long(size, limit) if oversize else b"".join(parts)
+
+
+def _too_long(size: int, limit: int) -> Unreadable:
+    return Unreadable(f"record is {size / (1 << 20):.1f} MiB, over the {limit >> 20} MiB limit (--max-record-mb)")
+
+
+class _ArrayReader:
+    """Elements of one top-level JSON array, decoded a chunk at a time."""
+
+    def __init__(self, f: Any, limit: int) -> None:
+        self.f, self.limit = f, limit
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+
+    def fill(self, at_least: int = CHUNK) -> None:
+        raw = self.f.read(max(at_least, CHUNK))
+        self.eof = not raw
+        try:
+            self.buf += self.decoder.decode(raw, final=self.eof)
+        except UnicodeDecodeError as exc:
+            line = self.line + self.buf.count("\n", self.pos) + raw[:exc.start].count(b"\n")
+            raise _Stop(line, f"not UTF-8: byte 0x{raw[exc.start]:02x}") from None
+
+    def advance(self, to: int) -> None:
+        self.line += self.buf.count("\n", self.pos, to)
+        self.pos = to
+        if self.pos > CHUNK:
+            self.buf, self.pos = self.buf[self.pos:], 0
+
+    def skip_space(self) -> str:
+        """The next non-space character ('' at the end of the file)."""
+        while True:
+            end = len(self.buf)
+            at = self.pos
+            while at < end and self.buf[at] in " \t\r\n":
+                at += 1
+            self.advance(at)
+            if self.pos < len(self.buf) or self.eof:
+                return self.buf[self.pos] if self.pos < len(self.buf) else ""
+            self.fill()
+
+    def element(self) -> object:
+        decode = json.JSONDecoder().raw_decode
+        while True:
+            try:
+                value, end = decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.eof:
+                    raise _Stop(self.line + self.buf.count("\n", self.pos, exc.pos), f"not valid JSON: {exc.msg}")
+                if len(self.buf) - self.pos > self.limit:
+                    raise _Stop(self.line, _too_long(len(self.buf) - self.pos, self.limit).message) from None
+                self.fill(len(self.buf) - self.pos)
+                continue
+            self.advance(end)
+            return value
+
+
+class _Stop(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+def _array(f: Any, limit: int) -> Iterator[tuple[int, object]]:
+    reader = _ArrayReader(f, limit)
+    try:
+        reader.fill()
+        reader.skip_space()
+        reader.advance(reader.pos + 1)  # the '[' that made this an array
+        if reader.skip_space() == "]":
+            reader.advance(reader.pos + 1)
+        else:
+            while True:
+                if not reader.skip_space():
+                    raise _Stop(reader.line, "not valid JSON: the array is never closed (is the file truncated?)")
+                line = reader.line
+                yield line, reader.element()
+                after = reader.skip_space()
+                if after == "]":
+                    reader.advance(reader.pos + 1)
+                    break
+                if after != ",":
+                    raise _Stop(reader.line, "not valid JSON: expected ',' or ']' after an array element"
+                                if after else "not valid JSON: the array is never closed (is the file truncated?)")
+                reader.advance(reader.pos + 1)
+        if reader.skip_space():
+            raise _Stop(reader.line, "not valid JSON: text after the end of the array")
+    except _Stop as stop:
+        yield stop.line, Unreadable(f"{stop.message}; reading stops here", fatal=True)

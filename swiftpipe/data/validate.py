@@ -1,0 +1,123 @@
+"""Check a data file against what ms-swift will make of it, streaming, and collect every problem as
+`path:line: field: what is wrong`."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from swiftpipe.data import formats, stream
+from swiftpipe.errors import UserError
+
+DEFAULT_LIMIT = 20
+
+
+class DataError(UserError):
+    """A data file with problems; the message lists them, one per line."""
+
+
+@dataclass
+class Report:
+    path: Path
+    kind: str
+    layout: stream.Layout
+    records: int = 0
+    shape: str = "none"
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+    empty: int = 0
+    limit: int = DEFAULT_LIMIT
+
+    def add(self, line: int | None, what: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < self.limit:
+            self.problems.append(f"{self.path}:{line}: {what}" if line else f"{self.path}: {what}")
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def summary(self) -> str:
+        layout = "JSON array" if self.layout.kind == "array" else "JSON Lines"
+        return f"{self.path}: {self.records} {self.kind} records ({self.shape}, {layout})"
+
+    def raise_for_problems(self) -> None:
+        if self.ok:
+            return
+        more = self.problem_count - len(self.problems)
+        tail = f" ({more} more not shown)" if more else ""
+        raise DataError("\n".join(self.problems + [f"{self.path}: {self.problem_count} problem(s){tail}"]))
+
+
+def checked_records(path: Path, kind: str, *, report: Report, shape: formats.Shape | None = None,
+                    max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
+                    progress: Callable[[int], object] | None = None) -> Iterator[tuple[formats.Shape, dict]]:
+    """The good records of a file with their shape; every problem goes into `report`. The shape is the first
+    record's, unless one is given (a registry entry names its columns)."""
+    if kind not in formats.KINDS:
+        raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    check = None if shape is None else shape.check
+    first_line = count = 0
+    if shape is not None:
+        report.shape = shape.name
+    for line, value in stream.records(path, max_record_bytes=max_record_bytes, progress=progress):
+        if type(value) is dict:
+            count += 1
+            if check is None:
+                shape = formats.detect(value, kind)
+                if shape is None or kind not in shape.kinds:
+                    report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
+                    continue
+                check, first_line, report.shape = shape.check, line, shape.name
+                if not shape.native:
+                    report.add(None, f"records are in the {shape.name} format, which ms-swift does not read: "
+                                     f"swiftpipe data convert {path} OUT.jsonl --to {kind}")
+            problems = check(value, kind)
+            if not problems:
+                yield shape, value
+                continue
+            other = formats.detect(value, kind)
+            if first_line and other is not None and other is not shape:
+                report.add(line, f"a {other.name} record in a {shape.name} file (line {first_line}); ms-swift reads "
+                                 "a whole file with one format")
+                continue
+            report.empty += any(what == "is empty" for _, what in problems)
+            for name, what in problems:
+                report.add(line, f"{name}: {what}")
+        elif type(value) is stream.Unreadable:
+            report.add(line, value.message)
+        else:
+            count += 1
+            report.add(line, f"the record is {formats.type_name(value)}, not an object")
+    report.records = count
+    if report.records == 0 and report.problem_count == 0:
+        report.add(None, "holds no records")
+
+
+def validate(path: Path, kind: str, *, limit: int = DEFAULT_LIMIT,
+             max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
+             progress: Callable[[int], object] | None = None) -> Report:
+    """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems."""
+    path = Path(path)
+    report = Report(path, kind, stream.layout(path) if path.is_file() else stream.Layout("jsonl", False), limit=limit)
+    if report.layout.bom and report.layout.kind == "array":
+        report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
+                      "`swiftpipe data convert` writes it without one")
+    deque(checked_records(path, kind, report=report, max_record_bytes=max_record_bytes, progress=progress), maxlen=0)
+    return report
+
+
+def guess_kind(path: Path) -> str:
+    """The kind the first record looks like: preference data if it has a rejected answer, pretraining text if it
+    is only text, else SFT."""
+    for _, value in stream.records(Path(path)):
+        if type(value) is dict:
+            if value.keys() & {"rejected_response", "response_rejected", "rejected"}:
+                return "dpo"
+            if formats.detect(value, "sft") is None and formats.detect(value, "pt") is not None:
+                return "pt"
+            return "sft"
+    return "sft"
