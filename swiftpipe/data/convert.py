@@ -44,11 +44,13 @@ def convert(source: Path, target: Path, *, to: str, entry: str | None = None, fo
 
     report = Report(source, to, stream.layout(source), limit=limit)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    seen: set[str] = set()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             for shape, record in checked_records(source, to, report=report, shape=shape, progress=progress):
                 out.write(json.dumps(shape.to_messages(record, to), ensure_ascii=False))
                 out.write("\n")
+                seen.update(record)
         report.raise_for_problems()
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would outlive the rename
         os.replace(temporary, target)
@@ -56,7 +58,13 @@ def convert(source: Path, target: Path, *, to: str, entry: str | None = None, fo
         os.unlink(temporary)
         raise
     used = shape or formats.QUERY_RESPONSE
-    return Converted(source, target, to, report.shape, report.records, used.mapping(to))
+    mapping = [(column, goes_to) for column, goes_to in used.mapping(to) if _column(column) in seen]
+    return Converted(source, target, to, report.shape, report.records, mapping)
+
+
+def _column(source: str) -> str:
+    """The record key a mapping's source names: `history`, `instruction + '\\n' + input`, `messages[].role`."""
+    return source.split("[")[0].split(" ")[0]
 
 
 def _umask() -> int:

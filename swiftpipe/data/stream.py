@@ -74,7 +74,7 @@ def _lines(f: Any, limit: int) -> Iterator[tuple[int, object]]:
             if not raw or raw.isspace():
                 continue
             cut = exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated")
-            yield number, Unreadable(f"not valid JSON: {exc.msg} at column {exc.colno}"
+            yield number, Unreadable(f"not valid JSON: {exc.msg} (column {exc.colno})"
                                      + ("; the line is cut short (is the file truncated?)" if cut else ""))
         except UnicodeDecodeError as exc:
             yield number, Unreadable(f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line")
@@ -86,9 +86,9 @@ def _split(f: Any, limit: int) -> Iterator[tuple[int, str | bytes | Unreadable]]
     number = 0
     parts: list[bytes] = []  # the start of a line that goes on in the next chunk
     size, oversize = 0, False
-    chunk = f.read(CHUNK)
+    chunk = f.read(max(CHUNK, len(BOM)))
     if chunk.startswith(BOM):
-        chunk = chunk[len(BOM):]
+        chunk = chunk[len(BOM):] or f.read(CHUNK)
     while chunk:
         cut = chunk.rfind(b"\n")
         if cut < 0:

@@ -24,6 +24,7 @@ class Report:
     layout: stream.Layout
     records: int = 0
     shape: str = "none"
+    native: bool = True
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
     empty: int = 0
@@ -47,7 +48,8 @@ class Report:
             return
         more = self.problem_count - len(self.problems)
         tail = f" ({more} more not shown)" if more else ""
-        raise DataError("\n".join(self.problems + [f"{self.path}: {self.problem_count} problem(s){tail}"]))
+        noun = "problem" if self.problem_count == 1 else "problems"
+        raise DataError("\n".join(self.problems + [f"{self.path}: {self.problem_count} {noun}{tail}"]))
 
 
 def checked_records(path: Path, kind: str, *, report: Report, shape: formats.Shape | None = None,
@@ -71,10 +73,7 @@ def checked_records(path: Path, kind: str, *, report: Report, shape: formats.Sha
                 if shape is None or kind not in shape.kinds:
                     report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
                     continue
-                check, first_line, report.shape = shape.check, line, shape.name
-                if not shape.native:
-                    report.add(None, f"records are in the {shape.name} format, which ms-swift does not read: "
-                                     f"swiftpipe data convert {path} OUT.jsonl --to {kind}")
+                check, first_line, report.shape, report.native = shape.check, line, shape.name, shape.native
             problems = check(value, kind)
             if not problems:
                 yield shape, value
@@ -107,6 +106,9 @@ def validate(path: Path, kind: str, *, limit: int = DEFAULT_LIMIT,
         report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
                       "`swiftpipe data convert` writes it without one")
     deque(checked_records(path, kind, report=report, max_record_bytes=max_record_bytes, progress=progress), maxlen=0)
+    if not report.native:
+        report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: "
+                         f"swiftpipe data convert {path} OUT.jsonl --to {kind}")
     return report
 
 
