@@ -2,7 +2,6 @@
 reported as one line naming the stage and flag (and file:line for data)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ DATA_FLAGS = ("dataset", "val_dataset")
 MODEL_FLAGS = ("model", "ref_model")
 ADAPTER_FLAGS = ("adapters", "ckpt_dir", "resume_from_checkpoint")
 MAX_DATA_PROBLEMS = 5
+PAIRWISE_RLHF = ("dpo", "orpo", "simpo", "cpo", "rm")
 
 
 class PreflightError(UserError):
@@ -37,7 +37,8 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 text = str(item)
                 data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
                 if flag in DATA_FLAGS and _is_local(data_path):
-                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(data_path))]
+                    kind = data_kind(stage) if flag == "dataset" else None
+                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(data_path), kind)]
                 elif flag in MODEL_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
                 elif flag in ADAPTER_FLAGS and _is_local(text):
@@ -57,33 +58,30 @@ def swift_executable() -> str:
     return found
 
 
-def check_data_file(path: Path) -> list[str]:
-    """Exists and parses as JSON Lines or one JSON array; problems as `path:line: what`, a few at most."""
-    if not path.is_file():
-        return [f"{path}: no such file"]
-    with open(path, "rb") as f:
-        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"["):
-        try:
-            with open(path, encoding="utf-8-sig") as f:
-                json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return [f"{path}:{getattr(exc, 'lineno', 1)}: not valid JSON: {getattr(exc, 'msg', exc)}"]
-        return []
-    if path.suffix.lower() not in (".jsonl", ".json"):
-        return []  # csv and other formats: ms-swift reads them; the data issue validates their content
-    problems = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                problems.append(f"{path}:{number}: not valid JSON: {getattr(exc, 'msg', exc)}")
-                if len(problems) >= MAX_DATA_PROBLEMS:
-                    break
-    return problems
+def check_data_file(path: Path, kind: str | None) -> list[str]:
+    """Every record read and checked for `kind` (syntax only when None), streaming; problems as
+    `path:line: field: what`, a few at most, then how many there are in all."""
+    from swiftpipe.data.validate import DataError, validate
+
+    if path.suffix.lower() not in (".json", ".jsonl"):
+        return [] if path.is_file() else [f"{path}: no such file"]  # csv and the like: ms-swift reads them as they are
+    try:
+        report = validate(path, kind, limit=MAX_DATA_PROBLEMS)
+    except DataError as exc:
+        return [str(exc)]
+    more = report.problem_count - len(report.problems)
+    return report.problems + ([f"{path}: {report.problem_count} problems in all (swiftpipe data validate {path})"]
+                              if more else [])
+
+
+def data_kind(stage: Stage) -> str | None:
+    """What a stage's datasets must hold: pretraining text, SFT pairs or preference pairs; None where swiftpipe
+    checks only that they parse (inference inputs, and RLHF types that are not pairwise)."""
+    if stage.command in ("pt", "sft"):
+        return stage.command
+    if stage.command == "rlhf" and str(stage.flags.get("rlhf_type", "dpo")) in PAIRWISE_RLHF:
+        return "dpo"
+    return None
 
 
 def visible_gpus() -> int:

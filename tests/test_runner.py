@@ -185,6 +185,10 @@ def test_dry_run_shows_resolved_inputs_and_launches_nothing(chain: Path, fake_sw
 @pytest.mark.parametrize("content,message", [
     (None, "data/sft.jsonl: no such file"),
     ('{"query": "q"}\n{"query": \n', "data/sft.jsonl:2: not valid JSON"),
+    ('{"query": "q", "response": "r"}\n{"query": "q", "response": ""}\n', "data/sft.jsonl:2: response: is empty"),
+    ('{"question": "q", "response_chosen": "a", "response_rejected": "b"}\n',
+     "data/sft.jsonl: records are in the reward format, which ms-swift does not read: swiftpipe data convert "
+     "data/sft.jsonl OUT.jsonl --to sft"),
 ])
 def test_preflight_stops_bad_data_before_anything_runs(chain: Path, fake_swift: Path, content, message) -> None:
     if content is None:

@@ -230,7 +230,7 @@ ALPACA = Pairs("alpaca", ("pt", "sft", "dpo"), prompt="instruction", response="o
 MESSAGES = Messages("messages", ("pt", "sft", "dpo"))
 SHAREGPT = Messages("sharegpt", ("sft", "dpo"), messages="conversations", role="from", content="value",
                     system="system")
-REWARD = Reward("reward", ("dpo",), native=False, prompt="question", response="response_chosen",
+REWARD = Reward("reward", ("sft", "dpo"), native=False, prompt="question", response="response_chosen",
                 rejected="response_rejected")
 
 

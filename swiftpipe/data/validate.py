@@ -20,7 +20,7 @@ class DataError(UserError):
 @dataclass
 class Report:
     path: Path
-    kind: str
+    kind: str | None
     layout: stream.Layout
     records: int = 0
     shape: str = "none"
@@ -52,11 +52,14 @@ class Report:
         raise DataError("\n".join(self.problems + [f"{self.path}: {self.problem_count} {noun}{tail}"]))
 
 
-def checked_records(path: Path, kind: str, *, report: Report, shape: formats.Shape | None = None,
+def checked_records(path: Path, kind: str | None, *, report: Report, shape: formats.Shape | None = None,
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                     progress: Callable[[int], object] | None = None) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
     record's, unless one is given (a registry entry names its columns)."""
+    if kind is None:
+        yield from _parsed(path, report, max_record_bytes, progress)
+        return
     if kind not in formats.KINDS:
         raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
     if not path.is_file():
@@ -96,7 +99,24 @@ def checked_records(path: Path, kind: str, *, report: Report, shape: formats.Sha
         report.add(None, "holds no records")
 
 
-def validate(path: Path, kind: str, *, limit: int = DEFAULT_LIMIT,
+def _parsed(path: Path, report: Report, max_record_bytes: int,
+            progress: Callable[[int], object] | None) -> Iterator[tuple[formats.Shape, dict]]:
+    """Syntax only: every record parses and is an object."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    for line, value in stream.records(path, max_record_bytes=max_record_bytes, progress=progress):
+        report.records += type(value) is not stream.Unreadable
+        if type(value) is stream.Unreadable:
+            report.add(line, value.message)
+        elif type(value) is not dict:
+            report.add(line, f"the record is {formats.type_name(value)}, not an object")
+    if report.records == 0 and report.problem_count == 0:
+        report.add(None, "holds no records")
+    return
+    yield
+
+
+def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT,
              max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
              progress: Callable[[int], object] | None = None) -> Report:
     """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems."""
