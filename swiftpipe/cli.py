@@ -291,8 +291,10 @@ def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift
 
 def _register() -> None:
     from swiftpipe.cli_data import data
+    from swiftpipe.cli_download import download
 
     main.add_command(data)
+    main.add_command(download)
 
 
 _register()

@@ -1,0 +1,70 @@
+"""`swiftpipe download`: models and datasets from ModelScope or the Hugging Face Hub, into their caches."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from swiftpipe.cli_common import user_errors
+
+_EXAMPLES = """\b
+Examples:
+  swiftpipe download model Qwen/Qwen2.5-1.5B
+  swiftpipe download model Qwen/Qwen2.5-1.5B --hub hf --to models/Qwen2.5-1.5B
+  swiftpipe download dataset shibing624/medical --file pretrain/medical_book_zh.json --hub hf --to data/pre
+  swiftpipe download dataset xiaofengalg/qizen-gpt-sample-sft-20k --to data/qizen-gpt-sample-sft-20k
+
+\b
+Offline (no network, HF_HUB_OFFLINE=1, MODELSCOPE_OFFLINE=1 or --offline): what is cached is used, and
+anything else is an error that says what to fetch. Tokens come from the hubs' own login files or
+HF_TOKEN / MODELSCOPE_API_TOKEN; endpoints from HF_ENDPOINT / MODELSCOPE_ENDPOINT.
+"""
+
+
+@click.group(epilog=_EXAMPLES)
+def download() -> None:
+    """Fetch models and datasets with the hubs' own libraries and caches."""
+
+
+def _options(fn):
+    fn = click.option("--offline", is_flag=True, help="Use the cache only; never touch the network.")(fn)
+    fn = click.option("--to", "to", type=click.Path(file_okay=False), default=None,
+                      help="Also place the files here (hard links out of the cache where possible).")(fn)
+    fn = click.option("--revision", default=None, help="Branch, tag or commit (default: the hub's main branch).")(fn)
+    fn = click.option("--file", "files", multiple=True, metavar="PATH",
+                      help="Only this file of the repository (repeatable); default: all of it.")(fn)
+    fn = click.option("--hub", type=click.Choice(["modelscope", "hf"]), default=None,
+                      help="Where from (default: modelscope; hf when USE_HF=1, as in ms-swift).")(fn)
+    return click.argument("repo_id")(fn)
+
+
+@download.command(epilog=_EXAMPLES)
+@_options
+@user_errors
+def model(repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
+          offline: bool) -> None:
+    """Download a model (all of it, or --file ones) and print where it is."""
+    _fetch("model", repo_id, hub, files, revision, to, offline)
+
+
+@download.command(epilog=_EXAMPLES)
+@_options
+@user_errors
+def dataset(repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
+            offline: bool) -> None:
+    """Download a dataset (all of it, or --file ones) and print where it is."""
+    _fetch("dataset", repo_id, hub, files, revision, to, offline)
+
+
+def _fetch(kind: str, repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
+           offline: bool) -> None:
+    from swiftpipe.hub import download as fetch
+
+    done = fetch(kind, repo_id, hub=hub, files=files, revision=revision, to=Path(to) if to else None,
+                 offline=offline)
+    if done.from_cache:
+        click.secho(f"note: {done.hub} is offline or unreachable; these files come from its cache",
+                    fg="yellow", err=True)
+    for cached, placed in zip(done.cached, done.placed or [None] * len(done.cached)):
+        click.echo(f"{done.hub} {kind} {repo_id}: {placed if placed is not None else cached}"
+                   + (f"  (cache: {cached})" if placed is not None else ""))

@@ -1,0 +1,156 @@
+"""Models and datasets from ModelScope or the Hugging Face Hub, through the hubs' own libraries.
+
+Their caches, endpoints (`MODELSCOPE_ENDPOINT`, `HF_ENDPOINT`), tokens (`MODELSCOPE_API_TOKEN`, `HF_TOKEN`, the
+files their `login` commands write) and progress bars are theirs; swiftpipe never reads or prints a token. What it
+adds: one command for both hubs, `--to DIR` (hard links out of the cache, copies across file systems), an offline
+switch for ModelScope (whose library has none: `MODELSCOPE_OFFLINE=1` or `HF_HUB_OFFLINE=1` here means "cache
+only"), and every failure as one line that says what to do.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from swiftpipe.errors import UserError
+
+HUBS = ("modelscope", "hf")
+KINDS = ("model", "dataset")
+_TRUE = ("1", "true", "yes", "on")
+
+
+class HubError(UserError):
+    """A download that cannot be done; the message says why and what to run instead."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Where the files are: in the hub's cache, and where `--to` put them (None without it)."""
+
+    hub: str
+    kind: str
+    repo_id: str
+    cached: list[Path]
+    placed: list[Path] | None
+    from_cache: bool = False
+
+    @property
+    def paths(self) -> list[Path]:
+        return self.placed if self.placed is not None else self.cached
+
+
+def default_hub() -> str:
+    """ms-swift's own switch: `USE_HF=1` means the Hugging Face Hub, anything else ModelScope."""
+    return "hf" if os.environ.get("USE_HF", "").lower() in _TRUE else "modelscope"
+
+
+def is_offline(hub: str) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE:
+        return True
+    return hub == "modelscope" and os.environ.get("MODELSCOPE_OFFLINE", "").lower() in _TRUE
+
+
+def download(kind: str, repo_id: str, *, hub: str | None = None, files: Sequence[str] = (),
+             revision: str | None = None, to: Path | None = None, offline: bool = False) -> Fetched:
+    """Fetch `files` of a repository (all of it when empty) into the hub's cache, then link them under `to`."""
+    hub = hub or default_hub()
+    if hub not in HUBS or kind not in KINDS:
+        raise UserError(f"hub must be one of {', '.join(HUBS)} and kind one of {', '.join(KINDS)}")
+    offline = offline or is_offline(hub)
+    what = f"{kind} {repo_id}" + (f" ({', '.join(files)})" if files else "")
+    fetch = _from_hf if hub == "hf" else _from_modelscope
+    from_cache = offline
+    try:
+        try:
+            cached = fetch(kind, repo_id, files, revision, offline)
+        except Exception as exc:
+            # huggingface_hub falls back to its cache when the hub cannot be reached; modelscope does not.
+            if hub != "modelscope" or offline or not _unreachable(exc):
+                raise
+            cached, from_cache = fetch(kind, repo_id, files, revision, True), True
+    except Exception as exc:  # the libraries raise dozens of types; each is turned into one line below
+        raise HubError(_explain(exc, hub=hub, kind=kind, repo_id=repo_id, what=what, files=files,
+                                offline=offline)) from None
+    placed = _place(cached, Path(to), whole_repo=not files) if to is not None else None
+    return Fetched(hub, kind, repo_id, cached, placed, from_cache)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"NetworkError", "ConnectionError"}) and "404" not in str(exc)
+
+
+def _from_hf(kind: str, repo_id: str, files: Sequence[str], revision: str | None, offline: bool) -> list[Path]:
+    import huggingface_hub
+
+    if files:
+        return [Path(huggingface_hub.hf_hub_download(repo_id, name, repo_type=kind, revision=revision,
+                                                     local_files_only=offline)) for name in files]
+    return [Path(huggingface_hub.snapshot_download(repo_id, repo_type=kind, revision=revision,
+                                                   local_files_only=offline))]
+
+
+def _from_modelscope(kind: str, repo_id: str, files: Sequence[str], revision: str | None,
+                     offline: bool) -> list[Path]:
+    from modelscope.hub.file_download import dataset_file_download, model_file_download
+    from modelscope.hub.snapshot_download import snapshot_download
+
+    if files:
+        fetch = model_file_download if kind == "model" else dataset_file_download
+        return [Path(fetch(repo_id, name, revision=revision, local_files_only=offline)) for name in files]
+    return [Path(snapshot_download(repo_id=repo_id, repo_type=kind, revision=revision, local_files_only=offline))]
+
+
+def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, files: Sequence[str],
+             offline: bool) -> str:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    text = str(exc)
+    again = f"swiftpipe download {kind} {repo_id}" + "".join(f" --file {f}" for f in files) + f" --hub {hub}"
+    where = "the Hugging Face Hub" if hub == "hf" else "ModelScope"
+    if offline or names & {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "CacheNotFound"}:
+        cause = "offline" if offline else f"{where} cannot be reached"
+        return (f"{what} is not in the {hub} cache and {cause}: run `{again}` on a machine with network "
+                f"(and copy the cache, or pass a local path instead)")
+    if names & {"GatedRepoError", "AuthenticationError", "PermissionDeniedError"} or " 401" in text or " 403" in text:
+        login = "hf auth login, or HF_TOKEN" if hub == "hf" else "modelscope login, or MODELSCOPE_API_TOKEN"
+        return f"{what}: {where} refused access; log in ({login}) with an account that may read it"
+    if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"} or (files and "404" in text and "file" in text):
+        return f"{what}: no such file in {repo_id} on {where} (check the path with the hub's file browser)"
+    if names & {"RepositoryNotFoundError", "NotExistError"} or "404" in text:
+        return f"{what}: not found on {where} (is it a {kind}? is --hub right?)"
+    if names & {"NetworkError", "ConnectionError", "ChunkedEncodingError", "RemoteProtocolError", "FileDownloadError",
+                "ReadTimeout", "TimeoutError", "IncompleteRead"}:
+        return f"{what}: the transfer from {where} failed ({text.splitlines()[0][:160]}); run the same command " \
+               "again: what arrived is kept and the download resumes"
+    return f"{what}: {where} download failed: {type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
+def _place(cached: list[Path], to: Path, *, whole_repo: bool) -> list[Path]:
+    """Hard-link (or copy) what was fetched under `to`: a whole repository's files keep their paths in it, single
+    files land in it by name. The cache stays the one copy on disk where the file system allows."""
+    to.mkdir(parents=True, exist_ok=True)
+    if whole_repo:
+        [root] = cached
+        for source in sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts):
+            _link(source, to / source.relative_to(root))
+        return [to]
+    placed = []
+    for source in cached:
+        placed.append(to / source.name)
+        _link(source, placed[-1])
+    return placed
+
+
+def _link(source: Path, target: Path) -> None:
+    source = source.resolve()  # the HF cache keeps symlinks to blobs
+    if target.exists() and os.path.samefile(source, target):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, target)
