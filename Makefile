@@ -4,6 +4,7 @@
 #   make test [SWIFT=4]     fast tests and the real-ms-swift tests
 #   make demo               the whole chain on a tiny local model, on the CPU (builds the model on first use)
 #   make pretrain|sft|merge|dpo|infer [RECIPE=recipes/medical.py]   one stage of a recipe
+#   make data               fetch and check what recipes/medical.py reads (base model, the tutorials' datasets)
 #   make golden             rewrite tests/golden/ after an intended change to a recipe or template
 #   make bench              bench/: swiftpipe's own overhead, as ratios against a baseline
 
@@ -31,7 +32,7 @@ RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
 SAMPLES := $(wildcard datasets/medical_*.jsonl)
 
-.PHONY: install test golden bench render demo pretrain sft merge dpo merge_dpo infer clean
+.PHONY: install test golden bench render demo data pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -55,12 +56,37 @@ demo: $(TINY_MODEL)/config.json
 pretrain sft merge dpo merge_dpo infer: install
 	$(VENV)/bin/swiftpipe run $(RECIPE) --stage $@
 
+# What recipes/medical.py reads by default, from the hubs the tutorials name (seed 000: shibing624/medical on the
+# Hugging Face Hub; seed 004: Qwen2.5 and the QiZhen set on ModelScope). Each file is fetched once (the hubs'
+# caches, hard-linked under $(DATA)), then validated for the stage that reads it.
+DATA ?= data
+BASE_MODEL ?= Qwen/Qwen2.5-1.5B
+SWIFTPIPE ?= $(VENV)/bin/swiftpipe
+DATA_NEEDS ?= install
+REWARD_COLUMNS := '{"response_chosen": "response", "response_rejected": "rejected_response"}'
+
+data: $(DATA)/pre/medical_book_zh.json $(DATA)/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json $(DATA)/reward/train.json
+	$(SWIFTPIPE) download model $(BASE_MODEL)
+	$(SWIFTPIPE) data validate $(DATA)/pre/medical_book_zh.json --kind pt
+	$(SWIFTPIPE) data validate $(DATA)/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json --kind sft
+	$(SWIFTPIPE) data validate $(DATA)/reward/train.json --kind dpo --columns $(REWARD_COLUMNS)
+
+$(DATA)/pre/medical_book_zh.json: | $(DATA_NEEDS)
+	$(SWIFTPIPE) download dataset shibing624/medical --file pretrain/medical_book_zh.json --hub hf --to $(@D)
+
+$(DATA)/reward/train.json: | $(DATA_NEEDS)
+	$(SWIFTPIPE) download dataset shibing624/medical --file reward/train.json --hub hf --to $(@D)
+
+$(DATA)/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json: | $(DATA_NEEDS)
+	$(SWIFTPIPE) download dataset xiaofengalg/qizen-gpt-sample-sft-20k --hub modelscope --to $(@D)
+
 golden: install
 	$(PY) -m pytest tests/test_golden.py --update-golden -q
 
 bench: $(TINY_MODEL)/config.json
 	$(PY) bench/render_overhead.py
 	$(PY) bench/run_overhead.py --model $(TINY_MODEL)
+	$(PY) bench/validate_throughput.py
 
 render: install
 	$(VENV)/bin/swiftpipe render $(RECIPE)

@@ -27,26 +27,31 @@ def data() -> None:
 Examples:
   swiftpipe data validate datasets/medical_sft_sample.jsonl --kind sft
   swiftpipe data validate train.jsonl val.jsonl --kind dpo --limit 100
+  swiftpipe data validate data/reward/train.json --kind dpo \\
+      --columns '{"response_chosen": "response", "response_rejected": "rejected_response"}'
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--kind", type=_KIND, default=None, help="What the file is for (default: guessed from its first record).")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Problems shown per file.")
 @click.option("--max-record-mb", type=click.IntRange(1), default=64, show_default=True,
               help="A longer record is reported, not read.")
+@click.option("--columns", default=None, metavar="JSON",
+              help="Rename columns first, as ms-swift's --columns does: '{\"response_chosen\": \"response\"}'.")
 @user_errors
-def validate(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int) -> None:
+def validate(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int, columns: str | None) -> None:
     """Check every record; print each problem as PATH:LINE: FIELD: WHAT, and exit 2 if there are any."""
     from swiftpipe.data.progress import reading
     from swiftpipe.data.validate import DataError, guess_kind
     from swiftpipe.data.validate import validate as check
 
+    renames = _columns(columns)
     failed: list[str] = []
     for path in paths:
         if not Path(path).is_file():
             failed.append(f"{path}: no such file")
             continue
         with reading(path, "validating") as progress:
-            report = check(Path(path), kind or guess_kind(Path(path)), limit=limit,
+            report = check(Path(path), kind or guess_kind(Path(path)), limit=limit, columns=renames,
                            max_record_bytes=max_record_mb << 20, progress=progress)
         try:
             report.raise_for_problems()
@@ -108,6 +113,20 @@ def stats(path: str, kind: str | None, as_json: bool) -> None:
                f"with problems {found.problems}" + (" (swiftpipe data validate shows them)" if found.problems else ""))
     for part, dist in found.lengths.items():
         click.echo(f"  {part + ' chars':15s} " + "  ".join(f"{_label(p)} {v}" for p, v in dist.items()))
+
+
+def _columns(text: str | None) -> dict[str, str] | None:
+    from swiftpipe.errors import UserError
+
+    if text is None:
+        return None
+    try:
+        columns = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--columns: not valid JSON: {exc.msg}") from None
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise UserError('--columns: expected a JSON object of old name -> new name, e.g. {"question": "query"}')
+    return columns
 
 
 def _label(percentile: int) -> str:

@@ -38,22 +38,16 @@ def _options(fn):
     return click.argument("repo_id")(fn)
 
 
-@download.command(epilog=_EXAMPLES)
-@_options
-@user_errors
-def model(repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
-          offline: bool) -> None:
-    """Download a model (all of it, or --file ones) and print where it is."""
-    _fetch("model", repo_id, hub, files, revision, to, offline)
+def _command(kind: str) -> click.Command:
+    def fetch(repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
+              offline: bool) -> None:
+        _fetch(kind, repo_id, hub, files, revision, to, offline)
+
+    fetch.__doc__ = f"Download a {kind} (all of it, or --file ones) and print where it is."
+    return download.command(name=kind, epilog=_EXAMPLES)(_options(user_errors(fetch)))
 
 
-@download.command(epilog=_EXAMPLES)
-@_options
-@user_errors
-def dataset(repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
-            offline: bool) -> None:
-    """Download a dataset (all of it, or --file ones) and print where it is."""
-    _fetch("dataset", repo_id, hub, files, revision, to, offline)
+model, dataset = _command("model"), _command("dataset")
 
 
 def _fetch(kind: str, repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,

@@ -2,12 +2,13 @@
 reported as one line naming the stage and flag (and file:line for data)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from swiftpipe.errors import UserError
 from swiftpipe.launch import Launch
@@ -38,7 +39,8 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
                 if flag in DATA_FLAGS and _is_local(data_path):
                     kind = data_kind(stage) if flag == "dataset" else None
-                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(data_path), kind)]
+                    problems += [f"{at}, --{flag}: {p}"
+                                 for p in check_data_file(Path(data_path), kind, _columns(stage, at, problems))]
                 elif flag in MODEL_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
                 elif flag in ADAPTER_FLAGS and _is_local(text):
@@ -58,20 +60,33 @@ def swift_executable() -> str:
     return found
 
 
-def check_data_file(path: Path, kind: str | None) -> list[str]:
-    """Every record read and checked for `kind` (syntax only when None), streaming; problems as
-    `path:line: field: what`, a few at most, then how many there are in all."""
+def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | None = None) -> list[str]:
+    """Every record read and checked for `kind` (syntax only when None), streaming, after ms-swift's `--columns`
+    renaming; problems as `path:line: field: what`, a few at most, then how many there are in all."""
     from swiftpipe.data.validate import DataError, validate
 
     if path.suffix.lower() not in (".json", ".jsonl"):
         return [] if path.is_file() else [f"{path}: no such file"]  # csv and the like: ms-swift reads them as they are
     try:
-        report = validate(path, kind, limit=MAX_DATA_PROBLEMS)
+        report = validate(path, kind, limit=MAX_DATA_PROBLEMS, columns=columns)
     except DataError as exc:
         return [str(exc)]
     more = report.problem_count - len(report.problems)
     return report.problems + ([f"{path}: {report.problem_count} problems in all (swiftpipe data validate {path})"]
                               if more else [])
+
+
+def _columns(stage: Stage, at: str, problems: list[str]) -> Mapping[str, str] | None:
+    """The stage's `--columns` renaming (a JSON object, as ms-swift takes it), or None."""
+    value = stage.flags.get("columns")
+    if value is None or isinstance(value, Mapping):
+        return value
+    try:
+        columns = json.loads(str(value))
+    except json.JSONDecodeError as exc:
+        problems.append(f"{at}, --columns: not a JSON object: {exc.msg}")
+        return None
+    return columns if isinstance(columns, dict) else None
 
 
 def data_kind(stage: Stage) -> str | None:

@@ -67,8 +67,9 @@ CORPUS = [
      ["2: the record is a list, not an object", "3: the record is a string, not an object",
       "4: the record is a number, not an object"]),
     ("blank lines and CRLF are fine", "sft", _lines(GOOD).replace(b"\n", b"\r\n") + b"\n  \n" + _lines(GOOD), []),
-    ("unknown format", "sft", _lines({"prompt": "q", "completion": "r"}),
-     ["1: no sft format has keys ['completion', 'prompt']; expected {\"query\", \"response\"}, alpaca "
+    ("ms-swift's column aliases are fine", "sft", _lines({"prompt": "q", "completion": "r"}), []),
+    ("unknown format", "sft", _lines({"title": "q", "body": "r"}),
+     ["1: no sft format has keys ['body', 'title']; expected {\"query\", \"response\"}, alpaca "
       "{\"instruction\", \"input\", \"output\"}, {\"messages\"} or sharegpt {\"conversations\"}"]),
     ("mixed formats", "sft", _lines(GOOD, {"instruction": "i", "output": "o"}),
      ["2: a alpaca record in a query/response file (line 1); ms-swift reads a whole file with one format"]),

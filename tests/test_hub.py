@@ -142,3 +142,32 @@ def test_download_has_help_with_examples() -> None:
         result = subprocess.run([sys.executable, "-m", "swiftpipe", "download", *command, "--help"],
                                 capture_output=True, text=True, cwd=REPO)
         assert result.returncode == 0 and "Examples:" in result.stdout
+
+
+def test_make_data_fetches_and_checks_what_the_medical_recipe_reads(tmp_path: Path, hub: FakeHub) -> None:
+    """`make data` against the stand-in hub, holding the tutorials' repositories with our sample files in their
+    formats: every file lands where recipes/medical.py reads it and passes validation; a second run fetches
+    nothing."""
+    datasets = REPO / "datasets"
+    hub.add("model", "Qwen/Qwen2.5-1.5B", {"config.json": CONFIG})
+    hub.add("dataset", "shibing624/medical", {
+        "pretrain/medical_book_zh.json": (datasets / "medical_pretrain_sample.jsonl").read_bytes(),
+        "reward/train.json": (datasets / "medical_reward_sample.jsonl").read_bytes()})
+    hub.add("dataset", "xiaofengalg/qizen-gpt-sample-sft-20k", {
+        "qizhen-gpt-sft-20k.json": (datasets / "qizhen_sft_sample.json").read_bytes(), "README.md": b"# QiZhen\n"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "MODELSCOPE_", "USE_HF", "MAKE"))}
+    env.update(HOME=str(tmp_path / "home"), HF_HOME=str(tmp_path / "hf"), MODELSCOPE_CACHE=str(tmp_path / "ms"),
+               HF_ENDPOINT=hub.url, MODELSCOPE_ENDPOINT=hub.url)
+    make = ["make", "-s", "-C", str(REPO), "data", f"DATA={tmp_path / 'data'}", "DATA_NEEDS=",
+            f"SWIFTPIPE={sys.executable} -m swiftpipe"]
+    first = subprocess.run(make, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    data = tmp_path / "data"
+    assert f"ok: {data}/pre/medical_book_zh.json: 40 pt records (text, JSON Lines)" in first.stdout
+    assert f"ok: {data}/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json: 30 sft records (alpaca, JSON array)" \
+        in first.stdout
+    assert f"ok: {data}/reward/train.json: 30 dpo records (question/response, JSON Lines)" in first.stdout
+    assert "modelscope model Qwen/Qwen2.5-1.5B: " in first.stdout
+    fetched = hub.downloads("reward/train.json")
+    second = subprocess.run(make, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and hub.downloads("reward/train.json") == fetched

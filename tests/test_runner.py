@@ -289,3 +289,23 @@ def test_merging_the_same_checkpoint_twice_is_refused_before_launch(chain: Path,
     assert f"merge: not launched: {merged} already exists and ms-swift refuses to overwrite" in result.output
     assert "--set merge.output_dir=NEW_FOLDER" in result.output
     assert len(_calls(fake_swift)) == 4  # nothing more launched
+
+
+def test_preflight_reads_preference_data_through_the_stage_columns(tmp_path: Path, write_recipe, fake_swift: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 000's reward set is readable by ms-swift only through --columns (the medical recipe's DPO stage):
+    pre-flight applies the same renaming, so it passes with it and is refused without it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m/config.json").write_text("{}")
+    (tmp_path / "reward.jsonl").write_text('{"question": "q", "response_chosen": "a", "response_rejected": "b"}\n')
+    columns = '{"response_chosen": "response", "response_rejected": "rejected_response"}'
+    body = 'recipe = make_recipe("r", [dpo("dpo", {{"model": "m", "dataset": "reward.jsonl"{}}})])\n'
+    mapped = write_recipe(body.format(f', "columns": {columns!r}'), name="mapped.py")
+    bare = write_recipe(body.format(""), name="bare.py")
+    refused = CliRunner().invoke(main, ["run", str(bare)])
+    assert refused.exit_code == 2 and not fake_swift.exists()
+    assert "stage 'dpo', --dataset: reward.jsonl: records are in the reward format, which ms-swift does not read" \
+        in refused.output
+    assert _run(str(mapped), "--quiet").exit_code == 0
+    assert _flag(_calls(fake_swift)[0], "--columns") == columns

@@ -234,23 +234,39 @@ REWARD = Reward("reward", ("sft", "dpo"), native=False, prompt="question", respo
                 rejected="response_rejected")
 
 
+# ms-swift's ResponsePreprocessor reads any of these columns as the query and the response.
+QUERY_KEYS = ("query", "prompt", "input", "instruction", "question", "problem")
+RESPONSE_KEYS = ("response", "answer", "output", "targets", "target", "answer_key", "answers", "solution", "text",
+                 "completion", "content")
+_ALIASED: dict[tuple[str, str], Pairs] = {}
+
+
 def detect(record: dict, kind: str) -> Shape | None:
     """The shape of one record, by the keys that only it has; None when none fits."""
     if "messages" in record:
         return MESSAGES
     if "conversations" in record:
         return SHAREGPT
-    if "instruction" in record:
+    if "instruction" in record and ("input" in record or "output" in record):
         return ALPACA
-    if "response_chosen" in record or "question" in record:
+    if "response_chosen" in record:
         return REWARD
-    if "query" in record:
-        return QUERY_RESPONSE
-    if "text" in record:
-        return TEXT if kind == "pt" else None
-    if "response" in record:
-        return RESPONSE if kind == "pt" else None
+    prompt = next((key for key in QUERY_KEYS if key in record), None)
+    response = next((key for key in RESPONSE_KEYS if key in record), None)
+    if prompt and response:
+        return QUERY_RESPONSE if (prompt, response) == ("query", "response") else _aliased(prompt, response)
+    if kind == "pt" and response in ("text", "response"):
+        return TEXT if response == "text" else RESPONSE
+    if prompt == "query":
+        return QUERY_RESPONSE  # so that the missing response is what gets reported
     return None
+
+
+def _aliased(prompt: str, response: str) -> Pairs:
+    if (prompt, response) not in _ALIASED:
+        _ALIASED[prompt, response] = Pairs(f"{prompt}/{response}", ("pt", "sft", "dpo"), prompt=prompt,
+                                           response=response)
+    return _ALIASED[prompt, response]
 
 
 def expected(kind: str) -> str:

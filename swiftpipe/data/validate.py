@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from swiftpipe.data import formats, stream
 from swiftpipe.errors import UserError
@@ -53,6 +53,7 @@ class Report:
 
 
 def checked_records(path: Path, kind: str | None, *, report: Report, shape: formats.Shape | None = None,
+                    columns: Mapping[str, str] | None = None,
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                     progress: Callable[[int], object] | None = None) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
@@ -71,6 +72,8 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
     for line, value in stream.records(path, max_record_bytes=max_record_bytes, progress=progress):
         if type(value) is dict:
             count += 1
+            if columns:  # ms-swift's --columns renames before it reads
+                value = {columns.get(key, key): v for key, v in value.items()}
             if check is None:
                 shape = formats.detect(value, kind)
                 if shape is None or kind not in shape.kinds:
@@ -116,7 +119,7 @@ def _parsed(path: Path, report: Report, max_record_bytes: int,
     yield
 
 
-def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT,
+def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, columns: Mapping[str, str] | None = None,
              max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
              progress: Callable[[int], object] | None = None) -> Report:
     """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems."""
@@ -125,7 +128,8 @@ def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT,
     if report.layout.bom and report.layout.kind == "array":
         report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
                       "`swiftpipe data convert` writes it without one")
-    deque(checked_records(path, kind, report=report, max_record_bytes=max_record_bytes, progress=progress), maxlen=0)
+    deque(checked_records(path, kind, report=report, columns=columns, max_record_bytes=max_record_bytes,
+                          progress=progress), maxlen=0)
     if not report.native:
         report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: "
                          f"swiftpipe data convert {path} OUT.jsonl --to {kind}")
