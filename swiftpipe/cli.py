@@ -1,6 +1,7 @@
 """The `swiftpipe` command: parses options, calls the library, turns a UserError into one red line."""
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from typing import Any, Callable
@@ -20,6 +21,28 @@ def _recipe_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--set", "sets", multiple=True, metavar="STAGE.FLAG=VALUE",
                       help="Override or add a flag of a stage (repeatable). A JSON list gives several values.")(fn)
     return _RECIPE(fn)
+
+
+def _scale_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--gpus/--nodes/--node-rank/--master-addr/--master-port, handed to the command as one `scale`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, gpus: str | None, nodes: int | None, node_rank: int | None, master_addr: str | None,
+                master_port: int | None, **kwargs: Any) -> Any:
+        from swiftpipe.scale import Scale
+
+        return fn(*args, scale=Scale(gpus, nodes, node_rank, master_addr, master_port), **kwargs)
+
+    wrapper = _user_errors(wrapper)  # a bad option is a user error too
+    for option in reversed([
+        click.option("--gpus", metavar="0,1,...", help="GPUs to use; training stages get one process each."),
+        click.option("--nodes", type=click.IntRange(1), help="Nodes in a multi-node training run (NNODES)."),
+        click.option("--node-rank", type=click.IntRange(0), help="This node's rank (NODE_RANK; default 0)."),
+        click.option("--master-addr", metavar="HOST", help="Address of the rank-0 node (MASTER_ADDR)."),
+        click.option("--master-port", type=click.IntRange(1, 65535), help="Its port (MASTER_PORT)."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def _dialect_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,11 +95,12 @@ Examples:
   swiftpipe render recipes/medical.py --set sft.learning_rate=2e-5 --set sft.max_length=2048
 """)
 @_recipe_options
+@_scale_options
 @_stage_option
 @_dialect_option
 @_user_errors
 def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
-           swift_version: str | None) -> None:
+           swift_version: str | None, scale: Any) -> None:
     """Print the chain's ms-swift commands, in the tutorials' layout.
 
     This is exactly what `swiftpipe run` executes; a reference to what an earlier stage produced shows
@@ -85,7 +109,7 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
     from swiftpipe import dialect, loader, overrides
     from swiftpipe.render import render_recipe
 
-    loaded = loader.load(recipe_path, params=params, sets=sets)
+    loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     rendered = render_recipe(loaded.recipe, loaded.source, dialect=dialect.target(swift_version), stages=chosen)
     click.echo("\n".join(r.script for r in rendered), nl=False)
@@ -97,9 +121,10 @@ Examples:
   swiftpipe lint recipes/medical.py -p sft=lisa
 """)
 @_recipe_options
+@_scale_options
 @_stage_option
 @_user_errors
-def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...]) -> None:
+def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...], scale: Any) -> None:
     """Check every rendered flag against the installed ms-swift's own argument classes.
 
     Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values
@@ -108,7 +133,7 @@ def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage
     from swiftpipe import dialect, lint as linter, loader, overrides
     from swiftpipe.render import build_command
 
-    loaded = loader.load(recipe_path, params=params, sets=sets)
+    loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path) or loaded.recipe.stage_names
     target = dialect.target()
     commands = [build_command(loaded.recipe, loaded.recipe.stage(n), dialect=target) for n in chosen]
@@ -123,12 +148,13 @@ Examples:
   bash script/run_all.sh             # the whole chain
 """)
 @_recipe_options
+@_scale_options
 @click.argument("directory", type=click.Path(file_okay=False))
 @_dialect_option
 @click.option("--force", is_flag=True, help="Overwrite scripts that already exist.")
 @_user_errors
 def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], directory: str,
-                   swift_version: str | None, force: bool) -> None:
+                   swift_version: str | None, force: bool, scale: Any) -> None:
     """Write one runnable script per stage, plus run_all.sh, that need no swiftpipe to run.
 
     A stage that uses an earlier stage's checkpoint finds it in shell from ms-swift's versioned output
@@ -136,7 +162,7 @@ def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, .
     """
     from swiftpipe import dialect, loader, scripts
 
-    loaded = loader.load(recipe_path, params=params, sets=sets)
+    loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale)
     written = scripts.export(loaded.recipe, loaded.source, directory, dialect=dialect.target(swift_version),
                              force=force)
     for path in written:
@@ -164,6 +190,7 @@ Examples:
   swiftpipe run recipes/demo.py --resume            # finish a failed or interrupted chain
 """)
 @_recipe_options
+@_scale_options
 @_stage_option
 @_dialect_option
 @_work_dir_option
@@ -172,7 +199,7 @@ Examples:
 @click.option("--quiet", is_flag=True, help="Do not echo ms-swift's output (it still goes to the stage logs).")
 @_user_errors
 def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
-        swift_version: str | None, work_dir: str | None, resume: bool, dry_run: bool, quiet: bool) -> None:
+        swift_version: str | None, work_dir: str | None, resume: bool, dry_run: bool, quiet: bool, scale: Any) -> None:
     """Run the chain: each stage gets what the previous one produced; every run is recorded.
 
     Exit code 0 when every stage finished, 1 when one failed, 2 for bad input (nothing launched),
@@ -181,7 +208,7 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
     from swiftpipe import dialect, loader, overrides, report
     from swiftpipe.runner import Runner, RunOptions
 
-    loaded = loader.load(recipe_path, params=params, sets=sets)
+    loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     options = RunOptions(work_dir=_work_dir(work_dir), stages=chosen, resume=resume, dry_run=dry_run, echo=not quiet,
                          say=lambda text: click.echo(text, err=False))

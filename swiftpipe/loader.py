@@ -13,6 +13,8 @@ from swiftpipe.errors import RecipeError, UserError
 from swiftpipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe import Recipe
 from swiftpipe.render import Source
+from swiftpipe.scale import Scale
+from swiftpipe.scale import apply as apply_scale
 
 
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
@@ -34,7 +36,8 @@ class LoadedRecipe:
         return records.chain_key(self.path, records.jsonable(self.values))
 
 
-def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = ()) -> LoadedRecipe:
+def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (),
+         scale: Scale | None = None) -> LoadedRecipe:
     """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line."""
     shown = str(path)
     module = _exec(Path(path), shown)
@@ -54,8 +57,10 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
     if not isinstance(recipe, Recipe):
         raise RecipeError(f"`recipe` must be a Recipe or return one, not {type(recipe).__name__}", where=shown)
     recipe = overrides.apply_sets(recipe, sets, where=shown)
+    if scale is not None:
+        recipe = apply_scale(recipe, scale)
     chain.check(recipe, file=shown)
-    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets))
+    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else ())
     return LoadedRecipe(shown, recipe, tuple(parameters), values, source)
 
 

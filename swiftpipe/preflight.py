@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from swiftpipe.errors import UserError
 from swiftpipe.launch import Launch
-from swiftpipe.recipe import Recipe, Ref, Stage
+from swiftpipe.recipe import Recipe, Ref, Stage, is_true
 
 DATA_FLAGS = ("dataset", "val_dataset")
 MODEL_FLAGS = ("model", "ref_model")
@@ -25,8 +25,11 @@ class PreflightError(UserError):
     pass
 
 
-def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None = None) -> None:
+def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None = None) -> list[str]:
+    """Raise a PreflightError listing every problem; return the warnings (launch settings that will run, but
+    probably not as meant)."""
     problems: list[str] = []
+    warnings: list[str] = []
     gpus = visible_gpus() if gpus is None else gpus
     for name in stages:
         stage = recipe.stage(name)
@@ -48,8 +51,40 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
         if stage.flags.get("output_dir") is not None and not _writable(Path(str(stage.flags["output_dir"]))):
             problems.append(f"{at}, --output_dir: {stage.flags['output_dir']} is not writable")
         problems += [f"{at}: {p}" for p in _check_devices(recipe.launch_for(stage), gpus)]
+        stage_problems, stage_warnings = _check_launch(stage, recipe.launch_for(stage), gpus)
+        problems += [f"{at}: {p}" for p in stage_problems]
+        warnings += [f"{at}: {w}" for w in stage_warnings]
     if problems:
         raise PreflightError("\n".join(problems))
+    return warnings
+
+
+LOOPBACK = ("127.", "localhost", "::1")
+
+
+def _check_launch(stage: Stage, launch: Launch, gpus: int) -> tuple[list[str], list[str]]:
+    """Multi-GPU and multi-node settings that fail, or run in a way nobody meant."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    if not stage.trains:
+        return problems, warnings
+    devices = launch.cuda_visible_devices
+    visible = len(str(devices).split(",")) if devices not in (None, "") else gpus
+    if launch.nproc_per_node is None and (launch.nnodes or 1) == 1 and visible > 1:
+        warnings.append(f"{visible} GPUs visible but NPROC_PER_NODE is not set: ms-swift then runs one process "
+                        f"and splits the model across them (device_map), not data-parallel training; choose with "
+                        f"--gpus (one process per GPU) or Launch(nproc_per_node=...)")
+    if (launch.nnodes or 1) > 1:
+        addr = launch.master_addr
+        if addr is None:
+            problems.append(f"NNODES={launch.nnodes} needs MASTER_ADDR, the address of the rank-0 node (--master-addr)")
+        elif str(addr).startswith(LOOPBACK):
+            warnings.append(f"NNODES={launch.nnodes} with MASTER_ADDR={addr}: other machines cannot reach a loopback "
+                            "address; this only works as a rehearsal with every rank on this machine")
+    if stage.flags.get("deepspeed") is not None and is_true(stage.flags.get("save_only_model")):
+        warnings.append("DeepSpeed with --save_only_model true: its checkpoints hold no optimizer state, so --resume "
+                        "can only restart from the weights (--resume_only_model true), not continue the run")
+    return problems, warnings
 
 
 def swift_executable() -> str:

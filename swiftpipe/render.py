@@ -61,6 +61,7 @@ class Source:
     path: str
     params: tuple[str, ...] = ()  # "NAME=VALUE", as given to -p
     sets: tuple[str, ...] = ()  # "STAGE.FLAG=VALUE", as given to --set
+    options: tuple[str, ...] = ()  # launch options as given: "--gpus", "0,1", ...
 
     def rerun(self, stage: str) -> str:
         words = ["swiftpipe", "run", self.path]
@@ -68,6 +69,7 @@ class Source:
             words += ["-p", p]
         for s in self.sets:
             words += ["--set", s]
+        words += self.options
         return " ".join(shlex.quote(w) for w in [*words, "--stage", stage])
 
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from rich.markup import escape
+
 from swiftpipe import layout, preflight, records
+from swiftpipe.console import err_console
 from swiftpipe.dialect import Dialect
 from swiftpipe.errors import UserError
 from swiftpipe.loader import LoadedRecipe
@@ -92,7 +95,8 @@ class Runner:
                 raise UserError(f"{self.loaded.path}: no earlier run of this recipe with these parameters to resume "
                                 f"(runs are recorded under {self.opts.work_dir})")
         self._check_references()
-        preflight.check(self.recipe, self.names, where=self.loaded.path)
+        for warning in preflight.check(self.recipe, self.names, where=self.loaded.path):
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         if self.opts.dry_run:
             return self._dry_run()
         self.swift = preflight.swift_executable()
