@@ -44,7 +44,9 @@ def validate(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb
     from swiftpipe.data.validate import DataError, guess_kind
     from swiftpipe.data.validate import validate as check
 
-    renames = _columns(columns)
+    from swiftpipe.data.formats import parse_columns
+
+    renames = parse_columns(columns)
     failed: list[str] = []
     for path in paths:
         if not Path(path).is_file():
@@ -113,20 +115,6 @@ def stats(path: str, kind: str | None, as_json: bool) -> None:
                f"with problems {found.problems}" + (" (swiftpipe data validate shows them)" if found.problems else ""))
     for part, dist in found.lengths.items():
         click.echo(f"  {part + ' chars':15s} " + "  ".join(f"{_label(p)} {v}" for p, v in dist.items()))
-
-
-def _columns(text: str | None) -> dict[str, str] | None:
-    from swiftpipe.errors import UserError
-
-    if text is None:
-        return None
-    try:
-        columns = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"--columns: not valid JSON: {exc.msg}") from None
-    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-        raise UserError('--columns: expected a JSON object of old name -> new name, e.g. {"question": "query"}')
-    return columns
 
 
 def _label(percentile: int) -> str:

@@ -77,9 +77,13 @@ def download(kind: str, repo_id: str, *, hub: str | None = None, files: Sequence
     return Fetched(hub, kind, repo_id, cached, placed, from_cache)
 
 
+def _classes(exc: BaseException) -> set[str]:
+    """The names of an exception's classes: the libraries' error types are matched by name, not imported."""
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
 def _unreachable(exc: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"NetworkError", "ConnectionError"}) and "404" not in str(exc)
+    return bool(_classes(exc) & {"NetworkError", "ConnectionError"}) and "404" not in str(exc)
 
 
 def _from_hf(kind: str, repo_id: str, files: Sequence[str], revision: str | None, offline: bool) -> list[Path]:
@@ -105,7 +109,7 @@ def _from_modelscope(kind: str, repo_id: str, files: Sequence[str], revision: st
 
 def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, files: Sequence[str],
              offline: bool) -> str:
-    names = {cls.__name__ for cls in type(exc).__mro__}
+    names = _classes(exc)
     text = str(exc)
     again = f"swiftpipe download {kind} {repo_id}" + "".join(f" --file {f}" for f in files) + f" --hub {hub}"
     where = "the Hugging Face Hub" if hub == "hf" else "ModelScope"

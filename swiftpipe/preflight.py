@@ -2,7 +2,6 @@
 reported as one line naming the stage and flag (and file:line for data)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -34,6 +33,8 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
     for name in stages:
         stage = recipe.stage(name)
         at = f"{where}: stage {name!r}"
+        launch = recipe.launch_for(stage)
+        columns = _columns(stage, at, problems)
         for flag, value in stage.flags.items():
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, Ref) or item is None:
@@ -42,16 +43,15 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
                 if flag in DATA_FLAGS and _is_local(data_path):
                     kind = data_kind(stage) if flag == "dataset" else None
-                    problems += [f"{at}, --{flag}: {p}"
-                                 for p in check_data_file(Path(data_path), kind, _columns(stage, at, problems))]
+                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(data_path), kind, columns)]
                 elif flag in MODEL_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
                 elif flag in ADAPTER_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), None)]
         if stage.flags.get("output_dir") is not None and not _writable(Path(str(stage.flags["output_dir"]))):
             problems.append(f"{at}, --output_dir: {stage.flags['output_dir']} is not writable")
-        problems += [f"{at}: {p}" for p in _check_devices(recipe.launch_for(stage), gpus)]
-        stage_problems, stage_warnings = _check_launch(stage, recipe.launch_for(stage), gpus)
+        problems += [f"{at}: {p}" for p in _check_devices(launch, gpus)]
+        stage_problems, stage_warnings = _check_launch(stage, launch, gpus)
         problems += [f"{at}: {p}" for p in stage_problems]
         warnings += [f"{at}: {w}" for w in stage_warnings]
     if problems:
@@ -68,8 +68,7 @@ def _check_launch(stage: Stage, launch: Launch, gpus: int) -> tuple[list[str], l
     warnings: list[str] = []
     if not stage.trains:
         return problems, warnings
-    devices = launch.cuda_visible_devices
-    visible = len(str(devices).split(",")) if devices not in (None, "") else gpus
+    visible = _visible(launch, gpus)
     if launch.nproc_per_node is None and (launch.nnodes or 1) == 1 and visible > 1:
         warnings.append(f"{visible} GPUs visible but NPROC_PER_NODE is not set: ms-swift then runs one process "
                         f"and splits the model across them (device_map), not data-parallel training; choose with "
@@ -112,16 +111,14 @@ def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | N
 
 
 def _columns(stage: Stage, at: str, problems: list[str]) -> Mapping[str, str] | None:
-    """The stage's `--columns` renaming (a JSON object, as ms-swift takes it), or None."""
-    value = stage.flags.get("columns")
-    if value is None or isinstance(value, Mapping):
-        return value
+    """The stage's `--columns` renaming, applied before its data is checked, as ms-swift applies it."""
+    from swiftpipe.data.formats import parse_columns
+
     try:
-        columns = json.loads(str(value))
-    except json.JSONDecodeError as exc:
-        problems.append(f"{at}, --columns: not a JSON object: {exc.msg}")
+        return parse_columns(stage.flags.get("columns"))
+    except UserError as exc:
+        problems.append(f"{at}, {exc}")
         return None
-    return columns if isinstance(columns, dict) else None
 
 
 def data_kind(stage: Stage) -> str | None:
@@ -149,11 +146,17 @@ def _check_devices(launch: Launch, gpus: int) -> list[str]:
     if gpus == 0 or launch.nproc_per_node is None:
         return []
     devices = launch.cuda_visible_devices
-    count = len(str(devices).split(",")) if devices not in (None, "") else gpus
+    count = _visible(launch, gpus)
     if launch.nproc_per_node > count:
         return [f"NPROC_PER_NODE={launch.nproc_per_node} but only {count} GPU(s) visible "
                 f"(CUDA_VISIBLE_DEVICES={devices if devices is not None else 'unset'})"]
     return []
+
+
+def _visible(launch: Launch, gpus: int) -> int:
+    """The GPUs a stage can see: those CUDA_VISIBLE_DEVICES names, else all that nvidia-smi lists."""
+    devices = launch.cuda_visible_devices
+    return len(str(devices).split(",")) if devices not in (None, "") else gpus
 
 
 def _is_local(text: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Mapping, Union
 
 from swiftpipe.launch import Launch
 from swiftpipe.origin import Origin, caller_origin

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from swiftpipe.cli import main
 from swiftpipe.data import stream
-from swiftpipe.data.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO / "datasets"

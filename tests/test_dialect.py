@@ -57,7 +57,7 @@ def test_a_flag_the_major_lacks_is_an_error_with_stage_version_and_replacement(f
     with pytest.raises(DialectError) as info:
         _argv({flag: "x"}, major)
     message = str(info.value)
-    assert f"stage 's'" in message and f"--{flag} does not exist in ms-swift {major}" in message
+    assert "stage 's'" in message and f"--{flag} does not exist in ms-swift {major}" in message
     assert replacement in message
     assert Path(__file__).name in message  # names the line that wrote the stage
 

@@ -6,8 +6,11 @@ dataset before a chain starts.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
+
+from swiftpipe.errors import UserError
 
 KINDS = ("pt", "sft", "dpo")
 Problems = list[tuple[str, str]]
@@ -267,6 +270,20 @@ def _aliased(prompt: str, response: str) -> Pairs:
         _ALIASED[prompt, response] = Pairs(f"{prompt}/{response}", ("pt", "sft", "dpo"), prompt=prompt,
                                            response=response)
     return _ALIASED[prompt, response]
+
+
+def parse_columns(value: object) -> dict[str, str] | None:
+    """ms-swift's `--columns` renaming (old name -> new name), from a mapping or the JSON text ms-swift takes."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        try:
+            value = json.loads(str(value))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--columns: not valid JSON: {exc.msg}") from None
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise UserError('--columns: expected a JSON object of old name -> new name, e.g. {"question": "query"}')
+    return dict(value)
 
 
 def expected(kind: str) -> str:

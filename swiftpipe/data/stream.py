@@ -30,7 +30,7 @@ class Layout(NamedTuple):
     bom: bool
 
 
-def layout(path: Path) -> Layout:
+def read_layout(path: Path) -> Layout:
     with open(path, "rb") as f:
         head = f.read(4096)
     bom = head.startswith(BOM)
@@ -38,11 +38,11 @@ def layout(path: Path) -> Layout:
     return Layout("array" if first == b"[" else "jsonl", bom)
 
 
-def records(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+def records(path: Path, *, layout: Layout | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
             progress: Callable[[int], object] | None = None) -> Iterator[tuple[int, object]]:
     """(line, value) for every record; `value` is an `Unreadable` where the text is not JSON. `progress` is
-    called with the bytes read so far, once a chunk."""
-    kind = layout(path).kind
+    called with the bytes read so far, once a chunk. `layout`, when the caller has it, saves reading it again."""
+    kind = (layout or read_layout(path)).kind
     with open(path, "rb") as raw:
         f = _Progress(raw, progress) if progress else raw
         if kind == "array":

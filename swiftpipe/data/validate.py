@@ -57,11 +57,9 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                     progress: Callable[[int], object] | None = None) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
-    record's, unless one is given (a registry entry names its columns)."""
-    if kind is None:
-        yield from _parsed(path, report, max_record_bytes, progress)
-        return
-    if kind not in formats.KINDS:
+    record's, unless one is given (a registry entry names its columns). With no kind, only syntax is checked
+    and nothing is yielded."""
+    if kind is not None and kind not in formats.KINDS:
         raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -69,9 +67,13 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
     first_line = count = 0
     if shape is not None:
         report.shape = shape.name
-    for line, value in stream.records(path, max_record_bytes=max_record_bytes, progress=progress):
+    syntax_only = kind is None  # every record parses and is an object; nothing about its fields
+    records = stream.records(path, layout=report.layout, max_record_bytes=max_record_bytes, progress=progress)
+    for line, value in records:
         if type(value) is dict:
             count += 1
+            if syntax_only:
+                continue
             if columns:  # ms-swift's --columns renames before it reads
                 value = {columns.get(key, key): v for key, v in value.items()}
             if check is None:
@@ -102,29 +104,13 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
         report.add(None, "holds no records")
 
 
-def _parsed(path: Path, report: Report, max_record_bytes: int,
-            progress: Callable[[int], object] | None) -> Iterator[tuple[formats.Shape, dict]]:
-    """Syntax only: every record parses and is an object."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    for line, value in stream.records(path, max_record_bytes=max_record_bytes, progress=progress):
-        report.records += type(value) is not stream.Unreadable
-        if type(value) is stream.Unreadable:
-            report.add(line, value.message)
-        elif type(value) is not dict:
-            report.add(line, f"the record is {formats.type_name(value)}, not an object")
-    if report.records == 0 and report.problem_count == 0:
-        report.add(None, "holds no records")
-    return
-    yield
-
-
 def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, columns: Mapping[str, str] | None = None,
              max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
              progress: Callable[[int], object] | None = None) -> Report:
     """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems."""
     path = Path(path)
-    report = Report(path, kind, stream.layout(path) if path.is_file() else stream.Layout("jsonl", False), limit=limit)
+    layout = stream.read_layout(path) if path.is_file() else stream.Layout("jsonl", False)
+    report = Report(path, kind, layout, limit=limit)
     if report.layout.bom and report.layout.kind == "array":
         report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
                       "`swiftpipe data convert` writes it without one")
