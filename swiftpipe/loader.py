@@ -15,6 +15,8 @@ from swiftpipe.recipe import Recipe
 from swiftpipe.render import Source
 from swiftpipe.scale import Scale
 from swiftpipe.scale import apply as apply_scale
+from swiftpipe.slurm.options import SlurmOptions, SlurmPlan
+from swiftpipe.slurm.options import plan as slurm_plan
 
 
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
@@ -27,6 +29,7 @@ class LoadedRecipe:
     parameters: tuple[Parameter, ...]
     values: dict[str, Any]
     source: Source
+    slurm: SlurmPlan | None = None  # set when the chain runs as Slurm jobs
 
     @property
     def key(self) -> str:
@@ -37,7 +40,7 @@ class LoadedRecipe:
 
 
 def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (),
-         scale: Scale | None = None) -> LoadedRecipe:
+         scale: Scale | None = None, slurm: SlurmOptions | None = None) -> LoadedRecipe:
     """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line."""
     shown = str(path)
     module = _exec(Path(path), shown)
@@ -59,9 +62,13 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
     recipe = overrides.apply_sets(recipe, sets, where=shown)
     if scale is not None:
         recipe = apply_scale(recipe, scale)
+    plan = None
+    if slurm is not None:
+        recipe, plan = slurm_plan(recipe, slurm)
     chain.check(recipe, file=shown)
-    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else ())
-    return LoadedRecipe(shown, recipe, tuple(parameters), values, source)
+    options = (scale.options() if scale else ()) + (slurm.options() if slurm else ())
+    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), options)
+    return LoadedRecipe(shown, recipe, tuple(parameters), values, source, plan)
 
 
 def _exec(path: Path, shown: str) -> Any:

@@ -24,9 +24,11 @@ class PreflightError(UserError):
     pass
 
 
-def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None = None) -> list[str]:
+def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None = None,
+          allocation: bool = False) -> list[str]:
     """Raise a PreflightError listing every problem; return the warnings (launch settings that will run, but
-    probably not as meant)."""
+    probably not as meant). With `allocation` (Slurm), the devices and the nodes are Slurm's to give and are
+    not checked here."""
     problems: list[str] = []
     warnings: list[str] = []
     gpus = visible_gpus() if gpus is None else gpus
@@ -50,8 +52,9 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), None)]
         if stage.flags.get("output_dir") is not None and not _writable(Path(str(stage.flags["output_dir"]))):
             problems.append(f"{at}, --output_dir: {stage.flags['output_dir']} is not writable")
-        problems += [f"{at}: {p}" for p in _check_devices(launch, gpus)]
-        stage_problems, stage_warnings = _check_launch(stage, launch, gpus)
+        if not allocation:
+            problems += [f"{at}: {p}" for p in _check_devices(launch, gpus)]
+        stage_problems, stage_warnings = _check_launch(stage, launch, gpus, allocation)
         problems += [f"{at}: {p}" for p in stage_problems]
         warnings += [f"{at}: {w}" for w in stage_warnings]
     if problems:
@@ -62,7 +65,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
 LOOPBACK = ("127.", "localhost", "::1")
 
 
-def _check_launch(stage: Stage, launch: Launch, gpus: int) -> tuple[list[str], list[str]]:
+def _check_launch(stage: Stage, launch: Launch, gpus: int, allocation: bool) -> tuple[list[str], list[str]]:
     """Multi-GPU and multi-node settings that fail, or run in a way nobody meant."""
     problems: list[str] = []
     warnings: list[str] = []
@@ -73,7 +76,7 @@ def _check_launch(stage: Stage, launch: Launch, gpus: int) -> tuple[list[str], l
         warnings.append(f"{visible} GPUs visible but NPROC_PER_NODE is not set: ms-swift then runs one process "
                         f"and splits the model across them (device_map), not data-parallel training; choose with "
                         f"--gpus (one process per GPU) or Launch(nproc_per_node=...)")
-    if (launch.nnodes or 1) > 1:
+    if (launch.nnodes or 1) > 1 and not allocation:  # in a Slurm job, the script takes it from the node list
         addr = launch.master_addr
         if addr is None:
             problems.append(f"NNODES={launch.nnodes} needs MASTER_ADDR, the address of the rank-0 node (--master-addr)")

@@ -98,6 +98,12 @@ class Stage:
     def trains(self) -> bool:
         return self.command in TRAINING_COMMANDS
 
+    @property
+    def interactive(self) -> bool:
+        """An inference stage that chats in a terminal, rather than answering a --val_dataset in batch."""
+        return self.command == "infer" and not (self.flags.get("val_dataset") is not None
+                                                or is_true(self.flags.get("load_data_args")))
+
     def refs(self) -> list[tuple[str, Ref]]:
         """(flag, reference) for every reference among this stage's flag values, in flag order."""
         found = []

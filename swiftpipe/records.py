@@ -11,7 +11,9 @@ share a file. Layout:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -20,13 +22,14 @@ import subprocess
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 DEFAULT_WORK_DIR = ".swiftpipe"
 
 
 class State(str, Enum):
     PENDING = "pending"
+    QUEUED = "queued"  # submitted to Slurm, not started yet
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
@@ -37,6 +40,7 @@ class State(str, Enum):
 
 
 FINISHED = (State.DONE, State.REUSED)
+ENDED = (*FINISHED, State.FAILED, State.INTERRUPTED, State.SKIPPED, State.ABORTED)
 
 
 def now() -> str:
@@ -59,9 +63,10 @@ def chain_key(recipe_path: str, params: dict[str, Any]) -> str:
 class RunRecord:
     """One chain run. `data` is the JSON document; `save()` writes it atomically."""
 
-    def __init__(self, folder: Path, data: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, data: dict[str, Any], *, owns: str | None = None) -> None:
         self.folder = folder
         self.data = data
+        self.owns = owns  # a Slurm job writes only its own stage's entry; see save()
 
     @property
     def id(self) -> str:
@@ -81,6 +86,17 @@ class RunRecord:
         return self.folder / f"{stage}{suffix}"
 
     def save(self) -> None:
+        """Write the record. A record that `owns` one stage (a Slurm job's) merges that entry into what is on
+        disk under the record's lock, so that `status` or `cancel` writing meanwhile lose nothing."""
+        if self.owns is not None:
+            with locked(self.folder) as current:
+                current.data["stages"][self.owns] = self.data["stages"][self.owns]
+                current.save()
+            self.data = current.data
+            return
+        self._write()
+
+    def _write(self) -> None:
         self.data["updated"] = now()
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".record-", suffix=".json")
@@ -114,6 +130,22 @@ def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[s
     record = RunRecord(runs / run_id, data)
     record.save()
     return record
+
+
+def read(folder: Path) -> RunRecord:
+    return RunRecord(folder, json.loads((folder / "record.json").read_text(encoding="utf-8")))
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[RunRecord]:
+    """The record as it is on disk, held under an exclusive lock until the block ends: read, change, save()
+    without losing another process's write. Used wherever Slurm jobs and the login node share a record."""
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield read(folder)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def load_all(work_dir: Path) -> list[RunRecord]:

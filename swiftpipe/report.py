@@ -5,7 +5,7 @@ from typing import Any
 
 from swiftpipe.records import RunRecord
 
-_STYLE = {"done": "green", "reused": "green", "failed": "red", "interrupted": "yellow", "aborted": "red",
+_STYLE = {"queued": "cyan", "done": "green", "reused": "green", "failed": "red", "interrupted": "yellow", "aborted": "red",
           "skipped": "dim", "running": "cyan", "pending": "dim"}
 
 
@@ -21,15 +21,29 @@ def stage_table(record: RunRecord, title: str | None = None):
     from rich.table import Table
 
     table = Table(title=title or f"run {record.id}", title_justify="left")
-    for column in ("stage", "state", "duration", "final loss", "produced"):
+    slurm = any(entry.get("job_id") for entry in record.stages.values())
+    columns = ("stage", "state", *(("job", "slurm state") if slurm else ()), "duration", "final loss", "produced")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for name, entry in record.stages.items():
         state = entry.get("state", "pending")
         seconds = entry.get("seconds")
         loss = entry.get("final_loss")
-        table.add_row(name, f"[{_STYLE.get(state, '')}]{state}[/]", f"{seconds:.1f}s" if seconds is not None else "",
+        jobs = (entry.get("job_id", ""), _slurm_state(entry)) if slurm else ()
+        table.add_row(name, f"[{_STYLE.get(state, '')}]{state}[/]", *jobs,
+                      f"{seconds:.1f}s" if seconds is not None else "",
                       f"{loss:.4g}" if isinstance(loss, (int, float)) else "", produced(entry))
     return table
+
+
+def _slurm_state(entry: dict[str, Any]) -> str:
+    slurm = entry.get("slurm", {})
+    text = slurm.get("state", "")
+    if slurm.get("reason") not in (None, "", "None"):
+        text += f" ({slurm['reason']})"
+    if slurm.get("exit_code") not in (None, "0:0"):
+        text += f" exit {slurm['exit_code']}"
+    return text
 
 
 def print_summary(record: RunRecord) -> None:

@@ -21,12 +21,14 @@ from swiftpipe.dialect import Dialect
 from swiftpipe.errors import UserError
 from swiftpipe.loader import LoadedRecipe
 from swiftpipe.process import Grace, launch
-from swiftpipe.recipe import Ref, Stage, is_true
+from swiftpipe.recipe import Ref, Stage
 from swiftpipe.records import RunRecord, State
 from swiftpipe.render import RenderedStage, render_stage
+from swiftpipe.slurm.script import sbatch_script
 from swiftpipe.watch import StageWatcher
 
 LOG_TAIL = 20
+_SLURM_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm", "resume_from")  # kept when a job starts
 
 
 @dataclass
@@ -72,7 +74,7 @@ class Runner:
                 return produced
         raise _Unresolved(f"{ref.stage}.{ref.kind}")
 
-    def _check_references(self) -> None:
+    def check_references(self) -> None:
         problems = []
         for name in self.names:
             for flag, ref in self.recipe.stage(name).refs():
@@ -94,7 +96,7 @@ class Runner:
             if self.previous is None:
                 raise UserError(f"{self.loaded.path}: no earlier run of this recipe with these parameters to resume "
                                 f"(runs are recorded under {self.opts.work_dir})")
-        self._check_references()
+        self.check_references()
         for warning in preflight.check(self.recipe, self.names, where=self.loaded.path):
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         if self.opts.dry_run:
@@ -117,6 +119,31 @@ class Runner:
         self.record.data["state"] = State.DONE.value
         self.record.save()
         return 0
+
+    def run_in_allocation(self, name: str) -> State:
+        """One stage inside a Slurm job (see slurm/job.py): inputs from the record, outcome into it."""
+        assert self.record is not None
+        stage = self.recipe.stage(name)
+        entry = self.record.stage(name)
+        if entry.get("resume_from"):
+            stage = stage.with_flag("resume_from_checkpoint", entry["resume_from"])
+            self.opts.say(f"[swiftpipe] {name}: continuing from {entry['resume_from']}")
+        try:
+            rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect,
+                                    resolve=self.resolve)
+        except _Unresolved as missing:
+            entry.update(state=State.FAILED.value, reason=f"{missing} was not recorded by the job before this one")
+            self.record.save()
+            self.opts.say(f"[swiftpipe] {name}: not launched: {entry['reason']}")
+            return State.FAILED
+        occupied = self._merge_target_taken(stage)
+        if occupied:
+            entry.update(state=State.FAILED.value, reason=f"{occupied} already exists and ms-swift refuses to "
+                         f"overwrite a merged model: remove it, or --set {name}.output_dir=NEW_FOLDER")
+            self.record.save()
+            self.opts.say(f"[swiftpipe] {name}: not launched: {entry['reason']}")
+            return State.FAILED
+        return self._launch(stage, rendered, _fingerprint(rendered), entry)
 
     def _dry_run(self) -> int:
         for name in self.names:
@@ -145,7 +172,7 @@ class Runner:
             self.opts.say(f"[swiftpipe] {stage.name}: unchanged since it finished; reusing its outputs")
             self.record.save()
             return State.REUSED
-        if stage.command == "infer" and not _batch_infer(stage) and not self.opts.interactive:
+        if stage.interactive and not self.opts.interactive:
             entry.update(state=State.SKIPPED.value, reason="interactive chat needs a terminal; "
                          f"`swiftpipe chat {self.loaded.path}` opens it")
             self.opts.say(f"[swiftpipe] {stage.name}: skipped: {entry['reason']}")
@@ -188,18 +215,26 @@ class Runner:
         assert self.record is not None
         command = rendered.command
         script, log = self.record.path_for(stage.name, ".sh"), self.record.path_for(stage.name, ".log")
-        script.write_text(rendered.script, encoding="utf-8")
+        argv, env = [self.swift, *command.argv[1:]], {**os.environ, **command.environment}
+        text = rendered.script
+        if self.loaded.slurm is not None:  # inside an allocation: the sbatch script, whose srun starts ms-swift
+            text = sbatch_script(self.recipe, stage, self.loaded.source, self.loaded.slurm, dialect=self.dialect,
+                                 resolve=self.resolve, self_path=str(script), output=entry.get("slurm_out", ""))
+            argv = ["bash", str(script)]
+            env = {**os.environ, "PATH": f"{os.path.dirname(self.swift)}{os.pathsep}{os.environ.get('PATH', '')}"}
+        script.write_text(text, encoding="utf-8")
         log.write_bytes(b"")
         before = _run_dirs_of(stage)
+        kept = {k: entry[k] for k in _SLURM_KEYS if k in entry}
         entry.clear()
         entry.update(state=State.RUNNING.value, started=records.now(), command=command.argv,
-                     env=command.environment, script=str(script), log=str(log), fingerprint=fingerprint)
+                     env=command.environment, script=str(script), log=str(log), fingerprint=fingerprint, **kept)
         self.record.save()
         self.opts.say(f"[swiftpipe] {stage.name}: {' '.join(command.argv[:2])} (log: {log})")
-        attach = stage.command == "infer" and not _batch_infer(stage)
+        attach = stage.interactive
         watcher = StageWatcher(stage.name, echo=self.opts.echo)
-        outcome = launch([self.swift, *command.argv[1:]], env={**os.environ, **command.environment}, log=log,
-                         on_output=watcher.output, tick=watcher.tick, attach=attach, grace=self.opts.grace)
+        outcome = launch(argv, env=env, log=log, on_output=watcher.output, tick=watcher.tick, attach=attach,
+                         grace=self.opts.grace)
         outputs = _collect(stage, watcher.found, before)
         state = State.INTERRUPTED if outcome.interrupted else State.DONE if outcome.exit_code == 0 else State.FAILED
         entry.update(state=state.value, ended=records.now(), seconds=round(outcome.seconds, 1),
@@ -231,10 +266,6 @@ class Runner:
             entry = self.record.stage(name)
             entry.clear()
             entry.update(state=State.ABORTED.value, reason=because)
-
-
-def _batch_infer(stage: Stage) -> bool:
-    return stage.flags.get("val_dataset") is not None or is_true(stage.flags.get("load_data_args"))
 
 
 def _run_dirs_of(stage: Stage) -> set[Path]:

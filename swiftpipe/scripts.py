@@ -13,6 +13,8 @@ from swiftpipe.dialect import Dialect
 from swiftpipe.errors import UserError
 from swiftpipe.recipe import Recipe, Ref, Stage
 from swiftpipe.render import Source, build_command, source_file
+from swiftpipe.slurm.options import SlurmPlan
+from swiftpipe.slurm.script import sbatch_script
 from swiftpipe.templating import ShellText, render_template
 
 _FUNCTIONS = {
@@ -25,13 +27,20 @@ _FUNCTIONS = {
 Input = tuple[str, str, str, str]
 
 
-def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Dialect,
-           force: bool = False) -> list[Path]:
-    """Write the scripts; refuse to overwrite existing ones unless `force`. Returns the paths written."""
+def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Dialect, force: bool = False,
+           slurm: SlurmPlan | None = None) -> list[Path]:
+    """Write the scripts; refuse to overwrite existing ones unless `force`. Returns the paths written.
+    With a Slurm plan: one sbatch script per stage (an interactive chat has no batch form) and submit_all.sh."""
     folder = Path(directory)
-    contents = {f"{s.name}.sh": _stage_script(recipe, s, source, folder, dialect) for s in recipe.stages}
-    contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name, scripts=list(contents),
-                                             self_path=str(folder / "run_all.sh"))
+    if slurm is None:
+        contents = {f"{s.name}.sh": _stage_script(recipe, s, source, folder, dialect) for s in recipe.stages}
+        contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name, scripts=list(contents),
+                                                 self_path=str(folder / "run_all.sh"))
+    else:
+        contents = {f"{s.name}.sbatch": _stage_script(recipe, s, source, folder, dialect, slurm)
+                    for s in recipe.stages if not s.interactive}
+        contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name, scripts=list(contents),
+                                                    self_path=str(folder / "submit_all.sh"))
     existing = [name for name in contents if (folder / name).exists()]
     if existing and not force:
         raise UserError(f"{folder / existing[0]} already exists (use --force to overwrite)")
@@ -45,21 +54,26 @@ def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Di
     return written
 
 
-def _stage_script(recipe: Recipe, stage: Stage, source: Source, folder: Path, dialect: Dialect) -> str:
-    inputs: dict[Ref, Input] = {}
+def _stage_script(recipe: Recipe, stage: Stage, source: Source, folder: Path, dialect: Dialect,
+                  slurm: SlurmPlan | None = None) -> str:
+    inputs: list[Input] = []  # the shell lookups this stage needs, in the order its flags use them
 
     def resolve(ref: Ref) -> ShellText | str:
         found = _locate(recipe, ref)
         if isinstance(found, str):
             return found
-        inputs.setdefault(ref, found)
+        if found not in inputs:
+            inputs.append(found)
         return ShellText(f'"${found[0]}"')
 
+    if slurm is not None:
+        return sbatch_script(recipe, stage, source, slurm, dialect=dialect, resolve=resolve, inputs=inputs,
+                             self_path=str(folder / f"{stage.name}.sbatch"))
     command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
     rerun = f"swiftpipe export-scripts {source.path} {folder}"
     return render_template("script.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
                            self_path=str(folder / f"{stage.name}.sh"), rerun=rerun, command=command,
-                           inputs=list(inputs.values()))
+                           inputs=inputs)
 
 
 def _locate(recipe: Recipe, ref: Ref) -> Input | str:

@@ -1,0 +1,55 @@
+"""A stage as an sbatch script: the #SBATCH resources, the recipe's environment, and an `srun` line that starts
+ms-swift on every node with NNODES, NODE_RANK and MASTER_ADDR taken from Slurm's own variables.
+
+The same text is what `render --launcher slurm` prints, what `export-scripts --launcher slurm` writes (inputs
+found in shell), and what a job submitted by `run --launcher slurm` runs (inputs read from the run record).
+"""
+from __future__ import annotations
+
+from swiftpipe.dialect import Dialect
+from swiftpipe.recipe import Recipe, Stage
+from swiftpipe.render import Resolver, Source, build_command, placeholder
+from swiftpipe.slurm.options import SlurmPlan
+from swiftpipe.templating import render_template
+
+SLURM_DERIVED = ("NNODES", "NODE_RANK", "MASTER_ADDR")  # the job script reads these from Slurm
+EXPORT_OUTPUT = "%x-%j.out"  # Slurm's own pattern: job name and id, in the folder sbatch ran in
+
+
+def job_name(recipe: Recipe, stage: Stage) -> str:
+    return f"{recipe.name}-{stage.name}"
+
+
+def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan, *, dialect: Dialect,
+                  resolve: Resolver = placeholder, inputs: list[tuple[str, str, str, str]] | None = None,
+                  self_path: str | None = None, output: str = EXPORT_OUTPUT, chdir: str | None = None) -> str:
+    """The job script of `stage`. `inputs` are shell lookups (variable, function, output_dir, suffix) that the
+    resolver's ShellText refers to; `resolve` fills every reference in before that list is read."""
+    command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
+    resources = plan.resources[stage.name]
+    env = [(name, value) for name, value in command.env if name not in SLURM_DERIVED]
+    return render_template(
+        "sbatch.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect), command=command, env=env,
+        job_name=job_name(recipe, stage), resources=resources, slurm=plan.options, output=output, chdir=chdir,
+        multi_node=resources.nodes > 1, inputs=[] if inputs is None else inputs, rerun=_rerender(source),
+        self_path=self_path or f"{stage.name}.sbatch")
+
+
+def job_script(recipe: Recipe, stage: Stage, plan: SlurmPlan, *, run_id: str, record: str, python: str,
+               output: str, chdir: str) -> str:
+    """What `run --launcher slurm` submits: the resources, then swiftpipe running the stage inside the job."""
+    return render_template(
+        "sbatch_job.sh.j2", recipe=recipe.name, stage=stage.name, job_name=job_name(recipe, stage),
+        resources=plan.resources[stage.name], slurm=plan.options, output=output, chdir=chdir, run_id=run_id,
+        record=record, python=python)
+
+
+def _rerender(source: Source) -> str:
+    import shlex
+
+    words = ["swiftpipe", "render", source.path]
+    for p in source.params:
+        words += ["-p", p]
+    for s in source.sets:
+        words += ["--set", s]
+    return " ".join(shlex.quote(w) for w in [*words, *source.options])
