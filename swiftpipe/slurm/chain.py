@@ -33,7 +33,7 @@ def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: li
 
     assert loaded.slurm is not None
     client.available()
-    previous = _resumable(work_dir, loaded, say) if resume else None
+    previous = _resumable(work_dir, loaded) if resume else None
     names = _to_submit(previous, loaded, stages)
     if not names:
         raise UserError(f"{loaded.path}: every stage of run {previous.id if previous else ''} finished; "
@@ -103,7 +103,7 @@ def _resume_checkpoint(stage, entry: dict) -> str | None:
     return str(saved[-1]) if saved else None
 
 
-def _resumable(work_dir: Path, loaded: LoadedRecipe, say: Callable[[str], None]) -> RunRecord:
+def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:
     previous = records.latest(work_dir, loaded.key)
     if previous is None:
         raise UserError(f"{loaded.path}: no earlier run of this recipe with these parameters to resume "
@@ -114,11 +114,6 @@ def _resumable(work_dir: Path, loaded: LoadedRecipe, say: Callable[[str], None])
     if busy:
         raise UserError(f"{loaded.path}: run {previous.id} is still going: {', '.join(busy)}; wait for it, or "
                         f"swiftpipe cancel {loaded.path}")
-    stuck = [e["job_id"] for e in previous.stages.values()
-             if e.get("slurm", {}).get("reason") == client.NEVER and e["slurm"].get("state") == "PENDING"]
-    if stuck:  # dependants of the failed job, which would otherwise sit in the queue for good
-        client.cancel(stuck)
-        say(f"[swiftpipe] cancelled job(s) {', '.join(stuck)}: their dependency had failed")
     return previous
 
 
@@ -144,6 +139,9 @@ def refresh(record: RunRecord) -> RunRecord:
         found = client.states(list(polled))
         for job_id, name in polled.items():
             _apply(current.stages[name], job_id, found.get(job_id))
+        # A dependant of a failed job would sit in the queue for good (Slurm's default): it is aborted, so go.
+        client.cancel([j for j in polled if found.get(j) and found[j].reason == client.NEVER
+                       and found[j].state == "PENDING"])
         current.data["state"] = chain_state(current).value
         current.save()
         return current
@@ -163,7 +161,8 @@ def _apply(entry: dict, job_id: str, job: JobState | None) -> None:
     if state in ENDED:
         return
     if job.reason == client.NEVER:
-        entry.update(state=State.ABORTED.value, reason=f"job {job_id} can never start: a job it depends on failed")
+        entry.update(state=State.ABORTED.value, reason=f"job {job_id} would never start, as a job it depends on "
+                     "failed; it was cancelled")
     elif job.state == "PENDING":
         entry["state"] = State.QUEUED.value
     elif job.active:
@@ -173,6 +172,16 @@ def _apply(entry: dict, job_id: str, job: JobState | None) -> None:
     else:
         entry.update(state=State.FAILED.value, reason=f"Slurm ended job {job_id} {job.state} ({job.reason}), exit "
                      f"code {job.exit_code}; see {entry.get('slurm_out')}")
+
+
+def _tail(entry: dict, lines: int = 20) -> str:
+    """The last lines of a failed stage's log (ms-swift's output), else of its Slurm output file."""
+    for key in ("log", "slurm_out"):
+        path = Path(entry.get(key) or "")
+        if entry.get(key) and path.is_file() and path.stat().st_size:
+            tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            return "\n".join([f"    last lines of {path}:", *("    " + line for line in tail)])
+    return "    (no output was written)"
 
 
 def chain_state(record: RunRecord) -> State:
@@ -189,9 +198,7 @@ def cancel(record: RunRecord, say: Callable[[str], None]) -> list[str]:
     with records.locked(record.folder) as current:
         live = {e["job_id"]: n for n, e in current.stages.items()
                 if e.get("job_id") and State(e["state"]) in (State.QUEUED, State.RUNNING)}
-        stuck = [e["job_id"] for e in current.stages.values()
-                 if e.get("slurm", {}).get("reason") == client.NEVER and e["slurm"].get("state") == "PENDING"]
-        client.cancel([*live, *stuck])
+        client.cancel(list(live))
         for job_id, name in live.items():
             current.stages[name].update(state=State.INTERRUPTED.value, reason=f"job {job_id} cancelled by "
                                         "swiftpipe cancel")
@@ -216,6 +223,8 @@ def wait(record: RunRecord, say: Callable[[str], None], *, poll: float = POLL_SE
                     seen[name] = shown
                     job = f" job {entry['job_id']}" if entry.get("job_id") else ""
                     say(f"[swiftpipe] {name}:{job} {shown}")
+                    if entry["state"] == State.FAILED.value:
+                        say(_tail(entry))
             state = chain_state(record)
             if state is not State.RUNNING:
                 return 0 if state is State.DONE else 1

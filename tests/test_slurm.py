@@ -1,0 +1,211 @@
+"""Slurm without a cluster: the sbatch scripts (golden files), the options, the chain script that
+export-scripts writes (run against a stand-in sbatch), Slurm's answers read into run records, and the record
+writes that a job and the login node share. The real cluster is in test_slurm_e2e.py."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shell_commands import flag_pairs, parse
+from swiftpipe import records
+from swiftpipe.cli import main
+from swiftpipe.records import State
+from swiftpipe.slurm import chain, client
+from swiftpipe.slurm.client import JobState
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden" / "medical"
+STAGES = ["pretrain", "sft", "merge", "dpo", "merge_dpo"]  # infer chats in a terminal: no batch job
+
+# The medical recipe at scale: golden name -> render options. 8 sequences per step cannot be split over 16
+# processes, so the two-node cases say how many each one takes.
+LAUNCHES = {
+    "slurm-2x8": ["--launcher", "slurm", "--nodes", "2", "--gpus-per-node", "8", "--partition", "gpu", "--account",
+                  "med", "--time", "24:00:00", "--set", "pretrain.gradient_accumulation_steps=1"],
+    "slurm-1x4": ["--launcher", "slurm", "--gpus-per-node", "4", "--partition", "gpu"],
+    "slurm-zero3": ["--launcher", "slurm", "--gpus-per-node", "8", "--sbatch", "--cpus-per-task=32",
+                    "--set", "pretrain.deepspeed=zero3", "--set", "sft.deepspeed=zero3", "--set", "dpo.deepspeed=zero3"],
+    "nodes2-rank1": ["--nodes", "2", "--node-rank", "1", "--master-addr", "10.0.0.5", "--gpus", "0,1,2,3,4,5,6,7",
+                     "--set", "pretrain.gradient_accumulation_steps=1"],
+}
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("variant", list(LAUNCHES))
+def test_rendered_launches_match_golden_files(monkeypatch: pytest.MonkeyPatch, variant: str,
+                                              update_golden: bool) -> None:
+    monkeypatch.chdir(REPO)
+    suffix = ".sbatch" if "slurm" in LAUNCHES[variant] else ".sh"
+    expected = {}
+    for stage in STAGES:
+        code, text = _cli("render", "recipes/medical.py", "--stage", stage, "--swift-version", "3", *LAUNCHES[variant])
+        assert code == 0, text
+        expected[stage + suffix] = text
+    folder = GOLDEN / f"launch-{variant}"
+    if update_golden:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in expected.items():
+            (folder / name).write_text(text)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
+    for name, text in expected.items():
+        assert text == (folder / name).read_text(), f"{folder / name} differs: run `make golden` if intended"
+
+
+def _sbatch(variant: str, stage: str) -> tuple[list[str], dict[str, str], dict[str, tuple[str, ...]]]:
+    """(#SBATCH options, exported variables, ms-swift flags) of a golden sbatch script."""
+    text = (GOLDEN / f"launch-{variant}" / f"{stage}.sbatch").read_text()
+    lines = text.splitlines()
+    directives = [line.split(" ", 1)[1] for line in lines if line.startswith("#SBATCH ")]
+    exported = dict(line[len("export "):].split("=", 1) for line in lines if line.startswith("export ") and "=" in line)
+    swift = text[re.search(r"^ +swift ", text, re.M).end() - len("swift "):]  # srun's command: ms-swift
+    return directives, exported, dict(flag_pairs(parse(swift)[1]))
+
+
+def test_two_nodes_of_eight_gpus_start_torchrun_on_every_node() -> None:
+    directives, exported, flags = _sbatch("slurm-2x8", "sft")
+    assert directives[:4] == ["--job-name=medical-sft", "--nodes=2", "--ntasks-per-node=1", "--gpus-per-node=8"]
+    assert {"--partition=gpu", "--account=med", "--time=24:00:00"} <= set(directives)
+    assert exported == {"NPROC_PER_NODE": "8", "NNODES": '"$SLURM_JOB_NUM_NODES"'}
+    text = (GOLDEN / "launch-slurm-2x8" / "sft.sbatch").read_text()
+    assert 'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"' in text
+    assert "bash -c 'NODE_RANK=\"$SLURM_NODEID\" exec \"$@\"'" in text  # each node's rank, from Slurm
+    assert "CUDA_VISIBLE_DEVICES" not in text  # Slurm binds the GPUs it allocates
+    assert flags["--model"] == ("<pretrain.last_checkpoint>",)
+    merge_directives, merge_env, _ = _sbatch("slurm-2x8", "merge")  # merging needs one GPU on one node
+    assert merge_directives[1:4] == ["--nodes=1", "--ntasks-per-node=1", "--gpus-per-node=1"] and merge_env == {}
+
+
+def test_one_node_keeps_the_global_batch_and_passes_sbatch_options() -> None:
+    _, exported, flags = _sbatch("slurm-1x4", "pretrain")
+    assert exported == {"NPROC_PER_NODE": "4", "MASTER_PORT": "29500"}
+    assert flags["--gradient_accumulation_steps"] == ("2",)  # 8 sequences per step, as on one GPU
+    directives, _, flags = _sbatch("slurm-zero3", "sft")
+    assert "--cpus-per-task=32" in directives and flags["--deepspeed"] == ("zero3",)
+
+
+def test_sixteen_processes_cannot_keep_the_pretraining_batch() -> None:
+    code, output = _cli("render", str(REPO / "recipes/medical.py"), "--launcher", "slurm", "--nodes", "2",
+                        "--gpus-per-node", "8")
+    assert code == 2 and "8 does not divide evenly across 16 processes" in output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--launcher", "slurm", "--gpus", "0,1"], "--gpus: with --launcher slurm, Slurm picks the GPUs and nodes"),
+    (["--partition", "gpu"], "--partition is a Slurm option: add --launcher slurm"),
+    (["--launcher", "slurm", "--time", "1 day"], "--time 1 day: not a Slurm time limit"),
+    (["--launcher", "slurm", "--sbatch", "qos=high"], "--sbatch 'qos=high': give one long sbatch option"),
+])
+def test_bad_slurm_options_are_one_line(args: list[str], message: str) -> None:
+    code, output = _cli("render", str(REPO / "recipes/medical.py"), *args)
+    assert code == 2 and output.startswith(f"error: {message}") and len(output.strip().splitlines()) == 1
+
+
+def test_run_without_slurm_commands_submits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    code, output = _cli("run", str(REPO / "recipes/demo.py"), "--launcher", "slurm", "--work-dir", str(tmp_path / "w"))
+    assert code == 2 and "sbatch, squeue, scontrol, scancel not found on PATH" in output
+    assert not (tmp_path / "w").exists()
+    code, output = _cli("run", str(REPO / "recipes/demo.py"), "--wait")
+    assert code == 2 and "--wait is for --launcher slurm" in output
+
+
+FAKE_SBATCH = """#!/usr/bin/env bash
+# Records its arguments and answers with the next job id, as `sbatch --parsable` does.
+n=$(( $(wc -l < "$SBATCH_LOG" 2>/dev/null || echo 0) + 101 ))
+echo "$*" >> "$SBATCH_LOG"
+echo "$n;cluster"
+"""
+
+
+def test_exported_chain_submits_each_stage_after_the_previous_one(tmp_path: Path) -> None:
+    code, output = _cli("export-scripts", str(REPO / "recipes/medical.py"), str(tmp_path / "jobs"), "--launcher",
+                        "slurm", "--gpus-per-node", "4")
+    assert code == 0, output
+    names = sorted(p.name for p in (tmp_path / "jobs").iterdir())
+    assert names == sorted([f"{s}.sbatch" for s in STAGES] + ["submit_all.sh"])
+    for name in names:
+        subprocess.run(["bash", "-n", str(tmp_path / "jobs" / name)], check=True)
+    sft = (tmp_path / "jobs" / "sft.sbatch").read_text()
+    assert 'PRETRAIN_LAST_CHECKPOINT="$(swiftpipe_last_checkpoint output/pretrain)"' in sft
+    assert '--model "$PRETRAIN_LAST_CHECKPOINT"' in sft
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(FAKE_SBATCH)
+    (bin_dir / "sbatch").chmod(0o755)
+    log = tmp_path / "sbatch.log"
+    done = subprocess.run(["bash", str(tmp_path / "jobs" / "submit_all.sh")], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_LOG": str(log)})
+    assert done.returncode == 0, done.stderr
+    jobs = tmp_path / "jobs"
+    assert log.read_text().splitlines() == [
+        f"--parsable {jobs}/pretrain.sbatch",
+        f"--parsable --dependency=afterok:101 {jobs}/sft.sbatch",
+        f"--parsable --dependency=afterok:102 {jobs}/merge.sbatch",
+        f"--parsable --dependency=afterok:103 {jobs}/dpo.sbatch",
+        f"--parsable --dependency=afterok:104 {jobs}/merge_dpo.sbatch",
+    ]
+    assert "merge_dpo.sbatch: job 105" in done.stdout
+
+
+def test_squeue_and_scontrol_lines_are_read() -> None:
+    assert client.parse_squeue("12|FAILED|NonZeroExitCode\n13|PENDING|DependencyNeverSatisfied\n") == {
+        "12": JobState("12", "FAILED", "NonZeroExitCode"), "13": JobState("13", "PENDING", "DependencyNeverSatisfied")}
+    line = "JobId=12 JobName=medical-sft UserId=root(0) JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0 Dep"
+    assert client.parse_scontrol(line)["ExitCode"] == "3:0"
+    assert not JobState("13", "PENDING", client.NEVER).active and JobState("14", "PENDING", "Dependency").active
+
+
+@pytest.mark.parametrize("recorded, job, state, reason", [
+    ("queued", JobState("7", "PENDING", "Priority"), "queued", None),
+    ("queued", JobState("7", "RUNNING", "None"), "running", None),
+    ("queued", JobState("7", "PENDING", client.NEVER), "aborted", "job 7 would never start, as a job it depends on"),
+    ("queued", JobState("7", "CANCELLED", "None"), "interrupted", "job 7 was cancelled"),
+    ("running", JobState("7", "TIMEOUT", "TimeLimit", "0:15"), "failed", "Slurm ended job 7 TIMEOUT (TimeLimit)"),
+    ("running", None, "failed", "Slurm no longer knows job 7"),
+    ("done", JobState("7", "COMPLETED", "None", "0:0"), "done", None),  # the job's own word stands
+    ("failed", JobState("7", "FAILED", "NonZeroExitCode", "1:0"), "failed", None),
+])
+def test_slurm_states_map_to_stage_states(recorded: str, job: JobState | None, state: str, reason: str | None) -> None:
+    entry = {"state": recorded, "job_id": "7", "slurm_out": "x.out"}
+    chain._apply(entry, "7", job)
+    assert entry["state"] == state
+    assert (entry.get("reason") or "").startswith(reason or "")
+    if job is not None:
+        assert entry["slurm"]["state"] == job.state
+
+
+def test_a_jobs_write_keeps_what_others_wrote_meanwhile(tmp_path: Path) -> None:
+    record = records.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
+                            sets=[], stages=["pretrain", "sft"])
+    job = records.RunRecord(record.folder, json.loads((record.folder / "record.json").read_text()), owns="pretrain")
+    entry = job.stage("pretrain")
+    with records.locked(record.folder) as other:  # the login node marks sft while the job runs
+        other.stage("sft").update(state="queued", job_id="8")
+        other.save()
+    entry.update(state="running")
+    job.save()
+    entry.update(state="done")  # the job keeps writing through the same entry
+    job.save()
+    on_disk = records.read(record.folder).stages
+    assert on_disk["pretrain"]["state"] == "done" and on_disk["sft"] == {"state": "queued", "job_id": "8"}
+
+
+def test_chain_state_follows_its_stages(tmp_path: Path) -> None:
+    record = records.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
+                            sets=[], stages=["a", "b", "c"])
+    for states, expected in [(("done", "running", "queued"), State.RUNNING), (("done", "failed", "aborted"),
+                             State.FAILED), (("done", "done", "skipped"), State.DONE)]:
+        for name, value in zip("abc", states):
+            record.stage(name)["state"] = value
+        assert chain.chain_state(record) is expected
