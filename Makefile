@@ -81,7 +81,7 @@ $(DATA)/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json: | $(DATA_NEEDS)
 	$(SWIFTPIPE) download dataset xiaofengalg/qizen-gpt-sample-sft-20k --hub modelscope --to $(@D)
 
 golden: install
-	$(PY) -m pytest tests/test_golden.py --update-golden -q
+	$(PY) -m pytest tests/test_golden.py tests/test_slurm.py -k golden --update-golden -q
 
 bench: $(TINY_MODEL)/config.json
 	$(PY) bench/render_overhead.py

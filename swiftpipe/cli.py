@@ -101,6 +101,8 @@ Examples:
   swiftpipe render recipes/medical.py -p sft=lisa --set sft.learning_rate=2e-5
   swiftpipe lint recipes/medical.py
   swiftpipe export-scripts recipes/medical.py script/
+  swiftpipe run recipes/demo.py
+  swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --wait
 """)
 @click.version_option(__version__, prog_name="swiftpipe")
 def main() -> None:

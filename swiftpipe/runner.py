@@ -132,16 +132,8 @@ class Runner:
             rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect,
                                     resolve=self.resolve)
         except _Unresolved as missing:
-            entry.update(state=State.FAILED.value, reason=f"{missing} was not recorded by the job before this one")
-            self.record.save()
-            self.opts.say(f"[swiftpipe] {name}: not launched: {entry['reason']}")
-            return State.FAILED
-        occupied = self._merge_target_taken(stage)
-        if occupied:
-            entry.update(state=State.FAILED.value, reason=f"{occupied} already exists and ms-swift refuses to "
-                         f"overwrite a merged model: remove it, or --set {name}.output_dir=NEW_FOLDER")
-            self.record.save()
-            self.opts.say(f"[swiftpipe] {name}: not launched: {entry['reason']}")
+            return self._not_launched(name, entry, f"{missing} was not recorded by the job before this one")
+        if self._merge_target_taken(stage, entry):
             return State.FAILED
         return self._launch(stage, rendered, _fingerprint(rendered), entry)
 
@@ -178,38 +170,37 @@ class Runner:
             self.opts.say(f"[swiftpipe] {stage.name}: skipped: {entry['reason']}")
             self.record.save()
             return State.SKIPPED
-        occupied = self._merge_target_taken(stage)
-        if occupied:
-            entry.update(state=State.FAILED.value, reason=f"{occupied} already exists and ms-swift refuses to "
-                         f"overwrite a merged model: remove it, or --set {stage.name}.output_dir=NEW_FOLDER")
-            self.opts.say(f"[swiftpipe] {stage.name}: not launched: {entry['reason']}")
-            self.record.save()
+        if self._merge_target_taken(stage, entry):
             return State.FAILED
-        resume_from = self._resume_checkpoint(stage, entry, previous_state)
+        resume_from = checkpoint_to_resume(stage, entry) if self.opts.resume else None
         if resume_from:
             stage = stage.with_flag("resume_from_checkpoint", resume_from)
             rendered = render_stage(self.recipe, stage, self.loaded.source, dialect=self.dialect, resolve=self.resolve)
             self.opts.say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
         return self._launch(stage, rendered, fingerprint, entry)
 
-    def _merge_target_taken(self, stage: Stage) -> str | None:
-        """The folder `swift export --merge_lora true` would write, when it already exists."""
+    def _merge_target_taken(self, stage: Stage, entry: dict[str, Any]) -> bool:
+        """Whether the folder `swift export --merge_lora true` would write exists (the stage then fails)."""
         if not stage.merges:
-            return None
+            return False
         target = stage.flags.get("output_dir")
         if target is None:
             source = stage.merge_source
             if source is None:
-                return None
+                return False
             target = f"{self.resolve(source) if isinstance(source, Ref) else source}{layout.MERGED_SUFFIX}"
-        return str(target) if Path(str(target)).exists() else None
+        if not Path(str(target)).exists():
+            return False
+        self._not_launched(stage.name, entry, f"{target} already exists and ms-swift refuses to overwrite a merged "
+                           f"model: remove it, or --set {stage.name}.output_dir=NEW_FOLDER")
+        return True
 
-    def _resume_checkpoint(self, stage: Stage, entry: dict[str, Any], previous_state: State) -> str | None:
-        if not (self.opts.resume and stage.trains and previous_state in (State.INTERRUPTED, State.FAILED)):
-            return None
-        run_dir = entry.get("outputs", {}).get("run_dir")
-        saved = layout.checkpoints(Path(run_dir)) if run_dir else []
-        return str(saved[-1]) if saved else None
+    def _not_launched(self, name: str, entry: dict[str, Any], reason: str) -> State:
+        assert self.record is not None
+        entry.update(state=State.FAILED.value, reason=reason)
+        self.opts.say(f"[swiftpipe] {name}: not launched: {reason}")
+        self.record.save()
+        return State.FAILED
 
     def _launch(self, stage: Stage, rendered: RenderedStage, fingerprint: str, entry: dict[str, Any]) -> State:
         assert self.record is not None
@@ -266,6 +257,15 @@ class Runner:
             entry = self.record.stage(name)
             entry.clear()
             entry.update(state=State.ABORTED.value, reason=because)
+
+
+def checkpoint_to_resume(stage: Stage, entry: dict[str, Any]) -> str | None:
+    """The last complete checkpoint of a training stage that failed or was stopped, to continue from."""
+    if not stage.trains or entry.get("state") not in (State.FAILED.value, State.INTERRUPTED.value):
+        return None
+    run_dir = entry.get("outputs", {}).get("run_dir")
+    saved = layout.checkpoints(Path(run_dir)) if run_dir else []
+    return str(saved[-1]) if saved else None
 
 
 def _run_dirs_of(stage: Stage) -> set[Path]:

@@ -103,3 +103,28 @@ def test_interrupted_sft_resumes_without_rerunning_pretrain(tiny: Path, tmp_path
     assert list((out / "pretrain").glob("v*")) == pretrain_runs  # pretraining was not re-run
     assert _flag(stages["sft"], "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
     assert layout.is_complete(Path(stages["sft"]["outputs"]["last_checkpoint"]))
+
+
+def test_two_node_ranks_on_this_machine_train_as_one_job(tiny: Path, tmp_path: Path) -> None:
+    """The multi-node rehearsal: NNODES=2 with a rank 0 and a rank 1 on 127.0.0.1, one process each, gloo on the
+    CPU. torchrun joins them into one world of 2; each rank trains on half the data."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    out = tmp_path / "out"
+    ranks = [_swiftpipe("run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
+                        "--nodes", "2", "--node-rank", str(rank), "--master-addr", "127.0.0.1", "--master-port", port,
+                        "--quiet", work=tmp_path / f"work{rank}") for rank in (0, 1)]
+    outputs = [proc.communicate(timeout=900)[0] for proc in ranks]
+    for rank, (proc, output) in enumerate(zip(ranks, outputs)):
+        assert proc.returncode == 0, output
+        assert "NNODES=2 with MASTER_ADDR=127.0.0.1" in output  # the loopback warning: a rehearsal only
+        entry = _record(tmp_path / f"work{rank}")["stages"]["pretrain"]
+        log = Path(entry["log"]).read_text()
+        assert f"--nnodes 2 --node_rank {rank} --master_addr 127.0.0.1" in log  # ms-swift started torchrun
+        assert f"rank: {rank}, local_rank: 0, world_size: 2, local_world_size: 1" in log
+        assert Path(entry["outputs"]["last_checkpoint"]).name == "checkpoint-40"
+    # 40 samples, 4 a step, 8 epochs: 80 steps on one process, 40 when two share the data.
+    assert len(list((out / "pretrain").glob("v*"))) == 1

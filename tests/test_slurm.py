@@ -77,7 +77,7 @@ def test_two_nodes_of_eight_gpus_start_torchrun_on_every_node() -> None:
     assert {"--partition=gpu", "--account=med", "--time=24:00:00"} <= set(directives)
     assert exported == {"NPROC_PER_NODE": "8", "NNODES": '"$SLURM_JOB_NUM_NODES"'}
     text = (GOLDEN / "launch-slurm-2x8" / "sft.sbatch").read_text()
-    assert 'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"' in text
+    assert 'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)"' in text
     assert "bash -c 'NODE_RANK=\"$SLURM_NODEID\" exec \"$@\"'" in text  # each node's rank, from Slurm
     assert "CUDA_VISIBLE_DEVICES" not in text  # Slurm binds the GPUs it allocates
     assert flags["--model"] == ("<pretrain.last_checkpoint>",)
@@ -209,3 +209,32 @@ def test_chain_state_follows_its_stages(tmp_path: Path) -> None:
         for name, value in zip("abc", states):
             record.stage(name)["state"] = value
         assert chain.chain_state(record) is expected
+
+
+FAKE_SRUN = """#!/usr/bin/env bash
+# Starts the command once per node of a pretend allocation, with that node's SLURM_NODEID, as srun does.
+while [ "${1#--}" != "$1" ]; do shift; done
+for ((i = 0; i < SLURM_JOB_NUM_NODES; i++)); do SLURM_NODEID=$i "$@"; done
+"""
+FAKE_SCONTROL = """#!/usr/bin/env bash
+[ "$*" = "show hostnames gpu-[07-08]" ] && printf 'gpu-07\\ngpu-08\\n'
+"""
+FAKE_SWIFT_ENV = """#!/usr/bin/env bash
+echo "rank=$NODE_RANK of $NNODES master=$MASTER_ADDR:${MASTER_PORT:-29500} nproc=$NPROC_PER_NODE $1 $3"
+"""
+
+
+def test_the_sbatch_script_starts_every_node_with_its_rank(tmp_path: Path) -> None:
+    """The 2 x 8 pretraining script run by bash against a pretend two-node allocation: srun, scontrol and
+    swift stand-ins show what each node's ms-swift would be started with."""
+    for name, text in (("srun", FAKE_SRUN), ("scontrol", FAKE_SCONTROL), ("swift", FAKE_SWIFT_ENV)):
+        (tmp_path / name).write_text(text)
+        (tmp_path / name).chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "SLURM_JOB_NUM_NODES": "2", "SLURM_JOB_NODELIST": "gpu-[07-08]"}
+    done = subprocess.run(["bash", str(GOLDEN / "launch-slurm-2x8" / "pretrain.sbatch")], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "rank=0 of 2 master=gpu-07:29500 nproc=8 pt Qwen/Qwen2.5-1.5B",
+        "rank=1 of 2 master=gpu-07:29500 nproc=8 pt Qwen/Qwen2.5-1.5B",
+    ]

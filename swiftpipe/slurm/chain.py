@@ -45,8 +45,7 @@ def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: li
     preflight.swift_executable()
     record = previous or records.create(
         work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
-        params=records.jsonable(loaded.values), sets=list(loaded.source.sets), stages=loaded.recipe.stage_names
-        if stages is None else names)
+        params=records.jsonable(loaded.values), sets=list(loaded.source.sets), stages=names)
     invocation = {"path": loaded.path, "params": list(loaded.source.params), "sets": list(loaded.source.sets),
                   "master_port": master_port, "slurm": loaded.slurm.options.as_dict(), "swift_version": str(dialect)}
     with records.locked(record.folder) as record:
@@ -59,13 +58,15 @@ def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: li
 
 
 def _submit_stages(record: RunRecord, loaded: LoadedRecipe, names: list[str], say: Callable[[str], None]) -> None:
+    from swiftpipe.runner import checkpoint_to_resume
+
     assert loaded.slurm is not None
     after: str | None = None
     submitted: list[str] = []
     for name in names:
         stage = loaded.recipe.stage(name)
         entry = record.stage(name)
-        resume_from = _resume_checkpoint(stage, entry)
+        resume_from = checkpoint_to_resume(stage, entry)
         entry.clear()
         if stage.interactive:
             entry.update(state=State.SKIPPED.value, reason=f"an interactive chat has no batch job; "
@@ -90,17 +91,6 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, names: list[str], sa
         say(f"[swiftpipe] {name}: job {job_id}" + (f" (after job {after})" if after else "")
             + (f", continuing from {resume_from}" if resume_from else ""))
         after = job_id
-
-
-def _resume_checkpoint(stage, entry: dict) -> str | None:
-    """Where a training stage that failed or was stopped (a time limit, scancel) continues from."""
-    from swiftpipe import layout
-
-    if not stage.trains or entry.get("state") not in (State.FAILED.value, State.INTERRUPTED.value):
-        return None
-    run_dir = entry.get("outputs", {}).get("run_dir")
-    saved = layout.checkpoints(Path(run_dir)) if run_dir else []
-    return str(saved[-1]) if saved else None
 
 
 def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:

@@ -18,8 +18,7 @@ from swiftpipe.slurm.options import SlurmOptions
 def run_job(folder: Path, stage: str) -> int:
     from swiftpipe.runner import Runner, RunOptions
 
-    with records.locked(folder) as record:
-        pass
+    record = records.read(folder)
     invocation = record.data["launcher"]["invocation"]
     loaded = loader.load(invocation["path"], params=invocation["params"], sets=invocation["sets"],
                          scale=Scale(master_port=invocation["master_port"]),
