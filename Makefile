@@ -7,6 +7,7 @@
 #   make data               fetch and check what recipes/medical.py reads (base model, the tutorials' datasets)
 #   make golden             rewrite tests/golden/ after an intended change to a recipe or template
 #   make bench              bench/: swiftpipe's own overhead, as ratios against a baseline
+#   make bench-slurm        the same for --launcher slurm, on a local one-node cluster (root: installs Slurm)
 
 SWIFT ?= 3
 ifeq ($(SWIFT),3)
@@ -32,7 +33,7 @@ RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
 SAMPLES := $(wildcard datasets/medical_*.jsonl)
 
-.PHONY: install test golden bench render demo data pretrain sft merge dpo merge_dpo infer clean
+.PHONY: install test golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -87,6 +88,9 @@ bench: $(TINY_MODEL)/config.json
 	$(PY) bench/render_overhead.py
 	$(PY) bench/run_overhead.py --model $(TINY_MODEL)
 	$(PY) bench/validate_throughput.py
+
+bench-slurm: $(TINY_MODEL)/config.json
+	$(PY) bench/slurm_overhead.py --model $(TINY_MODEL)
 
 render: install
 	$(VENV)/bin/swiftpipe render $(RECIPE)

@@ -241,7 +241,8 @@ class Runner:
         if state is State.FAILED:
             self._report_failure(stage.name, log, entry)
         elif state is State.INTERRUPTED:
-            self.opts.say(f"[swiftpipe] {stage.name}: interrupted; `swiftpipe run {self.loaded.path} --resume` "
+            how = " --launcher slurm" if self.loaded.slurm else ""
+            self.opts.say(f"[swiftpipe] {stage.name}: interrupted; `swiftpipe run {self.loaded.path}{how} --resume` "
                           "continues the chain")
         return state
 
