@@ -224,8 +224,8 @@ class Runner:
         self.opts.say(f"[swiftpipe] {stage.name}: {' '.join(command.argv[:2])} (log: {log})")
         attach = stage.interactive
         watcher = StageWatcher(stage.name, echo=self.opts.echo)
-        outcome = launch(argv, env=env, log=log, on_output=watcher.output, tick=watcher.tick, attach=attach,
-                         grace=self.opts.grace)
+        outcome = launch(argv, env=env, log=log, on_output=watcher.output, attach=attach, grace=self.opts.grace,
+                         tick=lambda: (watcher.tick(), self._note_run_dir(stage, watcher, entry)))
         outputs = _collect(stage, watcher.found, before)
         state = State.INTERRUPTED if outcome.interrupted else State.DONE if outcome.exit_code == 0 else State.FAILED
         entry.update(state=state.value, ended=records.now(), seconds=round(outcome.seconds, 1),
@@ -245,6 +245,14 @@ class Runner:
             self.opts.say(f"[swiftpipe] {stage.name}: interrupted; `swiftpipe run {self.loaded.path}{how} --resume` "
                           "continues the chain")
         return state
+
+    def _note_run_dir(self, stage: Stage, watcher: StageWatcher, entry: dict[str, Any]) -> None:
+        """Record a training run's folder as soon as ms-swift names it: a process killed outright (a Slurm time
+        limit, the OOM killer) then still leaves a record that --resume can continue from."""
+        assert self.record is not None
+        if stage.trains and "run_dir" in watcher.found and "outputs" not in entry:
+            entry["outputs"] = {"run_dir": watcher.found["run_dir"]}
+            self.record.save()
 
     def _report_failure(self, name: str, log: Path, entry: dict[str, Any]) -> None:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL:]
