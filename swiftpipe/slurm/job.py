@@ -18,8 +18,8 @@ from swiftpipe.slurm.options import SlurmOptions
 def run_job(folder: Path, stage: str) -> int:
     from swiftpipe.runner import Runner, RunOptions
 
-    record = records.read(folder)
-    invocation = record.data["launcher"]["invocation"]
+    with records.locked(folder) as record:  # waits until the submission that started this job has been saved
+        invocation = record.data["launcher"]["invocation"]
     loaded = loader.load(invocation["path"], params=invocation["params"], sets=invocation["sets"],
                          scale=Scale(master_port=invocation["master_port"]),
                          slurm=SlurmOptions.from_dict(invocation["slurm"]))
