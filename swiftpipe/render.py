@@ -64,13 +64,16 @@ class Source:
     options: tuple[str, ...] = ()  # launch options as given: "--gpus", "0,1", ...
 
     def rerun(self, stage: str) -> str:
-        words = ["swiftpipe", "run", self.path]
+        return self.command("run", "--stage", stage)
+
+    def command(self, subcommand: str, *extra: str) -> str:
+        """`swiftpipe <subcommand>` on this recipe with the same parameters, overrides and launch options."""
+        words = ["swiftpipe", subcommand, self.path]
         for p in self.params:
             words += ["-p", p]
         for s in self.sets:
             words += ["--set", s]
-        words += self.options
-        return " ".join(shlex.quote(w) for w in [*words, "--stage", stage])
+        return " ".join(shlex.quote(w) for w in [*words, *self.options, *extra])
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from typing import Any
 
 from swiftpipe.records import RunRecord
 
-_STYLE = {"queued": "cyan", "done": "green", "reused": "green", "failed": "red", "interrupted": "yellow", "aborted": "red",
-          "skipped": "dim", "running": "cyan", "pending": "dim"}
+_STYLE = {"queued": "cyan", "done": "green", "reused": "green", "failed": "red", "interrupted": "yellow",
+          "aborted": "red", "skipped": "dim", "running": "cyan", "pending": "dim"}
 
 
 def produced(entry: dict[str, Any]) -> str:

@@ -133,7 +133,7 @@ class Runner:
                                     resolve=self.resolve)
         except _Unresolved as missing:
             return self._not_launched(name, entry, f"{missing} was not recorded by the job before this one")
-        if self._merge_target_taken(stage, entry):
+        if self._refused_merge_target(stage, entry):
             return State.FAILED
         return self._launch(stage, rendered, _fingerprint(rendered), entry)
 
@@ -170,7 +170,7 @@ class Runner:
             self.opts.say(f"[swiftpipe] {stage.name}: skipped: {entry['reason']}")
             self.record.save()
             return State.SKIPPED
-        if self._merge_target_taken(stage, entry):
+        if self._refused_merge_target(stage, entry):
             return State.FAILED
         resume_from = checkpoint_to_resume(stage, entry) if self.opts.resume else None
         if resume_from:
@@ -179,8 +179,9 @@ class Runner:
             self.opts.say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
         return self._launch(stage, rendered, fingerprint, entry)
 
-    def _merge_target_taken(self, stage: Stage, entry: dict[str, Any]) -> bool:
-        """Whether the folder `swift export --merge_lora true` would write exists (the stage then fails)."""
+    def _refused_merge_target(self, stage: Stage, entry: dict[str, Any]) -> bool:
+        """Whether the folder `swift export --merge_lora true` would write exists; the stage is then recorded as
+        failed without launching."""
         if not stage.merges:
             return False
         target = stage.flags.get("output_dir")

@@ -22,8 +22,6 @@ from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.script import job_script
 
 POLL_SECONDS = float(os.environ.get("SWIFTPIPE_SLURM_POLL", "10"))
-_FINAL_SLURM = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
-                          "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"})
 
 
 def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: list[str] | None, resume: bool,
@@ -35,9 +33,9 @@ def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: li
     client.available()
     previous = _resumable(work_dir, loaded) if resume else None
     names = _to_submit(previous, loaded, stages)
-    if not names:
-        raise UserError(f"{loaded.path}: every stage of run {previous.id if previous else ''} finished; "
-                        "nothing to resubmit")
+    if not names:  # only a resumed run can have none left
+        assert previous is not None
+        raise UserError(f"{loaded.path}: every stage of run {previous.id} finished; nothing to resubmit")
     runner = Runner(loaded, dialect, RunOptions(work_dir=work_dir, stages=names))
     runner.check_references()
     for warning in preflight.check(loaded.recipe, names, where=loaded.path, gpus=0, allocation=True):
@@ -123,7 +121,7 @@ def refresh(record: RunRecord) -> RunRecord:
         return record
     with records.locked(record.folder) as current:
         polled = {e["job_id"]: n for n, e in current.stages.items()
-                  if e.get("job_id") and e.get("slurm", {}).get("state") not in _FINAL_SLURM}
+                  if e.get("job_id") and e.get("slurm", {}).get("state", "PENDING") in client.ACTIVE}
         if not polled:
             return current
         found = client.states(list(polled))

@@ -31,7 +31,7 @@ def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan,
     return render_template(
         "sbatch.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect), command=command, env=env,
         job_name=job_name(recipe, stage), resources=resources, slurm=plan.options, output=output, chdir=chdir,
-        multi_node=resources.nodes > 1, inputs=[] if inputs is None else inputs, rerun=_rerender(source),
+        multi_node=resources.nodes > 1, inputs=[] if inputs is None else inputs, rerun=source.command("render"),
         self_path=self_path or f"{stage.name}.sbatch")
 
 
@@ -43,13 +43,3 @@ def job_script(recipe: Recipe, stage: Stage, plan: SlurmPlan, *, run_id: str, re
         resources=plan.resources[stage.name], slurm=plan.options, output=output, chdir=chdir, run_id=run_id,
         record=record, python=python)
 
-
-def _rerender(source: Source) -> str:
-    import shlex
-
-    words = ["swiftpipe", "render", source.path]
-    for p in source.params:
-        words += ["-p", p]
-    for s in source.sets:
-        words += ["--set", s]
-    return " ".join(shlex.quote(w) for w in [*words, *source.options])
