@@ -48,8 +48,8 @@ test: install
 	$(PY) -m pytest
 
 # The tiny Qwen2 model, built once per ms-swift major (transformers 4 or 5) from the sample text.
-$(TINY_MODEL)/config.json: $(STAMP) $(SAMPLES) swiftpipe/tiny_model.py
-	$(PY) -m swiftpipe.tiny_model $(TINY_MODEL) $(SAMPLES)
+$(TINY_MODEL)/config.json: $(STAMP) $(SAMPLES) swiftpipe/demo/tiny_model.py
+	$(PY) -m swiftpipe.demo.tiny_model $(TINY_MODEL) $(SAMPLES)
 
 demo: $(TINY_MODEL)/config.json
 	$(VENV)/bin/swiftpipe run recipes/demo.py -p model=$(TINY_MODEL) -p output=work/demo-swift$(SWIFT)

@@ -3,8 +3,8 @@
 Kept light on purpose: `swiftpipe --help`, `info` and `render` never import torch, transformers,
 modelscope or ms-swift.
 """
-from swiftpipe.launch import Launch
-from swiftpipe.recipe import (
+from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.model import (
     PerProcess,
     Recipe,
     Ref,

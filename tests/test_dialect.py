@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from shell_commands import flag_pairs
-from swiftpipe import Launch, checkpoint, dialect, make_recipe, merge, merged, infer, sft
+from swiftpipe import Launch, checkpoint, make_recipe, merge, merged, infer, sft
+from swiftpipe.render import dialects as dialect
 from swiftpipe.errors import DialectError
-from swiftpipe.render import Source, build_command
+from swiftpipe.render.commands import Source, build_command
 
 SOURCE = Source("scenario.py")
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from swiftpipe import dialect, loader, scripts
+from swiftpipe.render import dialects as dialect
+from swiftpipe.recipe import loading as loader
+from swiftpipe.render import export as scripts
 from swiftpipe.errors import UserError
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from swiftpipe import dialect, loader
-from swiftpipe.render import render_recipe
+from swiftpipe.render import dialects as dialect
+from swiftpipe.recipe import loading as loader
+from swiftpipe.render.commands import render_recipe
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).resolve().parent.parent

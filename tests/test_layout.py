@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from swiftpipe import layout
-from swiftpipe.watch import StageWatcher
+from swiftpipe.run import layout
+from swiftpipe.run.watch import StageWatcher
 
 
 class _Sink:

@@ -6,12 +6,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from swiftpipe import dialect, make_recipe, merge, pretrain, sft, infer
+from swiftpipe import make_recipe, merge, pretrain, sft, infer
+from swiftpipe.render import dialects as dialect
 from swiftpipe.cli import main
-from swiftpipe.dialect import _REMOVED_IN_3_AND_4
+from swiftpipe.render.dialects import _REMOVED_IN_3_AND_4
 from swiftpipe.errors import LintError
-from swiftpipe.lint import lint
-from swiftpipe.render import Command, Flag, build_command
+from swiftpipe.render.lint import lint
+from swiftpipe.render.commands import Command, Flag, build_command
 
 INSTALLED = dialect.target()
 OTHER = "4" if INSTALLED.major == 3 else "3"

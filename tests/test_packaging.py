@@ -41,6 +41,6 @@ def test_wheel_ships_templates_and_renders_outside_the_repo(repo: Path, tmp_path
     assert done.returncode == 0, done.stderr
     assert "--adapters '<sft.last_checkpoint>'" in done.stdout
     # and it rendered from the installed copy, not from the checkout
-    probe = subprocess.run([sys.executable, "-c", "import swiftpipe.templating as t; print(t.templates_dir())"],
+    probe = subprocess.run([sys.executable, "-c", "import swiftpipe.render.templating as t; print(t.templates_dir())"],
                            cwd=elsewhere, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(target)})
     assert probe.stdout.strip() == str(target / "swiftpipe" / "templates")

@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 
 from shell_commands import parse
-from swiftpipe import Launch, dialect, make_recipe, sft
-from swiftpipe.render import Source, render_recipe
+from swiftpipe import Launch, make_recipe, sft
+from swiftpipe.render import dialects as dialect
+from swiftpipe.render.commands import Source, render_recipe
 
 # Shell words cannot hold NUL; everything else is fair game, including the characters bash treats specially.
 values = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), min_size=0,
@@ -64,7 +65,7 @@ def test_header_comments_cannot_be_broken_out_of() -> None:
 @settings(max_examples=2000)
 @given(value=st.floats(allow_nan=False, allow_infinity=False))
 def test_floats_render_as_the_same_number(value: float) -> None:
-    from swiftpipe.render import format_float
+    from swiftpipe.render.commands import format_float
 
     text = format_float(value)
     assert float(text) == value and " " not in text

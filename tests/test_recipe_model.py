@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from shell_commands import flag_pairs
-from swiftpipe import dialect, loader
+from swiftpipe.render import dialects as dialect
+from swiftpipe.recipe import loading as loader
 from swiftpipe.errors import RecipeError, UserError
-from swiftpipe.render import build_command
+from swiftpipe.render.commands import build_command
 
 CHAIN = '''
 def recipe(epochs: int = 1, lr: float = 1e-4, full: bool = False, kind: Literal["a", "b"] = "a"):

@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from shell_commands import flag_pairs, parse
-from swiftpipe import Launch, make_recipe, preflight, sft
+from swiftpipe import Launch, make_recipe, sft
+from swiftpipe.run import preflight
 from swiftpipe.cli import main
 
 MEDICAL = str(Path(__file__).resolve().parent.parent / "recipes" / "medical.py")

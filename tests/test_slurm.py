@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from shell_commands import flag_pairs, parse
-from swiftpipe import records
+from swiftpipe.run import run_record as records
 from swiftpipe.cli import main
-from swiftpipe.records import State
-from swiftpipe.slurm import chain, client
+from swiftpipe.run.run_record import State
+from swiftpipe.slurm import submit as chain, client
 from swiftpipe.slurm.client import JobState
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from shell_commands import flag_pairs, parse
-from swiftpipe import dialect, loader
-from swiftpipe.render import render_recipe
+from swiftpipe.render import dialects as dialect
+from swiftpipe.recipe import loading as loader
+from swiftpipe.render.commands import render_recipe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tutorial"
 

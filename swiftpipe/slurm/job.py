@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swiftpipe import dialect, loader, preflight, records
-from swiftpipe.records import FINISHED, State
-from swiftpipe.scale import Scale
+from swiftpipe.render import dialects as dialect
+from swiftpipe.recipe import loading as loader
+from swiftpipe.run import preflight
+from swiftpipe.run import run_record as records
+from swiftpipe.run.run_record import FINISHED, State
+from swiftpipe.recipe.scale import Scale
 from swiftpipe.slurm.options import SlurmOptions
 
 
 def run_job(folder: Path, stage: str) -> int:
-    from swiftpipe.runner import Runner, RunOptions
+    from swiftpipe.run.chain import Runner, RunOptions
 
     with records.locked(folder) as record:  # waits until the submission that started this job has been saved
         invocation = record.data["launcher"]["invocation"]

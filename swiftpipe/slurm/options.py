@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 
 from swiftpipe.errors import UserError
-from swiftpipe.launch import Launch
-from swiftpipe.recipe import Recipe, Stage
+from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.model import Recipe, Stage
 
 # Slurm's --time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (or "infinite").
 _TIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}|infinite|"

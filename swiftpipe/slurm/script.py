@@ -6,11 +6,11 @@ found in shell), and what a job submitted by `run --launcher slurm` runs (inputs
 """
 from __future__ import annotations
 
-from swiftpipe.dialect import Dialect
-from swiftpipe.recipe import Recipe, Stage
-from swiftpipe.render import Resolver, Source, build_command, placeholder
+from swiftpipe.render.dialects import Dialect
+from swiftpipe.recipe.model import Recipe, Stage
+from swiftpipe.render.commands import Resolver, Source, build_command, placeholder
 from swiftpipe.slurm.options import SlurmPlan
-from swiftpipe.templating import render_template
+from swiftpipe.render.templating import render_template
 
 SLURM_DERIVED = ("NNODES", "NODE_RANK", "MASTER_ADDR")  # the job script reads these from Slurm
 EXPORT_OUTPUT = "%x-%j.out"  # Slurm's own pattern: job name and id, in the folder sbatch ran in

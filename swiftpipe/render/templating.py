@@ -12,7 +12,9 @@ from pathlib import Path
 
 import jinja2
 
-_PACKAGE = Path(__file__).resolve().parent
+# The templates are the repository's top-level `templates/`; `swiftpipe/templates` links to it in a checkout and
+# is that folder itself inside the wheel (the build follows the link), so one path serves both.
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 class ShellText(str):
@@ -38,9 +40,8 @@ def _finalize(value: object) -> object:
 
 
 def templates_dir() -> Path:
-    """Inside the installed wheel, `swiftpipe/templates`; in a checkout, the repository's `templates/`."""
-    bundled = _PACKAGE / "templates"
-    return bundled if bundled.is_dir() else _PACKAGE.parent / "templates"
+    """`swiftpipe/templates`: the installed wheel's copy, or in a checkout the link to `templates/`."""
+    return TEMPLATES
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from swiftpipe import chain, overrides
+from swiftpipe.recipe import checks as chain
+from swiftpipe.recipe import overrides
 from swiftpipe.errors import RecipeError, UserError
-from swiftpipe.params import Parameter, bind, non_default, parameters_of
-from swiftpipe.recipe import Recipe
-from swiftpipe.render import Source
-from swiftpipe.scale import Scale
-from swiftpipe.scale import apply as apply_scale
+from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
+from swiftpipe.recipe.model import Recipe
+from swiftpipe.render.commands import Source
+from swiftpipe.recipe.scale import Scale
+from swiftpipe.recipe.scale import apply as apply_scale
 from swiftpipe.slurm.options import SlurmOptions, SlurmPlan
 from swiftpipe.slurm.options import plan as slurm_plan
 
@@ -34,7 +35,7 @@ class LoadedRecipe:
     @property
     def key(self) -> str:
         """Identifies this recipe with these parameters: what --resume, status and resolve look up."""
-        from swiftpipe import records
+        from swiftpipe.run import run_record as records
 
         return records.chain_key(self.path, records.jsonable(self.values))
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from swiftpipe import dialect as dialects
+from swiftpipe.render import dialects
 from swiftpipe.errors import UserError
-from swiftpipe.recipe import FlagValue, PerProcess, Recipe, Ref, Stage
-from swiftpipe.templating import ShellText, render_template
+from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage
+from swiftpipe.render.templating import ShellText, render_template
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

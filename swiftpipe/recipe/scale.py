@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from swiftpipe.errors import UserError
-from swiftpipe.launch import Launch
-from swiftpipe.recipe import Recipe
+from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.model import Recipe
 
 
 @dataclass(frozen=True)

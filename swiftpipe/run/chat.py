@@ -4,13 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from swiftpipe import records
-from swiftpipe.dialect import Dialect
+from swiftpipe.run import run_record as records
+from swiftpipe.render.dialects import Dialect
 from swiftpipe.errors import UserError
-from swiftpipe.loader import LoadedRecipe
-from swiftpipe.process import launch
-from swiftpipe.recipe import Ref, Stage, infer
-from swiftpipe.render import render_stage
+from swiftpipe.recipe.loading import LoadedRecipe
+from swiftpipe.run.process import launch
+from swiftpipe.recipe.model import Ref, Stage, infer
+from swiftpipe.render.commands import render_stage
 
 
 def chat_stage(loaded: LoadedRecipe) -> Stage:

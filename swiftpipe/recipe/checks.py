@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from swiftpipe.errors import RecipeError
-from swiftpipe.recipe import REF_KINDS, PerProcess, Recipe, Ref, Stage
+from swiftpipe.recipe.model import REF_KINDS, PerProcess, Recipe, Ref, Stage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")

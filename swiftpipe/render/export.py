@@ -9,13 +9,13 @@ import os
 import re
 from pathlib import Path
 
-from swiftpipe.dialect import Dialect
+from swiftpipe.render.dialects import Dialect
 from swiftpipe.errors import UserError
-from swiftpipe.recipe import Recipe, Ref, Stage
-from swiftpipe.render import Source, build_command, source_file
+from swiftpipe.recipe.model import Recipe, Ref, Stage
+from swiftpipe.render.commands import Source, build_command, source_file
 from swiftpipe.slurm.options import SlurmPlan
 from swiftpipe.slurm.script import sbatch_script
-from swiftpipe.templating import ShellText, render_template
+from swiftpipe.render.templating import ShellText, render_template
 
 _FUNCTIONS = {
     "last_checkpoint": "swiftpipe_last_checkpoint",

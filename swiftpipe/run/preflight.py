@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from swiftpipe.errors import UserError
-from swiftpipe.launch import Launch
-from swiftpipe.recipe import Recipe, Ref, Stage, is_true
+from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true
 
 DATA_FLAGS = ("dataset", "val_dataset")
 MODEL_FLAGS = ("model", "ref_model")

@@ -15,17 +15,19 @@ from typing import Any, Callable
 
 from rich.markup import escape
 
-from swiftpipe import layout, preflight, records
+from swiftpipe.run import layout
+from swiftpipe.run import preflight
+from swiftpipe.run import run_record as records
 from swiftpipe.console import err_console
-from swiftpipe.dialect import Dialect
+from swiftpipe.render.dialects import Dialect
 from swiftpipe.errors import UserError
-from swiftpipe.loader import LoadedRecipe
-from swiftpipe.process import Grace, launch
-from swiftpipe.recipe import Ref, Stage
-from swiftpipe.records import RunRecord, State
-from swiftpipe.render import RenderedStage, render_stage
+from swiftpipe.recipe.loading import LoadedRecipe
+from swiftpipe.run.process import Grace, launch
+from swiftpipe.recipe.model import Ref, Stage
+from swiftpipe.run.run_record import RunRecord, State
+from swiftpipe.render.commands import RenderedStage, render_stage
 from swiftpipe.slurm.script import sbatch_script
-from swiftpipe.watch import StageWatcher
+from swiftpipe.run.watch import StageWatcher
 
 LOG_TAIL = 20
 _SLURM_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm", "resume_from")  # kept when a job starts

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import click
 
 from swiftpipe import __version__
-from swiftpipe.cli_common import user_errors as _user_errors
+from swiftpipe.cli.common import user_errors as _user_errors
 from swiftpipe.errors import UserError
 
 _RECIPE = click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
@@ -57,7 +57,7 @@ def _launch_options(fn: Callable[..., Any], *, slurm: bool) -> Callable[..., Any
     @functools.wraps(fn)
     def wrapper(*args: Any, gpus: str | None, nodes: int | None, node_rank: int | None, master_addr: str | None,
                 master_port: int | None, **kwargs: Any) -> Any:
-        from swiftpipe.scale import Scale
+        from swiftpipe.recipe.scale import Scale
 
         if not slurm:
             return fn(*args, scale=Scale(gpus, nodes, node_rank, master_addr, master_port), **kwargs)
@@ -119,7 +119,8 @@ Examples:
 @_user_errors
 def info(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], as_json: bool) -> None:
     """Show a recipe's parameters (with defaults) and its stages."""
-    from swiftpipe import describe, loader
+    from swiftpipe.recipe import describe
+    from swiftpipe.recipe import loading as loader
 
     loaded = loader.load(recipe_path, params=params, sets=sets)
     if as_json:
@@ -148,8 +149,10 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
     as a placeholder such as '<pretrain.last_checkpoint>' until the chain runs. With --launcher slurm,
     each stage's sbatch script.
     """
-    from swiftpipe import dialect, loader, overrides
-    from swiftpipe.render import render_recipe
+    from swiftpipe.render import dialects as dialect
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.recipe import overrides
+    from swiftpipe.render.commands import render_recipe
 
     loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale, slurm=slurm)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
@@ -186,8 +189,11 @@ def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage
     Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values
     must be of the declared type and among the declared choices.
     """
-    from swiftpipe import dialect, lint as linter, loader, overrides
-    from swiftpipe.render import build_command
+    from swiftpipe.render import dialects as dialect
+    from swiftpipe.render import lint as linter
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.recipe import overrides
+    from swiftpipe.render.commands import build_command
 
     loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path) or loaded.recipe.stage_names
@@ -218,7 +224,9 @@ def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, .
     A stage that uses an earlier stage's checkpoint finds it in shell from ms-swift's versioned output
     folder, by the numbers in vN-... and checkpoint-N.
     """
-    from swiftpipe import dialect, loader, scripts
+    from swiftpipe.render import dialects as dialect
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.render import export as scripts
 
     loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale, slurm=slurm)
     written = scripts.export(loaded.recipe, loaded.source, directory, dialect=dialect.target(swift_version),
@@ -235,7 +243,7 @@ def _work_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _work_dir(value: str | None):
     from pathlib import Path
 
-    from swiftpipe.records import DEFAULT_WORK_DIR
+    from swiftpipe.run.run_record import DEFAULT_WORK_DIR
 
     return Path(value or DEFAULT_WORK_DIR)
 
@@ -271,8 +279,11 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
     previous one succeeded; the command returns once they are submitted (0), or with --wait when the
     chain ends.
     """
-    from swiftpipe import dialect, loader, overrides, report
-    from swiftpipe.runner import Runner, RunOptions
+    from swiftpipe.render import dialects as dialect
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.recipe import overrides
+    from swiftpipe.cli import tables as report
+    from swiftpipe.run.chain import Runner, RunOptions
 
     loaded = loader.load(recipe_path, params=params, sets=sets, scale=scale, slurm=slurm)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
@@ -294,9 +305,9 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
 
 def _run_on_slurm(loaded: Any, target: Any, *, work_dir: Any, stages: list[str] | None, resume: bool, wait: bool,
                   master_port: int | None) -> int:
-    from swiftpipe import report
+    from swiftpipe.cli import tables as report
     from swiftpipe.console import console
-    from swiftpipe.slurm import chain
+    from swiftpipe.slurm import submit as chain
 
     record = chain.submit(loaded, target, work_dir=work_dir, stages=stages, resume=resume, master_port=master_port,
                           say=click.echo)
@@ -329,8 +340,8 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
 
     For a chain submitted to Slurm, each job's id and Slurm state, asked of Slurm now.
     """
-    from swiftpipe import report
-    from swiftpipe.slurm import chain
+    from swiftpipe.cli import tables as report
+    from swiftpipe.slurm import submit as chain
 
     record = _latest(recipe_path, params, sets, work_dir)
     try:
@@ -357,7 +368,7 @@ def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
 
     `swiftpipe run ... --launcher slurm --resume` later resubmits from the first unfinished stage.
     """
-    from swiftpipe.slurm import chain, client
+    from swiftpipe.slurm import submit as chain, client
 
     record = _latest(recipe_path, params, sets, work_dir)
     if record.data.get("launcher", {}).get("name") != "slurm":
@@ -368,7 +379,8 @@ def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
 
 
 def _latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: str | None) -> Any:
-    from swiftpipe import loader, records
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.run import run_record as records
 
     loaded = loader.load(recipe_path, params=params, sets=sets)
     record = records.latest(_work_dir(work_dir), loaded.key)
@@ -399,7 +411,8 @@ Examples:
 @_user_errors
 def runs(work_dir: str | None, as_json: bool) -> None:
     """List the runs recorded under the work dir."""
-    from swiftpipe import records, report
+    from swiftpipe.run import run_record as records
+    from swiftpipe.cli import tables as report
 
     found = records.load_all(_work_dir(work_dir))
     if as_json:
@@ -427,7 +440,9 @@ Examples:
 def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage_name: str, which: str | None,
             work_dir: str | None) -> None:
     """Print the path a stage produced in the newest run where it finished."""
-    from swiftpipe import loader, overrides, records
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.recipe import overrides
+    from swiftpipe.run import run_record as records
 
     loaded = loader.load(recipe_path, params=params, sets=sets)
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
@@ -453,16 +468,17 @@ Examples:
 def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
          work_dir: str | None) -> None:
     """Chat with the chain's final model (`swift infer --stream true`) in this terminal."""
-    from swiftpipe import dialect, loader
-    from swiftpipe.chat import chat as open_chat
+    from swiftpipe.render import dialects as dialect
+    from swiftpipe.recipe import loading as loader
+    from swiftpipe.run.chat import chat as open_chat
 
     loaded = loader.load(recipe_path, params=params, sets=sets)
     sys.exit(open_chat(loaded, dialect=dialect.target(swift_version), work_dir=_work_dir(work_dir)))
 
 
 def _register() -> None:
-    from swiftpipe.cli_data import data
-    from swiftpipe.cli_download import download
+    from swiftpipe.cli.data import data
+    from swiftpipe.cli.download import download
 
     main.add_command(data)
     main.add_command(download)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from swiftpipe import layout
+from swiftpipe.run import layout
 
 
 class StageWatcher:

@@ -14,9 +14,9 @@ import difflib
 import importlib
 from typing import Any, Iterator, Sequence
 
-from swiftpipe.dialect import installed_swift_version, target
+from swiftpipe.render.dialects import installed_swift_version, target
 from swiftpipe.errors import LintError
-from swiftpipe.render import Command
+from swiftpipe.render.commands import Command
 
 # subcommand -> "module:ArgumentsClass" per major; the pipelines' `args_class` in swift/llm (3.x) and
 # swift/pipelines (4.x). `swift pt` uses TrainArguments in 3.x and PretrainArguments in 4.x.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from swiftpipe.records import RunRecord
+from swiftpipe.run.run_record import RunRecord
 
 _STYLE = {"queued": "cyan", "done": "green", "reused": "green", "failed": "red", "interrupted": "yellow",
           "aborted": "red", "skipped": "dim", "running": "cyan", "pending": "dim"}

@@ -4,7 +4,7 @@ A byte-level BPE tokenizer trained with `tokenizers` on the shipped sample text 
 tokens ms-swift's qwen2_5 template uses), random weights (a few hundred thousand parameters), and
 `save_pretrained`. It loads under transformers 4 (ms-swift 3) and 5 (ms-swift 4). No network, no hub.
 
-    python -m swiftpipe.tiny_model work/tiny-qwen2 datasets/*.jsonl
+    python -m swiftpipe.demo.tiny_model work/tiny-qwen2 datasets/*.jsonl
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def build(target: str | Path, text_files: Iterable[Path], *, vocab_size: int = 6
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) < 2:
-        sys.exit("usage: python -m swiftpipe.tiny_model TARGET_DIR TEXT.jsonl [TEXT.jsonl ...]")
+        sys.exit("usage: python -m swiftpipe.demo.tiny_model TARGET_DIR TEXT.jsonl [TEXT.jsonl ...]")
     path = build(args[0], [Path(a) for a in args[1:]])
     print(f"tiny Qwen2 model written to {path}")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from swiftpipe.cli_common import user_errors
+from swiftpipe.cli.common import user_errors
 
 _EXAMPLES = """\b
 Examples:
@@ -52,7 +52,7 @@ model, dataset = _command("model"), _command("dataset")
 
 def _fetch(kind: str, repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
            offline: bool) -> None:
-    from swiftpipe.hub import download as fetch
+    from swiftpipe.hub.download import download as fetch
 
     done = fetch(kind, repo_id, hub=hub, files=files, revision=revision, to=Path(to) if to else None,
                  offline=offline)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Union
 
-from swiftpipe.launch import Launch
-from swiftpipe.origin import Origin, caller_origin
+from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.origin import Origin, caller_origin
 
 # The subcommands that train and write `<output_dir>/vN-<ts>/checkpoint-<step>` folders.
 TRAINING_COMMANDS = frozenset({"pt", "sft", "rlhf"})

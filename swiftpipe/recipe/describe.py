@@ -4,8 +4,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from swiftpipe.loader import LoadedRecipe
-from swiftpipe.recipe import Stage
+from swiftpipe.recipe.loading import LoadedRecipe
+from swiftpipe.recipe.model import Stage
 
 
 def _consumes(stage: Stage) -> list[str]:

@@ -6,7 +6,7 @@ import json
 from typing import Sequence
 
 from swiftpipe.errors import UserError
-from swiftpipe.recipe import FlagValue, Recipe
+from swiftpipe.recipe.model import FlagValue, Recipe
 
 
 def parse_value(text: str) -> FlagValue:

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from swiftpipe import preflight, records
-from swiftpipe.dialect import Dialect
+from swiftpipe.run import preflight
+from swiftpipe.run import run_record as records
+from swiftpipe.render.dialects import Dialect
 from swiftpipe.errors import UserError
-from swiftpipe.loader import LoadedRecipe
-from swiftpipe.records import ENDED, FINISHED, RunRecord, State
+from swiftpipe.recipe.loading import LoadedRecipe
+from swiftpipe.run.run_record import ENDED, FINISHED, RunRecord, State
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.script import job_script
@@ -27,7 +28,7 @@ POLL_SECONDS = float(os.environ.get("SWIFTPIPE_SLURM_POLL", "10"))
 def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: list[str] | None, resume: bool,
            master_port: int | None, say: Callable[[str], None]) -> RunRecord:
     """Check, then sbatch every stage of the chain (from the first unfinished one, with `resume`)."""
-    from swiftpipe.runner import Runner, RunOptions
+    from swiftpipe.run.chain import Runner, RunOptions
 
     assert loaded.slurm is not None
     client.available()
@@ -56,7 +57,7 @@ def submit(loaded: LoadedRecipe, dialect: Dialect, *, work_dir: Path, stages: li
 
 
 def _submit_stages(record: RunRecord, loaded: LoadedRecipe, names: list[str], say: Callable[[str], None]) -> None:
-    from swiftpipe.runner import checkpoint_to_resume
+    from swiftpipe.run.chain import checkpoint_to_resume
 
     assert loaded.slurm is not None
     after: str | None = None

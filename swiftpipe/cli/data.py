@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from swiftpipe.cli_common import user_errors
+from swiftpipe.cli.common import user_errors
 
 _KIND = click.Choice(["pt", "sft", "dpo"])
 
