@@ -77,6 +77,7 @@ def test_unsupported_swift_versions_are_clear_errors(spec: str) -> None:
 
 def test_installed_version_is_read_without_importing_swift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "ms_swift-4.6.0.dist-info").mkdir()
+    (tmp_path / "ms_swift-4.6.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: ms-swift\nVersion: 4.6.0\n")
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
     assert dialect.target() == dialect.Dialect(4, "4.6.0")
     monkeypatch.setattr(sys, "path", [str(tmp_path / "nothing-here")])

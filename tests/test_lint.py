@@ -12,6 +12,7 @@ from swiftpipe.cli import main
 from swiftpipe.render.dialects import _REMOVED_IN_3_AND_4
 from swiftpipe.errors import LintError
 from swiftpipe.render.lint import lint
+from swiftpipe.versions import swift_version
 from swiftpipe.render.commands import Command, Flag, build_command
 
 INSTALLED = dialect.target()
@@ -20,7 +21,7 @@ OTHER = "4" if INSTALLED.major == 3 else "3"
 
 @pytest.fixture(scope="module", autouse=True)
 def _ms_swift_installed() -> None:
-    assert dialect.installed_swift_version(), "ms-swift must be installed for these tests: `make install`"
+    assert swift_version(), "ms-swift must be installed for these tests: `make install`"
 
 
 @pytest.mark.parametrize("params", [[], ["sft=full"], ["sft=lisa"], ["dpo=full"]])

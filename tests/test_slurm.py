@@ -3,6 +3,7 @@ export-scripts writes (run against a stand-in sbatch), Slurm's answers read into
 writes that a job and the login node share. The real cluster is in test_slurm_e2e.py."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -13,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from shell_commands import flag_pairs, parse
-from swiftpipe.run import run_record as records
+from swiftpipe.run import run_record
 from swiftpipe.cli import main
 from swiftpipe.run.run_record import State
-from swiftpipe.slurm import submit as chain, client
+from swiftpipe.slurm import client, submit
 from swiftpipe.slurm.client import JobState
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,38 +178,41 @@ def test_squeue_and_scontrol_lines_are_read() -> None:
     ("failed", JobState("7", "FAILED", "NonZeroExitCode", "1:0"), "failed", None),
 ])
 def test_slurm_states_map_to_stage_states(recorded: str, job: JobState | None, state: str, reason: str | None) -> None:
-    entry = {"state": recorded, "job_id": "7", "slurm_out": "x.out"}
-    chain._apply(entry, "7", job)
-    assert entry["state"] == state
-    assert (entry.get("reason") or "").startswith(reason or "")
-    if job is not None:
-        assert entry["slurm"]["state"] == job.state
+    entry = run_record.StageRecord(State(recorded), job=run_record.SlurmJob("7", "", "x.sbatch", "x.out"))
+    submit.apply_slurm_state(entry, job)
+    assert entry.state is State(state)
+    assert entry.reason is None if reason is None else entry.reason.startswith(reason)
+    assert entry.job.state == (job.state if job is not None else "FORGOTTEN")
 
 
 def test_a_jobs_write_keeps_what_others_wrote_meanwhile(tmp_path: Path) -> None:
-    record = records.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
-                            sets=[], stages=["pretrain", "sft"])
-    job = records.RunRecord(record.folder, json.loads((record.folder / "record.json").read_text()), owns="pretrain")
+    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
+                               sets=[], stages=["pretrain", "sft"])
+    job = dataclasses.replace(run_record.read(record.folder), owns="pretrain")
     entry = job.stage("pretrain")
-    with records.locked(record.folder) as other:  # the login node marks sft while the job runs
-        other.stage("sft").update(state="queued", job_id="8")
+    with run_record.locked(record.folder) as other:  # the login node marks sft while the job runs
+        other.stage("sft").job = run_record.SlurmJob("8", "", "sft.sbatch", "sft.out")
+        other.stage("sft").end(State.QUEUED)
         other.save()
-    entry.update(state="running")
+    entry.end(State.RUNNING)
     job.save()
-    entry.update(state="done")  # the job keeps writing through the same entry
+    entry = job.stage("pretrain")  # the job keeps writing through its own stage record
+    entry.end(State.DONE)
     job.save()
-    on_disk = records.read(record.folder).stages
-    assert on_disk["pretrain"]["state"] == "done" and on_disk["sft"] == {"state": "queued", "job_id": "8"}
+    on_disk = json.loads((record.folder / "record.json").read_text())["stages"]
+    assert on_disk["pretrain"] == {"state": "done"}
+    assert on_disk["sft"] == {"state": "queued", "job": {"id": "8", "submitted": "", "sbatch": "sft.sbatch",
+                                                          "output": "sft.out", "state": "PENDING"}}
 
 
 def test_chain_state_follows_its_stages(tmp_path: Path) -> None:
-    record = records.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
-                            sets=[], stages=["a", "b", "c"])
+    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
+                               sets=[], stages=["a", "b", "c"])
     for states, expected in [(("done", "running", "queued"), State.RUNNING), (("done", "failed", "aborted"),
                              State.FAILED), (("done", "done", "skipped"), State.DONE)]:
         for name, value in zip("abc", states):
-            record.stage(name)["state"] = value
-        assert chain.chain_state(record) is expected
+            record.stage(name).end(State(value))
+        assert submit.chain_state(record) is expected
 
 
 FAKE_SRUN = """#!/usr/bin/env bash

@@ -1,23 +1,119 @@
-"""What every `swiftpipe` command shares: a UserError becomes red lines on stderr and its exit code."""
+"""What the `swiftpipe` commands share: a UserError as red lines and its exit code, and the common options."""
 from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from swiftpipe import console
 from swiftpipe.errors import UserError
 
+Command = Callable[..., Any]
 
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+
+def user_errors(fn: Command) -> Command:
+    """A UserError becomes `error:` lines on stderr and its exit code; never a traceback."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            for line in str(exc).splitlines():
-                click.secho(f"error: {line}", fg="red", err=True)
+            console.error(str(exc))
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def recipe_options(fn: Command) -> Command:
+    """RECIPE, -p NAME=VALUE and --set STAGE.FLAG=VALUE."""
+    fn = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+                      help="Set a recipe parameter (repeatable).")(fn)
+    fn = click.option("--set", "sets", multiple=True, metavar="STAGE.FLAG=VALUE",
+                      help="Override or add a flag of a stage (repeatable). A JSON list gives several values.")(fn)
+    return click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))(fn)
+
+
+_SCALE = [
+    click.option("--gpus", metavar="0,1,...", help="GPUs to use; training stages get one process each."),
+    click.option("--nodes", type=click.IntRange(1), help="Nodes in a multi-node training run (NNODES)."),
+    click.option("--node-rank", type=click.IntRange(0), help="This node's rank (NODE_RANK; default 0)."),
+    click.option("--master-addr", metavar="HOST", help="Address of the rank-0 node (MASTER_ADDR)."),
+    click.option("--master-port", type=click.IntRange(1, 65535), help="Its port (MASTER_PORT)."),
+]
+_SLURM = [
+    click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+                 help="Run here, or as one Slurm job per stage (sbatch, chained with afterok)."),
+    click.option("--gpus-per-node", type=click.IntRange(0), help="Slurm: GPUs per node, one process each."),
+    click.option("--partition", metavar="NAME", help="Slurm: partition (sbatch --partition)."),
+    click.option("--account", metavar="NAME", help="Slurm: account to charge (sbatch --account)."),
+    click.option("--time", metavar="LIMIT", help="Slurm: time limit per job, e.g. 24:00:00 (sbatch --time)."),
+    click.option("--sbatch", "sbatch_args", multiple=True, metavar="--OPTION=VALUE",
+                 help="Slurm: any other sbatch option, e.g. --sbatch --qos=high (repeatable)."),
+]
+
+
+def scale_options(fn: Command) -> Command:
+    """--gpus/--nodes/--node-rank/--master-addr/--master-port, handed to the command as one `scale`."""
+    return _launch_options(fn, slurm=False)
+
+
+def launcher_options(fn: Command) -> Command:
+    """The scale options and --launcher slurm with its resources, handed over as `scale` and `slurm` (None for a
+    local launch)."""
+    return _launch_options(fn, slurm=True)
+
+
+def _launch_options(fn: Command, *, slurm: bool) -> Command:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, gpus: str | None, nodes: int | None, node_rank: int | None, master_addr: str | None,
+                master_port: int | None, **kwargs: Any) -> Any:
+        from swiftpipe.recipe.scale import Scale
+
+        if not slurm:
+            return fn(*args, scale=Scale(gpus, nodes, node_rank, master_addr, master_port), **kwargs)
+        from swiftpipe.slurm.options import from_command_line
+
+        options = from_command_line(kwargs.pop("launcher"), gpus=gpus, nodes=nodes, node_rank=node_rank,
+                                    master_addr=master_addr, gpus_per_node=kwargs.pop("gpus_per_node"),
+                                    partition=kwargs.pop("partition"), account=kwargs.pop("account"),
+                                    time=kwargs.pop("time"), sbatch_args=kwargs.pop("sbatch_args"))
+        scale = Scale(master_port=master_port) if options else Scale(gpus, nodes, node_rank, master_addr, master_port)
+        return fn(*args, scale=scale, slurm=options, **kwargs)
+
+    wrapper = user_errors(wrapper)  # a bad option is a user error too
+    for option in reversed(_SCALE + (_SLURM if slurm else [])):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def dialect_option(fn: Command) -> Command:
+    return click.option("--swift-version", metavar="3|4|X.Y.Z", default=None,
+                        help="Render for this ms-swift major (default: the installed ms-swift, else 3).")(fn)
+
+
+def stage_option(fn: Command) -> Command:
+    return click.option("--stage", "stages", multiple=True, metavar="NAME",
+                        help="Only this stage (repeatable); default: the whole chain.")(fn)
+
+
+def work_dir_option(fn: Command) -> Command:
+    """--work-dir, handed to the command as a Path."""
+    from swiftpipe.run.run_record import DEFAULT_WORK_DIR
+
+    return click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_WORK_DIR,
+                        envvar="SWIFTPIPE_WORK_DIR", show_default=True,
+                        help="Where run records and stage logs go.")(fn)
+
+
+def json_option(fn: Command) -> Command:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(fn)
+
+
+def print_json(value: Any) -> None:
+    import json
+
+    console.say(json.dumps(value, indent=2, ensure_ascii=False))

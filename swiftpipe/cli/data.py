@@ -1,12 +1,12 @@
 """`swiftpipe data`: validate, convert and describe data files before ms-swift sees them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from swiftpipe.cli.common import user_errors
+from swiftpipe import console
+from swiftpipe.cli.common import print_json, user_errors
 
 _KIND = click.Choice(["pt", "sft", "dpo"])
 
@@ -23,7 +23,7 @@ def data() -> None:
     """Check, convert and describe datasets (JSON Lines or one JSON array, any size)."""
 
 
-@data.command(epilog="""\b
+@data.command("validate", epilog="""\b
 Examples:
   swiftpipe data validate datasets/medical_sft_sample.jsonl --kind sft
   swiftpipe data validate train.jsonl val.jsonl --kind dpo --limit 100
@@ -38,13 +38,12 @@ Examples:
 @click.option("--columns", default=None, metavar="JSON",
               help="Rename columns first, as ms-swift's --columns does: '{\"response_chosen\": \"response\"}'.")
 @user_errors
-def validate(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int, columns: str | None) -> None:
+def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int,
+                     columns: str | None) -> None:
     """Check every record; print each problem as PATH:LINE: FIELD: WHAT, and exit 2 if there are any."""
-    from swiftpipe.data.progress import reading
-    from swiftpipe.data.validate import DataError, guess_kind
-    from swiftpipe.data.validate import validate as check
-
     from swiftpipe.data.formats import parse_columns
+    from swiftpipe.data.progress import reading
+    from swiftpipe.data.validate import DataError, guess_kind, validate
 
     renames = parse_columns(columns)
     failed: list[str] = []
@@ -53,18 +52,18 @@ def validate(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb
             failed.append(f"{path}: no such file")
             continue
         with reading(path, "validating") as progress:
-            report = check(Path(path), kind or guess_kind(Path(path)), limit=limit, columns=renames,
+            report = validate(Path(path), kind or guess_kind(Path(path)), limit=limit, columns=renames,
                            max_record_bytes=max_record_mb << 20, progress=progress)
         try:
             report.raise_for_problems()
-            click.echo(f"ok: {report.summary()}")
+            console.say(f"ok: {report.summary()}")
         except DataError as exc:
             failed.append(str(exc))
     if failed:
         raise DataError("\n".join(failed))
 
 
-@data.command(epilog="""\b
+@data.command("convert", epilog="""\b
 Examples:
   swiftpipe data convert data/reward/train.json data/dpo.jsonl --to dpo
   swiftpipe data convert qizhen-gpt-sft-20k.json data/sft.jsonl --to sft
@@ -76,19 +75,19 @@ Examples:
 @click.option("--entry", default=None, help="The entry to read when SOURCE is LLaMA-Factory's dataset_info.json.")
 @click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
 @user_errors
-def convert(source: str, target: str, kind: str, entry: str | None, force: bool) -> None:
+def convert_command(source: str, target: str, kind: str, entry: str | None, force: bool) -> None:
     """Write SOURCE as ms-swift's messages JSON Lines. TARGET appears only complete; SOURCE is never touched."""
-    from swiftpipe.data.convert import convert as run
+    from swiftpipe.data.convert import convert
     from swiftpipe.data.progress import reading
 
     with reading(source, "converting") as progress:
-        done = run(Path(source), Path(target), to=kind, entry=entry, force=force, progress=progress)
-    click.echo(f"converted {done.records} {done.kind} records ({done.shape}) {done.source} -> {done.target}")
+        done = convert(Path(source), Path(target), to=kind, entry=entry, force=force, progress=progress)
+    console.say(f"converted {done.records} {done.kind} records ({done.shape}) {done.source} -> {done.target}")
     for column, goes_to in done.mapping:
-        click.echo(f"  {column:40s} -> {goes_to}")
+        console.say(f"  {column:40s} -> {goes_to}")
 
 
-@data.command(epilog="""\b
+@data.command("stats", epilog="""\b
 Examples:
   swiftpipe data stats data/dpo.jsonl
   swiftpipe data stats datasets/medical_pretrain_sample.jsonl --kind pt --json
@@ -97,24 +96,24 @@ Examples:
 @click.option("--kind", type=_KIND, default=None, help="What the file is for (default: guessed from its first record).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @user_errors
-def stats(path: str, kind: str | None, as_json: bool) -> None:
+def stats_command(path: str, kind: str | None, as_json: bool) -> None:
     """Records, text lengths (characters), empty and duplicate records."""
     from swiftpipe.data.progress import reading
-    from swiftpipe.data.stats import stats as describe
+    from swiftpipe.data.stats import stats
     from swiftpipe.data.validate import DataError
 
     if not Path(path).is_file():
         raise DataError(f"{path}: no such file")
     with reading(path, "reading") as progress:
-        found = describe(Path(path), kind=kind, progress=progress)
+        found = stats(Path(path), kind=kind, progress=progress)
     if as_json:
-        click.echo(json.dumps(found.to_json(), indent=2))
+        print_json(found.to_json())
         return
-    click.echo(f"{found.path}: {found.records} {found.kind} records ({found.shape})")
-    click.echo(f"  valid {found.good}, empty {found.empty}, duplicates {found.duplicates}, "
+    console.say(f"{found.path}: {found.records} {found.kind} records ({found.shape})")
+    console.say(f"  valid {found.good}, empty {found.empty}, duplicates {found.duplicates}, "
                f"with problems {found.problems}" + (" (swiftpipe data validate shows them)" if found.problems else ""))
     for part, dist in found.lengths.items():
-        click.echo(f"  {part + ' chars':15s} " + "  ".join(f"{_label(p)} {v}" for p, v in dist.items()))
+        console.say(f"  {part + ' chars':15s} " + "  ".join(f"{_label(p)} {v}" for p, v in dist.items()))
 
 
 def _label(percentile: int) -> str:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from swiftpipe import console
 from swiftpipe.cli.common import user_errors
 
 _EXAMPLES = """\b
@@ -52,13 +53,13 @@ model, dataset = _command("model"), _command("dataset")
 
 def _fetch(kind: str, repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
            offline: bool) -> None:
-    from swiftpipe.hub.download import download as fetch
+    from swiftpipe.hub.download import download
 
-    done = fetch(kind, repo_id, hub=hub, files=files, revision=revision, to=Path(to) if to else None,
+    done = download(kind, repo_id, hub=hub, files=files, revision=revision, to=Path(to) if to else None,
                  offline=offline)
     if done.from_cache:
-        click.secho(f"note: {done.hub} is offline or unreachable; these files come from its cache",
-                    fg="yellow", err=True)
+        console.say(f"note: {done.hub} is offline or unreachable; these files come from its cache", err=True,
+                    style="yellow")
     for cached, placed in zip(done.cached, done.placed or [None] * len(done.cached)):
-        click.echo(f"{done.hub} {kind} {repo_id}: {placed if placed is not None else cached}"
+        console.say(f"{done.hub} {kind} {repo_id}: {placed if placed is not None else cached}"
                    + (f"  (cache: {cached})" if placed is not None else ""))

@@ -1,73 +1,94 @@
-"""Tables of what ran: the summary after `run`, `status` and `runs`."""
+"""Tables for people: a recipe (`info`), a run's stages (`run`'s summary, `status`) and the runs (`runs`).
+
+Cells hold text from paths, models and recipes, so every cell is a rich Text: never read as markup.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from swiftpipe.run.run_record import RunRecord
+from rich.table import Table
+from rich.text import Text
 
-_STYLE = {"queued": "cyan", "done": "green", "reused": "green", "failed": "red", "interrupted": "yellow",
-          "aborted": "red", "skipped": "dim", "running": "cyan", "pending": "dim"}
+from swiftpipe.console import console
+from swiftpipe.run.run_record import RunRecord, SlurmJob, StageRecord, State
+
+_STYLE = {State.QUEUED: "cyan", State.DONE: "green", State.REUSED: "green", State.FAILED: "red",
+          State.INTERRUPTED: "yellow", State.ABORTED: "red", State.SKIPPED: "dim", State.RUNNING: "cyan",
+          State.PENDING: "dim"}
+ANSWERS_SHOWN = 5
 
 
-def produced(entry: dict[str, Any]) -> str:
-    outputs = entry.get("outputs", {})
+def _state(state: State) -> Text:
+    return Text(state.value, style=_STYLE.get(state, ""))
+
+
+def produced(entry: StageRecord) -> str:
+    """The one output worth a column: the merged model, else the last checkpoint, results, run folder, or why not."""
     for key in ("merged", "last_checkpoint", "results", "run_dir"):
-        if outputs.get(key):
-            return str(outputs[key])
-    return entry.get("reason", "")
+        if entry.outputs.get(key):
+            return entry.outputs[key]
+    return entry.reason or ""
 
 
-def stage_table(record: RunRecord, title: str | None = None):
-    from rich.table import Table
-
+def stage_table(record: RunRecord, title: str | None = None) -> Table:
     table = Table(title=title or f"run {record.id}", title_justify="left")
-    slurm = any(entry.get("job_id") for entry in record.stages.values())
-    columns = ("stage", "state", *(("job", "slurm state") if slurm else ()), "duration", "final loss", "produced")
-    for column in columns:
+    slurm = any(entry.job for entry in record.stages.values())
+    for column in ("stage", "state", *(("job", "slurm state") if slurm else ()), "duration", "final loss", "produced"):
         table.add_column(column, overflow="fold")
     for name, entry in record.stages.items():
-        state = entry.get("state", "pending")
-        seconds = entry.get("seconds")
-        loss = entry.get("final_loss")
-        jobs = (entry.get("job_id", ""), _slurm_state(entry)) if slurm else ()
-        table.add_row(name, f"[{_STYLE.get(state, '')}]{state}[/]", *jobs,
-                      f"{seconds:.1f}s" if seconds is not None else "",
-                      f"{loss:.4g}" if isinstance(loss, (int, float)) else "", produced(entry))
+        jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
+        table.add_row(Text(name), _state(entry.state), *jobs,
+                      f"{entry.seconds:.1f}s" if entry.seconds is not None else "",
+                      f"{entry.final_loss:.4g}" if entry.final_loss is not None else "", Text(produced(entry)))
     return table
 
 
-def _slurm_state(entry: dict[str, Any]) -> str:
-    slurm = entry.get("slurm", {})
-    text = slurm.get("state", "")
-    if slurm.get("reason") not in (None, "", "None"):
-        text += f" ({slurm['reason']})"
-    if slurm.get("exit_code") not in (None, "0:0"):
-        text += f" exit {slurm['exit_code']}"
+def _slurm_state(job: SlurmJob | None) -> str:
+    if job is None:
+        return ""
+    text = job.state
+    if job.reason not in (None, "", "None"):
+        text += f" ({job.reason})"
+    if job.exit_code not in (None, "0:0"):
+        text += f" exit {job.exit_code}"
     return text
 
 
 def print_summary(record: RunRecord) -> None:
-    from swiftpipe.console import console
-
+    """The stage table, then the first answers of each inference stage."""
     console.print(stage_table(record))
     for name, entry in record.stages.items():
-        for answer in entry.get("answers", [])[:5]:
-            console.print(f"[bold]{name}[/bold] Q: {answer.get('question')}\n      A: {answer.get('answer')}",
-                          markup=True, highlight=False)
+        for answer in entry.answers[:ANSWERS_SHOWN]:
+            console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question')}\n      A: {answer.get('answer')}"))
 
 
-def runs_table(all_records: list[RunRecord]):
-    from rich.table import Table
-
+def runs_table(records: list[RunRecord]) -> Table:
     table = Table(title="runs", title_justify="left")
     for column in ("run", "recipe", "parameters", "state", "stages done", "created"):
         table.add_column(column, overflow="fold")
-    for record in all_records:
-        recipe = record.data["recipe"]
-        stages = record.stages.values()
-        done = sum(1 for s in stages if s.get("state") in ("done", "reused"))
-        params = " ".join(f"{k}={v}" for k, v in recipe.get("params", {}).items())
-        state = record.data.get("state", "pending")
-        table.add_row(record.id, recipe["path"], params, f"[{_STYLE.get(state, '')}]{state}[/]",
-                      f"{done}/{len(record.stages)}", record.data.get("created", ""))
+    for record in records:
+        done = sum(1 for s in record.stages.values() if s.finished)
+        params = " ".join(f"{k}={v}" for k, v in record.recipe.params.items())
+        table.add_row(Text(record.id), Text(record.recipe.path), Text(params), _state(record.state),
+                      f"{done}/{len(record.stages)}", record.created)
     return table
+
+
+def print_info(described: dict[str, Any]) -> None:
+    """`swiftpipe info`: a recipe's name, description, parameters and stages (recipe/describe.py's dict)."""
+    console.print(Text.assemble((described["recipe"], "bold"), f"  {described['path']}"))
+    if described["description"]:
+        console.print(Text(described["description"]))
+    params = Table(title="parameters (-p NAME=VALUE)", title_justify="left")
+    for column in ("name", "type", "default", "value"):
+        params.add_column(column)
+    for p in described["parameters"]:
+        params.add_row(*(Text(str(p[k])) for k in ("name", "type", "default", "value")))
+    console.print(params if described["parameters"] else Text("no parameters"))
+    stages = Table(title="stages", title_justify="left")
+    for column in ("#", "stage", "command", "launch", "consumes"):
+        stages.add_column(column)
+    for i, s in enumerate(described["stages"], 1):
+        launch = " ".join(f"{k}={v}" for k, v in s["launch"].items())
+        stages.add_row(str(i), Text(s["name"]), Text(s["command"]), Text(launch), Text("\n".join(s["consumes"])))
+    console.print(stages)

@@ -1,4 +1,4 @@
-"""`swiftpipe info`: a recipe's parameters and stages, as a table or as JSON."""
+"""A loaded recipe described as plain data: its parameters (with defaults and values) and its stages."""
 from __future__ import annotations
 
 import inspect
@@ -33,27 +33,3 @@ def as_dict(loaded: LoadedRecipe) -> dict[str, Any]:
             for s in recipe.stages
         ],
     }
-
-
-def print_info(loaded: LoadedRecipe) -> None:
-    from rich.table import Table
-
-    from swiftpipe.console import console
-
-    data = as_dict(loaded)
-    console.print(f"[bold]{data['recipe']}[/bold]  {data['path']}")
-    if data["description"]:
-        console.print(data["description"])
-    params = Table(title="parameters (-p NAME=VALUE)", title_justify="left")
-    for column in ("name", "type", "default", "value"):
-        params.add_column(column)
-    for p in data["parameters"]:
-        params.add_row(p["name"], p["type"], str(p["default"]), str(p["value"]))
-    console.print(params if data["parameters"] else "no parameters")
-    stages = Table(title="stages", title_justify="left")
-    for column in ("#", "stage", "command", "launch", "consumes"):
-        stages.add_column(column)
-    for i, s in enumerate(data["stages"], 1):
-        launch = " ".join(f"{k}={v}" for k, v in s["launch"].items())
-        stages.add_row(str(i), s["name"], s["command"], launch, "\n".join(s["consumes"]))
-    console.print(stages)

@@ -1,26 +1,48 @@
 """Loading a recipe file by path: plain Python that defines `recipe`, a Recipe or a function returning one."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
 import itertools
+import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from swiftpipe.recipe import checks as chain
-from swiftpipe.recipe import overrides
 from swiftpipe.errors import RecipeError, UserError
-from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
+from swiftpipe.recipe import checks, overrides
 from swiftpipe.recipe.model import Recipe
-from swiftpipe.render.commands import Source
+from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.scale import apply as apply_scale
-from swiftpipe.slurm.options import SlurmOptions, SlurmPlan
-from swiftpipe.slurm.options import plan as slurm_plan
 
 
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
+
+
+@dataclass(frozen=True)
+class Source:
+    """How the user named the recipe, so that a script's header can say how to re-run it."""
+
+    path: str
+    params: tuple[str, ...] = ()  # "NAME=VALUE", as given to -p
+    sets: tuple[str, ...] = ()  # "STAGE.FLAG=VALUE", as given to --set
+    options: tuple[str, ...] = ()  # launch options as given: "--gpus", "0,1", ...
+
+    def rerun(self, stage: str) -> str:
+        return self.command("run", "--stage", stage)
+
+    def command(self, subcommand: str, *extra: str) -> str:
+        """`swiftpipe <subcommand>` on this recipe with the same parameters, overrides and launch options."""
+        words = ["swiftpipe", subcommand, self.path]
+        for p in self.params:
+            words += ["-p", p]
+        for s in self.sets:
+            words += ["--set", s]
+        return " ".join(shlex.quote(w) for w in [*words, *self.options, *extra])
 
 
 @dataclass(frozen=True)
@@ -30,18 +52,34 @@ class LoadedRecipe:
     parameters: tuple[Parameter, ...]
     values: dict[str, Any]
     source: Source
-    slurm: SlurmPlan | None = None  # set when the chain runs as Slurm jobs
 
     @property
     def key(self) -> str:
         """Identifies this recipe with these parameters: what --resume, status and resolve look up."""
-        from swiftpipe.run import run_record as records
+        return chain_key(self.path, jsonable(self.values))
 
-        return records.chain_key(self.path, records.jsonable(self.values))
+    def adapted(self, recipe: Recipe, *options: str) -> LoadedRecipe:
+        """The same recipe changed for where it runs (a launcher's plan), with the options that asked for it."""
+        checks.check(recipe, file=self.path)
+        source = dataclasses.replace(self.source, options=self.source.options + options)
+        return dataclasses.replace(self, recipe=recipe, source=source)
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as they read back from JSON (paths and enums as text)."""
+    return json.loads(json.dumps(values, default=str))
+
+
+def chain_key(recipe_path: str, params: dict[str, Any]) -> str:
+    """Identifies "this recipe with these parameters": what --resume continues. `--set` overrides are left out
+    on purpose: they change a stage's command, so resume re-runs that stage (and what follows it) and reuses
+    the ones before it."""
+    text = json.dumps([str(Path(recipe_path).resolve()), params], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (),
-         scale: Scale | None = None, slurm: SlurmOptions | None = None) -> LoadedRecipe:
+         scale: Scale | None = None) -> LoadedRecipe:
     """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line."""
     shown = str(path)
     module = _exec(Path(path), shown)
@@ -63,13 +101,9 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
     recipe = overrides.apply_sets(recipe, sets, where=shown)
     if scale is not None:
         recipe = apply_scale(recipe, scale)
-    plan = None
-    if slurm is not None:
-        recipe, plan = slurm_plan(recipe, slurm)
-    chain.check(recipe, file=shown)
-    options = (scale.options() if scale else ()) + (slurm.options() if slurm else ())
-    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), options)
-    return LoadedRecipe(shown, recipe, tuple(parameters), values, source, plan)
+    checks.check(recipe, file=shown)
+    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else ())
+    return LoadedRecipe(shown, recipe, tuple(parameters), values, source)
 
 
 def _exec(path: Path, shown: str) -> Any:

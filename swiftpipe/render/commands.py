@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from swiftpipe.render import dialects
 from swiftpipe.errors import UserError
+from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage
 from swiftpipe.render.templating import ShellText, render_template
 
@@ -52,28 +52,6 @@ class Command:
     @property
     def environment(self) -> dict[str, str]:
         return dict(self.env)
-
-
-@dataclass(frozen=True)
-class Source:
-    """How the user named the recipe, so that a script's header can say how to re-run it."""
-
-    path: str
-    params: tuple[str, ...] = ()  # "NAME=VALUE", as given to -p
-    sets: tuple[str, ...] = ()  # "STAGE.FLAG=VALUE", as given to --set
-    options: tuple[str, ...] = ()  # launch options as given: "--gpus", "0,1", ...
-
-    def rerun(self, stage: str) -> str:
-        return self.command("run", "--stage", stage)
-
-    def command(self, subcommand: str, *extra: str) -> str:
-        """`swiftpipe <subcommand>` on this recipe with the same parameters, overrides and launch options."""
-        words = ["swiftpipe", subcommand, self.path]
-        for p in self.params:
-            words += ["-p", p]
-        for s in self.sets:
-            words += ["--set", s]
-        return " ".join(shlex.quote(w) for w in [*words, *self.options, *extra])
 
 
 @dataclass(frozen=True)

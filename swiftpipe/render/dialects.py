@@ -13,11 +13,10 @@ in the tests:
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from swiftpipe.errors import DialectError
+from swiftpipe.versions import swift_version
 
 SUPPORTED_MAJORS = (3, 4)
 DEFAULT_MAJOR = 3  # the tutorials' major
@@ -76,21 +75,10 @@ class Dialect:
         return self.version or f"{self.major}.x"
 
 
-def installed_swift_version() -> str | None:
-    """The installed ms-swift's version, read from its dist-info name: no import of swift or torch."""
-    for entry in sys.path:
-        folder = Path(entry or ".")
-        if not folder.is_dir():
-            continue
-        for info in folder.glob("ms_swift-*.dist-info"):
-            return info.name[len("ms_swift-"):-len(".dist-info")]
-    return None
-
-
 def target(spec: str | int | None = None) -> Dialect:
     """The dialect for `--swift-version` (3, 4 or a full version), else the installed ms-swift, else 3."""
     if spec is None:
-        installed = installed_swift_version()
+        installed = swift_version()
         return _dialect_of(installed) if installed else Dialect(DEFAULT_MAJOR)
     return _dialect_of(str(spec))
 

@@ -14,9 +14,10 @@ import difflib
 import importlib
 from typing import Any, Iterator, Sequence
 
-from swiftpipe.render.dialects import installed_swift_version, target
+from swiftpipe.render.dialects import target
 from swiftpipe.errors import LintError
 from swiftpipe.render.commands import Command
+from swiftpipe.versions import swift_version
 
 # subcommand -> "module:ArgumentsClass" per major; the pipelines' `args_class` in swift/llm (3.x) and
 # swift/pipelines (4.x). `swift pt` uses TrainArguments in 3.x and PretrainArguments in 4.x.
@@ -39,7 +40,7 @@ class _ParseError(Exception):
 
 def lint(commands: Sequence[Command], *, where: str) -> int:
     """Check every flag of every command; return how many were checked, or raise LintError listing all problems."""
-    version = installed_swift_version()
+    version = swift_version()
     if version is None:
         raise LintError("ms-swift is not installed in this environment; `make install` installs it", where=where)
     major = target(version).major

@@ -1,16 +1,25 @@
-"""`swiftpipe chat`: the chain's final model in an interactive `swift infer --stream true`, in this terminal."""
+"""`swiftpipe chat`: the chain's final model in an interactive `swift infer --stream true`, in this terminal.
+
+An interactive stage has no batch form: a run without a terminal, and every Slurm job, leave it to this.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from swiftpipe.run import run_record as records
-from swiftpipe.render.dialects import Dialect
+from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.run.process import launch
 from swiftpipe.recipe.model import Ref, Stage, infer
 from swiftpipe.render.commands import render_stage
+from swiftpipe.render.dialects import Dialect
+from swiftpipe.run import run_record
+from swiftpipe.run.process import run_process
+
+
+def chat_note(recipe_path: str) -> str:
+    """Why an interactive stage did not run in a chain, and what opens it."""
+    return f"interactive chat needs a terminal; `swiftpipe chat {recipe_path}` opens it"
 
 
 def chat_stage(loaded: LoadedRecipe) -> Stage:
@@ -27,9 +36,9 @@ def chat_stage(loaded: LoadedRecipe) -> Stage:
     return infer(f"{producer.name}_chat", {"stream": True, "model": Ref(producer.name, kind)})
 
 
-def chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
+def open_chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
     def resolve(ref: Ref) -> str:
-        found = records.produced(work_dir, loaded.key, ref.stage, ref.kind)
+        found = run_record.produced(work_dir, loaded.key, ref.stage, ref.kind)
         if found:
             return found
         raise UserError(f"{loaded.path}: stage {ref.stage!r} has not finished in any run of this recipe with these "
@@ -37,9 +46,9 @@ def chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
 
     stage = chat_stage(loaded)
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve)
-    print(rendered.script, flush=True)
+    console.say(rendered.script)
     log = work_dir / "chat.log"
     work_dir.mkdir(parents=True, exist_ok=True)
-    outcome = launch(rendered.command.argv, env={**os.environ, **rendered.command.environment}, log=log,
-                     on_output=lambda _: None, attach=True)
+    outcome = run_process(rendered.command.argv, env={**os.environ, **rendered.command.environment}, log=log,
+                          on_output=lambda _: None, attach=True)
     return outcome.exit_code

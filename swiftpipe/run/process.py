@@ -1,5 +1,8 @@
-"""The one place swiftpipe starts a process: an argv (never a shell string), its own process group, its
+"""Running a stage's process (ms-swift, or a chat): an argv (never a shell string), its own process group, its
 output tee'd to a log, and Ctrl-C or SIGTERM escalated interrupt -> terminate -> kill on the whole group.
+
+Short queries with a timeout (git, nvidia-smi, Slurm's sbatch/squeue/scancel) use subprocess.run where they are
+asked, also argv-only.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ class Grace:
     terminate: float = 5.0
 
 
-def launch(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
+def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
            tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
            cwd: str | None = None) -> Outcome:
     """Run `argv` to the end (or until Ctrl-C/SIGTERM); output goes to `log` and to `on_output`.

@@ -1,30 +1,42 @@
-"""Run records: one folder per chain run under the work dir, with record.json and each stage's log and script.
+"""The run record: one folder per chain run under the work dir, and the only module that knows its JSON.
 
-JSON files rather than an embedded database: a record is small, written a few times per stage, read by
-`status`/`runs`/`resolve` and by people (`cat .swiftpipe/runs/*/record.json`); each write goes to a temporary
-file renamed over the old one, so a crash or Ctrl-C never leaves a half-written record, and two runs never
-share a file. Layout:
+A `RunRecord` and its `StageRecord`s are typed values; `save()` writes them to record.json through a temporary
+file renamed over the old one, so a crash or Ctrl-C never leaves half a record. JSON rather than a database: a
+record is small, written a few times per stage, and read by people (`cat .swiftpipe/runs/*/record.json`).
 
     <work_dir>/runs/<run id>/record.json
     <work_dir>/runs/<run id>/<stage>.sh     the exact script that ran
     <work_dir>/runs/<run id>/<stage>.log    its output
+
+Schema 2 (this module) reads schema 1, the records of swiftpipe 0.1 (no "schema" key, a Slurm job's fields flat
+in its stage), and refuses anything else with one line saying what to do.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import fcntl
-import hashlib
 import json
 import os
-import platform
-import subprocess
 import tempfile
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator
 
+from swiftpipe import versions
+from swiftpipe.errors import UserError
+from swiftpipe.recipe.loading import chain_key
+
 DEFAULT_WORK_DIR = ".swiftpipe"
+SCHEMA = 2
+RECORD_FILE = "record.json"
+_V1_JOB_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm")
+
+
+class RecordError(UserError):
+    """A record.json this swiftpipe cannot read."""
 
 
 class State(str, Enum):
@@ -47,67 +59,182 @@ def now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    """Parameter values as they read back from JSON (paths and enums as text)."""
-    return json.loads(json.dumps(values, default=str))
+@dataclass
+class SlurmJob:
+    """The Slurm job that runs a stage, and Slurm's last word on it."""
+
+    id: str
+    submitted: str
+    sbatch: str  # the script submitted
+    output: str  # Slurm's output file for the job
+    state: str = "PENDING"  # Slurm's own state name
+    reason: str | None = None
+    exit_code: str | None = None  # Slurm's "exit:signal"
 
 
-def chain_key(recipe_path: str, params: dict[str, Any]) -> str:
-    """Identifies "this recipe with these parameters": what --resume continues. `--set` overrides are left out
-    on purpose: they change a stage's command, so resume re-runs that stage (and what follows it) and reuses
-    the ones before it."""
-    text = json.dumps([str(Path(recipe_path).resolve()), params], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+@dataclass
+class Attempt:
+    """An earlier launch of a stage, kept when the stage is launched again."""
+
+    state: State
+    started: str | None = None
+    ended: str | None = None
+    seconds: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    log: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class StageRecord:
+    """One stage of a run: its state, the command that ran, and what it produced."""
+
+    state: State = State.PENDING
+    reason: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    seconds: float | None = None
+    exit_code: int | None = None
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    script: str | None = None
+    log: str | None = None
+    fingerprint: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
+    final_loss: float | None = None
+    answers: list[dict[str, str | None]] = field(default_factory=list)
+    resume_from: str | None = None  # the checkpoint its next launch continues from
+    job: SlurmJob | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def end(self, state: State, reason: str | None = None) -> None:
+        self.state, self.reason = state, reason
+
+    def begin(self, *, command: list[str], env: dict[str, str], script: str, log: str, fingerprint: str) -> None:
+        """A new launch: an earlier one moves to `attempts`; the Slurm job and resume point stay."""
+        self._archive()
+        self.state, self.started = State.RUNNING, now()
+        self.command, self.env, self.script, self.log, self.fingerprint = command, env, script, log, fingerprint
+
+    def restart(self, state: State, reason: str | None = None) -> None:
+        """The stage starts over in `state` (queued again, aborted): the earlier launch moves to `attempts`."""
+        self._archive()
+        self.job = None
+        self.resume_from = None
+        self.state, self.reason = state, reason
+
+    def _archive(self) -> None:
+        if self.started is not None:
+            self.attempts.append(Attempt(self.state, self.started, self.ended, self.seconds, self.exit_code,
+                                         self.reason, self.log, dict(self.outputs)))
+        fresh = StageRecord(resume_from=self.resume_from, job=self.job, attempts=self.attempts)
+        self.__dict__.update(fresh.__dict__)
+
+
+@dataclass
+class RecipeInfo:
+    name: str
+    path: str
+    abspath: str
+    params: dict[str, Any]  # as they read back from JSON
+    sets: list[str]
+    key: str
+    git: dict[str, Any] | None = None
+
+
+@dataclass
+class LauncherInfo:
+    """A run that is not local: the launcher's name, and what it needs to run a stage later (opaque here)."""
+
+    name: str
+    invocation: dict[str, Any]
+
+
+@dataclass
 class RunRecord:
-    """One chain run. `data` is the JSON document; `save()` writes it atomically."""
+    """One chain run. `save()` writes it atomically; a record that `owns` a stage writes only that stage."""
 
-    def __init__(self, folder: Path, data: dict[str, Any], *, owns: str | None = None) -> None:
-        self.folder = folder
-        self.data = data
-        self.owns = owns  # a Slurm job writes only its own stage's entry; see save()
+    folder: Path
+    id: str
+    recipe: RecipeInfo
+    created: str
+    stages: dict[str, StageRecord]
+    state: State = State.PENDING
+    cwd: str = ""
+    versions: dict[str, str | None] = field(default_factory=dict)
+    launcher: LauncherInfo | None = None
+    updated: str | None = None
+    owns: str | None = field(default=None, compare=False)  # a Slurm job's record: see save()
 
     @property
-    def id(self) -> str:
-        return self.data["id"]
+    def key(self) -> str:
+        return self.recipe.key
 
     @property
-    def stages(self) -> dict[str, dict[str, Any]]:
-        return self.data["stages"]
+    def launcher_name(self) -> str:
+        return self.launcher.name if self.launcher else "local"
 
-    def stage(self, name: str) -> dict[str, Any]:
-        return self.data["stages"].setdefault(name, {"state": State.PENDING.value})
+    def stage(self, name: str) -> StageRecord:
+        return self.stages.setdefault(name, StageRecord())
 
     def state_of(self, name: str) -> State:
-        return State(self.stages.get(name, {}).get("state", State.PENDING.value))
+        entry = self.stages.get(name)
+        return entry.state if entry else State.PENDING
 
     def path_for(self, stage: str, suffix: str) -> Path:
         return self.folder / f"{stage}{suffix}"
 
     def save(self) -> None:
-        """Write the record. A record that `owns` one stage (a Slurm job's) merges that entry into what is on
-        disk under the record's lock, so that `status` or `cancel` writing meanwhile lose nothing."""
-        if self.owns is not None:
-            with locked(self.folder) as current:
-                current.data["stages"][self.owns] = self.data["stages"][self.owns]
-                current.save()
-            self.data = current.data
+        """Write the record. One that `owns` a stage (a Slurm job's) merges that stage into what is on disk, under
+        the record's lock, so that `status` or `cancel` writing meanwhile lose nothing."""
+        if self.owns is None:
+            self._write()
             return
-        self._write()
+        with locked(self.folder) as current:
+            current.stages[self.owns] = self.stages[self.owns]
+            current.save()
+        self.stages, self.state, self.updated = current.stages, current.state, current.updated
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"schema": SCHEMA, **_plain(dataclasses.asdict(self), drop_empty=False)}
+        data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True) for name, entry in self.stages.items()}
+        for name in ("folder", "owns"):
+            data.pop(name, None)
+        return data
 
     def _write(self) -> None:
-        self.data["updated"] = now()
+        self.updated = now()
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".record-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.data, f, indent=2, ensure_ascii=False, default=str)
+            json.dump(self.to_json(), f, indent=2, ensure_ascii=False)
             f.write("\n")
-        os.replace(tmp, self.folder / "record.json")
+        os.replace(tmp, self.folder / RECORD_FILE)
+
+
+def _plain(value: Any, *, drop_empty: bool) -> Any:
+    """JSON values: enums as their values, paths as text, None left out (and empty fields, where every field has
+    a default to read back)."""
+    if isinstance(value, dict):
+        return {k: _plain(v, drop_empty=drop_empty) for k, v in value.items()
+                if v is not None and not (drop_empty and (v == [] or v == {}))}
+    if isinstance(value, list):
+        return [_plain(v, drop_empty=drop_empty) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[str, Any], sets: list[str],
            stages: list[str]) -> RunRecord:
+    """A new run's folder and record, saved, every stage pending."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     runs = work_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -117,23 +244,57 @@ def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[s
         n += 1
         run_id = f"{base}-{n}"
     (runs / run_id).mkdir()
-    data = {
-        "id": run_id,
-        "recipe": {"name": recipe_name, "path": recipe_path, "abspath": str(Path(recipe_path).resolve()),
-                   "params": params, "sets": sets, "key": chain_key(recipe_path, params),
-                   "git": _git_commit(Path(recipe_path))},
-        "created": now(),
-        "cwd": os.getcwd(),
-        "versions": versions(),
-        "stages": {name: {"state": State.PENDING.value} for name in stages},
-    }
-    record = RunRecord(runs / run_id, data)
+    recipe = RecipeInfo(recipe_name, recipe_path, str(Path(recipe_path).resolve()), params, sets,
+                        chain_key(recipe_path, params), versions.git_commit(Path(recipe_path)))
+    record = RunRecord(runs / run_id, run_id, recipe, now(), {name: StageRecord() for name in stages},
+                       cwd=os.getcwd(), versions=versions.recorded())
     record.save()
     return record
 
 
 def read(folder: Path) -> RunRecord:
-    return RunRecord(folder, json.loads((folder / "record.json").read_text(encoding="utf-8")))
+    path = folder / RECORD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"cannot read this run record ({type(exc).__name__}); move {folder} out of the work dir "
+                          "to go on without it", where=str(path)) from None
+    return _from_json(folder, data, path)
+
+
+def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
+    schema = data.get("schema", 1) if isinstance(data, dict) else None
+    if schema not in (1, SCHEMA) or not isinstance(data.get("stages"), dict):
+        if isinstance(schema, int) and schema > SCHEMA:
+            raise RecordError(f"written by a newer swiftpipe (record schema {schema}; this one reads 1 and {SCHEMA}): "
+                              "upgrade swiftpipe, or give --work-dir another folder", where=str(path))
+        raise RecordError(f"not a swiftpipe run record; move {folder} out of the work dir to go on without it",
+                          where=str(path))
+    try:
+        launcher = data.get("launcher")
+        return RunRecord(
+            folder, data["id"], RecipeInfo(**data["recipe"]), data["created"],
+            {name: _stage_from_json(entry, schema) for name, entry in data["stages"].items()},
+            State(data.get("state", State.PENDING.value)), data.get("cwd", ""), data.get("versions", {}),
+            LauncherInfo(**launcher) if launcher else None, data.get("updated"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"a damaged run record ({type(exc).__name__}: {exc}); move {folder} out of the work dir "
+                          "to go on without it", where=str(path)) from None
+
+
+def _stage_from_json(entry: dict[str, Any], schema: int) -> StageRecord:
+    entry = dict(entry)
+    if schema == 1 and "job_id" in entry:
+        slurm = entry.get("slurm", {})
+        entry["job"] = {"id": entry["job_id"], "submitted": entry.get("submitted", ""), "sbatch": entry.get("sbatch", ""),
+                        "output": entry.get("slurm_out", ""), "state": slurm.get("state", "PENDING"),
+                        "reason": slurm.get("reason"), "exit_code": slurm.get("exit_code")}
+        for key in _V1_JOB_KEYS:
+            entry.pop(key, None)
+    job = entry.pop("job", None)
+    attempts = [Attempt(**{**a, "state": State(a["state"])}) for a in entry.pop("attempts", [])]
+    return StageRecord(**{**entry, "state": State(entry.get("state", State.PENDING.value))},
+                       job=SlurmJob(**job) if job else None, attempts=attempts)
 
 
 @contextlib.contextmanager
@@ -149,52 +310,22 @@ def locked(folder: Path) -> Iterator[RunRecord]:
 
 
 def load_all(work_dir: Path) -> list[RunRecord]:
-    """Every record under the work dir, oldest first."""
-    found = []
-    for path in sorted((work_dir / "runs").glob("*/record.json")):
-        try:
-            found.append(RunRecord(path.parent, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return sorted(found, key=lambda r: (r.data.get("created", ""), r.id))
+    """Every record under the work dir, oldest first; one that cannot be read is a RecordError naming it."""
+    found = [read(path.parent) for path in sorted((work_dir / "runs").glob(f"*/{RECORD_FILE}"))]
+    return sorted(found, key=lambda r: (r.created, r.id))
 
 
 def latest(work_dir: Path, key: str) -> RunRecord | None:
-    matching = [r for r in load_all(work_dir) if r.data["recipe"].get("key") == key]
+    matching = [r for r in load_all(work_dir) if r.key == key]
     return matching[-1] if matching else None
 
 
 def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
     """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
     stage finished and recorded it."""
-    for record in reversed([r for r in load_all(work_dir) if r.data["recipe"].get("key") == key]):
-        if record.state_of(stage) in FINISHED and record.stages[stage].get("outputs", {}).get(output):
-            return record.stages[stage]["outputs"][output]
+    for record in reversed([r for r in load_all(work_dir) if r.key == key]):
+        entry = record.stages.get(stage)
+        if entry is not None and entry.finished and entry.outputs.get(output):
+            return entry.outputs[output]
     return None
 
-
-def versions() -> dict[str, str | None]:
-    """Versions of what ran, read from package metadata (no imports of torch or swift)."""
-    from importlib import metadata
-
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for package in ("swiftpipe", "ms-swift", "transformers", "torch"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def _git_commit(path: Path) -> dict[str, Any] | None:
-    folder = path.resolve().parent
-    try:
-        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5)
-        if commit.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", str(path.resolve())],
-                               capture_output=True, text=True, timeout=5)
-        return {"commit": commit.stdout.strip(), "recipe_modified": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.TimeoutExpired):
-        return None

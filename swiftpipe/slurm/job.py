@@ -1,34 +1,83 @@
-"""Inside a Slurm job: one stage of a recorded chain, run as a local run would run it.
+"""Inside a Slurm job: one stage of a recorded chain, run by the same StageRunner as a local run.
 
 The job reloads the recipe as it was submitted (the record keeps the invocation), takes its inputs from what
-earlier jobs recorded, writes `<stage>.sh` (the sbatch script with every path filled in) beside the record and
-runs it: srun then starts ms-swift on every node of the allocation. Its outcome and outputs go into its own
-stage's entry, and its exit code is Slurm's, so `--dependency=afterok` holds the rest of the chain back.
+earlier jobs recorded, and hands the stage to `SlurmJobLauncher`: `<stage>.sh` is the sbatch script with every
+path filled in, run with bash, so srun starts ms-swift on every node of the allocation. Its outcome and outputs go
+into its own stage's record, and its exit code is Slurm's, so `--dependency=afterok` holds the rest back.
 """
 from __future__ import annotations
 
+import dataclasses
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from swiftpipe.render import dialects as dialect
-from swiftpipe.recipe import loading as loader
-from swiftpipe.run import preflight
-from swiftpipe.run import run_record as records
-from swiftpipe.run.run_record import FINISHED, State
+from swiftpipe import console
+from swiftpipe.errors import UserError
+from swiftpipe.recipe.loading import LoadedRecipe, Source, load
+from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.recipe.scale import Scale
-from swiftpipe.slurm.options import SlurmOptions
+from swiftpipe.render.commands import RenderedStage, Resolver, render_stage
+from swiftpipe.render.dialects import Dialect, target
+from swiftpipe.run import preflight, run_record
+from swiftpipe.run.launcher import Invocation
+from swiftpipe.run.resolve import References, Unresolved
+from swiftpipe.run.run_record import State
+from swiftpipe.run.stage import StageRunner, fingerprint
+from swiftpipe.slurm.options import SlurmOptions, SlurmPlan, adapt
+from swiftpipe.slurm.script import sbatch_script
 
 
-def run_job(folder: Path, stage: str) -> int:
-    from swiftpipe.run.chain import Runner, RunOptions
+@dataclass(frozen=True)
+class SlurmJobLauncher:
+    """In an allocation: the stage's sbatch script, with real paths, run by bash; its srun starts `swift`."""
 
-    with records.locked(folder) as record:  # waits until the submission that started this job has been saved
-        invocation = record.data["launcher"]["invocation"]
-    loaded = loader.load(invocation["path"], params=invocation["params"], sets=invocation["sets"],
-                         scale=Scale(master_port=invocation["master_port"]),
-                         slurm=SlurmOptions.from_dict(invocation["slurm"]))
-    runner = Runner(loaded, dialect.target(invocation["swift_version"]),
-                    RunOptions(work_dir=folder.parent.parent, stages=[stage], interactive=False, echo=False))
-    runner.record = records.RunRecord(folder, record.data, owns=stage)
-    runner.swift = preflight.swift_executable()
-    state = runner.run_in_allocation(stage)
-    return 0 if state in FINISHED else 130 if state is State.INTERRUPTED else 1
+    recipe: Recipe
+    source: Source
+    plan: SlurmPlan
+    dialect: Dialect
+    swift: str
+    output: str  # the job's Slurm output file, named in the script's #SBATCH header
+
+    def invocation(self, stage: Stage, rendered: RenderedStage, *, script: Path, resolve: Resolver) -> Invocation:
+        text = sbatch_script(self.recipe, stage, self.source, self.plan, dialect=self.dialect, resolve=resolve,
+                             self_path=str(script), output=self.output)
+        path = f"{os.path.dirname(self.swift)}{os.pathsep}{os.environ.get('PATH', '')}"
+        return Invocation(text, ["bash", str(script)], {**os.environ, "PATH": path})
+
+
+def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, master_port: int | None) -> dict[str, Any]:
+    """What a job needs to load the recipe exactly as it was submitted (kept in the run record)."""
+    return {"path": loaded.path, "params": list(loaded.source.params), "sets": list(loaded.source.sets),
+            "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect)}
+
+
+def run_job(folder: Path, name: str) -> int:
+    """Run stage `name` of the record in `folder`; the exit code afterok sees."""
+    with run_record.locked(folder) as record:  # waits until the submission that started this job has been saved
+        if record.launcher is None:
+            raise UserError(f"{folder}: run {record.id} was not submitted to Slurm; there is no job to run")
+        given = record.launcher.invocation
+    loaded = load(given["path"], params=given["params"], sets=given["sets"],
+                  scale=Scale(master_port=given["master_port"]))
+    loaded, plan = adapt(loaded, SlurmOptions.from_dict(given["slurm"]))
+    dialect = target(given["swift_version"])
+    record = dataclasses.replace(record, owns=name)  # a job writes its own stage only
+    entry = record.stage(name)
+    references = References(loaded, folder.parent.parent, [name], record)
+    launcher = SlurmJobLauncher(loaded.recipe, loaded.source, plan, dialect, preflight.swift_executable(),
+                                entry.job.output if entry.job else "")
+    runner = StageRunner(record, launcher, references.resolve, console.say, echo=False,
+                         resume_hint=loaded.source.command("run", "--resume"))
+    stage = loaded.recipe.stage(name)
+    if entry.resume_from:
+        stage = stage.with_flag("resume_from_checkpoint", entry.resume_from)
+        console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")
+    try:
+        rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
+    except Unresolved as missing:
+        state = runner.not_launched(name, f"{missing} was not recorded by the job before this one")
+    else:
+        state = runner.run(stage, rendered, fingerprint=fingerprint(rendered))
+    return 0 if state in run_record.FINISHED else 130 if state is State.INTERRUPTED else 1

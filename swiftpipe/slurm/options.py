@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Recipe, Stage
 
 # Slurm's --time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (or "infinite").
@@ -80,6 +81,30 @@ class SlurmPlan:
 
     options: SlurmOptions
     resources: dict[str, Resources] = field(default_factory=dict)
+
+
+def from_command_line(launcher: str, *, gpus: str | None, nodes: int | None, node_rank: int | None,
+                      master_addr: str | None, gpus_per_node: int | None, partition: str | None, account: str | None,
+                      time: str | None, sbatch_args: tuple[str, ...]) -> SlurmOptions | None:
+    """The Slurm options asked for (None for a local launch), refusing a mix that cannot mean anything."""
+    resources = {"--gpus-per-node": gpus_per_node, "--partition": partition, "--account": account, "--time": time}
+    if launcher == "local":
+        given = [option for option, value in resources.items() if value is not None] + (["--sbatch"] if sbatch_args
+                                                                                          else [])
+        if given:
+            raise UserError(f"{given[0]} is a Slurm option: add --launcher slurm")
+        return None
+    for option, value in (("--gpus", gpus), ("--node-rank", node_rank), ("--master-addr", master_addr)):
+        if value is not None:
+            raise UserError(f"{option}: with --launcher slurm, Slurm picks the GPUs and nodes; use --gpus-per-node "
+                            "and --nodes")
+    return SlurmOptions(nodes or 1, gpus_per_node, partition, account, time, tuple(sbatch_args))
+
+
+def adapt(loaded: LoadedRecipe, options: SlurmOptions) -> tuple[LoadedRecipe, SlurmPlan]:
+    """The loaded recipe as it runs inside Slurm allocations (its re-run lines ask for the same), and the plan."""
+    recipe, planned = plan(loaded.recipe, options)
+    return loaded.adapted(recipe, *options.options()), planned
 
 
 def plan(recipe: Recipe, options: SlurmOptions) -> tuple[Recipe, SlurmPlan]:

@@ -6,11 +6,15 @@ found in shell), and what a job submitted by `run --launcher slurm` runs (inputs
 """
 from __future__ import annotations
 
-from swiftpipe.render.dialects import Dialect
+from pathlib import Path
+
+from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import Recipe, Stage
-from swiftpipe.render.commands import Resolver, Source, build_command, placeholder
-from swiftpipe.slurm.options import SlurmPlan
+from swiftpipe.render.commands import Resolver, build_command, placeholder
+from swiftpipe.render.dialects import Dialect
+from swiftpipe.render.export import ShellInput, ShellInputs, write_scripts
 from swiftpipe.render.templating import render_template
+from swiftpipe.slurm.options import SlurmPlan
 
 SLURM_DERIVED = ("NNODES", "NODE_RANK", "MASTER_ADDR")  # the job script reads these from Slurm
 EXPORT_OUTPUT = "%x-%j.out"  # Slurm's own pattern: job name and id, in the folder sbatch ran in
@@ -20,11 +24,16 @@ def job_name(recipe: Recipe, stage: Stage) -> str:
     return f"{recipe.name}-{stage.name}"
 
 
+def batch_stages(recipe: Recipe) -> list[Stage]:
+    """The stages that can be Slurm jobs: an interactive chat needs a terminal (`swiftpipe chat`)."""
+    return [s for s in recipe.stages if not s.interactive]
+
+
 def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan, *, dialect: Dialect,
-                  resolve: Resolver = placeholder, inputs: list[tuple[str, str, str, str]] | None = None,
+                  resolve: Resolver = placeholder, inputs: list[ShellInput] | None = None,
                   self_path: str | None = None, output: str = EXPORT_OUTPUT, chdir: str | None = None) -> str:
-    """The job script of `stage`. `inputs` are shell lookups (variable, function, output_dir, suffix) that the
-    resolver's ShellText refers to; `resolve` fills every reference in before that list is read."""
+    """The job script of `stage`. `inputs` are the shell lookups that the resolver's ShellText refers to;
+    `resolve` fills every reference in before that list is read."""
     command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
     resources = plan.resources[stage.name]
     env = [(name, value) for name, value in command.env if name not in SLURM_DERIVED]
@@ -35,6 +44,21 @@ def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan,
         self_path=self_path or f"{stage.name}.sbatch")
 
 
+def export(recipe: Recipe, source: Source, directory: str | Path, plan: SlurmPlan, *, dialect: Dialect,
+           force: bool = False) -> list[Path]:
+    """`<stage>.sbatch` for every batch stage, inputs found in shell, and submit_all.sh chaining them with afterok."""
+    folder = Path(directory)
+    contents = {}
+    for stage in batch_stages(recipe):
+        inputs = ShellInputs(recipe)
+        contents[f"{stage.name}.sbatch"] = sbatch_script(recipe, stage, source, plan, dialect=dialect, resolve=inputs,
+                                                         inputs=inputs.found,
+                                                         self_path=str(folder / f"{stage.name}.sbatch"))
+    contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name, scripts=list(contents),
+                                                self_path=str(folder / "submit_all.sh"))
+    return write_scripts(folder, contents, force=force)
+
+
 def job_script(recipe: Recipe, stage: Stage, plan: SlurmPlan, *, run_id: str, record: str, python: str,
                output: str, chdir: str) -> str:
     """What `run --launcher slurm` submits: the resources, then swiftpipe running the stage inside the job."""
@@ -42,4 +66,3 @@ def job_script(recipe: Recipe, stage: Stage, plan: SlurmPlan, *, run_id: str, re
         "sbatch_job.sh.j2", recipe=recipe.name, stage=stage.name, job_name=job_name(recipe, stage),
         resources=plan.resources[stage.name], slurm=plan.options, output=output, chdir=chdir, run_id=run_id,
         record=record, python=python)
-

@@ -1,0 +1,187 @@
+"""`swiftpipe run|status|runs|resolve|chat`: running a chain and what its runs produced."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from swiftpipe import console
+from swiftpipe.cli.common import (dialect_option, json_option, launcher_options, print_json, recipe_options,
+                                  stage_option, user_errors, work_dir_option)
+from swiftpipe.errors import UserError
+
+if TYPE_CHECKING:
+    from swiftpipe.run.run_record import RunRecord
+
+
+@click.command(epilog="""\b
+Examples:
+  swiftpipe run recipes/demo.py                     # the whole chain
+  swiftpipe run recipes/medical.py --stage sft --stage merge
+  swiftpipe run recipes/medical.py --gpus 0,1,2,3   # one training process per GPU, same global batch
+  swiftpipe run recipes/medical.py --dry-run        # commands, env and resolved inputs; nothing launched
+  swiftpipe run recipes/demo.py --resume            # finish a failed or interrupted chain
+  swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --time 24:00:00
+  swiftpipe run recipes/medical.py --launcher slurm --wait     # submit, then follow the jobs to the end
+  swiftpipe run recipes/medical.py --launcher slurm --resume   # resubmit from the first unfinished stage
+""")
+@recipe_options
+@launcher_options
+@stage_option
+@dialect_option
+@work_dir_option
+@click.option("--resume", is_flag=True, help="Continue the latest run of this recipe and parameters.")
+@click.option("--dry-run", is_flag=True, help="Print what would run, with inputs resolved; launch nothing.")
+@click.option("--quiet", is_flag=True, help="Do not echo ms-swift's output (it still goes to the stage logs).")
+@click.option("--wait", is_flag=True, help="Slurm: after submitting, follow the jobs until the chain ends.")
+@user_errors
+def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
+        swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, quiet: bool, wait: bool,
+        scale: Any, slurm: Any) -> None:
+    """Run the chain: each stage gets what the previous one produced; every run is recorded.
+
+    Exit code 0 when every stage finished, 1 when one failed, 2 for bad input (nothing launched),
+    130 when interrupted. With --launcher slurm, each stage is an sbatch job that starts when the
+    previous one succeeded; the command returns once they are submitted (0), or with --wait when the
+    chain ends.
+    """
+    from swiftpipe.cli import tables
+    from swiftpipe.recipe import loading, overrides
+    from swiftpipe.render import dialects
+
+    loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
+    chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
+    target = dialects.target(swift_version)
+    if slurm is not None:
+        if dry_run:
+            raise UserError("--dry-run with --launcher slurm: use swiftpipe render --launcher slurm")
+        from swiftpipe.cli.slurm import run_on_slurm
+
+        sys.exit(run_on_slurm(loaded, slurm, target, work_dir=work_dir, stages=chosen, resume=resume, wait=wait,
+                              master_port=scale.master_port))
+    if wait:
+        raise UserError("--wait is for --launcher slurm; a local run always waits")
+    from swiftpipe.run.chain import RunOptions, run_chain
+
+    outcome = run_chain(loaded, target, RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run,
+                                                   echo=not quiet))
+    if outcome.record is not None:
+        tables.print_summary(outcome.record)
+    sys.exit(outcome.exit_code)
+
+
+@click.command(epilog="""\b
+Examples:
+  swiftpipe status recipes/demo.py
+  swiftpipe status recipes/medical.py -p sft=full --json
+""")
+@recipe_options
+@work_dir_option
+@json_option
+@user_errors
+def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path, as_json: bool) -> None:
+    """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final loss.
+
+    For a chain submitted to Slurm, each job's id and Slurm state, asked of Slurm now.
+    """
+    from swiftpipe.cli import tables
+    from swiftpipe.slurm import submit
+
+    record = latest(recipe_path, params, sets, work_dir)
+    try:
+        record = submit.refresh(record)
+    except UserError as exc:  # Slurm does not answer here: show what the record knows
+        console.warn(f"{exc}; showing the record as it was last written")
+    if as_json:
+        print_json(record.to_json())
+    else:
+        console.console.print(tables.stage_table(record))
+
+
+@click.command(epilog="""\b
+Examples:
+  swiftpipe runs
+  swiftpipe runs --json
+""")
+@work_dir_option
+@json_option
+@user_errors
+def runs(work_dir: Path, as_json: bool) -> None:
+    """List the runs recorded under the work dir."""
+    from swiftpipe.cli import tables
+    from swiftpipe.run import run_record
+
+    found = run_record.load_all(work_dir)
+    if as_json:
+        print_json([r.to_json() for r in found])
+    elif not found:
+        console.say(f"no runs recorded under {work_dir}")
+    else:
+        console.console.print(tables.runs_table(found))
+
+
+@click.command(epilog="""\b
+Examples:
+  swiftpipe resolve recipes/demo.py sft             # the SFT's last checkpoint
+  swiftpipe resolve recipes/demo.py sft --which best
+  swiftpipe resolve recipes/demo.py merge           # the merged model folder
+""")
+@recipe_options
+@click.argument("stage_name", metavar="STAGE")
+@click.option("--which", type=click.Choice(["last", "best", "merged", "run_dir", "results"]), default=None,
+              help="What to print (default: merged for a merge stage, results for infer, else last).")
+@work_dir_option
+@user_errors
+def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage_name: str, which: str | None,
+            work_dir: Path) -> None:
+    """Print the path a stage produced in the newest run where it finished."""
+    from swiftpipe.recipe import loading, overrides
+    from swiftpipe.run import run_record
+
+    loaded = loading.load(recipe_path, params=params, sets=sets)
+    overrides.select(loaded.recipe, [stage_name], where=recipe_path)
+    command = loaded.recipe.stage(stage_name).command
+    which = which or {"export": "merged", "infer": "results"}.get(command, "last")
+    kind = {"last": "last_checkpoint", "best": "best_checkpoint"}.get(which, which)
+    found = run_record.produced(work_dir, loaded.key, stage_name, kind)
+    if not found:
+        raise UserError(f"{recipe_path}: stage {stage_name!r} has no finished run with a {which} output "
+                        f"(swiftpipe status {recipe_path})")
+    console.say(found)
+
+
+@click.command(epilog="""\b
+Examples:
+  swiftpipe chat recipes/medical.py
+  swiftpipe chat recipes/medical.py -p sft=full --swift-version 4
+""")
+@recipe_options
+@dialect_option
+@work_dir_option
+@user_errors
+def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
+         work_dir: Path) -> None:
+    """Chat with the chain's final model (`swift infer --stream true`) in this terminal."""
+    from swiftpipe.recipe import loading
+    from swiftpipe.render import dialects
+    from swiftpipe.run.chat import open_chat
+
+    loaded = loading.load(recipe_path, params=params, sets=sets)
+    sys.exit(open_chat(loaded, dialect=dialects.target(swift_version), work_dir=work_dir))
+
+
+def latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
+    """The newest run record of this recipe with these parameters, or a UserError."""
+    from swiftpipe.recipe import loading
+    from swiftpipe.run import run_record
+
+    loaded = loading.load(recipe_path, params=params, sets=sets)
+    record = run_record.latest(work_dir, loaded.key)
+    if record is None:
+        raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
+    return record
+
+
+COMMANDS = (run, status, runs, resolve, chat)

@@ -1,0 +1,82 @@
+"""`swiftpipe run --launcher slurm`'s submission and following, `swiftpipe cancel`, and the hidden `job`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from swiftpipe import console
+from swiftpipe.cli.common import recipe_options, user_errors, work_dir_option
+from swiftpipe.errors import UserError
+
+if TYPE_CHECKING:
+    from swiftpipe.recipe.loading import LoadedRecipe
+    from swiftpipe.render.dialects import Dialect
+    from swiftpipe.slurm.options import SlurmOptions
+
+
+def run_on_slurm(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, *, work_dir: Path,
+                 stages: list[str] | None, resume: bool, wait: bool, master_port: int | None) -> int:
+    """Submit the chain; with `wait`, follow it to the end. Returns the exit code."""
+    from swiftpipe.cli import tables
+    from swiftpipe.slurm import submit
+    from swiftpipe.slurm.options import adapt
+
+    loaded, plan = adapt(loaded, options)
+    record = submit.submit(loaded, plan, dialect, work_dir=work_dir, stages=stages, resume=resume,
+                           master_port=master_port, say=console.say)
+    if not wait:
+        console.console.print(tables.stage_table(record))
+        console.say(f"submitted; follow with: swiftpipe status {loaded.path}   stop with: swiftpipe cancel "
+                    f"{loaded.path}")
+        return 0
+    try:
+        code = submit.wait(record, console.say)
+    except KeyboardInterrupt:
+        console.say(f"stopped waiting; the jobs go on (swiftpipe status {loaded.path})", err=True)
+        return 130
+    console.console.print(tables.stage_table(submit.refresh(record)))
+    return code
+
+
+@click.command(epilog="""\b
+Examples:
+  swiftpipe cancel recipes/medical.py
+  swiftpipe cancel recipes/medical.py -p sft=full --work-dir /scratch/runs
+""")
+@recipe_options
+@work_dir_option
+@user_errors
+def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> None:
+    """Cancel (scancel) the Slurm jobs of the latest run that are still queued or running.
+
+    `swiftpipe run ... --launcher slurm --resume` later resubmits from the first unfinished stage.
+    """
+    from swiftpipe.cli.runs import latest
+    from swiftpipe.slurm import client, submit
+
+    record = latest(recipe_path, params, sets, work_dir)
+    if record.launcher_name != "slurm":
+        raise UserError(f"{recipe_path}: run {record.id} ran here, not on Slurm; stop a local run with Ctrl-C")
+    client.available()
+    if not submit.cancel(record, console.say):
+        console.say(f"run {record.id}: no job queued or running")
+
+
+@click.command(hidden=True, epilog="""\b
+Example (what every submitted job runs):
+  swiftpipe job .swiftpipe/runs/medical-20261123-101500 sft
+""")
+@click.argument("record", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("stage")
+@user_errors
+def job(record: Path, stage: str) -> None:
+    """Run one stage of a recorded chain inside its Slurm job (what `run --launcher slurm` submits)."""
+    from swiftpipe.slurm.job import run_job
+
+    sys.exit(run_job(record, stage))
+
+
+COMMANDS = (cancel, job)

@@ -1,0 +1,71 @@
+"""What a stage produced: read from the lines ms-swift printed and the folders it wrote (see layout.py)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swiftpipe.recipe.model import Stage
+from swiftpipe.run import layout
+from swiftpipe.run.run_record import State, StageRecord
+
+ANSWERS_KEPT = 20
+
+
+@dataclass
+class Produced:
+    outputs: dict[str, str] = field(default_factory=dict)
+    final_loss: float | None = None
+    answers: list[dict[str, str | None]] = field(default_factory=list)
+
+
+def run_dirs_before(stage: Stage) -> set[Path]:
+    """A training stage's run folders before it starts, to tell the one it creates."""
+    output_dir = stage.flags.get("output_dir")
+    return set(layout.run_dirs(Path(str(output_dir))).values()) if stage.trains and output_dir else set()
+
+
+def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
+    """What this stage produced, as ms-swift reported it; for a training run, the folder this run created."""
+    produced = Produced()
+    if stage.trains:
+        run_dir = Path(found["run_dir"]) if "run_dir" in found else None
+        if run_dir is None and stage.flags.get("output_dir"):
+            created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
+            run_dir = created.pop() if len(created) == 1 else None
+        if run_dir is not None:
+            result = layout.read_training(run_dir)
+            produced.outputs["run_dir"] = str(run_dir)
+            for key, path in (("last_checkpoint", result.last_checkpoint), ("best_checkpoint", result.best_checkpoint)):
+                if path:
+                    produced.outputs[key] = str(path)
+            produced.final_loss = result.final_loss
+    elif stage.command == "export" and "merged" in found:
+        produced.outputs["merged"] = found["merged"]
+    elif stage.command == "infer" and "results" in found:
+        produced.outputs["results"] = found["results"]
+        produced.answers = _answers(Path(found["results"]))
+    return produced
+
+
+def checkpoint_to_resume(stage: Stage, entry: StageRecord) -> str | None:
+    """The last complete checkpoint of a training stage that failed or was stopped, to continue from."""
+    if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED):
+        return None
+    run_dir = entry.outputs.get("run_dir")
+    saved = layout.checkpoints(Path(run_dir)) if run_dir else []
+    return str(saved[-1]) if saved else None
+
+
+def _answers(path: Path) -> list[dict[str, str | None]]:
+    answers: list[dict[str, str | None]] = []
+    if not path.is_file():
+        return answers
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:ANSWERS_KEPT]:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        question = next((m.get("content") for m in reversed(row.get("messages", [])) if m.get("role") == "user"), None)
+        answers.append({"question": question, "answer": row.get("response")})
+    return answers

@@ -1,0 +1,64 @@
+"""Reference resolution: the path a `checkpoint("sft")` or `merged("merge")` stands for when a stage runs.
+
+A reference resolves to what its stage produced in this run when it ran here, else to the newest run of the same
+recipe and parameters where it finished. The chain loop, a Slurm job and the Slurm submission share this.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from swiftpipe.recipe.loading import LoadedRecipe
+from swiftpipe.recipe.model import Ref
+from swiftpipe.run import run_record
+from swiftpipe.run.preflight import PreflightError
+from swiftpipe.run.run_record import RunRecord
+
+
+class Unresolved(Exception):
+    """A reference to an output that no run has recorded (yet)."""
+
+
+@dataclass
+class References:
+    loaded: LoadedRecipe
+    work_dir: Path
+    names: Sequence[str]  # the stages this run launches, in chain order
+    record: RunRecord | None = None  # this run's record, once it exists
+
+    def resolve(self, ref: Ref) -> str:
+        """The produced path, or Unresolved. A reference's kind is the key of the stage's recorded outputs."""
+        if self.record is not None and ref.stage in self.record.stages:
+            entry = self.record.stages[ref.stage]
+            if entry.finished and entry.outputs.get(ref.kind):
+                return entry.outputs[ref.kind]
+        if ref.stage not in self.names:
+            produced = run_record.produced(self.work_dir, self.loaded.key, ref.stage, ref.kind)
+            if produced:
+                return produced
+        raise Unresolved(f"{ref.stage}.{ref.kind}")
+
+    def resolve_or_placeholder(self, ref: Ref) -> str:
+        try:
+            return self.resolve(ref)
+        except Unresolved:
+            return ref.placeholder()
+
+    def check(self) -> None:
+        """A PreflightError listing every reference that neither an earlier stage of this run nor a finished
+        earlier run provides."""
+        path, names = self.loaded.path, list(self.names)
+        problems = []
+        for name in names:
+            for flag, ref in self.loaded.recipe.stage(name).refs():
+                if ref.stage in names and names.index(ref.stage) < names.index(name):
+                    continue  # produced earlier in this run
+                try:
+                    self.resolve(ref)
+                except Unresolved:
+                    problems.append(f"{path}: stage {name!r}, --{flag}: needs {ref.stage}.{ref.kind}, but stage "
+                                    f"{ref.stage!r} has not finished in any run of this recipe with these parameters; "
+                                    f"run it first (swiftpipe run {path} --stage {ref.stage})")
+        if problems:
+            raise PreflightError("\n".join(problems))

@@ -1,0 +1,112 @@
+"""One stage: launched through a Launcher, watched, and its outcome and outputs written to its stage record."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from swiftpipe.recipe.model import Ref, Stage
+from swiftpipe.render.commands import RenderedStage, Resolver
+from swiftpipe.run import layout
+from swiftpipe.run.launcher import Launcher
+from swiftpipe.run.outputs import collect, run_dirs_before
+from swiftpipe.run.process import Grace, run_process
+from swiftpipe.run.run_record import RunRecord, StageRecord, State, now
+from swiftpipe.run.watch import StageWatcher
+
+LOG_TAIL = 20
+
+
+def fingerprint(rendered: RenderedStage) -> str:
+    """What decides whether a finished stage can be reused: its argv and environment."""
+    text = json.dumps([rendered.command.argv, sorted(rendered.command.env)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class StageRunner:
+    """Runs stages of one run record: each launch is recorded before it starts and after it ends."""
+
+    record: RunRecord
+    launcher: Launcher
+    resolve: Resolver
+    say: Callable[[str], None]
+    resume_hint: str  # the command that continues the chain, said when a stage is interrupted
+    echo: bool = True
+    grace: Grace = field(default_factory=Grace)
+
+    def run(self, stage: Stage, rendered: RenderedStage, *, fingerprint: str) -> State:
+        """Launch `stage` unless pre-launch checks refuse it; return its final state. `fingerprint` is what a later
+        --resume compares to tell whether the stage changed."""
+        refused = self.refused_merge_target(stage)
+        if refused:
+            return self.not_launched(stage.name, refused)
+        entry = self.record.stage(stage.name)
+        script, log = self.record.path_for(stage.name, ".sh"), self.record.path_for(stage.name, ".log")
+        invocation = self.launcher.invocation(stage, rendered, script=script, resolve=self.resolve)
+        script.write_text(invocation.script, encoding="utf-8")
+        log.write_bytes(b"")
+        before = run_dirs_before(stage)
+        entry.begin(command=rendered.command.argv, env=rendered.command.environment, script=str(script), log=str(log),
+                    fingerprint=fingerprint)
+        self.record.save()
+        self.say(f"[swiftpipe] {stage.name}: {' '.join(rendered.command.argv[:2])} (log: {log})")
+        watcher = StageWatcher(stage.name, echo=self.echo)
+        outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
+                              attach=stage.interactive, grace=self.grace,
+                              tick=lambda: (watcher.tick(), self._note_run_dir(stage, watcher, entry)))
+        produced = collect(stage, watcher.found, before)
+        entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
+        entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
+        if outcome.interrupted:
+            entry.end(State.INTERRUPTED)
+        elif outcome.exit_code != 0:
+            entry.end(State.FAILED)
+        elif stage.trains and not produced.outputs.get("last_checkpoint"):
+            entry.end(State.FAILED, "ms-swift exited 0 but saved no complete checkpoint")
+        else:
+            entry.end(State.DONE)
+        self.record.save()
+        if entry.state is State.FAILED:
+            self._report_failure(stage.name, log, entry)
+        elif entry.state is State.INTERRUPTED:
+            self.say(f"[swiftpipe] {stage.name}: interrupted; `{self.resume_hint}` continues the chain")
+        return entry.state
+
+    def not_launched(self, name: str, reason: str) -> State:
+        """Record `name` as failed before launch, and say why."""
+        self.record.stage(name).end(State.FAILED, reason)
+        self.say(f"[swiftpipe] {name}: not launched: {reason}")
+        self.record.save()
+        return State.FAILED
+
+    def refused_merge_target(self, stage: Stage) -> str | None:
+        """Why a merge must not launch: the folder `swift export --merge_lora true` would write exists, and
+        ms-swift refuses to overwrite it after loading the whole model."""
+        if not stage.merges:
+            return None
+        target = stage.flags.get("output_dir")
+        if target is None:
+            source = stage.merge_source
+            if source is None:
+                return None
+            target = f"{self.resolve(source) if isinstance(source, Ref) else source}{layout.MERGED_SUFFIX}"
+        if not Path(str(target)).exists():
+            return None
+        return (f"{target} already exists and ms-swift refuses to overwrite a merged model: remove it, or "
+                f"--set {stage.name}.output_dir=NEW_FOLDER")
+
+    def _note_run_dir(self, stage: Stage, watcher: StageWatcher, entry: StageRecord) -> None:
+        """Record a training run's folder as soon as ms-swift names it: a process killed outright (a Slurm time
+        limit, the OOM killer) then still leaves a record that --resume can continue from."""
+        if stage.trains and "run_dir" in watcher.found and "run_dir" not in entry.outputs:
+            entry.outputs["run_dir"] = watcher.found["run_dir"]
+            self.record.save()
+
+    def _report_failure(self, name: str, log: Path, entry: StageRecord) -> None:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL:]
+        reason = entry.reason or f"exit code {entry.exit_code}"
+        self.say("\n".join([f"[swiftpipe] {name} failed ({reason}); last lines of {log}:",
+                            *("    " + line for line in tail)]))

@@ -1,0 +1,44 @@
+"""What ran: installed versions, read from package metadata (the one way swiftpipe asks; no import of swift or
+torch), and the git commit of a recipe."""
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SWIFT_DISTRIBUTION = "ms-swift"
+RECORDED = ("swiftpipe", SWIFT_DISTRIBUTION, "transformers", "torch")
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def swift_version() -> str | None:
+    """The installed ms-swift's version, or None where it is not installed."""
+    return package_version(SWIFT_DISTRIBUTION)
+
+
+def recorded() -> dict[str, str | None]:
+    """What a run record keeps of the environment it ran in."""
+    return {"python": platform.python_version(), **{name: package_version(name) for name in RECORDED}}
+
+
+def git_commit(path: Path) -> dict[str, Any] | None:
+    """The commit of the repository holding `path`, and whether `path` differs from it (None outside git)."""
+    folder = path.resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", str(path.resolve())],
+                               capture_output=True, text=True, timeout=5)
+        return {"commit": commit.stdout.strip(), "recipe_modified": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.TimeoutExpired):
+        return None
