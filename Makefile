@@ -1,7 +1,7 @@
 # swiftpipe's set-up, tests and the tutorials' stages.
 #   make install            .venv with swiftpipe + ms-swift 3.12 (the tutorials' major); idempotent
 #   make install SWIFT=4    .venv-swift4 with the current ms-swift 4.x
-#   make test [SWIFT=4]     fast tests and the real-ms-swift tests
+#   make test [SWIFT=4]     the layers contract (lint-imports), fast tests and the real-ms-swift tests
 #   make demo               the whole chain on a tiny local model, on the CPU (builds the model on first use)
 #   make pretrain|sft|merge|dpo|infer [RECIPE=recipes/medical.py]   one stage of a recipe
 #   make data               fetch and check what recipes/medical.py reads (base model, the tutorials' datasets)
@@ -45,6 +45,7 @@ $(STAMP): pyproject.toml Makefile
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 # The tiny Qwen2 model, built once per ms-swift major (transformers 4 or 5) from the sample text.

@@ -70,7 +70,7 @@ def test_every_flag_swiftpipe_calls_removed_is_really_unknown_to_ms_swift(flag: 
 def test_a_bad_choice_and_a_bad_type_are_reported_with_stage_and_flag() -> None:
     commands = [
         Command("a", "sft", (), (Flag("num_train_epochs", ("many",)),)),
-        Command("b", "sft", (), (Flag("tuner_backend" if INSTALLED.major == 4 else "tuner_backend", ("swift",)),)),
+        Command("b", "sft", (), (Flag("tuner_backend", ("swift",)),)),
     ]
     with pytest.raises(LintError) as info:
         lint(commands, where="r.py")

@@ -82,7 +82,7 @@ def test_demo_chain_runs_as_one_job_per_stage(slurm: dict[str, str], tiny: Path,
     assert record["launcher"]["name"] == "slurm" and record["state"] == "done"
     assert {n: (s["state"], s["slurm"]["state"], s["slurm"]["exit_code"]) for n, s in stages.items()} == dict.fromkeys(
         ["pretrain", "sft", "merge", "dpo", "merge_dpo", "infer"], ("done", "COMPLETED", "0:0"))
-    job_ids = [int(s["job_id"]) for s in stages.values()]
+    job_ids = [int(s["job"]["id"]) for s in stages.values()]
     assert job_ids == sorted(set(job_ids))  # one job per stage, submitted in chain order
     names = list(stages)
     for before, after in zip(names, names[1:]):  # afterok: each job started after the previous one ended
@@ -101,7 +101,7 @@ def test_demo_chain_runs_as_one_job_per_stage(slurm: dict[str, str], tiny: Path,
 
     status = _swiftpipe(slurm, "status", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}",
                         "--work-dir", str(work), "--json")
-    assert json.loads(status.stdout)["stages"]["dpo"]["job_id"] == stages["dpo"]["job_id"]
+    assert json.loads(status.stdout)["stages"]["dpo"]["job"]["id"] == stages["dpo"]["job"]["id"]
 
 
 def test_failed_sft_aborts_the_rest_and_resume_finishes(slurm: dict[str, str], tiny: Path, tmp_path: Path) -> None:
@@ -117,17 +117,17 @@ def test_failed_sft_aborts_the_rest_and_resume_finishes(slurm: dict[str, str], t
     assert stages["merge"]["state"] == "aborted" and stages["merge"]["slurm"]["reason"] == "DependencyNeverSatisfied"
     assert "last lines of" in failed.stdout  # --wait shows why the SFT failed
     deadline = time.monotonic() + 60  # the never-startable merge job is cancelled, not left in the queue
-    while _squeue(slurm, stages["merge"]["job_id"]).split("|")[0] != "CANCELLED" and time.monotonic() < deadline:
+    while _squeue(slurm, stages["merge"]["job"]["id"]).split("|")[0] != "CANCELLED" and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _squeue(slurm, stages["merge"]["job_id"]).startswith("CANCELLED|")
+    assert _squeue(slurm, stages["merge"]["job"]["id"]).startswith("CANCELLED|")
 
     resumed = _swiftpipe(slurm, *args, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = _record(work)["stages"]
     assert {n: s["state"] for n, s in after.items()} == {"pretrain": "done", "sft": "done", "merge": "done"}
-    assert after["pretrain"]["job_id"] == stages["pretrain"]["job_id"]  # pretraining was not resubmitted
+    assert after["pretrain"]["job"]["id"] == stages["pretrain"]["job"]["id"]  # pretraining was not resubmitted
     assert len(list((out / "pretrain").glob("v*"))) == 1
-    assert int(after["sft"]["job_id"]) > int(stages["merge"]["job_id"])
+    assert int(after["sft"]["job"]["id"]) > int(stages["merge"]["job"]["id"])
     assert _flag(after["sft"], "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
     assert Path(after["merge"]["outputs"]["merged"]).is_dir()
 
@@ -149,11 +149,11 @@ def test_cancel_stops_the_running_and_the_queued_jobs(slurm: dict[str, str], tin
     for name in ("pretrain", "sft"):
         assert f"{name}: cancelled job {stages[name]['job_id']}" in cancelled.stdout
     deadline = time.monotonic() + 120
-    while _squeue(slurm, stages["pretrain"]["job_id"]).split("|")[0] not in ("CANCELLED",) \
+    while _squeue(slurm, stages["pretrain"]["job"]["id"]).split("|")[0] not in ("CANCELLED",) \
             and time.monotonic() < deadline:
         time.sleep(0.5)
     for name in ("pretrain", "sft"):
-        assert _squeue(slurm, stages[name]["job_id"]).startswith("CANCELLED|")
+        assert _squeue(slurm, stages[name]["job"]["id"]).startswith("CANCELLED|")
     status = _swiftpipe(slurm, "status", *recipe, "--work-dir", str(work), "--json")
     after = json.loads(status.stdout)["stages"]
     assert after["pretrain"]["state"] == "interrupted" and after["sft"]["state"] == "interrupted"
