@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -44,3 +45,21 @@ def write_recipe(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def real_swift_guard(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch):
+    """A fast test never launches the real `swift` (pre-flight would fall back to the one beside this Python): a
+    stand-in first on PATH records any call, and the test fails. `fake_swift` and the e2e tier go before it."""
+    if request.node.get_closest_marker("e2e"):
+        yield
+        return
+    guard = tmp_path_factory.mktemp("swift-guard")
+    calls = guard / "calls"
+    (guard / "swift").write_text(f"#!/bin/sh\necho \"swift $*\" >> {shlex.quote(str(calls))}\n"
+                                 "echo 'a fast test launched swift: use the fake_swift fixture' >&2\nexit 97\n")
+    (guard / "swift").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{guard}{os.pathsep}{os.environ['PATH']}")
+    yield
+    assert not calls.exists(), f"a fast test launched swift: {calls.read_text()}"

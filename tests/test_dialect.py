@@ -5,11 +5,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from shell_commands import flag_pairs
-from swiftpipe import Launch, checkpoint, make_recipe, merge, merged, infer, sft
-from swiftpipe.render import dialects as dialect
+
+from swiftpipe import Launch, checkpoint, infer, make_recipe, merge, merged, sft
 from swiftpipe.errors import DialectError
+from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import Source, build_command
 
 SOURCE = Source("scenario.py")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from swiftpipe.render import dialects as dialect
-from swiftpipe.recipe import loading as loader
-from swiftpipe.render import export as scripts
 from swiftpipe.errors import UserError
+from swiftpipe.recipe import loading as loader
+from swiftpipe.render import dialects as dialect
+from swiftpipe.render import export as scripts
 
 
 def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Path]:

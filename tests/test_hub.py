@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fake_hub import FakeHub
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from swiftpipe import make_recipe, merge, pretrain, sft, infer
-from swiftpipe.render import dialects as dialect
+from swiftpipe import infer, make_recipe, merge, pretrain, sft
 from swiftpipe.cli import main
-from swiftpipe.render.dialects import _REMOVED_IN_3_AND_4
 from swiftpipe.errors import LintError
+from swiftpipe.render import dialects as dialect
+from swiftpipe.render.commands import Command, Flag, build_command
+from swiftpipe.render.dialects import REMOVED_IN_3_AND_4
 from swiftpipe.render.lint import lint
 from swiftpipe.versions import swift_version
-from swiftpipe.render.commands import Command, Flag, build_command
 
 INSTALLED = dialect.target()
 OTHER = "4" if INSTALLED.major == 3 else "3"
@@ -59,7 +59,7 @@ def test_ckpt_dir_translation_is_accepted_for_merge_and_infer() -> None:
     assert lint(commands, where="r.py") == 8
 
 
-@pytest.mark.parametrize("flag", sorted(_REMOVED_IN_3_AND_4))
+@pytest.mark.parametrize("flag", sorted(REMOVED_IN_3_AND_4))
 def test_every_flag_swiftpipe_calls_removed_is_really_unknown_to_ms_swift(flag: str) -> None:
     """The dialect table's claims, checked against the installed parser (no prefix matching)."""
     command = Command("s", "sft" if not flag.startswith("ref_") else "rlhf", (), (Flag(flag, ("x",)),))

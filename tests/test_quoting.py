@@ -6,9 +6,10 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shell_commands import parse
+
 from swiftpipe import Launch, make_recipe, sft
 from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import Source, render_recipe

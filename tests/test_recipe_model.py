@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from shell_commands import flag_pairs
-from swiftpipe.render import dialects as dialect
-from swiftpipe.recipe import loading as loader
+
 from swiftpipe.errors import RecipeError, UserError
+from swiftpipe.recipe import loading as loader
+from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import build_command
 
 CHAIN = '''

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from shell_commands import flag_pairs, parse
+
 from swiftpipe import Launch, make_recipe, sft
-from swiftpipe.run import preflight
 from swiftpipe.cli import main
+from swiftpipe.run import preflight
 
 MEDICAL = str(Path(__file__).resolve().parent.parent / "recipes" / "medical.py")
 

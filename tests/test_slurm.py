@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from shell_commands import flag_pairs, parse
-from swiftpipe.run import run_record
+
 from swiftpipe.cli import main
+from swiftpipe.run import run_record
 from swiftpipe.run.run_record import State
 from swiftpipe.slurm import client, submit
 from swiftpipe.slurm.client import JobState

@@ -18,8 +18,8 @@ from typing import Iterator
 
 import pytest
 
-from swiftpipe.run import layout
 from swiftpipe.demo import tiny_model
+from swiftpipe.run import layout
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,16 @@ from typing import Any
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import (dialect_option, json_option, launcher_options, print_json, recipe_options,
-                                  scale_options, stage_option, user_errors)
+from swiftpipe.cli.common import (
+    dialect_option,
+    json_option,
+    launcher_options,
+    print_json,
+    recipe_options,
+    scale_options,
+    stage_option,
+    user_errors,
+)
 
 
 @click.command(epilog="""\b

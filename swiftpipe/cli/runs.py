@@ -8,8 +8,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import (dialect_option, json_option, launcher_options, print_json, recipe_options,
-                                  stage_option, user_errors, work_dir_option)
+from swiftpipe.cli.common import (
+    dialect_option,
+    json_option,
+    launcher_options,
+    print_json,
+    recipe_options,
+    stage_option,
+    user_errors,
+    work_dir_option,
+)
 from swiftpipe.errors import UserError
 
 if TYPE_CHECKING:

@@ -59,7 +59,8 @@ def print_summary(record: RunRecord) -> None:
     console.print(stage_table(record))
     for name, entry in record.stages.items():
         for answer in entry.answers[:ANSWERS_SHOWN]:
-            console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question')}\n      A: {answer.get('answer')}"))
+            console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question')}\n"
+                                                        f"      A: {answer.get('answer')}"))
 
 
 def runs_table(records: list[RunRecord]) -> Table:

@@ -42,7 +42,7 @@ def convert(source: Path, target: Path, *, to: str, entry: str | None = None, fo
     if not target.parent.is_dir():
         raise UserError(f"{target.parent}: no such folder")
 
-    report = Report(source, to, stream.read_layout(source), limit=limit)
+    report = Report(source, to, stream.read_framing(source), limit=limit)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     seen: set[str] = set()
     try:

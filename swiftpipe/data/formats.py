@@ -64,7 +64,7 @@ def history_messages(history: list | None) -> list[dict]:
 
 @dataclass(frozen=True)
 class Shape:
-    """One record layout. `native`: ms-swift reads it as it is; otherwise `convert` must come first."""
+    """One record shape. `native`: ms-swift reads it as it is; otherwise `convert` must come first."""
 
     name: str
     kinds: tuple[str, ...]

@@ -37,7 +37,7 @@ def stats(path: Path, *, kind: str | None = None, progress: Callable[[int], obje
     memory grows by 8 bytes a record)."""
     path = Path(path)
     kind = kind or guess_kind(path)
-    report = Report(path, kind, stream.read_layout(path), limit=0)
+    report = Report(path, kind, stream.read_framing(path), limit=0)
     prompts, responses, hashes = array("L"), array("L"), array("q")
     for shape, record in checked_records(path, kind, report=report, progress=progress):
         messages = shape.to_messages(record, kind)

@@ -23,32 +23,33 @@ class Unreadable(NamedTuple):
     fatal: bool = False
 
 
-class Layout(NamedTuple):
+class Framing(NamedTuple):
     """How a file holds its records: `jsonl` or `array`, and whether it starts with a UTF-8 byte-order mark."""
 
     kind: str
     bom: bool
 
 
-def read_layout(path: Path) -> Layout:
+def read_framing(path: Path) -> Framing:
     with open(path, "rb") as f:
         head = f.read(4096)
     bom = head.startswith(BOM)
     first = head[3 if bom else 0:].lstrip(b" \t\r\n")[:1]
-    return Layout("array" if first == b"[" else "jsonl", bom)
+    return Framing("array" if first == b"[" else "jsonl", bom)
 
 
-def records(path: Path, *, layout: Layout | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-            progress: Callable[[int], object] | None = None) -> Iterator[tuple[int, object]]:
+def records(path: Path, *, framing: Framing | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+            progress: Callable[[int], object] | None = None, chunk: int = CHUNK) -> Iterator[tuple[int, object]]:
     """(line, value) for every record; `value` is an `Unreadable` where the text is not JSON. `progress` is
-    called with the bytes read so far, once a chunk. `layout`, when the caller has it, saves reading it again."""
-    kind = (layout or read_layout(path)).kind
+    called with the bytes read so far, once a chunk of `chunk` bytes. `framing`, when the caller has it, saves
+    reading it again."""
+    kind = (framing or read_framing(path)).kind
     with open(path, "rb") as raw:
         f = _Progress(raw, progress) if progress else raw
         if kind == "array":
-            yield from _array(f, max_record_bytes)
+            yield from _array(f, max_record_bytes, chunk)
         else:
-            yield from _lines(f, max_record_bytes)
+            yield from _lines(f, max_record_bytes, chunk)
 
 
 class _Progress:
@@ -62,9 +63,9 @@ class _Progress:
         return data
 
 
-def _lines(f: Any, limit: int) -> Iterator[tuple[int, object]]:
+def _lines(f: Any, limit: int, chunk_size: int) -> Iterator[tuple[int, object]]:
     loads = json.loads
-    for number, raw in _split(f, limit):
+    for number, raw in _split(f, limit, chunk_size):
         if type(raw) is Unreadable:
             yield number, raw
             continue
@@ -80,22 +81,22 @@ def _lines(f: Any, limit: int) -> Iterator[tuple[int, object]]:
             yield number, Unreadable(f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line")
 
 
-def _split(f: Any, limit: int) -> Iterator[tuple[int, str | bytes | Unreadable]]:
+def _split(f: Any, limit: int, chunk_size: int) -> Iterator[tuple[int, str | bytes | Unreadable]]:
     """Lines without their newline. Whole chunks are decoded at once (as str: the fast path); a chunk that is
     not UTF-8 is split as bytes, so that the bad line alone fails. No line over `limit` is ever held whole."""
     number = 0
     parts: list[bytes] = []  # the start of a line that goes on in the next chunk
     size, oversize = 0, False
-    chunk = f.read(max(CHUNK, len(BOM)))
+    chunk = f.read(max(chunk_size, len(BOM)))
     if chunk.startswith(BOM):
-        chunk = chunk[len(BOM):] or f.read(CHUNK)
+        chunk = chunk[len(BOM):] or f.read(chunk_size)
     while chunk:
         cut = chunk.rfind(b"\n")
         if cut < 0:
             size += len(chunk)
             oversize = oversize or size > limit
             parts = [] if oversize else parts + [chunk]
-            chunk = f.read(CHUNK)
+            chunk = f.read(chunk_size)
             continue
         start = 0
         if parts or oversize:
@@ -115,7 +116,7 @@ def _split(f: Any, limit: int) -> Iterator[tuple[int, str | bytes | Unreadable]]
         rest = chunk[cut + 1:]
         size, oversize = len(rest), len(rest) > limit
         parts = [rest] if rest and not oversize else []
-        chunk = f.read(CHUNK)
+        chunk = f.read(chunk_size)
     if parts or oversize:
         yield number + 1, _too_long(size, limit) if oversize else b"".join(parts)
 
@@ -127,13 +128,13 @@ def _too_long(size: int, limit: int) -> Unreadable:
 class _ArrayReader:
     """Elements of one top-level JSON array, decoded a chunk at a time."""
 
-    def __init__(self, f: Any, limit: int) -> None:
-        self.f, self.limit = f, limit
+    def __init__(self, f: Any, limit: int, chunk: int) -> None:
+        self.f, self.limit, self.chunk = f, limit, chunk
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.buf, self.pos, self.line, self.eof = "", 0, 1, False
 
-    def fill(self, at_least: int = CHUNK) -> None:
-        raw = self.f.read(max(at_least, CHUNK))
+    def fill(self, at_least: int = 0) -> None:
+        raw = self.f.read(max(at_least, self.chunk))
         self.eof = not raw
         try:
             self.buf += self.decoder.decode(raw, final=self.eof)
@@ -144,7 +145,7 @@ class _ArrayReader:
     def advance(self, to: int) -> None:
         self.line += self.buf.count("\n", self.pos, to)
         self.pos = to
-        if self.pos > CHUNK:
+        if self.pos > self.chunk:
             self.buf, self.pos = self.buf[self.pos:], 0
 
     def skip_space(self) -> str:
@@ -181,8 +182,8 @@ class _Stop(Exception):
         self.line, self.message = line, message
 
 
-def _array(f: Any, limit: int) -> Iterator[tuple[int, object]]:
-    reader = _ArrayReader(f, limit)
+def _array(f: Any, limit: int, chunk: int) -> Iterator[tuple[int, object]]:
+    reader = _ArrayReader(f, limit, chunk)
     try:
         reader.fill()
         reader.skip_space()

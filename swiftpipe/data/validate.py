@@ -21,7 +21,7 @@ class DataError(UserError):
 class Report:
     path: Path
     kind: str | None
-    layout: stream.Layout
+    framing: stream.Framing
     records: int = 0
     shape: str = "none"
     native: bool = True
@@ -40,8 +40,8 @@ class Report:
         return self.problem_count == 0
 
     def summary(self) -> str:
-        layout = "JSON array" if self.layout.kind == "array" else "JSON Lines"
-        return f"{self.path}: {self.records} {self.kind} records ({self.shape}, {layout})"
+        framing = "JSON array" if self.framing.kind == "array" else "JSON Lines"
+        return f"{self.path}: {self.records} {self.kind} records ({self.shape}, {framing})"
 
     def raise_for_problems(self) -> None:
         if self.ok:
@@ -68,7 +68,7 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
     if shape is not None:
         report.shape = shape.name
     syntax_only = kind is None  # every record parses and is an object; nothing about its fields
-    records = stream.records(path, layout=report.layout, max_record_bytes=max_record_bytes, progress=progress)
+    records = stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes, progress=progress)
     for line, value in records:
         if type(value) is dict:
             count += 1
@@ -109,9 +109,9 @@ def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, column
              progress: Callable[[int], object] | None = None) -> Report:
     """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems."""
     path = Path(path)
-    layout = stream.read_layout(path) if path.is_file() else stream.Layout("jsonl", False)
-    report = Report(path, kind, layout, limit=limit)
-    if report.layout.bom and report.layout.kind == "array":
+    framing = stream.read_framing(path) if path.is_file() else stream.Framing("jsonl", False)
+    report = Report(path, kind, framing, limit=limit)
+    if report.framing.bom and report.framing.kind == "array":
         report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
                       "`swiftpipe data convert` writes it without one")
     deque(checked_records(path, kind, report=report, columns=columns, max_record_bytes=max_record_bytes,

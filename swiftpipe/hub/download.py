@@ -36,10 +36,6 @@ class Fetched:
     placed: list[Path] | None
     from_cache: bool = False
 
-    @property
-    def paths(self) -> list[Path]:
-        return self.placed if self.placed is not None else self.cached
-
 
 def default_hub() -> str:
     """ms-swift's own switch: `USE_HF=1` means the Hugging Face Hub, anything else ModelScope."""

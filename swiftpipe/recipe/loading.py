@@ -19,7 +19,6 @@ from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.scale import apply as apply_scale
 
-
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
 
 

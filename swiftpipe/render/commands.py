@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from swiftpipe.render import dialects
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage
+from swiftpipe.render import dialects
 from swiftpipe.render.templating import ShellText, render_template
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -110,13 +110,9 @@ def _first_ref(value: FlagValue) -> Ref | None:
 
 
 def _tuner_behind(recipe: Recipe, ref: Ref) -> str:
-    """What a reference points at: a merged model is a full model; a checkpoint is its stage's tuner."""
-    if ref.kind == "merged":
-        return "full"
-    try:
-        return recipe.stage(ref.stage).tuner()
-    except KeyError:
-        return "lora"
+    """What a reference points at: a merged model is a full model; a checkpoint is its stage's tuner. (The
+    recipe's checks have made sure the stage exists.)"""
+    return "full" if ref.kind == "merged" else recipe.stage(ref.stage).tuner()
 
 
 def _words(value: FlagValue, *, resolve: Resolver, processes: int, where: str) -> list[str]:

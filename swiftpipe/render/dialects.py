@@ -34,7 +34,7 @@ _VALUE_RENAMED: dict[tuple[str, str], dict[int, str]] = {
 }
 
 # Flags that neither 3 nor 4 accepts -> what to write instead. Mostly 2.x spellings seen in older tutorials.
-_REMOVED_IN_3_AND_4: dict[str, str] = {
+REMOVED_IN_3_AND_4: dict[str, str] = {
     "sft_type": "--train_type (3.x) / --tuner_type (4.x)",
     "model_id_or_path": "--model",
     "model_cache_dir": "--model",
@@ -102,9 +102,9 @@ def translate(flag: str, value: object, *, command: str, dialect: Dialect, where
     `tuner_of_reference` is the tuner of the stage a reference value points to (None for literal values);
     `merging` says whether the stage is `swift export --merge_lora true`.
     """
-    if flag in _REMOVED_IN_3_AND_4:
+    if flag in REMOVED_IN_3_AND_4:
         raise DialectError(f"{where}: --{flag} does not exist in ms-swift {dialect.major}; "
-                           f"use {_REMOVED_IN_3_AND_4[flag]}")
+                           f"use {REMOVED_IN_3_AND_4[flag]}")
     if flag in _RENAMED:
         flag = _RENAMED[flag][dialect.major]
     if isinstance(value, str) and (flag, value) in _VALUE_RENAMED:

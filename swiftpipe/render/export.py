@@ -80,8 +80,8 @@ def _stage_script(recipe: Recipe, stage: Stage, source: Source, folder: Path, di
     inputs = ShellInputs(recipe)
     command = build_command(recipe, stage, dialect=dialect, resolve=inputs)
     return render_template("script.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
-                           self_path=str(folder / f"{stage.name}.sh"), rerun=f"swiftpipe export-scripts {source.path} {folder}",
-                           command=command, inputs=inputs.found)
+                           self_path=str(folder / f"{stage.name}.sh"), command=command, inputs=inputs.found,
+                           rerun=f"swiftpipe export-scripts {source.path} {folder}")
 
 
 def _locate(recipe: Recipe, ref: Ref) -> ShellInput | str:

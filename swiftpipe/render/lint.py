@@ -14,9 +14,9 @@ import difflib
 import importlib
 from typing import Any, Iterator, Sequence
 
-from swiftpipe.render.dialects import target
 from swiftpipe.errors import LintError
 from swiftpipe.render.commands import Command
+from swiftpipe.render.dialects import target
 from swiftpipe.versions import swift_version
 
 # subcommand -> "module:ArgumentsClass" per major; the pipelines' `args_class` in swift/llm (3.x) and

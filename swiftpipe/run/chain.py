@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from swiftpipe import console
+from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
 from swiftpipe.recipe.model import Stage
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
-from swiftpipe import console
-from swiftpipe.errors import UserError
 from swiftpipe.run import preflight, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOGGING = "logging.jsonl"
-ARGS = "args.json"
 TRAINER_STATE = "trainer_state.json"
 MERGED_SUFFIX = "-merged"
 RUN_DIR = re.compile(r"^v(\d+)-\d{8}-\d{6}$")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from swiftpipe.recipe.model import Stage
 from swiftpipe.run import layout
-from swiftpipe.run.run_record import State, StageRecord
+from swiftpipe.run.run_record import StageRecord, State
 
 ANSWERS_KEPT = 20
 

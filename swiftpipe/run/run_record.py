@@ -202,7 +202,8 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = {"schema": SCHEMA, **_plain(dataclasses.asdict(self), drop_empty=False)}
-        data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True) for name, entry in self.stages.items()}
+        data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True)
+                          for name, entry in self.stages.items()}
         for name in ("folder", "owns"):
             data.pop(name, None)
         return data
@@ -286,11 +287,13 @@ def _stage_from_json(entry: dict[str, Any], schema: int) -> StageRecord:
     entry = dict(entry)
     if schema == 1 and "job_id" in entry:
         slurm = entry.get("slurm", {})
-        entry["job"] = {"id": entry["job_id"], "submitted": entry.get("submitted", ""), "sbatch": entry.get("sbatch", ""),
-                        "output": entry.get("slurm_out", ""), "state": slurm.get("state", "PENDING"),
-                        "reason": slurm.get("reason"), "exit_code": slurm.get("exit_code")}
+        entry["job"] = {"id": entry["job_id"], "submitted": entry.get("submitted", ""),
+                        "sbatch": entry.get("sbatch", ""), "output": entry.get("slurm_out", ""),
+                        "state": slurm.get("state", "PENDING"), "reason": slurm.get("reason"),
+                        "exit_code": slurm.get("exit_code")}
         for key in _V1_JOB_KEYS:
             entry.pop(key, None)
+    entry["outputs"] = {k: v for k, v in entry.get("outputs", {}).items() if v}  # schema 1 kept "none found" as null
     job = entry.pop("job", None)
     attempts = [Attempt(**{**a, "state": State(a["state"])}) for a in entry.pop("attempts", [])]
     return StageRecord(**{**entry, "state": State(entry.get("state", State.PENDING.value))},

@@ -47,7 +47,8 @@ class SlurmJobLauncher:
         return Invocation(text, ["bash", str(script)], {**os.environ, "PATH": path})
 
 
-def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, master_port: int | None) -> dict[str, Any]:
+def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect,
+               master_port: int | None) -> dict[str, Any]:
     """What a job needs to load the recipe exactly as it was submitted (kept in the run record)."""
     return {"path": loaded.path, "params": list(loaded.source.params), "sets": list(loaded.source.sets),
             "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect)}

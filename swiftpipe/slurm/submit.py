@@ -24,7 +24,7 @@ from swiftpipe.run.run_record import ENDED, FINISHED, LauncherInfo, RunRecord, S
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.job import invocation
-from swiftpipe.slurm.options import SlurmOptions, SlurmPlan
+from swiftpipe.slurm.options import SlurmPlan
 from swiftpipe.slurm.script import job_script
 
 POLL_SECONDS = float(os.environ.get("SWIFTPIPE_SLURM_POLL", "10"))

@@ -1,0 +1,96 @@
+"""The run record: typed, written atomically, reads its predecessor's records, refuses anything else in one line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from swiftpipe.cli import main
+from swiftpipe.run import run_record
+from swiftpipe.run.run_record import RecordError, State
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = str(REPO / "recipes" / "demo.py")
+
+# What swiftpipe 0.1 wrote (schema 1: no "schema" key, a Slurm job's fields flat in its stage).
+V1 = {
+    "id": "demo-20261101-120000",
+    "recipe": {"name": "demo", "path": DEMO, "abspath": DEMO, "params": {}, "sets": [], "key": "",
+               "git": None},
+    "created": "2026-11-01T12:00:00+00:00",
+    "cwd": "/work",
+    "versions": {"python": "3.11.7", "ms-swift": "3.12.6"},
+    "launcher": {"name": "slurm", "invocation": {"path": DEMO, "params": [], "sets": []}},
+    "state": "failed",
+    "stages": {
+        "pretrain": {"state": "done", "job_id": "41", "submitted": "2026-11-01T12:00:01+00:00",
+                     "sbatch": "pretrain.sbatch", "slurm_out": "pretrain.slurm.out",
+                     "slurm": {"state": "COMPLETED", "reason": "None", "exit_code": "0:0"},
+                     "started": "2026-11-01T12:00:03+00:00", "seconds": 12.5, "exit_code": 0,
+                     "outputs": {"run_dir": "/o/v0-1", "last_checkpoint": "/o/v0-1/checkpoint-4",
+                                 "best_checkpoint": None},
+                     "final_loss": 1.25},
+        "sft": {"state": "failed", "reason": "exit code 1", "job_id": "42", "submitted": "x", "sbatch": "sft.sbatch",
+                "slurm_out": "sft.slurm.out", "resume_from": "/o/sft/v0-1/checkpoint-2"},
+        "merge": {"state": "aborted", "reason": "prerequisite sft failed"},
+    },
+}
+
+
+def _write(folder: Path, data: object) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps(data))
+    return folder
+
+
+def test_a_schema_1_record_is_read_and_saved_as_schema_2(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "runs" / V1["id"], V1)
+    record = run_record.read(folder)
+    pretrain, sft = record.stages["pretrain"], record.stages["sft"]
+    assert record.launcher_name == "slurm" and record.state is State.FAILED
+    assert pretrain.job == run_record.SlurmJob("41", "2026-11-01T12:00:01+00:00", "pretrain.sbatch",
+                                               "pretrain.slurm.out", "COMPLETED", "None", "0:0")
+    assert pretrain.outputs["last_checkpoint"] == "/o/v0-1/checkpoint-4" and pretrain.final_loss == 1.25
+    assert sft.job is not None and sft.job.id == "42" and sft.job.state == "PENDING"
+    assert sft.resume_from == "/o/sft/v0-1/checkpoint-2"
+    record.save()
+    saved = json.loads((folder / "record.json").read_text())
+    assert saved["schema"] == run_record.SCHEMA
+    assert saved["stages"]["merge"] == {"state": "aborted", "reason": "prerequisite sft failed"}
+    assert "job_id" not in saved["stages"]["pretrain"] and saved["stages"]["pretrain"]["job"]["id"] == "41"
+    assert run_record.read(folder) == record  # what is written reads back the same
+
+
+def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
+    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["pt"])
+    entry = record.stage("pt")
+    entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a")
+    entry.exit_code = 1
+    entry.end(State.FAILED, "exit code 1")
+    entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a")
+    record.save()
+    again = run_record.read(record.folder).stages["pt"]
+    assert again.state is State.RUNNING and again.reason is None and again.exit_code is None
+    assert [(a.state, a.exit_code, a.reason) for a in again.attempts] == [(State.FAILED, 1, "exit code 1")]
+
+
+@pytest.mark.parametrize("content, message", [
+    ({**V1, "schema": 3}, "written by a newer swiftpipe (record schema 3; this one reads 1 and 2): upgrade "
+                          "swiftpipe, or give --work-dir another folder"),
+    ({"hello": "world"}, "not a swiftpipe run record; move"),
+    ({**V1, "stages": {"sft": {"state": "exploded"}}}, "a damaged run record (ValueError: 'exploded' is not a valid"),
+    ("[1, 2", "cannot read this run record (JSONDecodeError); move"),
+])
+def test_a_record_this_swiftpipe_cannot_read_is_one_line_saying_what_to_do(tmp_path: Path, content: object,
+                                                                           message: str) -> None:
+    folder = tmp_path / "runs" / "x"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(RecordError) as raised:
+        run_record.read(folder)
+    assert str(raised.value).startswith(f"{folder / 'record.json'}: {message}")
+    listed = CliRunner().invoke(main, ["runs", "--work-dir", str(tmp_path)])
+    assert listed.exit_code == 2 and isinstance(listed.exception, SystemExit)
+    assert listed.output.splitlines() == [f"error: {raised.value}"]
