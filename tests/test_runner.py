@@ -311,3 +311,41 @@ def test_preflight_reads_preference_data_through_the_stage_columns(tmp_path: Pat
         in refused.output
     assert _run(str(mapped), "--quiet").exit_code == 0
     assert _flag(_calls(fake_swift)[0], "--columns") == columns
+
+
+STAND_INS = {
+    "sbatch": '#!/bin/sh\nn=$(( $(cat "$0.count" 2>/dev/null || echo 100) + 1 ))\necho $n > "$0.count"\n'
+              'echo "$*" >> "$0.log"\necho "$n;cluster"\n',
+    "srun": '#!/bin/sh\nwhile [ "${1#--}" != "$1" ]; do shift; done\nexec "$@"\n',  # one node: run the command
+    "squeue": "#!/bin/sh\nexit 0\n", "scontrol": "#!/bin/sh\nexit 0\n", "scancel": "#!/bin/sh\nexit 0\n",
+}
+
+
+def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submission, then each job as Slurm would start it (`swiftpipe job RECORD STAGE`), with stand-ins for
+    sbatch and srun: each job's stage takes its inputs from what the job before it recorded."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in STAND_INS.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    submitted = CliRunner().invoke(main, ["run", str(chain), "--launcher", "slurm"])
+    assert submitted.exit_code == 0, submitted.output
+    [folder] = Path(".swiftpipe/runs").iterdir()
+    sbatch_calls = (bin_dir / "sbatch.log").read_text().splitlines()
+    assert sbatch_calls == [f"--parsable {after}{folder / stage}.sbatch" for after, stage in (
+        ("", "pretrain"), ("--dependency afterok:101 ", "sft"), ("--dependency afterok:102 ", "merge"),
+        ("--dependency afterok:103 ", "infer"))]
+    for stage in ("pretrain", "sft", "merge", "infer"):
+        ran = CliRunner().invoke(main, ["job", str(folder), stage])
+        assert ran.exit_code == 0, (stage, ran.output)
+        assert "srun" in (folder / f"{stage}.sh").read_text()  # the sbatch script, with real paths
+    stages = _record()["stages"]
+    assert [(s["state"], s["job"]["id"]) for s in stages.values()] == [
+        ("done", "101"), ("done", "102"), ("done", "103"), ("done", "104")]
+    pretrain, sft, merge, infer = _calls(fake_swift)
+    assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
+    assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
+    assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]

@@ -1,7 +1,7 @@
 """`swiftpipe info|render|lint|export-scripts`: what a recipe holds and the commands it renders to."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +16,10 @@ from swiftpipe.cli.common import (
     stage_option,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from swiftpipe.recipe.scale import Scale
+    from swiftpipe.slurm.options import SlurmOptions
 
 
 @click.command(epilog="""\b
@@ -52,7 +56,7 @@ Examples:
 @dialect_option
 @user_errors
 def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
-           swift_version: str | None, scale: Any, slurm: Any) -> None:
+           swift_version: str | None, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Print the chain's ms-swift commands, in the tutorials' layout.
 
     This is exactly what `swiftpipe run` executes; a reference to what an earlier stage produced shows
@@ -93,7 +97,7 @@ Examples:
 @scale_options
 @stage_option
 @user_errors
-def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...], scale: Any) -> None:
+def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...], scale: Scale) -> None:
     """Check every rendered flag against the installed ms-swift's own argument classes.
 
     Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values
@@ -127,7 +131,7 @@ Examples:
 @click.option("--force", is_flag=True, help="Overwrite scripts that already exist.")
 @user_errors
 def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], directory: str,
-                   swift_version: str | None, force: bool, scale: Any, slurm: Any) -> None:
+                   swift_version: str | None, force: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Write one runnable script per stage, plus run_all.sh, that need no swiftpipe to run.
 
     A stage that uses an earlier stage's checkpoint finds it in shell from ms-swift's versioned output

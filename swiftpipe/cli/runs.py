@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,7 +21,9 @@ from swiftpipe.cli.common import (
 from swiftpipe.errors import UserError
 
 if TYPE_CHECKING:
+    from swiftpipe.recipe.scale import Scale
     from swiftpipe.run.run_record import RunRecord
+    from swiftpipe.slurm.options import SlurmOptions
 
 
 @click.command(epilog="""\b
@@ -47,7 +49,7 @@ Examples:
 @user_errors
 def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
         swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, quiet: bool, wait: bool,
-        scale: Any, slurm: Any) -> None:
+        scale: Scale, slurm: SlurmOptions | None) -> None:
     """Run the chain: each stage gets what the previous one produced; every run is recorded.
 
     Exit code 0 when every stage finished, 1 when one failed, 2 for bad input (nothing launched),

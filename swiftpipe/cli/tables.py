@@ -38,8 +38,8 @@ def stage_table(record: RunRecord, title: str | None = None) -> Table:
     for name, entry in record.stages.items():
         jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
         table.add_row(Text(name), _state(entry.state), *jobs,
-                      f"{entry.seconds:.1f}s" if entry.seconds is not None else "",
-                      f"{entry.final_loss:.4g}" if entry.final_loss is not None else "", Text(produced(entry)))
+                      Text(f"{entry.seconds:.1f}s" if entry.seconds is not None else ""),
+                      Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(produced(entry)))
     return table
 
 
@@ -71,7 +71,7 @@ def runs_table(records: list[RunRecord]) -> Table:
         done = sum(1 for s in record.stages.values() if s.finished)
         params = " ".join(f"{k}={v}" for k, v in record.recipe.params.items())
         table.add_row(Text(record.id), Text(record.recipe.path), Text(params), _state(record.state),
-                      f"{done}/{len(record.stages)}", record.created)
+                      Text(f"{done}/{len(record.stages)}"), Text(record.created))
     return table
 
 
@@ -91,5 +91,5 @@ def print_info(described: dict[str, Any]) -> None:
         stages.add_column(column)
     for i, s in enumerate(described["stages"], 1):
         launch = " ".join(f"{k}={v}" for k, v in s["launch"].items())
-        stages.add_row(str(i), Text(s["name"]), Text(s["command"]), Text(launch), Text("\n".join(s["consumes"])))
+        stages.add_row(Text(str(i)), Text(s["name"]), Text(s["command"]), Text(launch), Text("\n".join(s["consumes"])))
     console.print(stages)

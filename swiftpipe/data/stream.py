@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, NamedTuple
+from typing import IO, Callable, Iterator, NamedTuple, Protocol
 
 CHUNK = 1 << 20
 DEFAULT_MAX_RECORD_BYTES = 64 << 20
@@ -52,6 +52,12 @@ def records(path: Path, *, framing: Framing | None = None, max_record_bytes: int
             yield from _lines(f, max_record_bytes, chunk)
 
 
+class _Reader(Protocol):
+    """An open binary file, or one that counts what is read of it."""
+
+    def read(self, size: int) -> bytes: ...
+
+
 class _Progress:
     def __init__(self, f: IO[bytes], report: Callable[[int], object]) -> None:
         self.f, self.report, self.done = f, report, 0
@@ -63,7 +69,7 @@ class _Progress:
         return data
 
 
-def _lines(f: Any, limit: int, chunk_size: int) -> Iterator[tuple[int, object]]:
+def _lines(f: _Reader, limit: int, chunk_size: int) -> Iterator[tuple[int, object]]:
     loads = json.loads
     for number, raw in _split(f, limit, chunk_size):
         if type(raw) is Unreadable:
@@ -81,7 +87,7 @@ def _lines(f: Any, limit: int, chunk_size: int) -> Iterator[tuple[int, object]]:
             yield number, Unreadable(f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line")
 
 
-def _split(f: Any, limit: int, chunk_size: int) -> Iterator[tuple[int, str | bytes | Unreadable]]:
+def _split(f: _Reader, limit: int, chunk_size: int) -> Iterator[tuple[int, str | bytes | Unreadable]]:
     """Lines without their newline. Whole chunks are decoded at once (as str: the fast path); a chunk that is
     not UTF-8 is split as bytes, so that the bad line alone fails. No line over `limit` is ever held whole."""
     number = 0
@@ -128,7 +134,7 @@ def _too_long(size: int, limit: int) -> Unreadable:
 class _ArrayReader:
     """Elements of one top-level JSON array, decoded a chunk at a time."""
 
-    def __init__(self, f: Any, limit: int, chunk: int) -> None:
+    def __init__(self, f: _Reader, limit: int, chunk: int) -> None:
         self.f, self.limit, self.chunk = f, limit, chunk
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.buf, self.pos, self.line, self.eof = "", 0, 1, False
@@ -182,7 +188,7 @@ class _Stop(Exception):
         self.line, self.message = line, message
 
 
-def _array(f: Any, limit: int, chunk: int) -> Iterator[tuple[int, object]]:
+def _array(f: _Reader, limit: int, chunk: int) -> Iterator[tuple[int, object]]:
     reader = _ArrayReader(f, limit, chunk)
     try:
         reader.fill()

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from swiftpipe import console
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # The chat format of Qwen2.5 (what ms-swift's qwen2_5 template writes), for tools that use the tokenizer's own.
 CHAT_TEMPLATE = (
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) < 2:
         sys.exit("usage: python -m swiftpipe.demo.tiny_model TARGET_DIR TEXT.jsonl [TEXT.jsonl ...]")
     path = build(args[0], [Path(a) for a in args[1:]])
-    print(f"tiny Qwen2 model written to {path}")
+    console.say(f"tiny Qwen2 model written to {path}")
 
 
 if __name__ == "__main__":

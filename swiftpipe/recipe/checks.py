@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from swiftpipe.errors import RecipeError
-from swiftpipe.recipe.model import REF_KINDS, PerProcess, Recipe, Ref, Stage
+from swiftpipe.recipe.model import REF_KINDS, PerProcess, Recipe, Ref, Stage, items_of
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -41,8 +41,7 @@ def _flag_problems(stage: Stage, where: str) -> list[str]:
         if not _FLAG.match(flag):
             problems.append(f"{where}: stage {stage.name!r}: {flag!r} is not a flag name")
             continue
-        items = value if isinstance(value, (list, tuple)) else [value]
-        for item in items:
+        for item in items_of(value):
             if item is None and isinstance(value, (list, tuple)):
                 problems.append(f"{where}: stage {stage.name!r}, --{flag}: a list value cannot hold None")
             elif item is not None and not isinstance(item, (*_SCALARS, Ref, PerProcess)):

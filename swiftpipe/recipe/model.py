@@ -108,7 +108,7 @@ class Stage:
         """(flag, reference) for every reference among this stage's flag values, in flag order."""
         found = []
         for flag, value in self.flags.items():
-            for item in value if isinstance(value, (list, tuple)) else [value]:
+            for item in items_of(value):
                 if isinstance(item, Ref):
                     found.append((flag, item))
         return found
@@ -127,7 +127,7 @@ class Stage:
         """What a merge stage merges: its --ckpt_dir or --adapters (the first one, which ms-swift names the
         `-merged` folder after)."""
         source = self.flags.get("ckpt_dir", self.flags.get("adapters"))
-        return source[0] if isinstance(source, (list, tuple)) and source else source
+        return (items_of(source) or [None])[0]  # type: ignore[return-value]
 
     def tuner(self) -> str:
         """The tuner a training stage uses; ms-swift 3 and 4 default to LoRA, for `swift pt` too."""
@@ -159,6 +159,11 @@ class Recipe:
 
     def launch_for(self, stage: Stage) -> Launch:
         return self.launch.overridden_by(stage.launch)
+
+
+def items_of(value: FlagValue) -> list[object]:
+    """A flag's values as a list: a list or tuple as it is, anything else as its only item."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def is_true(value: object) -> bool:

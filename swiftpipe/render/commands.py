@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import Source
-from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage
+from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage, items_of
 from swiftpipe.render import dialects
 from swiftpipe.render.templating import ShellText, render_template
 
@@ -103,7 +103,7 @@ def source_file(recipe: Recipe) -> str:
 
 
 def _first_ref(value: FlagValue) -> Ref | None:
-    for item in value if isinstance(value, (list, tuple)) else [value]:
+    for item in items_of(value):
         if isinstance(item, Ref):
             return item
     return None
@@ -116,8 +116,7 @@ def _tuner_behind(recipe: Recipe, ref: Ref) -> str:
 
 
 def _words(value: FlagValue, *, resolve: Resolver, processes: int, where: str) -> list[str]:
-    items = value if isinstance(value, (list, tuple)) else [value]
-    return [_word(item, resolve=resolve, processes=processes, where=where) for item in items]
+    return [_word(item, resolve=resolve, processes=processes, where=where) for item in items_of(value)]
 
 
 def _word(value: object, *, resolve: Resolver, processes: int, where: str) -> str:

@@ -98,8 +98,8 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
     record, say = runner.record, runner.say
     entry = record.stage(stage.name)
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
-    stage_print = fingerprint(rendered)  # of the stage as written, without a checkpoint to continue from
-    if resume and entry.state in FINISHED and entry.fingerprint == stage_print and not changed_upstream:
+    current = fingerprint(rendered)  # of the stage as written, without a checkpoint to continue from
+    if resume and entry.state in FINISHED and entry.fingerprint == current and not changed_upstream:
         entry.end(State.REUSED)
         say(f"[swiftpipe] {stage.name}: unchanged since it finished; reusing its outputs")
         record.save()
@@ -114,6 +114,6 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
         stage = stage.with_flag("resume_from_checkpoint", resume_from)
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
         say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
-    return runner.run(stage, rendered, fingerprint=stage_print)
+    return runner.run(stage, rendered, fingerprint=current)
 
 

@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.launch import Launch
-from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true
+from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true, items_of
 
 DATA_FLAGS = ("dataset", "val_dataset")
 MODEL_FLAGS = ("model", "ref_model")
@@ -38,7 +38,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
         launch = recipe.launch_for(stage)
         columns = _columns(stage, at, problems)
         for flag, value in stage.flags.items():
-            for item in value if isinstance(value, (list, tuple)) else [value]:
+            for item in items_of(value):
                 if isinstance(item, Ref) or item is None:
                     continue
                 text = str(item)

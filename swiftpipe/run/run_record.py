@@ -219,11 +219,11 @@ class RunRecord:
 
 
 def _plain(value: Any, *, drop_empty: bool) -> Any:
-    """JSON values: enums as their values, paths as text, None left out (and empty fields, where every field has
-    a default to read back)."""
+    """JSON values: enums as their values, paths as text; with `drop_empty`, where every field has a default to
+    read back (a stage record), the fields that say nothing (None, empty) are left out."""
     if isinstance(value, dict):
         return {k: _plain(v, drop_empty=drop_empty) for k, v in value.items()
-                if v is not None and not (drop_empty and (v == [] or v == {}))}
+                if not (drop_empty and (v is None or v == [] or v == {}))}
     if isinstance(value, list):
         return [_plain(v, drop_empty=drop_empty) for v in value]
     if isinstance(value, Enum):

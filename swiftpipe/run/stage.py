@@ -54,9 +54,13 @@ class StageRunner:
         self.record.save()
         self.say(f"[swiftpipe] {stage.name}: {' '.join(rendered.command.argv[:2])} (log: {log})")
         watcher = StageWatcher(stage.name, echo=self.echo)
+
+        def tick() -> None:
+            watcher.tick()
+            self._note_run_dir(stage, watcher, entry)
+
         outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
-                              attach=stage.interactive, grace=self.grace,
-                              tick=lambda: (watcher.tick(), self._note_run_dir(stage, watcher, entry)))
+                              attach=stage.interactive, grace=self.grace, tick=tick)
         produced = collect(stage, watcher.found, before)
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
