@@ -101,12 +101,15 @@ def stage_option(fn: Command) -> Command:
 
 
 def work_dir_option(fn: Command) -> Command:
-    """--work-dir, handed to the command as a Path."""
-    from swiftpipe.run.run_record import DEFAULT_WORK_DIR
+    """--work-dir, handed to the command as a Path (default: the run records' own, .swiftpipe)."""
 
-    return click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_WORK_DIR,
-                        envvar="SWIFTPIPE_WORK_DIR", show_default=True,
-                        help="Where run records and stage logs go.")(fn)
+    def as_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path:
+        from swiftpipe.run.run_record import DEFAULT_WORK_DIR  # here, not at import: `--help` stays light
+
+        return Path(value or DEFAULT_WORK_DIR)
+
+    return click.option("--work-dir", type=click.Path(file_okay=False), default=None, envvar="SWIFTPIPE_WORK_DIR",
+                        callback=as_path, help="Where run records and stage logs go (default: .swiftpipe).")(fn)
 
 
 def json_option(fn: Command) -> Command:
