@@ -80,7 +80,7 @@ def test_demo_chain_runs_as_one_job_per_stage(slurm: dict[str, str], tiny: Path,
     record = _record(work)
     stages = record["stages"]
     assert record["launcher"]["name"] == "slurm" and record["state"] == "done"
-    assert {n: (s["state"], s["slurm"]["state"], s["slurm"]["exit_code"]) for n, s in stages.items()} == dict.fromkeys(
+    assert {n: (s["state"], s["job"]["state"], s["job"]["exit_code"]) for n, s in stages.items()} == dict.fromkeys(
         ["pretrain", "sft", "merge", "dpo", "merge_dpo", "infer"], ("done", "COMPLETED", "0:0"))
     job_ids = [int(s["job"]["id"]) for s in stages.values()]
     assert job_ids == sorted(set(job_ids))  # one job per stage, submitted in chain order
@@ -112,9 +112,9 @@ def test_failed_sft_aborts_the_rest_and_resume_finishes(slurm: dict[str, str], t
     assert failed.returncode == 1, failed.stdout + failed.stderr
     stages = _record(work)["stages"]
     assert stages["pretrain"]["state"] == "done"
-    assert stages["sft"]["state"] == "failed" and stages["sft"]["slurm"]["state"] == "FAILED"
-    assert stages["sft"]["slurm"]["exit_code"] == "1:0" and stages["sft"]["exit_code"] != 0
-    assert stages["merge"]["state"] == "aborted" and stages["merge"]["slurm"]["reason"] == "DependencyNeverSatisfied"
+    assert stages["sft"]["state"] == "failed" and stages["sft"]["job"]["state"] == "FAILED"
+    assert stages["sft"]["job"]["exit_code"] == "1:0" and stages["sft"]["exit_code"] != 0
+    assert stages["merge"]["state"] == "aborted" and stages["merge"]["job"]["reason"] == "DependencyNeverSatisfied"
     assert "last lines of" in failed.stdout  # --wait shows why the SFT failed
     deadline = time.monotonic() + 60  # the never-startable merge job is cancelled, not left in the queue
     while _squeue(slurm, stages["merge"]["job"]["id"]).split("|")[0] != "CANCELLED" and time.monotonic() < deadline:
@@ -147,7 +147,7 @@ def test_cancel_stops_the_running_and_the_queued_jobs(slurm: dict[str, str], tin
     assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
     stages = _record(work)["stages"]
     for name in ("pretrain", "sft"):
-        assert f"{name}: cancelled job {stages[name]['job_id']}" in cancelled.stdout
+        assert f"{name}: cancelled job {stages[name]['job']['id']}" in cancelled.stdout
     deadline = time.monotonic() + 120
     while _squeue(slurm, stages["pretrain"]["job"]["id"]).split("|")[0] not in ("CANCELLED",) \
             and time.monotonic() < deadline:
