@@ -75,11 +75,11 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
         raise UserError("--wait is for --launcher slurm; a local run always waits")
     from swiftpipe.run.chain import RunOptions, run_chain
 
-    outcome = run_chain(loaded, target, RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run,
+    result = run_chain(loaded, target, RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run,
                                                    echo=not quiet))
-    if outcome.record is not None:
-        tables.print_summary(outcome.record)
-    sys.exit(outcome.exit_code)
+    if result.record is not None:
+        tables.print_summary(result.record)
+    sys.exit(result.exit_code)
 
 
 @click.command(epilog="""\b
@@ -99,7 +99,7 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     from swiftpipe.cli import tables
     from swiftpipe.slurm import submit
 
-    record = latest(recipe_path, params, sets, work_dir)
+    record = latest_run(recipe_path, params, sets, work_dir)
     try:
         record = submit.refresh(record)
     except UserError as exc:  # Slurm does not answer here: show what the record knows
@@ -182,7 +182,7 @@ def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift
     sys.exit(open_chat(loaded, dialect=dialects.target(swift_version), work_dir=work_dir))
 
 
-def latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
+def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
     """The newest run record of this recipe with these parameters, or a UserError."""
     from swiftpipe.recipe import loading
     from swiftpipe.run import run_record

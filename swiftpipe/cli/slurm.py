@@ -54,10 +54,10 @@ def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
 
     `swiftpipe run ... --launcher slurm --resume` later resubmits from the first unfinished stage.
     """
-    from swiftpipe.cli.runs import latest
+    from swiftpipe.cli.runs import latest_run
     from swiftpipe.slurm import client, submit
 
-    record = latest(recipe_path, params, sets, work_dir)
+    record = latest_run(recipe_path, params, sets, work_dir)
     if record.launcher_name != "slurm":
         raise UserError(f"{recipe_path}: run {record.id} ran here, not on Slurm; stop a local run with Ctrl-C")
     client.available()

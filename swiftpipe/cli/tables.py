@@ -22,7 +22,7 @@ def _state(state: State) -> Text:
     return Text(state.value, style=_STYLE.get(state, ""))
 
 
-def produced(entry: StageRecord) -> str:
+def _produced(entry: StageRecord) -> str:
     """The one output worth a column: the merged model, else the last checkpoint, results, run folder, or why not."""
     for key in ("merged", "last_checkpoint", "results", "run_dir"):
         if entry.outputs.get(key):
@@ -39,7 +39,7 @@ def stage_table(record: RunRecord, title: str | None = None) -> Table:
         jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
         table.add_row(Text(name), _state(entry.state), *jobs,
                       Text(f"{entry.seconds:.1f}s" if entry.seconds is not None else ""),
-                      Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(produced(entry)))
+                      Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(_produced(entry)))
     return table
 
 

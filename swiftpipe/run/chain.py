@@ -40,7 +40,7 @@ class RunOptions:
 
 
 @dataclass
-class Outcome:
+class ChainResult:
     """The exit code, and the run record (None for a dry run, or when nothing was recorded)."""
 
     exit_code: int
@@ -48,7 +48,7 @@ class Outcome:
 
 
 def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
-              launcher: Launcher | None = None) -> Outcome:
+              launcher: Launcher | None = None) -> ChainResult:
     """Check everything that can be checked, then run the chosen stages in order (here, by default)."""
     names = options.stages or loaded.recipe.stage_names
     previous = None
@@ -66,7 +66,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
             options.say(render_stage(loaded.recipe, loaded.recipe.stage(name), loaded.source, dialect=dialect,
                                      resolve=references.resolve_or_placeholder).script)
         options.say("dry run: nothing was launched")
-        return Outcome(0)
+        return ChainResult(0)
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     record = previous or run_record.create(
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
@@ -86,11 +86,11 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
                 record.stage(rest).restart(State.ABORTED, f"prerequisite {name} {state.value}")
             record.state = state
             record.save()
-            return Outcome(130 if state is State.INTERRUPTED else 1, record)
+            return ChainResult(130 if state is State.INTERRUPTED else 1, record)
         changed_upstream = changed_upstream or state is State.DONE
     record.state = State.DONE
     record.save()
-    return Outcome(0, record)
+    return ChainResult(0, record)
 
 
 def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stage: Stage, *, resume: bool,
