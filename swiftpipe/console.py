@@ -1,20 +1,46 @@
-"""The one output channel: a rich Console for stdout and one for stderr, and the helpers that print plain text.
+"""The one output channel: plain text for lines, and a rich Console each for stdout and stderr (tables, progress,
+colour), built the first time one is needed so that `render` and `--help` never import rich's console.
 
-Anything printed from a model, a dataset, a path or a recipe goes through `say`, `warn` or `error`: never read as
-markup, never wrapped at the terminal's width (a path stays one line a script can parse), never highlighted.
-Tables and progress are drawn on the same Consoles.
+Anything printed from a model, a dataset, a path or a recipe goes through `say`, `warn`, `error` or `write`: never
+read as markup, never wrapped at the terminal's width (a path stays one line a script can parse).
 """
 from __future__ import annotations
 
-from rich.console import Console
+import functools
+import sys
+from typing import TYPE_CHECKING, Any
 
-console = Console(highlight=False, emoji=False)
-err_console = Console(stderr=True, highlight=False, emoji=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.lru_cache(maxsize=2)
+def _rich(err: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False, emoji=False)
+
+
+def __getattr__(name: str) -> Any:
+    """`console.console` (stdout) and `console.err_console` (stderr): the rich Consoles."""
+    if name in ("console", "err_console"):
+        return _rich(name == "err_console")
+    raise AttributeError(name)
 
 
 def say(text: str, *, err: bool = False, style: str | None = None) -> None:
-    """Print `text` as it is."""
-    (err_console if err else console).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+    """Print `text` as it is, as one line (or several); `style` colours it where the stream is a terminal."""
+    if style is None:
+        write(text + "\n", err=err)
+    else:
+        _rich(err).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+
+
+def write(text: str, *, err: bool = False) -> None:
+    """`text` exactly, no newline added (rendered scripts)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text)
+    stream.flush()
 
 
 def warn(text: str) -> None:
@@ -25,8 +51,3 @@ def error(text: str) -> None:
     """Each line of `text` as an `error:` line on stderr."""
     for line in text.splitlines() or [""]:
         say(f"error: {line}", err=True, style="red")
-
-
-def write(text: str) -> None:
-    """`text` to stdout exactly: no newline added, nothing interpreted (rendered scripts)."""
-    console.out(text, end="", highlight=False)

@@ -75,14 +75,18 @@ def _launch_options(fn: Command, *, slurm: bool) -> Command:
 
         if not slurm:
             return fn(*args, scale=Scale(gpus, nodes, node_rank, master_addr, master_port), **kwargs)
+        launcher = kwargs.pop("launcher")
+        asked = {name: kwargs.pop(name) for name in ("gpus_per_node", "partition", "account", "time", "sbatch_args")}
+        if launcher == "local":
+            given = [f"--{name.replace('_', '-')}" for name, value in asked.items() if value not in (None, ())]
+            if given:
+                raise UserError(f"{given[0].replace('--sbatch-args', '--sbatch')} is a Slurm option: add "
+                                "--launcher slurm")
+            return fn(*args, scale=Scale(gpus, nodes, node_rank, master_addr, master_port), slurm=None, **kwargs)
         from swiftpipe.slurm.options import from_command_line
 
-        options = from_command_line(kwargs.pop("launcher"), gpus=gpus, nodes=nodes, node_rank=node_rank,
-                                    master_addr=master_addr, gpus_per_node=kwargs.pop("gpus_per_node"),
-                                    partition=kwargs.pop("partition"), account=kwargs.pop("account"),
-                                    time=kwargs.pop("time"), sbatch_args=kwargs.pop("sbatch_args"))
-        scale = Scale(master_port=master_port) if options else Scale(gpus, nodes, node_rank, master_addr, master_port)
-        return fn(*args, scale=scale, slurm=options, **kwargs)
+        options = from_command_line(gpus=gpus, nodes=nodes, node_rank=node_rank, master_addr=master_addr, **asked)
+        return fn(*args, scale=Scale(master_port=master_port), slurm=options, **kwargs)
 
     wrapper = user_errors(wrapper)  # a bad option is a user error too
     for option in reversed(_SCALE + (_SLURM if slurm else [])):

@@ -66,7 +66,6 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
     from swiftpipe.recipe import loading, overrides
     from swiftpipe.render import dialects
     from swiftpipe.render.commands import render_recipe
-    from swiftpipe.run.chat import chat_note
 
     loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
@@ -74,6 +73,7 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
     if slurm is None:
         texts = [r.script for r in render_recipe(loaded.recipe, loaded.source, dialect=target, stages=chosen)]
     else:
+        from swiftpipe.run.chat import chat_note
         from swiftpipe.slurm import options, script
 
         loaded, plan = options.adapt(loaded, slurm)

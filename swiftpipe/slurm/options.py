@@ -83,17 +83,10 @@ class SlurmPlan:
     resources: dict[str, Resources] = field(default_factory=dict)
 
 
-def from_command_line(launcher: str, *, gpus: str | None, nodes: int | None, node_rank: int | None,
-                      master_addr: str | None, gpus_per_node: int | None, partition: str | None, account: str | None,
-                      time: str | None, sbatch_args: tuple[str, ...]) -> SlurmOptions | None:
-    """The Slurm options asked for (None for a local launch), refusing a mix that cannot mean anything."""
-    resources = {"--gpus-per-node": gpus_per_node, "--partition": partition, "--account": account, "--time": time}
-    if launcher == "local":
-        given = [option for option, value in resources.items() if value is not None] + (["--sbatch"] if sbatch_args
-                                                                                          else [])
-        if given:
-            raise UserError(f"{given[0]} is a Slurm option: add --launcher slurm")
-        return None
+def from_command_line(*, gpus: str | None, nodes: int | None, node_rank: int | None, master_addr: str | None,
+                      gpus_per_node: int | None, partition: str | None, account: str | None, time: str | None,
+                      sbatch_args: tuple[str, ...]) -> SlurmOptions:
+    """The Slurm options of `--launcher slurm`, refusing the local launch options that Slurm decides instead."""
     for option, value in (("--gpus", gpus), ("--node-rank", node_rank), ("--master-addr", master_addr)):
         if value is not None:
             raise UserError(f"{option}: with --launcher slurm, Slurm picks the GPUs and nodes; use --gpus-per-node "
