@@ -15,7 +15,7 @@ Command = Callable[..., Any]
 
 
 def user_errors(fn: Command) -> Command:
-    """A UserError becomes `error:` lines on stderr and its exit code; never a traceback."""
+    """A UserError becomes `error:` lines on stderr and its exit code, Ctrl-C exit code 130; never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -24,6 +24,9 @@ def user_errors(fn: Command) -> Command:
         except UserError as exc:
             console.error(str(exc))
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # before anything was launched, or while a command other than run waits
+            console.say("interrupted", err=True)
+            sys.exit(130)
 
     return wrapper
 

@@ -97,7 +97,8 @@ Examples:
 @scale_options
 @stage_option
 @user_errors
-def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...], scale: Scale) -> None:
+def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
+         scale: Scale) -> None:
     """Check every rendered flag against the installed ms-swift's own argument classes.
 
     Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values

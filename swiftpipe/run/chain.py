@@ -5,10 +5,13 @@ finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from swiftpipe import console
 from swiftpipe.errors import UserError
@@ -19,10 +22,10 @@ from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import preflight, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher
-from swiftpipe.run.outputs import checkpoint_to_resume
-from swiftpipe.run.process import Grace
+from swiftpipe.run.outputs import checkpoint_to_resume, outputs_exist
+from swiftpipe.run.process import STOP_SIGNALS, Grace, group_alive
 from swiftpipe.run.resolve import References
-from swiftpipe.run.run_record import FINISHED, RunRecord, State
+from swiftpipe.run.run_record import RunRecord, State
 from swiftpipe.run.stage import StageRunner, fingerprint
 
 
@@ -49,14 +52,21 @@ class ChainResult:
 
 def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
               launcher: Launcher | None = None) -> ChainResult:
-    """Check everything that can be checked, then run the chosen stages in order (here, by default)."""
+    """Check everything that can be checked, then run the chosen stages in order (here, by default).
+
+    Whatever stops it (a failed stage, Ctrl-C, SIGTERM or a hang-up at any moment) leaves the record final: the
+    stage that was running interrupted or failed, the ones after it aborted, and `--resume` able to finish."""
     names = options.stages or loaded.recipe.stage_names
+    latest = run_record.latest(options.work_dir, loaded.key)
+    if latest is not None and run_record.held(latest):
+        raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters is running now; wait "
+                        f"for it to end (swiftpipe status {loaded.path}), or stop it")
     previous = None
     if options.resume:
-        previous = run_record.latest(options.work_dir, loaded.key)
-        if previous is None:
+        if latest is None:
             raise UserError(f"{loaded.path}: no earlier run of this recipe with these parameters to resume "
                             f"(runs are recorded under {options.work_dir})")
+        previous = settle(latest)
     references = References(loaded, options.work_dir, names, previous)
     references.check()
     for warning in preflight.check(loaded.recipe, names, where=loaded.path):
@@ -72,14 +82,46 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
         params=jsonable(loaded.values), sets=list(loaded.source.sets), stages=names)
     references.record = record
+    hint = loaded.source.command("run", "--resume")
+    runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
+                         grace=options.grace, resume_hint=hint)
+    with run_record.hold(record), _stop_signals_interrupt():
+        try:
+            return _run_stages(loaded, dialect, runner, names, options)
+        except KeyboardInterrupt:
+            _interrupted(record, names)
+            options.say(f"[swiftpipe] interrupted; `{hint}` continues the chain")
+            return ChainResult(130, record)
+
+
+def settle(record: RunRecord) -> RunRecord:
+    """A local run that no swiftpipe runs any more, made final: a stage left "running" whose processes are gone
+    (swiftpipe was killed, the machine restarted) is interrupted; one whose processes still run is refused."""
+    if record.launcher is not None or run_record.held(record) or record.state is not State.RUNNING:
+        return record
+    for name, entry in record.stages.items():
+        if entry.state is not State.RUNNING:
+            continue
+        if entry.pgid is not None and group_alive(entry.pgid):
+            raise UserError(f"run {record.id}: stage {name!r} still runs (process group {entry.pgid}) though no "
+                            f"swiftpipe follows it; wait for it, or stop it (kill -INT -{entry.pgid}), then resume")
+        entry.end(State.INTERRUPTED, "its swiftpipe stopped without recording an outcome (killed, or the machine "
+                  "restarted)")
+    record.state = State.INTERRUPTED
+    record.save()
+    return record
+
+
+def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, names: list[str],
+                options: RunOptions) -> ChainResult:
+    record = runner.record
     record.state = State.RUNNING
     record.recipe.sets = list(loaded.source.sets)  # a resume may change the overrides
-    runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
-                         grace=options.grace, resume_hint=loaded.source.command("run", "--resume"))
+    record.save()
     interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
     changed_upstream = False
     for i, name in enumerate(names):
-        state = _run_stage(loaded, dialect, runner, loaded.recipe.stage(name), resume=options.resume,
+        state = _run_stage(loaded, dialect, runner, loaded.recipe.stage(name), options=options,
                            changed_upstream=changed_upstream, interactive=interactive)
         if state in (State.FAILED, State.INTERRUPTED):
             for rest in names[i + 1:]:
@@ -93,23 +135,24 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     return ChainResult(0, record)
 
 
-def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stage: Stage, *, resume: bool,
+def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stage: Stage, *, options: RunOptions,
                changed_upstream: bool, interactive: bool) -> State:
     record, say = runner.record, runner.say
     entry = record.stage(stage.name)
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
     current = fingerprint(rendered)  # of the stage as written, without a checkpoint to continue from
-    if resume and entry.state in FINISHED and entry.fingerprint == current and not changed_upstream:
-        entry.end(State.REUSED)
-        say(f"[swiftpipe] {stage.name}: unchanged since it finished; reusing its outputs")
-        record.save()
-        return State.REUSED
+    if options.resume and not changed_upstream:
+        reused = _reusable(record, stage.name, current, options.work_dir, loaded.key)
+        if reused:
+            say(f"[swiftpipe] {stage.name}: {reused}; reusing its outputs")
+            record.save()
+            return State.REUSED
     if stage.interactive and not interactive:
         entry.end(State.SKIPPED, chat_note(loaded.path))
         say(f"[swiftpipe] {stage.name}: skipped: {entry.reason}")
         record.save()
         return State.SKIPPED
-    resume_from = checkpoint_to_resume(stage, entry) if resume else None
+    resume_from = checkpoint_to_resume(stage, entry) if options.resume else None
     if resume_from:
         stage = stage.with_flag("resume_from_checkpoint", resume_from)
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
@@ -117,3 +160,61 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
     return runner.run(stage, rendered, fingerprint=current)
 
 
+def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: str) -> str | None:
+    """Why stage `name` need not run again (None: it must): it finished unchanged, in this run or an earlier one
+    of the same recipe and parameters, and what it produced is still on disk."""
+    entry = record.stage(name)
+    if entry.finished and entry.fingerprint == current and outputs_exist(entry):
+        entry.end(State.REUSED)
+        return "unchanged since it finished"
+    earlier = run_record.finished_elsewhere(work_dir, key, name, current, besides=record.id)
+    if earlier is None:
+        return None
+    run_id, done = earlier
+    entry.restart(State.REUSED)
+    entry.fingerprint, entry.outputs, entry.final_loss = done.fingerprint, dict(done.outputs), done.final_loss
+    return f"finished unchanged in run {run_id}"
+
+
+def _interrupted(record: RunRecord, names: list[str]) -> None:
+    """The record made final after an interrupt between or around stages (one during a stage is the stage's)."""
+    with _signals_ignored():
+        for name in names:
+            entry = record.stage(name)
+            if entry.state in (State.RUNNING, State.PENDING):
+                entry.end(State.INTERRUPTED if entry.state is State.RUNNING else State.ABORTED,
+                          None if entry.state is State.RUNNING else "the chain was interrupted")
+        record.state = State.INTERRUPTED
+        record.save()
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and a hang-up stop the chain as Ctrl-C does (KeyboardInterrupt), outside a stage too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """While the record is made final, a second Ctrl-C waits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

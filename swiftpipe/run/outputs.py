@@ -7,7 +7,7 @@ from pathlib import Path
 
 from swiftpipe.recipe.model import Stage
 from swiftpipe.run import layout
-from swiftpipe.run.run_record import StageRecord, State
+from swiftpipe.run.run_record import FINISHED, StageRecord, State
 
 ANSWERS_KEPT = 20
 
@@ -48,13 +48,28 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
     return produced
 
 
+def outputs_exist(entry: StageRecord) -> bool:
+    """Whether every path a stage recorded as its output is still on disk."""
+    return all(Path(path).exists() for path in entry.outputs.values())
+
+
 def checkpoint_to_resume(stage: Stage, entry: StageRecord) -> str | None:
-    """The last complete checkpoint of a training stage that failed or was stopped, to continue from."""
-    if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED):
+    """The last complete checkpoint of a training stage that did not finish (failed, stopped, or killed outright
+    and left "running"), to continue from. A launch that was stopped before its first save leaves an empty run
+    folder: the earlier launches' folders are searched too, newest first."""
+    if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED, State.RUNNING):
         return None
-    run_dir = entry.outputs.get("run_dir")
-    saved = layout.checkpoints(Path(run_dir)) if run_dir else []
-    return str(saved[-1]) if saved else None
+    unfinished = [entry.outputs]
+    for attempt in reversed(entry.attempts):
+        if attempt.state in FINISHED:  # an earlier, finished run of the stage is not this run's start
+            break
+        unfinished.append(attempt.outputs)
+    for outputs in unfinished:
+        run_dir = outputs.get("run_dir")
+        saved = layout.checkpoints(Path(run_dir)) if run_dir else []
+        if saved:
+            return str(saved[-1])
+    return None
 
 
 def _answers(path: Path) -> list[dict[str, str | None]]:

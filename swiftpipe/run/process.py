@@ -1,5 +1,6 @@
-"""Running a stage's process (ms-swift, or a chat): an argv (never a shell string), its own process group, its
-output tee'd to a log, and Ctrl-C or SIGTERM escalated interrupt -> terminate -> kill on the whole group.
+"""Running a stage's process (ms-swift, or a chat): an argv (never a shell string), its own process group led by
+a supervisor (supervise.py) that stops the group if swiftpipe dies, its output tee'd to a log, and Ctrl-C or
+SIGTERM escalated interrupt -> terminate -> kill on the whole group.
 
 Short queries with a timeout (git, nvidia-smi, Slurm's sbatch/squeue/scancel) use subprocess.run where they are
 asked, also argv-only.
@@ -9,11 +10,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import IO, Callable, Mapping, Sequence
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a polite kill, a dropped terminal
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class Outcome:
     exit_code: int
     interrupted: bool
     seconds: float
+    failure: str | None = None  # swiftpipe's own reason to stop the stage (its log could not be written)
+    late_stop: bool = False  # a stop asked for after the process had ended on its own: the chain stops next
 
 
 @dataclass(frozen=True)
@@ -31,51 +37,103 @@ class Grace:
     terminate: float = 5.0
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group `pgid` is still running."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
-           tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
-           cwd: str | None = None) -> Outcome:
-    """Run `argv` to the end (or until Ctrl-C/SIGTERM); output goes to `log` and to `on_output`.
+                tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
+                on_start: Callable[[int], None] = lambda pgid: None,
+                say: Callable[[str], None] = lambda text: None) -> Outcome:
+    """Run `argv` to the end (or until Ctrl-C, SIGTERM or a hang-up); output goes to `log` and to `on_output`.
 
     With `attach`, the process gets the terminal itself (an interactive chat): nothing is captured.
-    `tick` is called about once a second while it runs (progress display).
+    `on_start` gets the process group as soon as it exists; `tick` is called about once a second while it runs
+    (progress display); `say` tells what happens while the group is being stopped.
     """
     started = time.monotonic()
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
     try:
         with open(log, "ab") as sink:
             sink.write(f"$ {' '.join(argv)}\n".encode())
             sink.flush()
-            proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, start_new_session=True,
-                                    stdin=None if attach else subprocess.DEVNULL,
-                                    stdout=None if attach else subprocess.PIPE,
-                                    stderr=None if attach else subprocess.STDOUT)
-            reader = None
-            if not attach:
-                reader = threading.Thread(target=_copy, args=(proc, sink, on_output), daemon=True)
-                reader.start()
-            interrupted = _wait(proc, stop, tick, grace)
-            if reader is not None:
-                reader.join(timeout=5)
+            supervised = [sys.executable, "-m", "swiftpipe.run.supervise", str(lifeline), str(grace.interrupt),
+                          str(grace.terminate), "--", *argv]
+            try:
+                proc = subprocess.Popen(supervised, env=dict(env), start_new_session=True, pass_fds=(lifeline,),
+                                        stdin=None if attach else subprocess.DEVNULL,
+                                        stdout=None if attach else subprocess.PIPE,
+                                        stderr=None if attach else subprocess.STDOUT)
+            finally:
+                os.close(lifeline)
+            copier = None if attach else _Copier(proc, sink, on_output, stop)
+            try:
+                on_start(proc.pid)
+                interrupted = _wait(proc, stop, tick, grace, say, copier)
+            except BaseException:  # swiftpipe's own failure: the stage must not outlive it
+                _stop_group(proc, grace, say)
+                raise
+            if copier is not None:
+                copier.join()
     finally:
+        os.close(held)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return Outcome(proc.returncode, interrupted, time.monotonic() - started)
+    failure = copier.failure if copier is not None else None
+    return Outcome(proc.returncode, interrupted and failure is None, time.monotonic() - started, failure,
+                   late_stop=stop.is_set() and not interrupted)
 
 
-def _copy(proc: subprocess.Popen, sink, on_output: Callable[[bytes], None]) -> None:
-    assert proc.stdout is not None
-    while chunk := os.read(proc.stdout.fileno(), 65536):
-        sink.write(chunk)
-        sink.flush()
-        on_output(chunk)
+def _ignore(chunk: bytes) -> None:
+    pass
 
 
-def _wait(proc: subprocess.Popen, stop: threading.Event, tick: Callable[[], None], grace: Grace) -> bool:
+class _Copier(threading.Thread):
+    """Copies the process's output to the log and `on_output`. A log that cannot be written (a full disk) is
+    noted and the output still drained, so that the process never blocks on a full pipe; the stage is stopped."""
+
+    def __init__(self, proc: subprocess.Popen, sink: IO[bytes], on_output: Callable[[bytes], None],
+                 stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.proc, self.sink, self.on_output, self.stop = proc, sink, on_output, stop
+        self.failure: str | None = None
+        self.start()
+
+    def run(self) -> None:
+        assert self.proc.stdout is not None
+        while chunk := os.read(self.proc.stdout.fileno(), 65536):
+            if self.failure is not None:
+                continue
+            try:
+                self.sink.write(chunk)
+                self.sink.flush()
+            except OSError as exc:
+                self.failure = f"cannot write its log {self.sink.name}: {exc.strerror or exc}"
+                self.stop.set()
+                continue
+            try:
+                self.on_output(chunk)
+            except OSError:  # the terminal went away: the log still has everything
+                self.on_output = _ignore
+
+
+def _wait(proc: subprocess.Popen, stop: threading.Event, tick: Callable[[], None], grace: Grace,
+          say: Callable[[str], None], copier: _Copier | None) -> bool:
     last_tick = 0.0
     while proc.poll() is None:
         if stop.wait(0.2):
-            _stop_group(proc, grace)
+            if copier is not None and copier.failure:
+                say(copier.failure)
+            _stop_group(proc, grace, say)
             return True
         if time.monotonic() - last_tick >= 1.0:
             last_tick = time.monotonic()
@@ -83,8 +141,10 @@ def _wait(proc: subprocess.Popen, stop: threading.Event, tick: Callable[[], None
     return False
 
 
-def _stop_group(proc: subprocess.Popen, grace: Grace) -> None:
-    for sig, wait in ((signal.SIGINT, grace.interrupt), (signal.SIGTERM, grace.terminate), (signal.SIGKILL, None)):
+def _stop_group(proc: subprocess.Popen, grace: Grace, say: Callable[[str], None]) -> None:
+    steps = ((signal.SIGINT, grace.interrupt, "terminate"), (signal.SIGTERM, grace.terminate, "kill"),
+             (signal.SIGKILL, None, ""))
+    for sig, wait, next_step in steps:
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -92,6 +152,7 @@ def _stop_group(proc: subprocess.Popen, grace: Grace) -> None:
         if wait is None:
             proc.wait()
             break
+        say(f"stopping: {sig.name} sent to process group {proc.pid}; {next_step} in {wait:g} s if it goes on")
         try:
             proc.wait(timeout=wait)
             break

@@ -82,6 +82,7 @@ class Attempt:
     seconds: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    script: str | None = None
     log: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
 
@@ -101,6 +102,7 @@ class StageRecord:
     script: str | None = None
     log: str | None = None
     fingerprint: str | None = None
+    pgid: int | None = None  # the process group of the running launch (its supervisor's pid)
     outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
     final_loss: float | None = None
     answers: list[dict[str, str | None]] = field(default_factory=list)
@@ -111,6 +113,11 @@ class StageRecord:
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+    @property
+    def launches(self) -> int:
+        """How many times the stage was launched, this launch included."""
+        return len(self.attempts) + (self.started is not None)
 
     def end(self, state: State, reason: str | None = None) -> None:
         self.state, self.reason = state, reason
@@ -131,7 +138,7 @@ class StageRecord:
     def _archive(self) -> None:
         if self.started is not None:
             self.attempts.append(Attempt(self.state, self.started, self.ended, self.seconds, self.exit_code,
-                                         self.reason, self.log, dict(self.outputs)))
+                                         self.reason, self.script, self.log, dict(self.outputs)))
         fresh = StageRecord(resume_from=self.resume_from, job=self.job, attempts=self.attempts)
         self.__dict__.update(fresh.__dict__)
 
@@ -241,10 +248,13 @@ def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[s
     runs.mkdir(parents=True, exist_ok=True)
     base = f"{recipe_name}-{stamp}"
     run_id, n = base, 1
-    while (runs / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    (runs / run_id).mkdir()
+    while True:  # mkdir, not exists(): two runs started in the same second each get their own folder
+        try:
+            (runs / run_id).mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            run_id = f"{base}-{n}"
     recipe = RecipeInfo(recipe_name, recipe_path, str(Path(recipe_path).resolve()), params, sets,
                         chain_key(recipe_path, params), versions.git_commit(Path(recipe_path)))
     record = RunRecord(runs / run_id, run_id, recipe, now(), {name: StageRecord() for name in stages},
@@ -312,6 +322,45 @@ def locked(folder: Path) -> Iterator[RunRecord]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+RUN_LOCK = ".run.lock"
+
+
+@contextlib.contextmanager
+def hold(record: RunRecord) -> Iterator[None]:
+    """This process runs `record` until the block ends: a second swiftpipe that tries is refused in one line.
+    The kernel drops the lock when the process dies, however it dies."""
+    with open(record.folder / RUN_LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise UserError(f"run {record.id} is being run by another swiftpipe (pid {holder}); wait for it to end, "
+                            f"or stop it (kill -INT {holder})") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def held(record: RunRecord) -> bool:
+    """Whether some process runs `record` now (holds its run lock)."""
+    path = record.folder / RUN_LOCK
+    if not path.exists():
+        return False
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
 def load_all(work_dir: Path) -> list[RunRecord]:
     """Every record under the work dir, oldest first; one that cannot be read is a RecordError naming it."""
     found = [read(path.parent) for path in sorted((work_dir / "runs").glob(f"*/{RECORD_FILE}"))]
@@ -325,10 +374,22 @@ def latest(work_dir: Path, key: str) -> RunRecord | None:
 
 def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
     """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
-    stage finished and recorded it."""
+    stage finished and recorded it, and it is still on disk."""
     for record in reversed([r for r in load_all(work_dir) if r.key == key]):
         entry = record.stages.get(stage)
-        if entry is not None and entry.finished and entry.outputs.get(output):
-            return entry.outputs[output]
+        found = entry.outputs.get(output) if entry is not None and entry.finished else None
+        if found and Path(found).exists():
+            return found
     return None
 
+
+def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *,
+                       besides: str) -> tuple[str, StageRecord] | None:
+    """The newest other run of this chain (id, stage record) where `stage` finished with this fingerprint and its
+    outputs are all still on disk."""
+    for record in reversed([r for r in load_all(work_dir) if r.key == key and r.id != besides]):
+        entry = record.stages.get(stage)
+        if (entry is not None and entry.finished and entry.fingerprint == fingerprint
+                and all(Path(p).exists() for p in entry.outputs.values())):
+            return record.id, entry
+    return None

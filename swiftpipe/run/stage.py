@@ -44,7 +44,10 @@ class StageRunner:
         if refused:
             return self.not_launched(stage.name, refused)
         entry = self.record.stage(stage.name)
-        script, log = self.record.path_for(stage.name, ".sh"), self.record.path_for(stage.name, ".log")
+        launch = entry.launches + 1  # each launch keeps its own script and log
+        suffix = "" if launch == 1 else f".{launch}"
+        script = self.record.path_for(stage.name, f"{suffix}.sh")
+        log = self.record.path_for(stage.name, f"{suffix}.log")
         invocation = self.launcher.invocation(stage, rendered, script=script, resolve=self.resolve)
         script.write_text(invocation.script, encoding="utf-8")
         log.write_bytes(b"")
@@ -59,12 +62,20 @@ class StageRunner:
             watcher.tick()
             self._note_run_dir(stage, watcher, entry)
 
+        def started(pgid: int) -> None:
+            entry.pgid = pgid
+            self.record.save()
+
         outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
-                              attach=stage.interactive, grace=self.grace, tick=tick)
+                              attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
+                              say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"))
         produced = collect(stage, watcher.found, before)
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
-        if outcome.interrupted:
+        entry.pgid = None
+        if outcome.failure:
+            entry.end(State.FAILED, outcome.failure)
+        elif outcome.interrupted:
             entry.end(State.INTERRUPTED)
         elif outcome.exit_code != 0:
             entry.end(State.FAILED)
@@ -73,6 +84,8 @@ class StageRunner:
         else:
             entry.end(State.DONE)
         self.record.save()
+        if outcome.late_stop:  # Ctrl-C as the stage ended: its outcome is recorded; the chain stops here
+            raise KeyboardInterrupt
         if entry.state is State.FAILED:
             self._report_failure(stage.name, log, entry)
         elif entry.state is State.INTERRUPTED:

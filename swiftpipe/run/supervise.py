@@ -1,0 +1,48 @@
+"""A stage's supervisor: the process between swiftpipe and ms-swift that ties ms-swift's life to swiftpipe's.
+
+`swift` starts its own children (the training process, torchrun and its workers), so a signal to `swift` alone
+would leave them running. The supervisor leads the stage's process group and starts `swift` in it; it holds the
+read end of a pipe whose write end only swiftpipe holds. When swiftpipe dies, even by `kill -9` or a dropped ssh
+session, the pipe reads end-of-file and the supervisor stops the whole group: interrupt, terminate, kill, with
+the grace periods swiftpipe gave it. It ignores the interrupt and terminate it sends (they are for ms-swift) and
+exits with ms-swift's exit code (128 + N for signal N, as shells report it).
+
+    python -m swiftpipe.run.supervise FD INTERRUPT_GRACE TERMINATE_GRACE -- ARGV...
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+
+def _watch_parent(fd: int, child: subprocess.Popen, graces: tuple[float, float]) -> None:
+    while os.read(fd, 4096):
+        pass  # swiftpipe never writes; end-of-file means it is gone
+    for sig, grace in ((signal.SIGINT, graces[0]), (signal.SIGTERM, graces[1])):
+        os.killpg(0, sig)
+        try:
+            child.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    os.killpg(0, signal.SIGKILL)
+
+
+def main(argv: list[str]) -> int:
+    fd, interrupt, terminate, separator, *command = argv
+    if separator != "--" or not command:
+        sys.exit("usage: python -m swiftpipe.run.supervise FD INTERRUPT_GRACE TERMINATE_GRACE -- ARGV...")
+    child = subprocess.Popen(command)  # the pipe is not inherited: close_fds
+    for sig in (signal.SIGINT, signal.SIGTERM):  # after the start: an ignored signal would be inherited
+        signal.signal(sig, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(int(fd), child, (float(interrupt), float(terminate))),
+                     daemon=True).start()
+    code = child.wait()
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
