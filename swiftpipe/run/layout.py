@@ -122,3 +122,14 @@ def read_progress(run_dir: Path) -> Progress | None:
             return Progress(int(step), int(total), loss if isinstance(loss, (int, float)) else None,
                             record.get("remaining_time"))
     return None
+
+
+def training_complete(run_dir: Path) -> bool:
+    """Whether a run saved its final checkpoint (the step ms-swift logged as max_steps): stopped after that, it has
+    nothing left to train, and resuming from that checkpoint would train no step and save none."""
+    progress = read_progress(run_dir)
+    saved = checkpoints(run_dir)
+    if progress is None or not saved:
+        return False
+    match = CHECKPOINT.match(saved[-1].name)
+    return match is not None and int(match.group(1)) >= progress.max_steps

@@ -7,6 +7,7 @@ asked, also argv-only.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Mapping, Sequence
+from typing import IO, Callable, Iterator, Mapping, Sequence
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a polite kill, a dropped terminal
 
@@ -26,7 +27,6 @@ class Outcome:
     interrupted: bool
     seconds: float
     failure: str | None = None  # swiftpipe's own reason to stop the stage (its log could not be written)
-    late_stop: bool = False  # a stop asked for after the process had ended on its own: the chain stops next
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,22 @@ class Grace:
 
     interrupt: float = 10.0
     terminate: float = 5.0
+
+
+@contextlib.contextmanager
+def stops_deferred(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and hang-ups only set `stop` until the block ends, so that a stage's record is written whole;
+    a process started meanwhile (run_process with the same `stop`) is stopped at once. The caller decides what a
+    set `stop` means afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def group_alive(pgid: int) -> bool:
@@ -51,15 +67,16 @@ def group_alive(pgid: int) -> bool:
 def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
                 tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
                 on_start: Callable[[int], None] = lambda pgid: None,
-                say: Callable[[str], None] = lambda text: None) -> Outcome:
+                say: Callable[[str], None] = lambda text: None, stop: threading.Event | None = None) -> Outcome:
     """Run `argv` to the end (or until Ctrl-C, SIGTERM or a hang-up); output goes to `log` and to `on_output`.
 
     With `attach`, the process gets the terminal itself (an interactive chat): nothing is captured.
     `on_start` gets the process group as soon as it exists; `tick` is called about once a second while it runs
-    (progress display); `say` tells what happens while the group is being stopped.
+    (progress display); `say` tells what happens while the group is being stopped. A `stop` already set (a signal
+    that arrived while the stage was being prepared, see `stops_deferred`) stops the process as soon as it starts.
     """
     started = time.monotonic()
-    stop = threading.Event()
+    stop = stop or threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
     try:
@@ -89,8 +106,7 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     failure = copier.failure if copier is not None else None
-    return Outcome(proc.returncode, interrupted and failure is None, time.monotonic() - started, failure,
-                   late_stop=stop.is_set() and not interrupted)
+    return Outcome(proc.returncode, interrupted and failure is None, time.monotonic() - started, failure)
 
 
 def _ignore(chunk: bytes) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,7 @@ from swiftpipe.render.commands import RenderedStage, Resolver
 from swiftpipe.run import layout
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dirs_before
-from swiftpipe.run.process import Grace, run_process
+from swiftpipe.run.process import Grace, run_process, stops_deferred
 from swiftpipe.run.run_record import RunRecord, StageRecord, State, now
 from swiftpipe.run.watch import StageWatcher
 
@@ -39,7 +40,16 @@ class StageRunner:
 
     def run(self, stage: Stage, rendered: RenderedStage, *, fingerprint: str) -> State:
         """Launch `stage` unless pre-launch checks refuse it; return its final state. `fingerprint` is what a later
-        --resume compares to tell whether the stage changed."""
+        --resume compares to tell whether the stage changed. A stop asked for while the stage was prepared or
+        recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record is whole."""
+        stop = threading.Event()
+        with stops_deferred(stop):
+            state = self._run(stage, rendered, fingerprint, stop)
+        if stop.is_set() and state not in (State.INTERRUPTED, State.FAILED):  # FAILED: the stop was its own
+            raise KeyboardInterrupt
+        return state
+
+    def _run(self, stage: Stage, rendered: RenderedStage, fingerprint: str, stop: threading.Event) -> State:
         refused = self.refused_merge_target(stage)
         if refused:
             return self.not_launched(stage.name, refused)
@@ -60,7 +70,7 @@ class StageRunner:
 
         def tick() -> None:
             watcher.tick()
-            self._note_run_dir(stage, watcher, entry)
+            self._note_run_dir(stage, watcher, entry, before)
 
         def started(pgid: int) -> None:
             entry.pgid = pgid
@@ -68,13 +78,16 @@ class StageRunner:
 
         outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
                               attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
-                              say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"))
+                              say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop)
         produced = collect(stage, watcher.found, before)
+        run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
         entry.pgid = None
         if outcome.failure:
             entry.end(State.FAILED, outcome.failure)
+        elif outcome.interrupted and stage.trains and run_dir is not None and layout.training_complete(run_dir):
+            entry.end(State.DONE)  # stopped after its final save: done; the stop still ends the chain (run())
         elif outcome.interrupted:
             entry.end(State.INTERRUPTED)
         elif outcome.exit_code != 0:
@@ -84,8 +97,6 @@ class StageRunner:
         else:
             entry.end(State.DONE)
         self.record.save()
-        if outcome.late_stop:  # Ctrl-C as the stage ended: its outcome is recorded; the chain stops here
-            raise KeyboardInterrupt
         if entry.state is State.FAILED:
             self._report_failure(stage.name, log, entry)
         elif entry.state is State.INTERRUPTED:
@@ -115,11 +126,18 @@ class StageRunner:
         return (f"{target} already exists and ms-swift refuses to overwrite a merged model: remove it, or "
                 f"--set {stage.name}.output_dir=NEW_FOLDER")
 
-    def _note_run_dir(self, stage: Stage, watcher: StageWatcher, entry: StageRecord) -> None:
-        """Record a training run's folder as soon as ms-swift names it: a process killed outright (a Slurm time
-        limit, the OOM killer) then still leaves a record that --resume can continue from."""
-        if stage.trains and "run_dir" in watcher.found and "run_dir" not in entry.outputs:
-            entry.outputs["run_dir"] = watcher.found["run_dir"]
+    def _note_run_dir(self, stage: Stage, watcher: StageWatcher, entry: StageRecord, before: set[Path]) -> None:
+        """Record a training run's folder as soon as ms-swift names it (or it appears under --output_dir): a process
+        killed outright (swiftpipe's kill -9, a Slurm time limit, the OOM killer) then still leaves a record that
+        --resume can continue from."""
+        if not stage.trains or "run_dir" in entry.outputs:
+            return
+        found = watcher.found.get("run_dir")
+        if found is None and stage.flags.get("output_dir"):
+            created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
+            found = str(created.pop()) if len(created) == 1 else None
+        if found is not None:
+            entry.outputs["run_dir"] = found
             self.record.save()
 
     def _report_failure(self, name: str, log: Path, entry: StageRecord) -> None:

@@ -1,0 +1,172 @@
+"""Whatever stops a chain (a signal at any moment, swiftpipe killed outright, a second swiftpipe) ends in a record
+that `--resume` finishes, and no process of a stage outlives swiftpipe. Against the fake `swift`."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_runner import CHAIN, _calls, _record
+
+from swiftpipe.cli import main
+
+STAGES = ["pretrain", "sft", "merge", "infer"]
+
+
+@pytest.fixture
+def chain(tmp_path: Path, write_recipe, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/pt.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "data/sft.jsonl").write_text('{"query": "q", "response": "r"}\n')
+    (tmp_path / "data/q.jsonl").write_text('{"query": "what?"}\n')
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/config.json").write_text("{}")
+    return Path(write_recipe(CHAIN, name="chain.py").name)
+
+
+def _start(chain: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet", *args],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _sleeping_sft(fake_swift: Path, launch: int = 1) -> dict:
+    """The fake swift's record of the SFT's `launch`-th call, once it sleeps after its first checkpoint and the run
+    record knows its run folder (within a second of its appearing)."""
+    def ready() -> bool:
+        calls = [c for c in _calls(fake_swift) if c["argv"][1] == "sft"]
+        run_dir = _record()["stages"]["sft"].get("outputs", {}).get("run_dir") if len(calls) >= launch else None
+        return bool(run_dir) and (Path(run_dir) / "checkpoint-2").is_dir()
+
+    _wait_for(ready)
+    return [c for c in _calls(fake_swift) if c["argv"][1] == "sft"][launch - 1]
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _resume(chain: Path):
+    return CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
+
+
+def test_kill_9_of_swiftpipe_stops_the_stage_and_resume_continues_from_its_checkpoint(chain: Path,
+                                                                                     fake_swift: Path) -> None:
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:60"})
+    sft = _sleeping_sft(fake_swift)
+    proc.kill()  # SIGKILL: swiftpipe records nothing more
+    proc.wait(timeout=10)
+    _wait_for(lambda: _group_gone(sft["pgid"]), timeout=20)  # the supervisor stopped the stage's whole group
+    assert _record()["stages"]["sft"]["state"] == "running"
+    result = _resume(chain)
+    assert result.exit_code == 0, result.output
+    stages = _record()["stages"]
+    calls = _calls(fake_swift)
+    assert [c["argv"][1] for c in calls] == ["pt", "sft", "sft", "export", "infer"]
+    resumed_from = calls[2]["argv"][calls[2]["argv"].index("--resume_from_checkpoint") + 1]
+    assert resumed_from.endswith("/checkpoint-2") and Path(resumed_from).parent.name.startswith("v0-")
+    assert [stages[n]["state"] for n in STAGES] == ["reused", "done", "done", "done"]
+    [earlier] = stages["sft"]["attempts"]  # the killed launch is kept, with its own log
+    assert earlier["state"] == "interrupted" and "swiftpipe stopped without recording" in earlier["reason"]
+    assert Path(earlier["log"]).name == "sft.log" and Path(stages["sft"]["log"]).name == "sft.2.log"
+    assert Path(earlier["log"]).read_text().startswith("$ ") and Path(earlier["script"]).is_file()
+
+
+def test_a_second_stop_before_the_resumed_launch_saves_resumes_from_the_first_launchs_checkpoint(
+        chain: Path, fake_swift: Path) -> None:
+    first = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:60"})
+    _sleeping_sft(fake_swift)
+    first.send_signal(signal.SIGINT)
+    assert first.wait(timeout=30) == 130
+    # the resumed launch is stopped before it saves anything: it fails at once, having made an empty run folder
+    second = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"],
+                                env={"FAKE_SWIFT_FAIL_BEFORE_SAVE": "sft"})
+    assert second.exit_code == 1
+    third = _resume(chain)
+    assert third.exit_code == 0, third.output
+    sft_calls = [c for c in _calls(fake_swift) if c["argv"][1] == "sft"]
+    starts = [c["argv"][c["argv"].index("--resume_from_checkpoint") + 1] for c in sft_calls[1:]]
+    assert len(starts) == 2 and starts[0] == starts[1] and starts[0].endswith("/checkpoint-2")
+
+
+def test_a_stage_still_running_without_its_swiftpipe_is_not_started_twice(chain: Path, fake_swift: Path) -> None:
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:60"})
+    sft = _sleeping_sft(fake_swift)
+    os.kill(sft["pgid"], signal.SIGKILL)  # the supervisor first, then swiftpipe: the fake swift is left on its own
+    proc.kill()
+    proc.wait(timeout=10)
+    try:
+        refused = _resume(chain)
+        assert refused.exit_code == 2
+        assert refused.output.splitlines() == [
+            f"error: run {Path(_record()['stages']['sft']['log']).parent.name}: stage 'sft' still runs (process group "
+            f"{sft['pgid']}) though no swiftpipe follows it; wait for it, or stop it (kill -INT -{sft['pgid']}), "
+            "then resume"]
+        assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft"]  # nothing started twice
+    finally:
+        os.killpg(sft["pgid"], signal.SIGKILL)
+    _wait_for(lambda: _group_gone(sft["pgid"]))
+    assert _resume(chain).exit_code == 0
+
+
+def test_a_second_swiftpipe_on_a_running_chain_is_refused(chain: Path, fake_swift: Path) -> None:
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:60"})
+    _sleeping_sft(fake_swift)
+    try:
+        for args in ([], ["--resume"]):
+            second = CliRunner().invoke(main, ["run", str(chain), "--quiet", *args])
+            assert second.exit_code == 2
+            assert "of this recipe with these parameters is running now; wait for it to end" in second.output
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("after", [0.3, 0.6, 0.9, 1.2, 1.6, 2.2])
+def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path, fake_swift: Path,
+                                                                    sig: signal.Signals, after: float) -> None:
+    """The sweep: a signal `after` seconds into a chain of four quick stages (start-up, pre-flight, a stage, the
+    hand-off between two, the summary). Then `--resume` finishes it without a manual step, running no stage more
+    than once more."""
+    proc = _start(chain)
+    time.sleep(after)
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130, -signal.SIGKILL), output
+    assert "Traceback" not in output and "Aborted!" not in output
+    runs = list(Path(".swiftpipe/runs").glob("*/record.json"))
+    groups = {c["pgid"] for c in _calls(fake_swift)}
+    if runs:  # a group whose swift had not started yet is only in the record
+        groups |= {s["pgid"] for s in _record()["stages"].values() if "pgid" in s}
+    for pgid in groups:  # no process of any stage outlives swiftpipe (after kill -9, once its supervisor is done)
+        _wait_for(lambda: _group_gone(pgid), timeout=20)
+    if sig is not signal.SIGKILL and runs:
+        assert _record()["state"] in ("done", "interrupted"), output  # final, never "running"
+    if proc.returncode == 0:
+        return
+    before = [c["argv"][1] for c in _calls(fake_swift)]
+    result = _resume(chain) if runs else CliRunner().invoke(main, ["run", str(chain), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert {s["state"] for s in _record()["stages"].values()} <= {"done", "reused"}, result.output
+    again = [c["argv"][1] for c in _calls(fake_swift)][len(before):]
+    assert len(again) == len(set(again))  # each stage at most once more
