@@ -1,15 +1,20 @@
 """Loading recipes: parameters, references, overrides, and the one-line errors for bad ones."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from shell_commands import flag_pairs
 
+from swiftpipe.cli import main
 from swiftpipe.errors import RecipeError, UserError
 from swiftpipe.recipe import loading as loader
 from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import build_command
+
+REPO = Path(__file__).resolve().parent.parent
 
 CHAIN = '''
 def recipe(epochs: int = 1, lr: float = 1e-4, full: bool = False, kind: Literal["a", "b"] = "a"):
@@ -178,3 +183,30 @@ def test_a_plain_recipe_object_takes_no_parameters(write_recipe) -> None:
 def test_none_drops_a_flag_and_flags_keep_their_order(write_recipe) -> None:
     path = write_recipe('recipe = make_recipe("r", [sft("sft", {"b": 1, "a": None, "c": [1, 2], "--d": True})])\n')
     assert _command(loader.load(path), "sft").argv == ["swift", "sft", "--b", "1", "--c", "1", "2", "--d", "true"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("recipe = make_recipe('r', [sft('a', {}), 'merge'])\n", "item 2 of the chain is str 'merge', not a stage"),
+    ("recipe = make_recipe('r', [])\n", "recipe 'r' has no stages"),
+    ("recipe = make_recipe('r', [sft(3, {})])\n", "a stage's name and command are text, not int and str"),
+    ("import sys\nsys.exit(3)\nrecipe = None\n", "calls sys.exit(3) while loading"),
+    ("import sys\ndef recipe():\n    sys.exit('no')\n", "calls sys.exit('no'); a recipe function returns a Recipe"),
+])
+def test_a_recipe_that_is_not_a_chain_is_one_line(write_recipe, body: str, message: str) -> None:
+    path = write_recipe(body)
+    result = CliRunner().invoke(main, ["render", str(path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    [line] = result.output.splitlines()
+    assert line.startswith(f"error: {path}") and message in line
+
+
+@pytest.mark.parametrize("option", ["-p", "--set"])
+def test_bytes_that_are_not_utf8_on_the_command_line_are_refused_before_anything_is_written(
+        tmp_path: Path, option: str) -> None:
+    value = os.fsdecode(b"sft=\xff") if option == "-p" else os.fsdecode(b"sft.system=\xff")
+    result = CliRunner().invoke(main, ["export-scripts", str(REPO / "recipes/medical.py"), str(tmp_path / "s"),
+                                       option, value])
+    assert result.exit_code == 2
+    shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    assert result.output.splitlines() == [f"error: {REPO / 'recipes/medical.py'}: {option} {shown!r}: not UTF-8 text"]
+    assert not (tmp_path / "s").exists()

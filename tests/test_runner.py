@@ -281,6 +281,16 @@ def test_chat_opens_swift_infer_on_the_final_model_in_a_terminal(chain: Path, fa
     assert os.waitstatus_to_exitcode(status) == 0, output.decode()
     call = _calls(fake_swift)[-1]
     assert call["argv"] == ["swift", "infer", "--stream", "true", "--model", merged]
+    assert f"# re-run: swiftpipe chat {chain}" in output.decode()  # the comment names a command that exists
+
+
+def test_chat_without_a_terminal_says_so_in_one_line(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet").exit_code == 0
+    result = CliRunner().invoke(main, ["chat", str(chain)])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [f"error: {chain}: chat needs a terminal (stdin and stdout); for answers "
+                                          "in batch, give the infer stage a --val_dataset"]
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]
 
 
 def test_merging_the_same_checkpoint_twice_is_refused_before_launch(chain: Path, fake_swift: Path) -> None:
@@ -349,3 +359,20 @@ def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift:
     assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
     assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
+
+
+def test_text_from_data_paths_and_parameters_is_printed_as_text(chain: Path, fake_swift: Path,
+                                                                 write_recipe) -> None:
+    Path("data/q.jsonl").write_text('{"query": "[/INST] what is [red]this[/red]?"}\n')
+    result = _run(str(chain), "--quiet", "-p", "out=o[/]")
+    assert result.exit_code == 0, result.output
+    assert "Q: [/INST] what is [red]this[/red]?" in result.output
+    assert "A: answer to [/INST] what is [red]this[/red]?" in result.output
+    status = CliRunner().invoke(main, ["status", str(chain), "-p", "out=o[/]"])
+    assert status.exit_code == 0 and "o[/]" in status.output.replace("\n", "").replace("│", "").replace(" ", "")
+    runs = CliRunner().invoke(main, ["runs"])
+    assert runs.exit_code == 0 and "out=o[/]" in runs.output
+    described = write_recipe("recipe = make_recipe('r', [sft('a', {})], description='for [/INST] prompts [red]x')\n",
+                             name="described.py")
+    info = CliRunner().invoke(main, ["info", str(described)])
+    assert info.exit_code == 0 and "for [/INST] prompts [red]x" in info.output

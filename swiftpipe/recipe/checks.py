@@ -14,10 +14,15 @@ _SCALARS = (str, int, float, bool, Path)
 
 def check(recipe: Recipe, *, file: str) -> None:
     """Raise a RecipeError listing every problem found, each as `file:line: stage 'x': ...`."""
+    check_shape(recipe, file=file)
     problems: list[str] = []
     seen: set[str] = set()
     for stage in recipe.stages:
         where = _where(stage, file)
+        if not isinstance(stage.name, str) or not isinstance(stage.command, str):
+            problems.append(f"{where}: a stage's name and command are text, not {type(stage.name).__name__} and "
+                            f"{type(stage.command).__name__}")
+            continue
         if not _NAME.match(stage.name):
             problems.append(f"{where}: stage name {stage.name!r} must be letters, digits, '_', '.' or '-'")
         if stage.name in seen:
@@ -29,6 +34,18 @@ def check(recipe: Recipe, *, file: str) -> None:
     problems.extend(_reference_problems(recipe, file))
     if problems:
         raise RecipeError("\n".join(problems))
+
+
+def check_shape(recipe: Recipe, *, file: str) -> None:
+    """A RecipeError unless the chain is a non-empty sequence of stages (what everything else relies on)."""
+    where = str(recipe.origin) if recipe.origin else file
+    strangers = [f"{where}: item {i} of the chain is {type(s).__name__} {s!r:.60}, not a stage (use pretrain(), "
+                 "sft(), dpo(), merge(), infer() or stage())" for i, s in enumerate(recipe.stages, 1)
+                 if not isinstance(s, Stage)]
+    if strangers:
+        raise RecipeError("\n".join(strangers))
+    if not recipe.stages:
+        raise RecipeError(f"{where}: recipe {recipe.name!r} has no stages")
 
 
 def _where(stage: Stage, file: str) -> str:

@@ -97,6 +97,7 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
         recipe = entry
     if not isinstance(recipe, Recipe):
         raise RecipeError(f"`recipe` must be a Recipe or return one, not {type(recipe).__name__}", where=shown)
+    checks.check_shape(recipe, file=shown)
     recipe = overrides.apply_sets(recipe, sets, where=shown)
     if scale is not None:
         recipe = apply_scale(recipe, scale)
@@ -122,6 +123,10 @@ def _exec(path: Path, shown: str) -> Any:
     except UserError:
         sys.modules.pop(name, None)
         raise
+    except SystemExit as exc:  # a recipe is a module to load, not a program to run
+        sys.modules.pop(name, None)
+        raise RecipeError(f"calls sys.exit({exc.code!r}) while loading; a recipe defines `recipe` and returns",
+                          where=_line_in(exc, path, shown)) from None
     except Exception as exc:  # the recipe's own bug: one line at the recipe's own line, no traceback
         sys.modules.pop(name, None)
         raise RecipeError(f"{type(exc).__name__}: {exc}", where=_line_in(exc, path, shown)) from None
@@ -133,6 +138,9 @@ def _call(entry: Any, values: dict[str, Any], shown: str) -> Any:
         return entry(**values)
     except UserError:
         raise
+    except SystemExit as exc:
+        raise RecipeError(f"calls sys.exit({exc.code!r}); a recipe function returns a Recipe",
+                          where=_line_in(exc, Path(shown), shown)) from None
     except Exception as exc:  # the recipe's own bug, reported at its line
         raise RecipeError(f"{type(exc).__name__}: {exc}", where=_line_in(exc, Path(shown), shown)) from None
 

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.model import FlagValue, Recipe
+from swiftpipe.recipe.params import require_text
 
 
 def parse_value(text: str) -> FlagValue:
@@ -26,6 +27,7 @@ def apply_sets(recipe: Recipe, sets: Sequence[str], *, where: str) -> Recipe:
     stages = list(recipe.stages)
     names = [s.name for s in stages]
     for text in sets:
+        require_text(text, "--set", where=where)
         target, sep, value = text.partition("=")
         stage_name, dot, flag = target.partition(".")
         flag = flag.lstrip("-")

@@ -65,6 +65,16 @@ class Parameter:
         return text
 
 
+def require_text(given: str, option: str, *, where: str) -> None:
+    """A command-line value must be UTF-8 text: bytes that are not reach Python as lone surrogates, which no record,
+    script or log could be written with."""
+    try:
+        given.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = given.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise RecipeError(f"{option} {shown!r}: not UTF-8 text", where=where) from None
+
+
 def parameters_of(fn: Callable[..., Any], *, where: str) -> list[Parameter]:
     try:
         hints = typing.get_type_hints(fn)
@@ -84,6 +94,7 @@ def bind(parameters: Sequence[Parameter], assignments: Sequence[str], *, where: 
     valid = ", ".join(by_name) or "none"
     values: dict[str, Any] = {}
     for text in assignments:
+        require_text(text, "-p", where=where)
         name, sep, value = text.partition("=")
         name = name.strip()
         if not sep:

@@ -68,10 +68,11 @@ def render_recipe(recipe: Recipe, source: Source, *, dialect: dialects.Dialect,
 
 
 def render_stage(recipe: Recipe, stage: Stage, source: Source, *, dialect: dialects.Dialect,
-                 resolve: Resolver = placeholder) -> RenderedStage:
+                 resolve: Resolver = placeholder, rerun: str | None = None) -> RenderedStage:
+    """The stage's command and script; the script's re-run comment is `rerun`, by default `swiftpipe run --stage`."""
     command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
     script = render_template("stage.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
-                             rerun=source.rerun(stage.name), command=command)
+                             rerun=rerun or source.rerun(stage.name), command=command)
     return RenderedStage(command, script)
 
 

@@ -5,6 +5,7 @@ An interactive stage has no batch form: a run without a terminal, and every Slur
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from swiftpipe import console
@@ -14,6 +15,7 @@ from swiftpipe.recipe.model import Ref, Stage, infer
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import run_record
+from swiftpipe.run.preflight import swift_executable
 from swiftpipe.run.process import run_process
 
 
@@ -44,11 +46,16 @@ def open_chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
         raise UserError(f"{loaded.path}: stage {ref.stage!r} has not finished in any run of this recipe with these "
                         f"parameters; run the chain first (swiftpipe run {loaded.path})")
 
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError(f"{loaded.path}: chat needs a terminal (stdin and stdout); for answers in batch, give the "
+                        "infer stage a --val_dataset")
     stage = chat_stage(loaded)
-    rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve)
+    rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve,
+                            rerun=loaded.source.command("chat"))
+    swift = swift_executable()
     console.say(rendered.script)
     log = work_dir / "chat.log"
     work_dir.mkdir(parents=True, exist_ok=True)
-    outcome = run_process(rendered.command.argv, env={**os.environ, **rendered.command.environment}, log=log,
-                          on_output=lambda _: None, attach=True)
+    outcome = run_process([swift, *rendered.command.argv[1:]], env={**os.environ, **rendered.command.environment},
+                          log=log, on_output=lambda _: None, attach=True)
     return outcome.exit_code
