@@ -296,11 +296,52 @@ def test_chat_without_a_terminal_says_so_in_one_line(chain: Path, fake_swift: Pa
 def test_merging_the_same_checkpoint_twice_is_refused_before_launch(chain: Path, fake_swift: Path) -> None:
     assert _run(str(chain), "--quiet").exit_code == 0
     merged = _record()["stages"]["merge"]["outputs"]["merged"]
+    first_run = _record()["id"]
     result = _run(str(chain), "--quiet", "--stage", "merge")
     assert result.exit_code == 1
-    assert f"merge: not launched: {merged} already exists and ms-swift refuses to overwrite" in result.output
+    assert (f"merge: not launched: {merged} already exists (the merged model of run {first_run}, stage 'merge') and "
+            "ms-swift refuses to overwrite") in result.output.replace("\n", "")
     assert "--set merge.output_dir=NEW_FOLDER" in result.output
     assert len(_calls(fake_swift)) == 4  # nothing more launched
+
+
+def test_a_merge_folder_left_by_the_stages_own_unfinished_launch_is_replaced(chain: Path, fake_swift: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"],
+                            env={**os.environ, "FAKE_SWIFT_SLEEP_ON": "export:60"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not list(Path("out/sft").glob("v0-*/checkpoint-4-merged")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # the merge stopped after it created its folder
+    assert proc.wait(timeout=30) == 130
+    [partial] = Path("out/sft").glob("v0-*/checkpoint-4-merged")
+    result = _run(str(chain), "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"merge: removed {partial.resolve()}, which its own unfinished launch left" in result.output
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "export", "infer"]
+
+
+def test_a_stage_that_exits_0_without_what_the_next_stage_reads_fails_before_it(tmp_path: Path, write_recipe,
+                                                                                 fake_swift: Path) -> None:
+    (tmp_path / "pt.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "sft.jsonl").write_text('{"query": "q", "response": "r"}\n')
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/config.json").write_text("{}")
+    path = write_recipe(f"""
+recipe = make_recipe("best", [
+    pretrain("pretrain", {{"model": "{tmp_path}/base", "dataset": "{tmp_path}/pt.jsonl", "output_dir": "{tmp_path}/o"}}),
+    sft("sft", {{"model": checkpoint("pretrain", "best"), "dataset": "{tmp_path}/sft.jsonl"}}),
+])
+""")
+    result = CliRunner().invoke(main, ["run", str(path), "--quiet", "--work-dir", str(tmp_path / "w")],
+                                env={"FAKE_SWIFT_NO_BEST": "1"})
+    assert result.exit_code == 1, result.output
+    stages = _record(tmp_path / "w")["stages"]
+    assert stages["pretrain"]["state"] == "failed"
+    assert stages["pretrain"]["reason"] == ("ms-swift exited 0 but recorded no best checkpoint (no evaluation ran: "
+                                            "give it a --val_dataset or --split_dataset_ratio), which stage 'sft' "
+                                            "(--model) needs")
+    assert stages["sft"] == {"state": "aborted", "reason": "prerequisite pretrain failed"}
 
 
 def test_preflight_reads_preference_data_through_the_stage_columns(tmp_path: Path, write_recipe, fake_swift: Path,

@@ -121,7 +121,7 @@ def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, nam
     interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
     changed_upstream = False
     for i, name in enumerate(names):
-        state = _run_stage(loaded, dialect, runner, loaded.recipe.stage(name), options=options,
+        state = _run_stage(loaded, dialect, runner, loaded.recipe.stage(name), options=options, names=names,
                            changed_upstream=changed_upstream, interactive=interactive)
         if state in (State.FAILED, State.INTERRUPTED):
             for rest in names[i + 1:]:
@@ -136,7 +136,7 @@ def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, nam
 
 
 def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stage: Stage, *, options: RunOptions,
-               changed_upstream: bool, interactive: bool) -> State:
+               names: list[str], changed_upstream: bool, interactive: bool) -> State:
     record, say = runner.record, runner.say
     entry = record.stage(stage.name)
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
@@ -157,7 +157,17 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
         stage = stage.with_flag("resume_from_checkpoint", resume_from)
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
         say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
-    return runner.run(stage, rendered, fingerprint=current)
+    return runner.run(stage, rendered, fingerprint=current, needed=_needed(loaded, stage.name, names))
+
+
+def _needed(loaded: LoadedRecipe, producer: str, names: list[str]) -> dict[str, str]:
+    """What the later stages of this run read of `producer`: kind -> "stage X (--flag)"."""
+    needed: dict[str, str] = {}
+    for name in names[names.index(producer) + 1:]:
+        for flag, ref in loaded.recipe.stage(name).refs():
+            if ref.stage == producer:
+                needed.setdefault(ref.kind, f"stage {name!r} (--{flag})")
+    return needed
 
 
 def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: str) -> str | None:

@@ -103,6 +103,7 @@ class StageRecord:
     log: str | None = None
     fingerprint: str | None = None
     pgid: int | None = None  # the process group of the running launch (its supervisor's pid)
+    target: str | None = None  # where a merge launch writes its merged model
     outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
     final_loss: float | None = None
     answers: list[dict[str, str | None]] = field(default_factory=list)
@@ -392,4 +393,13 @@ def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *
         if (entry is not None and entry.finished and entry.fingerprint == fingerprint
                 and all(Path(p).exists() for p in entry.outputs.values())):
             return record.id, entry
+    return None
+
+
+def producer_of(work_dir: Path, path: str) -> tuple[str, str] | None:
+    """The run and stage that recorded `path` as one of its outputs, newest first."""
+    for record in reversed(load_all(work_dir)):
+        for name, entry in record.stages.items():
+            if path in entry.outputs.values():
+                return record.id, name
     return None

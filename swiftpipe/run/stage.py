@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Callable
 
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.render.commands import RenderedStage, Resolver
-from swiftpipe.run import layout
+from swiftpipe.run import layout, run_record
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
@@ -38,18 +39,21 @@ class StageRunner:
     echo: bool = True
     grace: Grace = field(default_factory=Grace)
 
-    def run(self, stage: Stage, rendered: RenderedStage, *, fingerprint: str) -> State:
+    def run(self, stage: Stage, rendered: RenderedStage, *, fingerprint: str,
+            needed: dict[str, str] | None = None) -> State:
         """Launch `stage` unless pre-launch checks refuse it; return its final state. `fingerprint` is what a later
-        --resume compares to tell whether the stage changed. A stop asked for while the stage was prepared or
+        --resume compares to tell whether the stage changed; `needed` maps what later stages read of it (kind) to
+        who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage was prepared or
         recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record is whole."""
         stop = threading.Event()
         with stops_deferred(stop):
-            state = self._run(stage, rendered, fingerprint, stop)
+            state = self._run(stage, rendered, fingerprint, stop, needed or {})
         if stop.is_set() and state not in (State.INTERRUPTED, State.FAILED):  # FAILED: the stop was its own
             raise KeyboardInterrupt
         return state
 
-    def _run(self, stage: Stage, rendered: RenderedStage, fingerprint: str, stop: threading.Event) -> State:
+    def _run(self, stage: Stage, rendered: RenderedStage, fingerprint: str, stop: threading.Event,
+             needed: dict[str, str]) -> State:
         refused = self.refused_merge_target(stage)
         if refused:
             return self.not_launched(stage.name, refused)
@@ -64,6 +68,7 @@ class StageRunner:
         before = run_dirs_before(stage)
         entry.begin(command=rendered.command.argv, env=rendered.command.environment, script=str(script), log=str(log),
                     fingerprint=fingerprint)
+        entry.target = self.merge_target(stage)
         self.record.save()
         self.say(f"[swiftpipe] {stage.name}: {' '.join(rendered.command.argv[:2])} (log: {log})")
         watcher = StageWatcher(stage.name, echo=self.echo)
@@ -92,10 +97,9 @@ class StageRunner:
             entry.end(State.INTERRUPTED)
         elif outcome.exit_code != 0:
             entry.end(State.FAILED)
-        elif stage.trains and not produced.outputs.get("last_checkpoint"):
-            entry.end(State.FAILED, "ms-swift exited 0 but saved no complete checkpoint")
         else:
-            entry.end(State.DONE)
+            missing = self._missing(stage, entry, needed)
+            entry.end(State.FAILED if missing else State.DONE, missing)
         self.record.save()
         if entry.state is State.FAILED:
             self._report_failure(stage.name, log, entry)
@@ -110,9 +114,8 @@ class StageRunner:
         self.record.save()
         return State.FAILED
 
-    def refused_merge_target(self, stage: Stage) -> str | None:
-        """Why a merge must not launch: the folder `swift export --merge_lora true` would write exists, and
-        ms-swift refuses to overwrite it after loading the whole model."""
+    def merge_target(self, stage: Stage) -> str | None:
+        """Where `swift export --merge_lora true` writes: its --output_dir, else `<first adapter>-merged`."""
         if not stage.merges:
             return None
         target = stage.flags.get("output_dir")
@@ -121,10 +124,40 @@ class StageRunner:
             if source is None:
                 return None
             target = f"{self.resolve(source) if isinstance(source, Ref) else source}{layout.MERGED_SUFFIX}"
-        if not Path(str(target)).exists():
+        return str(target)
+
+    def refused_merge_target(self, stage: Stage) -> str | None:
+        """Why a merge must not launch: the folder it would write exists, and ms-swift refuses to overwrite it
+        after loading the whole model. A folder this stage's own earlier launch left unfinished is removed."""
+        target = self.merge_target(stage)
+        if target is None or not Path(target).exists():
             return None
-        return (f"{target} already exists and ms-swift refuses to overwrite a merged model: remove it, or "
+        entry = self.record.stage(stage.name)
+        if entry.target == target and entry.started is not None and not entry.finished:
+            shutil.rmtree(target)
+            self.say(f"[swiftpipe] {stage.name}: removed {target}, which its own unfinished launch left")
+            return None
+        owner = run_record.producer_of(self.record.folder.parent.parent, target)
+        whose = f" (the merged model of run {owner[0]}, stage {owner[1]!r})" if owner else ""
+        return (f"{target} already exists{whose} and ms-swift refuses to overwrite a merged model: remove it, or "
                 f"--set {stage.name}.output_dir=NEW_FOLDER")
+
+    def _missing(self, stage: Stage, entry: StageRecord, needed: dict[str, str]) -> str | None:
+        """Why a stage that exited 0 did not produce what it must: a training run's checkpoint, a merge's model on
+        disk, or what a later stage of the chain reads from it."""
+        if stage.trains and not entry.outputs.get("last_checkpoint"):
+            return "ms-swift exited 0 but saved no complete checkpoint"
+        if stage.merges and "merged" not in entry.outputs:
+            if entry.target is not None and (Path(entry.target) / "config.json").is_file():
+                entry.outputs["merged"] = entry.target  # ms-swift's own line was not recognised: the folder is there
+            else:
+                return f"ms-swift exited 0 but wrote no merged model (nothing at {entry.target})"
+        for kind, consumer in needed.items():
+            if not entry.outputs.get(kind):
+                why = " (no evaluation ran: give it a --val_dataset or --split_dataset_ratio)" \
+                    if kind == "best_checkpoint" else ""
+                return f"ms-swift exited 0 but recorded no {kind.replace('_', ' ')}{why}, which {consumer} needs"
+        return None
 
     def _note_run_dir(self, stage: Stage, watcher: StageWatcher, entry: StageRecord, before: set[Path]) -> None:
         """Record a training run's folder as soon as ms-swift names it (or it appears under --output_dir): a process
