@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -22,7 +23,7 @@ nasty = st.sampled_from(["a b", "it's", '"q"', "$(touch pwned)", "`id`", "x; rm 
 
 
 def _script(value: str, env_value: str) -> tuple[str, list[str]]:
-    recipe = make_recipe("q", [sft("s", {"model": value, "dataset": [value, "x"]},
+    recipe = make_recipe("q", [sft("s", {"model": value, "dataset": value, "val_dataset": ["x", "y z"]},
                                    launch=Launch(env={"SOME_VAR": env_value}))])
     [rendered] = render_recipe(recipe, Source(f"recipes/{value}.py", (f"p={value}",)), dialect=dialect.target("3"))
     return rendered.script, rendered.command.argv
@@ -33,7 +34,9 @@ def _script(value: str, env_value: str) -> tuple[str, list[str]]:
 def test_render_then_shell_split_gives_back_every_value(value: str, env_value: str) -> None:
     script, argv = _script(value, env_value)
     env, words = parse(script)
-    assert words == argv == ["swift", "sft", "--model", value, "--dataset", value, "x"]
+    flag = (lambda name: [f"--{name}={value}"]) if value.startswith("-") and not re.match(r"^-\d+$|^-\d*\.\d+$", value) \
+        else (lambda name: [f"--{name}", value])  # a value argparse would read as an option is joined to its flag
+    assert words == argv == ["swift", "sft", *flag("model"), *flag("dataset"), "--val_dataset", "x", "y z"]
     assert env == [("SOME_VAR", env_value)]
 
 
@@ -70,3 +73,19 @@ def test_floats_render_as_the_same_number(value: float) -> None:
 
     text = format_float(value)
     assert float(text) == value and " " not in text
+
+
+def test_a_value_that_starts_with_a_dash_reaches_ms_swift_as_one_value() -> None:
+    from click.testing import CliRunner
+
+    from swiftpipe.cli import main
+
+    result = CliRunner().invoke(main, ["render", "recipes/medical.py", "--stage", "sft", "--set", "sft.system=--x",
+                                       "--set", "sft.learning_rate=-1e-5"])
+    assert result.exit_code == 0, result.output
+    _, argv = parse(result.output)
+    assert "--system=--x" in argv and "--learning_rate=-1e-5" in argv
+    refused = CliRunner().invoke(main, ["render", "recipes/medical.py", "--stage", "sft",
+                                        "--set", 'sft.dataset=["a.jsonl", "--b"]'])
+    assert refused.exit_code == 2
+    assert "--dataset: '--b' starts with '-', so ms-swift would read it as an option" in refused.output

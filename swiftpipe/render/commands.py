@@ -18,6 +18,7 @@ from swiftpipe.render import dialects
 from swiftpipe.render.templating import ShellText, render_template
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test
 
 Resolver = Callable[[Ref], "str | ShellText"]
 
@@ -31,6 +32,14 @@ def placeholder(ref: Ref) -> str:
 class Flag:
     name: str
     words: tuple[str, ...]
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The flag in argv: `--name value ...`, or `--name=value` for one value that starts with '-' (and is not a
+        number), which ms-swift's argparse would otherwise read as an option of its own."""
+        if len(self.words) == 1 and _dashed(self.words[0]):
+            return (f"--{self.name}={self.words[0]}",)
+        return (f"--{self.name}", *self.words)
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class Command:
     def argv(self) -> list[str]:
         words = ["swift", self.subcommand]
         for flag in self.flags:
-            words += [f"--{flag.name}", *flag.words]
+            words += flag.tokens
         return words
 
     @property
@@ -95,8 +104,18 @@ def build_command(recipe: Recipe, stage: Stage, *, dialect: dialects.Dialect,
         name, value = dialects.translate(name, value, command=stage.command, dialect=dialect, where=where,
                                          tuner_of_reference=tuner, merging=merging)
         words = tuple(_words(value, resolve=resolve, processes=launch.processes, where=flag_where))
+        dashed = [w for w in words if _dashed(w)]
+        if dashed and len(words) > 1:
+            raise UserError(f"{flag_where}: {dashed[0]!r} starts with '-', so ms-swift would read it as an option; "
+                            "give such a value on its own")
         flags.append(Flag(name, words))
     return Command(stage.name, stage.command, env, tuple(flags))
+
+
+def _dashed(word: str) -> bool:
+    """A value argparse would take for an option: it starts with '-' and is not what argparse calls a negative
+    number (`-3`, `-0.5`; not `-1e-5`)."""
+    return word.startswith("-") and not _NEGATIVE_NUMBER.match(word)
 
 
 def source_file(recipe: Recipe) -> str:

@@ -59,7 +59,7 @@ def lint(commands: Sequence[Command], *, where: str) -> int:
                 problems.append(f"{at}: ms-swift {version} `swift {command.subcommand}` has no such flag{hint}")
                 continue
             try:
-                parser.parse_known_args([option, *flag.words])
+                parser.parse_known_args(list(flag.tokens))
             except _ParseError as exc:
                 message = str(exc)
                 if not message.startswith("the following arguments are required"):

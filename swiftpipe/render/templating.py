@@ -1,8 +1,8 @@
 """The one Jinja environment: strict, and every interpolated value passes a quoting filter.
 
-Two filters mark text as safe to place in a shell script: `q` quotes a value as one shell word, `comment`
-flattens it onto one comment line. `finalize` refuses anything else, so a template that forgets to quote
-fails in the tests instead of rendering a broken or injectable command.
+Filters mark text as safe to place in a shell script: `q` quotes a value as one shell word (`qwords` each of
+several), `comment` flattens it onto one comment line. `finalize` refuses anything else, so a template that
+forgets to quote fails in the tests instead of rendering a broken or injectable command.
 """
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def quote(value: object) -> ShellText:
     if isinstance(value, ShellText):
         return value
     return ShellText(shlex.quote(str(value)))
+
+
+def quote_words(words: object) -> ShellText:
+    """Several shell words, each quoted, separated by spaces."""
+    return ShellText(" ".join(quote(word) for word in words))  # type: ignore[attr-defined]
 
 
 def comment(value: object) -> ShellText:
@@ -66,6 +71,7 @@ def environment() -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters["q"] = quote
+    env.filters["qwords"] = quote_words
     env.filters["comment"] = comment
     return env
 
