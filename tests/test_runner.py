@@ -417,3 +417,18 @@ def test_text_from_data_paths_and_parameters_is_printed_as_text(chain: Path, fak
                              name="described.py")
     info = CliRunner().invoke(main, ["info", str(described)])
     assert info.exit_code == 0 and "for [/INST] prompts [red]x" in info.output
+
+
+def test_secrets_reach_ms_swift_and_nothing_swiftpipe_writes_or_prints(chain: Path, fake_swift: Path) -> None:
+    token = "hf_s3cr3t_value"
+    result = _run(str(chain), "--set", f"sft.hub_token={token}", "--set", f"sft.wandb_api_key={token}")
+    assert result.exit_code == 0, result.output
+    [sft] = [c for c in _calls(fake_swift) if c["argv"][1] == "sft"]
+    assert _flag(sft, "--hub_token") == token and _flag(sft, "--wandb_api_key") == token  # the process has them
+    assert token not in result.output
+    folder = Path(_record()["stages"]["sft"]["log"]).parent
+    for path in folder.iterdir():  # record.json, every stage's script and log
+        assert token not in path.read_text(errors="replace"), path
+    assert _record()["recipe"]["sets"] == ["sft.hub_token=<redacted>", "sft.wandb_api_key=<redacted>"]
+    rendered = CliRunner().invoke(main, ["render", str(chain), "--stage", "sft", "--set", f"sft.hub_token={token}"])
+    assert token not in rendered.output and "--hub_token '<redacted>'" in rendered.output

@@ -18,6 +18,7 @@ from swiftpipe.recipe.model import Recipe
 from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.scale import apply as apply_scale
+from swiftpipe.recipe.secrets import redact_set
 
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
 
@@ -40,8 +41,17 @@ class Source:
         for p in self.params:
             words += ["-p", p]
         for s in self.sets:
-            words += ["--set", s]
-        return " ".join(shlex.quote(w) for w in [*words, *self.options, *extra])
+            words += ["--set", redact_set(s)]
+        return " ".join(_shell_word(w) for w in [*words, *self.options, *extra])
+
+
+def _shell_word(word: str) -> str:
+    """One shell word that stays on one line: bash's $'...' quoting where the word holds a newline or a tab, so a
+    re-run line in a comment can be copied back whole."""
+    if not any(c in word for c in "\n\r\t"):
+        return shlex.quote(word)
+    escaped = word.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return "$'" + escaped.replace("\t", "\\t") + "'"
 
 
 @dataclass(frozen=True)

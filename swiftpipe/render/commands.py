@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage, items_of
+from swiftpipe.recipe.secrets import REDACTED, is_secret, redact_env
 from swiftpipe.render import dialects
 from swiftpipe.render.templating import ShellText, render_template
 
@@ -62,6 +63,11 @@ class Command:
     def environment(self) -> dict[str, str]:
         return dict(self.env)
 
+    def redacted(self) -> Command:
+        """The command as swiftpipe shows and saves it: secret flag values and variables replaced (recipe/secrets)."""
+        flags = tuple(Flag(f.name, tuple(REDACTED for _ in f.words)) if is_secret(f.name) else f for f in self.flags)
+        return Command(self.stage, self.subcommand, tuple(redact_env(self.env)), flags)
+
 
 @dataclass(frozen=True)
 class RenderedStage:
@@ -78,10 +84,11 @@ def render_recipe(recipe: Recipe, source: Source, *, dialect: dialects.Dialect,
 
 def render_stage(recipe: Recipe, stage: Stage, source: Source, *, dialect: dialects.Dialect,
                  resolve: Resolver = placeholder, rerun: str | None = None) -> RenderedStage:
-    """The stage's command and script; the script's re-run comment is `rerun`, by default `swiftpipe run --stage`."""
+    """The stage's command and script; the script's re-run comment is `rerun`, by default `swiftpipe run --stage`.
+    The script shows secrets as `<redacted>`; the command keeps them, for the process alone."""
     command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
     script = render_template("stage.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
-                             rerun=rerun or source.rerun(stage.name), command=command)
+                             rerun=rerun or source.rerun(stage.name), command=command.redacted())
     return RenderedStage(command, script)
 
 

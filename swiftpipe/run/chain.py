@@ -17,6 +17,7 @@ from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
 from swiftpipe.recipe.model import Stage
+from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import preflight, run_record
@@ -80,7 +81,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     record = previous or run_record.create(
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
-        params=jsonable(loaded.values), sets=list(loaded.source.sets), stages=names)
+        params=jsonable(loaded.values), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     references.record = record
     hint = loaded.source.command("run", "--resume")
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
@@ -116,7 +117,7 @@ def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, nam
                 options: RunOptions) -> ChainResult:
     record = runner.record
     record.state = State.RUNNING
-    record.recipe.sets = list(loaded.source.sets)  # a resume may change the overrides
+    record.recipe.sets = [redact_set(s) for s in loaded.source.sets]  # a resume may change the overrides
     record.save()
     interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
     changed_upstream = False

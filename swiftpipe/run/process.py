@@ -67,13 +67,15 @@ def group_alive(pgid: int) -> bool:
 def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
                 tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
                 on_start: Callable[[int], None] = lambda pgid: None,
-                say: Callable[[str], None] = lambda text: None, stop: threading.Event | None = None) -> Outcome:
+                say: Callable[[str], None] = lambda text: None, stop: threading.Event | None = None,
+                shown: Sequence[str] | None = None) -> Outcome:
     """Run `argv` to the end (or until Ctrl-C, SIGTERM or a hang-up); output goes to `log` and to `on_output`.
 
     With `attach`, the process gets the terminal itself (an interactive chat): nothing is captured.
     `on_start` gets the process group as soon as it exists; `tick` is called about once a second while it runs
     (progress display); `say` tells what happens while the group is being stopped. A `stop` already set (a signal
     that arrived while the stage was being prepared, see `stops_deferred`) stops the process as soon as it starts.
+    The log's first line is `shown` (the argv with secrets redacted), else the argv.
     """
     started = time.monotonic()
     stop = stop or threading.Event()
@@ -81,7 +83,7 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
     lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
     try:
         with open(log, "ab") as sink:
-            sink.write(f"$ {' '.join(argv)}\n".encode())
+            sink.write(f"$ {' '.join(shown or argv)}\n".encode())
             sink.flush()
             supervised = [sys.executable, "-m", "swiftpipe.run.supervise", str(lifeline), str(grace.interrupt),
                           str(grace.terminate), "--", *argv]

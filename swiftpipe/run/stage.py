@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from swiftpipe.recipe.model import Ref, Stage
+from swiftpipe.recipe.secrets import redact_argv
 from swiftpipe.render.commands import RenderedStage, Resolver
 from swiftpipe.run import layout, run_record
 from swiftpipe.run.launcher import Launcher
@@ -66,11 +67,12 @@ class StageRunner:
         script.write_text(invocation.script, encoding="utf-8")
         log.write_bytes(b"")
         before = run_dirs_before(stage)
-        entry.begin(command=rendered.command.argv, env=rendered.command.environment, script=str(script), log=str(log),
+        shown = rendered.command.redacted()
+        entry.begin(command=shown.argv, env=shown.environment, script=str(script), log=str(log),
                     fingerprint=fingerprint)
         entry.target = self.merge_target(stage)
         self.record.save()
-        self.say(f"[swiftpipe] {stage.name}: {' '.join(rendered.command.argv[:2])} (log: {log})")
+        self.say(f"[swiftpipe] {stage.name}: {' '.join(shown.argv[:2])} (log: {log})")
         watcher = StageWatcher(stage.name, echo=self.echo)
 
         def tick() -> None:
@@ -83,7 +85,8 @@ class StageRunner:
 
         outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
                               attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
-                              say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop)
+                              say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop,
+                              shown=redact_argv(invocation.argv))
         produced = collect(stage, watcher.found, before)
         run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
