@@ -432,3 +432,17 @@ def test_secrets_reach_ms_swift_and_nothing_swiftpipe_writes_or_prints(chain: Pa
     assert _record()["recipe"]["sets"] == ["sft.hub_token=<redacted>", "sft.wandb_api_key=<redacted>"]
     rendered = CliRunner().invoke(main, ["render", str(chain), "--stage", "sft", "--set", f"sft.hub_token={token}"])
     assert token not in rendered.output and "--hub_token '<redacted>'" in rendered.output
+
+
+def test_commands_about_runs_find_them_without_the_p_they_ran_with(chain: Path, fake_swift: Path) -> None:
+    assert _run(str(chain), "--quiet", "-p", "out=elsewhere").exit_code == 0
+    status = CliRunner().invoke(main, ["status", str(chain)])
+    assert status.exit_code == 0, status.output
+    assert f"note: the runs of {chain} used -p out=elsewhere" in status.output
+    resolved = CliRunner().invoke(main, ["resolve", str(chain), "merge"])
+    assert resolved.output.splitlines()[-1] == _record()["stages"]["merge"]["outputs"]["merged"]
+    assert _run(str(chain), "--quiet", "-p", "out=third").exit_code == 0
+    ambiguous = CliRunner().invoke(main, ["status", str(chain)])
+    assert ambiguous.exit_code == 2
+    assert ambiguous.output.splitlines() == [f"error: {chain}: its runs used several parameter sets; choose one: "
+                                             "-p out=third; -p out=elsewhere"]

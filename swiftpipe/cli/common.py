@@ -4,12 +4,15 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from swiftpipe import console
 from swiftpipe.errors import UserError
+
+if TYPE_CHECKING:
+    from swiftpipe.recipe.loading import LoadedRecipe
 
 Command = Callable[..., Any]
 
@@ -127,3 +130,31 @@ def print_json(value: Any) -> None:
     import json
 
     console.say(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path,
+                  **options: Any) -> LoadedRecipe:
+    """The recipe for a command about its recorded runs (status, resolve, chat, --resume). Without -p and with no
+    run under the defaults, the parameters of its recorded runs, when there is one set (said on stderr); a list
+    of the sets to choose from when there are several."""
+    from swiftpipe.recipe import loading
+    from swiftpipe.run import run_record
+
+    loaded = loading.load(recipe_path, params=params, sets=sets, **options)
+    if params or run_record.latest(work_dir, loaded.key) is not None:
+        return loaded
+    recorded = run_record.parameter_sets(work_dir, recipe_path)
+    given = [tuple(f"{name}={value}" for name, value in found.items()) for found in recorded]
+    if len(given) == 1:
+        console.say(f"note: the runs of {recipe_path} used {_p(given[0])}", err=True)
+        return loading.load(recipe_path, params=given[0], sets=sets, **options)
+    if len(given) > 1:
+        raise UserError(f"{recipe_path}: its runs used several parameter sets; choose one: "
+                        + "; ".join(_p(g) for g in given))
+    return loaded
+
+
+def _p(assignments: tuple[str, ...]) -> str:
+    import shlex
+
+    return " ".join(f"-p {shlex.quote(a)}" for a in assignments) or "no -p"

@@ -8,16 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import (
-    dialect_option,
-    json_option,
-    launcher_options,
-    print_json,
-    recipe_options,
-    stage_option,
-    user_errors,
-    work_dir_option,
-)
+from swiftpipe.cli.common import (dialect_option, json_option, launcher_options, load_recorded, print_json,
+                                  recipe_options, stage_option, user_errors, work_dir_option)
 from swiftpipe.errors import UserError
 
 if TYPE_CHECKING:
@@ -61,7 +53,8 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
     from swiftpipe.recipe import loading, overrides
     from swiftpipe.render import dialects
 
-    loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
+    loaded = load_recorded(recipe_path, params, sets, work_dir, scale=scale) if resume \
+        else loading.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     target = dialects.target(swift_version)
     if slurm is not None:
@@ -147,10 +140,10 @@ Examples:
 def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage_name: str, which: str | None,
             work_dir: Path) -> None:
     """Print the path a stage produced in the newest run where it finished."""
-    from swiftpipe.recipe import loading, overrides
+    from swiftpipe.recipe import overrides
     from swiftpipe.run import run_record
 
-    loaded = loading.load(recipe_path, params=params, sets=sets)
+    loaded = load_recorded(recipe_path, params, sets, work_dir)
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
@@ -174,20 +167,18 @@ Examples:
 def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
          work_dir: Path) -> None:
     """Chat with the chain's final model (`swift infer --stream true`) in this terminal."""
-    from swiftpipe.recipe import loading
     from swiftpipe.render import dialects
     from swiftpipe.run.chat import open_chat
 
-    loaded = loading.load(recipe_path, params=params, sets=sets)
+    loaded = load_recorded(recipe_path, params, sets, work_dir)
     sys.exit(open_chat(loaded, dialect=dialects.target(swift_version), work_dir=work_dir))
 
 
 def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
     """The newest run record of this recipe with these parameters, or a UserError."""
-    from swiftpipe.recipe import loading
     from swiftpipe.run import run_record
 
-    loaded = loading.load(recipe_path, params=params, sets=sets)
+    loaded = load_recorded(recipe_path, params, sets, work_dir)
     record = run_record.latest(work_dir, loaded.key)
     if record is None:
         raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")

@@ -403,3 +403,13 @@ def producer_of(work_dir: Path, path: str) -> tuple[str, str] | None:
             if path in entry.outputs.values():
                 return record.id, name
     return None
+
+
+def parameter_sets(work_dir: Path, recipe_path: str) -> list[dict[str, Any]]:
+    """The parameters of this recipe file's recorded runs, each set once, the most recently used first."""
+    wanted = str(Path(recipe_path).resolve())
+    found: list[dict[str, Any]] = []
+    for record in reversed(load_all(work_dir)):
+        if record.recipe.abspath == wanted and record.recipe.params not in found:
+            found.append(record.recipe.params)
+    return found
