@@ -1,8 +1,7 @@
 """ms-swift's command-line dialects: the flag spellings of majors 3 and 4, and detecting the installed one.
 
-A recipe is written once, in either spelling; rendering translates it for the target major. Facts from
-`shared/notes/swift-dialects.md`, re-checked against the installed 3.12.6 and 4.6.0 by `swiftpipe lint`
-in the tests:
+A recipe is written once, in either spelling; rendering translates it for the target major. Each fact is
+checked against the installed 3.12.6 and 4.6.0 by `swiftpipe lint` in the tests:
 
 - `--train_type` (3.x) is `--tuner_type` in 4.x; 4.0.x still took the old name with a warning, 4.1+ fails.
 - `swift export/infer --ckpt_dir` (a 3.x shim) is gone in 4.x: `--adapters` for a LoRA checkpoint,

@@ -1,6 +1,6 @@
 """ms-swift's output layout: every file and folder name it writes, and reading them back.
 
-Checked against ms-swift 3.12.6 and 4.6.0 (shared/notes/swift-dialects.md, Q3):
+Checked against ms-swift 3.12.6 and 4.6.0 (the e2e tests read what both write):
 - a training run writes `<output_dir>/v<N>-<YYYYMMDD>-<HHMMSS>/` (N = 1 + the largest N there), with
   `args.json`, `logging.jsonl` and `checkpoint-<step>/`; the log says `output_dir: <abs run dir>`;
 - `logging.jsonl` has one JSON object per logging step and ends with an object holding

@@ -1,6 +1,6 @@
 """Slurm's own commands, run as argv: sbatch to submit, squeue and scontrol to look, scancel to stop.
 
-Facts this relies on (Slurm 22.05, checked on a local cluster; see shared/notes/slurm-local.md):
+Facts this relies on (Slurm 22.05, checked on the local cluster that tests/slurm/cluster.sh starts):
 - `squeue -h -t all -j IDS -o FORMAT` lists finished jobs too, but only for MinJobAge seconds (300 by default);
   an id Slurm no longer knows makes squeue fail, so jobs are asked about one call for all, then one by one.
 - A dependant of a failed job stays PENDING with reason DependencyNeverSatisfied (or is CANCELLED with that
