@@ -4,7 +4,7 @@
 """The medical chain's shape on a tiny local model and the sample data in datasets/, on the CPU in minutes.
 
 Full continued pretraining -> LoRA SFT -> merge -> LoRA DPO -> merge -> batch inference on a few sample
-questions. The model is a tiny random Qwen2 built locally (python -m swiftpipe.tiny_model); nothing is
+questions. The model is a tiny random Qwen2 built locally (python -m swiftpipe.demo.tiny_model); nothing is
 downloaded, and --check_model false spares ms-swift its hub check on a local model.
 """
 from __future__ import annotations

@@ -76,23 +76,42 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, tmp_path: P
     assert "Q: " + questions[0] in output  # the summary ends with the model's answers
 
 
-def test_interrupted_sft_resumes_without_rerunning_pretrain(tiny: Path, tmp_path: Path) -> None:
+def _sft_saved(work: Path, out: Path, proc: subprocess.Popen) -> None:
+    """Wait until the SFT (64 steps) has saved checkpoint-40 and goes on training."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(layout.is_complete(c) for c in out.glob("sft/v*/checkpoint-40")):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the SFT saved no checkpoint-40 (exit code {proc.poll()})")
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "kill-9"])
+def test_a_stopped_sft_resumes_from_its_checkpoint_without_rerunning_pretrain(tiny: Path, tmp_path: Path,
+                                                                             stop: str) -> None:
+    """Ctrl-C, or swiftpipe killed outright (its supervisor then stops ms-swift), after the SFT saved a checkpoint:
+    --resume continues the SFT from that checkpoint, and does not run pretraining again."""
     work, out = tmp_path / "work", tmp_path / "out"
     args = ["run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
             "--stage", "sft", "--quiet"]
     proc = _swiftpipe(*args, work=work)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        runs = sorted(work.glob("runs/*/record.json"))
-        if runs and json.loads(runs[-1].read_text())["stages"]["sft"].get("state") == "running" \
-                and list(out.glob("sft/v*/logging.jsonl")):
+    _sft_saved(work, out, proc)
+    pgid = _record(work)["stages"]["sft"]["pgid"]
+    proc.send_signal(signal.SIGINT if stop == "ctrl-c" else signal.SIGKILL)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == (130 if stop == "ctrl-c" else -signal.SIGKILL), output
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # no process of the stage outlives swiftpipe
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
             break
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, output
+    else:
+        raise AssertionError(f"the SFT's process group {pgid} outlived swiftpipe")
     stages = _record(work)["stages"]
-    assert stages["pretrain"]["state"] == "done" and stages["sft"]["state"] == "interrupted"
+    assert stages["pretrain"]["state"] == "done"
+    assert stages["sft"]["state"] == ("interrupted" if stop == "ctrl-c" else "running")
     pretrain_runs = list((out / "pretrain").glob("v*"))
     assert len(pretrain_runs) == 1
 
@@ -103,7 +122,13 @@ def test_interrupted_sft_resumes_without_rerunning_pretrain(tiny: Path, tmp_path
     assert stages["pretrain"]["state"] == "reused" and stages["sft"]["state"] == "done"
     assert list((out / "pretrain").glob("v*")) == pretrain_runs  # pretraining was not re-run
     assert _flag(stages["sft"], "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
-    assert layout.is_complete(Path(stages["sft"]["outputs"]["last_checkpoint"]))
+    resumed_from = Path(_flag(stages["sft"], "--resume_from_checkpoint"))
+    assert resumed_from.name == "checkpoint-40" and resumed_from.parent == Path(stages["sft"]["attempts"][0]
+                                                                                ["outputs"]["run_dir"])
+    assert Path(stages["sft"]["outputs"]["last_checkpoint"]).name == "checkpoint-64"
+    steps = [r["global_step/max_steps"] for r in layout.read_log(Path(stages["sft"]["outputs"]["run_dir"]))
+             if "global_step/max_steps" in r]
+    assert steps[0] == "42/64" and steps[-1] == "64/64"  # ms-swift continued after step 40, not from the start
 
 
 def test_two_node_ranks_on_this_machine_train_as_one_job(tiny: Path, tmp_path: Path) -> None:

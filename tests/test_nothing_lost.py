@@ -75,6 +75,8 @@ def test_kill_9_of_swiftpipe_stops_the_stage_and_resume_continues_from_its_check
     proc.wait(timeout=10)
     _wait_for(lambda: _group_gone(sft["pgid"]), timeout=20)  # the supervisor stopped the stage's whole group
     assert _record()["stages"]["sft"]["state"] == "running"
+    status = CliRunner().invoke(main, ["status", str(chain)])  # a swiftpipe that is gone runs nothing
+    assert status.exit_code == 0 and _record()["stages"]["sft"]["state"] == "interrupted"
     result = _resume(chain)
     assert result.exit_code == 0, result.output
     stages = _record()["stages"]
@@ -87,6 +89,8 @@ def test_kill_9_of_swiftpipe_stops_the_stage_and_resume_continues_from_its_check
     assert earlier["state"] == "interrupted" and "swiftpipe stopped without recording" in earlier["reason"]
     assert Path(earlier["log"]).name == "sft.log" and Path(stages["sft"]["log"]).name == "sft.2.log"
     assert Path(earlier["log"]).read_text().startswith("$ ") and Path(earlier["script"]).is_file()
+    status = CliRunner().invoke(main, ["status", str(chain)])
+    assert "launches" in status.output and "interrupted," in status.output  # the SFT's: interrupted, done
 
 
 def test_a_second_stop_before_the_resumed_launch_saves_resumes_from_the_first_launchs_checkpoint(

@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import (dialect_option, json_option, launcher_options, load_recorded, print_json,
-                                  recipe_options, stage_option, user_errors, work_dir_option)
+from swiftpipe.cli.common import (
+    dialect_option,
+    json_option,
+    launcher_options,
+    load_recorded,
+    print_json,
+    recipe_options,
+    stage_option,
+    user_errors,
+    work_dir_option,
+)
 from swiftpipe.errors import UserError
 
 if TYPE_CHECKING:
@@ -85,17 +94,19 @@ Examples:
 @json_option
 @user_errors
 def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path, as_json: bool) -> None:
-    """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final loss.
+    """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final loss, attempts.
 
-    For a chain submitted to Slurm, each job's id and Slurm state, asked of Slurm now.
+    A stage left running by a swiftpipe that is gone shows as interrupted. For a chain submitted to Slurm, each
+    job's id and Slurm state, asked of Slurm now.
     """
     from swiftpipe.cli import tables
+    from swiftpipe.run.chain import settle
     from swiftpipe.slurm import submit
 
     record = latest_run(recipe_path, params, sets, work_dir)
     try:
-        record = submit.refresh(record)
-    except UserError as exc:  # Slurm does not answer here: show what the record knows
+        record = submit.refresh(settle(record))  # a local run whose swiftpipe is gone; Slurm's word on jobs
+    except UserError as exc:  # a stage still runs on its own, or Slurm does not answer: show what the record knows
         console.warn(f"{exc}; showing the record as it was last written")
     if as_json:
         print_json(record.to_json())

@@ -33,14 +33,22 @@ def _produced(entry: StageRecord) -> str:
 def stage_table(record: RunRecord, title: str | None = None) -> Table:
     table = Table(title=title or f"run {record.id}", title_justify="left")
     slurm = any(entry.job for entry in record.stages.values())
-    for column in ("stage", "state", *(("job", "slurm state") if slurm else ()), "duration", "final loss", "produced"):
+    relaunched = any(entry.attempts for entry in record.stages.values())
+    for column in ("stage", "state", *(("job", "slurm state") if slurm else ()), *(("launches",) if relaunched else ()),
+                   "duration", "final loss", "produced"):
         table.add_column(column, overflow="fold")
     for name, entry in record.stages.items():
         jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
-        table.add_row(Text(name), _state(entry.state), *jobs,
+        launches = (Text(_launches(entry)),) if relaunched else ()
+        table.add_row(Text(name), _state(entry.state), *jobs, *launches,
                       Text(f"{entry.seconds:.1f}s" if entry.seconds is not None else ""),
                       Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(_produced(entry)))
     return table
+
+
+def _launches(entry: StageRecord) -> str:
+    """The earlier launches' outcomes, then this one's: `interrupted, failed, done`."""
+    return ", ".join([a.state.value for a in entry.attempts] + ([entry.state.value] if entry.started else []))
 
 
 def _slurm_state(job: SlurmJob | None) -> str:
