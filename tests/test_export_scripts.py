@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from swiftpipe.cli import main
 from swiftpipe.errors import UserError
 from swiftpipe.recipe import loading as loader
 from swiftpipe.render import dialects as dialect
@@ -67,7 +69,7 @@ def test_checkpoints_are_found_by_number_not_by_name_order_or_time(repo: Path, t
     _export(repo, tmp_path / "script")
     runs = tmp_path / "out/sft"
     for version, steps in [("v9-20250101-000000", [900]), ("v10-20240101-000000", [20, 100, 3]),
-                           ("v2-20260101-000000", [5000])]:
+                           ("v2-20260101-000000", [5000]), ("v12-backup", [7000]), ("v99-copy-20250101-000000", [1])]:
         for step in steps:
             ckpt = runs / version / f"checkpoint-{step}"
             ckpt.mkdir(parents=True)
@@ -116,3 +118,23 @@ def test_a_producer_without_output_dir_and_a_referenced_model_is_an_error(write_
     loaded = loader.load(path)
     with pytest.raises(UserError, match=r"scenario.py:4: stage 'b' has no --output_dir"):
         scripts.export(loaded.recipe, loaded.source, tmp_path / "s", dialect=dialect.target("3"))
+
+
+def test_a_best_checkpoint_lookup_without_a_finished_log_is_one_line(write_recipe, tmp_path: Path) -> None:
+    path = write_recipe("""
+recipe = make_recipe("best", [
+    sft("sft", {"model": "m", "output_dir": "out/sft"}),
+    merge("merge", {"ckpt_dir": checkpoint("sft", "best")}),
+])
+""")
+    assert CliRunner().invoke(main, ["export-scripts", str(path), str(tmp_path / "s")]).exit_code == 0
+    run = tmp_path / "out/sft/v0-20250101-000000"
+    run.mkdir(parents=True)
+    for log, message in [(None, "swiftpipe: no out/sft/v0-20250101-000000/logging.jsonl: that run logged nothing"),
+                         ('{"loss": 1.0}\n{"best_model_che', "swiftpipe: no best checkpoint in "
+                          "out/sft/v0-20250101-000000/logging.jsonl (no evaluation ran, or the run did not finish)")]:
+        if log is not None:
+            (run / "logging.jsonl").write_text(log)
+        done = subprocess.run(["bash", str(tmp_path / "s" / "merge.sh")], cwd=tmp_path, capture_output=True,
+                              text=True)
+        assert done.returncode != 0 and done.stderr.strip() == message

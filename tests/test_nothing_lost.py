@@ -174,3 +174,53 @@ def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path,
     assert {s["state"] for s in _record()["stages"].values()} <= {"done", "reused"}, result.output
     again = [c["argv"][1] for c in _calls(fake_swift)][len(before):]
     assert len(again) == len(set(again))  # each stage at most once more
+
+
+def test_a_moved_project_keeps_its_history(chain: Path, fake_swift: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain"]).exit_code == 0
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    os.rename(tmp_path, moved)
+    monkeypatch.chdir(moved)
+    status = CliRunner().invoke(main, ["status", str(chain)])
+    assert status.exit_code == 0 and "pretrain" in status.output
+    resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert _record()["stages"]["pretrain"]["state"] == "done"  # its outputs moved away with the old path: re-run
+    assert len(list(Path(".swiftpipe/runs").iterdir())) == 1  # the same run, continued
+
+
+def test_an_unreadable_record_is_said_and_left_out(chain: Path, fake_swift: Path) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet"]).exit_code == 0
+    broken = Path(".swiftpipe/runs/chain-29991231-235959")
+    broken.mkdir()
+    (broken / "record.json").write_text('{"id": "chain-29991231-235959", "stages": ')
+    result = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {broken / 'record.json'}: cannot read this run record (JSONDecodeError); move {broken} out "
+            "of the work dir to go on without it (left out)") in result.output
+    assert {s["state"] for s in _record()["stages"].values()} == {"reused"}
+
+
+def _small_files() -> None:
+    """In the child: files may grow to 256 KiB, and a write past that fails (EFBIG) instead of killing it."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, 256 << 10))
+
+
+def test_a_log_that_cannot_be_written_fails_the_stage_and_stops_it(chain: Path, fake_swift: Path) -> None:
+    """A full disk under the log, as a file-size limit: the output is still drained (ms-swift never blocks on a full
+    pipe), the stage fails with one line, and its process group is stopped."""
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"],
+                            env={**os.environ, "FAKE_SWIFT_CHATTER": "20000", "FAKE_SWIFT_SLEEP_ON": "pt:60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_small_files)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, output
+    stages = _record()["stages"]
+    assert stages["pretrain"]["state"] == "failed"
+    assert stages["pretrain"]["reason"] == f"cannot write its log {stages['pretrain']['log']}: File too large"
+    assert stages["sft"] == {"state": "aborted", "reason": "prerequisite pretrain failed"}
+    [call] = _calls(fake_swift)
+    _wait_for(lambda: _group_gone(call["pgid"]), timeout=20)

@@ -446,3 +446,20 @@ def test_commands_about_runs_find_them_without_the_p_they_ran_with(chain: Path, 
     assert ambiguous.exit_code == 2
     assert ambiguous.output.splitlines() == [f"error: {chain}: its runs used several parameter sets; choose one: "
                                              "-p out=third; -p out=elsewhere"]
+
+
+def test_a_downloaded_dataset_folder_passes_preflight(tmp_path: Path, write_recipe, fake_swift: Path) -> None:
+    folder = tmp_path / "data" / "qizhen"  # what `swiftpipe download dataset ... --to DIR` writes
+    folder.mkdir(parents=True)
+    (folder / "qizhen-gpt-sft-20k.json").write_text('[{"instruction": "q", "input": "", "output": "a"}]')
+    (tmp_path / "empty").mkdir()
+    path = write_recipe(f"""
+recipe = make_recipe("folders", [sft("sft", {{"model": "Qwen/Tiny", "dataset": "{folder}"}}),
+                                 sft("sft_empty", {{"model": "Qwen/Tiny", "dataset": "{tmp_path / 'empty'}"}})])
+""")
+    dry = CliRunner().invoke(main, ["run", str(path), "--dry-run", "--stage", "sft"])
+    assert dry.exit_code == 0, dry.output
+    empty = CliRunner().invoke(main, ["run", str(path), "--dry-run"])
+    assert empty.exit_code == 2
+    assert empty.output.splitlines() == [f"error: {path}: stage 'sft_empty', --dataset: {tmp_path / 'empty'}: an "
+                                         "empty folder"]

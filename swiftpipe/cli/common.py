@@ -138,12 +138,12 @@ def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ..
     run under the defaults, the parameters of its recorded runs, when there is one set (said on stderr); a list
     of the sets to choose from when there are several."""
     from swiftpipe.recipe import loading
-    from swiftpipe.run import run_record
+    from swiftpipe.run import history
 
     loaded = loading.load(recipe_path, params=params, sets=sets, **options)
-    if params or run_record.latest(work_dir, loaded.key) is not None:
+    if params or history.latest(work_dir, loaded.key) is not None:
         return loaded
-    recorded = run_record.parameter_sets(work_dir, recipe_path)
+    recorded = history.parameter_sets(work_dir, recipe_path)
     given = [tuple(f"{name}={value}" for name, value in found.items()) for found in recorded]
     if len(given) == 1:
         console.say(f"note: the runs of {recipe_path} used {_p(given[0])}", err=True)

@@ -125,9 +125,9 @@ Examples:
 def runs(work_dir: Path, as_json: bool) -> None:
     """List the runs recorded under the work dir."""
     from swiftpipe.cli import tables
-    from swiftpipe.run import run_record
+    from swiftpipe.run import history
 
-    found = run_record.load_all(work_dir)
+    found = history.load_all(work_dir)
     if as_json:
         print_json([r.to_json() for r in found])
     elif not found:
@@ -152,14 +152,14 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], st
             work_dir: Path) -> None:
     """Print the path a stage produced in the newest run where it finished."""
     from swiftpipe.recipe import overrides
-    from swiftpipe.run import run_record
+    from swiftpipe.run import history
 
     loaded = load_recorded(recipe_path, params, sets, work_dir)
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
     kind = {"last": "last_checkpoint", "best": "best_checkpoint"}.get(which, which)
-    found = run_record.produced(work_dir, loaded.key, stage_name, kind)
+    found = history.produced(work_dir, loaded.key, stage_name, kind)
     if not found:
         raise UserError(f"{recipe_path}: stage {stage_name!r} has no finished run with a {which} output "
                         f"(swiftpipe status {recipe_path})")
@@ -187,10 +187,10 @@ def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift
 
 def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
     """The newest run record of this recipe with these parameters, or a UserError."""
-    from swiftpipe.run import run_record
+    from swiftpipe.run import history
 
     loaded = load_recorded(recipe_path, params, sets, work_dir)
-    record = run_record.latest(work_dir, loaded.key)
+    record = history.latest(work_dir, loaded.key)
     if record is None:
         raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
     return record

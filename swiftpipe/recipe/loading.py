@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import os
 import shlex
 import sys
 from dataclasses import dataclass
@@ -79,11 +80,13 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(values, default=str))
 
 
-def chain_key(recipe_path: str, params: dict[str, Any]) -> str:
-    """Identifies "this recipe with these parameters": what --resume continues. `--set` overrides are left out
-    on purpose: they change a stage's command, so resume re-runs that stage (and what follows it) and reuses
-    the ones before it."""
-    text = json.dumps([str(Path(recipe_path).resolve()), params], sort_keys=True, default=str)
+def chain_key(recipe_path: str, params: dict[str, Any], *, project: str | Path | None = None) -> str:
+    """Identifies "this recipe with these parameters": what --resume continues. The recipe is named by its path
+    from the project (the folder swiftpipe runs in, where the work dir is), so moving the project keeps its
+    history. `--set` overrides are left out on purpose: they change a stage's command, so resume re-runs that
+    stage (and what follows it) and reuses the ones before it."""
+    where = os.path.relpath(Path(recipe_path).resolve(), Path(project or Path.cwd()).resolve())
+    text = json.dumps([where, params], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -20,7 +20,7 @@ from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
-from swiftpipe.run import preflight, run_record
+from swiftpipe.run import history, preflight, run_lock, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher
 from swiftpipe.run.outputs import checkpoint_to_resume, outputs_exist
@@ -58,8 +58,8 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     Whatever stops it (a failed stage, Ctrl-C, SIGTERM or a hang-up at any moment) leaves the record final: the
     stage that was running interrupted or failed, the ones after it aborted, and `--resume` able to finish."""
     names = options.stages or loaded.recipe.stage_names
-    latest = run_record.latest(options.work_dir, loaded.key)
-    if latest is not None and run_record.held(latest):
+    latest = history.latest(options.work_dir, loaded.key)
+    if latest is not None and run_lock.held(latest):
         raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters is running now; wait "
                         f"for it to end (swiftpipe status {loaded.path}), or stop it")
     previous = None
@@ -86,7 +86,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     hint = loaded.source.command("run", "--resume")
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
                          grace=options.grace, resume_hint=hint)
-    with run_record.hold(record), _stop_signals_interrupt():
+    with run_lock.hold(record), _stop_signals_interrupt():
         try:
             return _run_stages(loaded, dialect, runner, names, options)
         except KeyboardInterrupt:
@@ -98,7 +98,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
 def settle(record: RunRecord) -> RunRecord:
     """A local run that no swiftpipe runs any more, made final: a stage left "running" whose processes are gone
     (swiftpipe was killed, the machine restarted) is interrupted; one whose processes still run is refused."""
-    if record.launcher is not None or run_record.held(record) or record.state is not State.RUNNING:
+    if record.launcher is not None or run_lock.held(record) or record.state is not State.RUNNING:
         return record
     for name, entry in record.stages.items():
         if entry.state is not State.RUNNING:
@@ -178,7 +178,7 @@ def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: s
     if entry.finished and entry.fingerprint == current and outputs_exist(entry):
         entry.end(State.REUSED)
         return "unchanged since it finished"
-    earlier = run_record.finished_elsewhere(work_dir, key, name, current, besides=record.id)
+    earlier = history.finished_elsewhere(work_dir, key, name, current, besides=record.id)
     if earlier is None:
         return None
     run_id, done = earlier

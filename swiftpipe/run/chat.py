@@ -14,7 +14,7 @@ from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref, Stage, infer
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
-from swiftpipe.run import run_record
+from swiftpipe.run import history
 from swiftpipe.run.preflight import swift_executable
 from swiftpipe.run.process import run_process
 
@@ -40,7 +40,7 @@ def chat_stage(loaded: LoadedRecipe) -> Stage:
 
 def open_chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
     def resolve(ref: Ref) -> str:
-        found = run_record.produced(work_dir, loaded.key, ref.stage, ref.kind)
+        found = history.produced(work_dir, loaded.key, ref.stage, ref.kind)
         if found:
             return found
         raise UserError(f"{loaded.path}: stage {ref.stage!r} has not finished in any run of this recipe with these "

@@ -102,6 +102,9 @@ def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | N
     renaming; problems as `path:line: field: what`, a few at most, then how many there are in all."""
     from swiftpipe.data.validate import DataError, validate
 
+    if path.is_dir():  # a dataset folder (`swiftpipe download dataset --to DIR`): ms-swift loads it as one
+        return [] if any(p.is_file() for p in path.rglob("*") if ".git" not in p.parts) else [
+            f"{path}: an empty folder"]
     if path.suffix.lower() not in (".json", ".jsonl"):
         return [] if path.is_file() else [f"{path}: no such file"]  # csv and the like: ms-swift reads them as they are
     try:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref
-from swiftpipe.run import run_record
+from swiftpipe.run import history
 from swiftpipe.run.preflight import PreflightError
 from swiftpipe.run.run_record import RunRecord
 
@@ -34,7 +34,7 @@ class References:
             if entry.finished and entry.outputs.get(ref.kind):
                 return entry.outputs[ref.kind]
         if ref.stage not in self.names:
-            produced = run_record.produced(self.work_dir, self.loaded.key, ref.stage, ref.kind)
+            produced = history.produced(self.work_dir, self.loaded.key, ref.stage, ref.kind)
             if produced:
                 return produced
         raise Unresolved(f"{ref.stage}.{ref.kind}")

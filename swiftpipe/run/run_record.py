@@ -282,6 +282,10 @@ def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
                               "upgrade swiftpipe, or give --work-dir another folder", where=str(path))
         raise RecordError(f"not a swiftpipe run record; move {folder} out of the work dir to go on without it",
                           where=str(path))
+    if schema == 1 and isinstance(data.get("recipe"), dict):  # its key named the recipe by its absolute path
+        recipe = data["recipe"]
+        data = {**data, "recipe": {**recipe, "key": chain_key(recipe.get("abspath", ""), recipe.get("params", {}),
+                                                            project=data.get("cwd") or None)}}
     try:
         launcher = data.get("launcher")
         return RunRecord(
@@ -321,95 +325,3 @@ def locked(folder: Path) -> Iterator[RunRecord]:
             yield read(folder)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-RUN_LOCK = ".run.lock"
-
-
-@contextlib.contextmanager
-def hold(record: RunRecord) -> Iterator[None]:
-    """This process runs `record` until the block ends: a second swiftpipe that tries is refused in one line.
-    The kernel drops the lock when the process dies, however it dies."""
-    with open(record.folder / RUN_LOCK, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "?"
-            raise UserError(f"run {record.id} is being run by another swiftpipe (pid {holder}); wait for it to end, "
-                            f"or stop it (kill -INT {holder})") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def held(record: RunRecord) -> bool:
-    """Whether some process runs `record` now (holds its run lock)."""
-    path = record.folder / RUN_LOCK
-    if not path.exists():
-        return False
-    with open(path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return False
-
-
-def load_all(work_dir: Path) -> list[RunRecord]:
-    """Every record under the work dir, oldest first; one that cannot be read is a RecordError naming it."""
-    found = [read(path.parent) for path in sorted((work_dir / "runs").glob(f"*/{RECORD_FILE}"))]
-    return sorted(found, key=lambda r: (r.created, r.id))
-
-
-def latest(work_dir: Path, key: str) -> RunRecord | None:
-    matching = [r for r in load_all(work_dir) if r.key == key]
-    return matching[-1] if matching else None
-
-
-def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
-    """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
-    stage finished and recorded it, and it is still on disk."""
-    for record in reversed([r for r in load_all(work_dir) if r.key == key]):
-        entry = record.stages.get(stage)
-        found = entry.outputs.get(output) if entry is not None and entry.finished else None
-        if found and Path(found).exists():
-            return found
-    return None
-
-
-def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *,
-                       besides: str) -> tuple[str, StageRecord] | None:
-    """The newest other run of this chain (id, stage record) where `stage` finished with this fingerprint and its
-    outputs are all still on disk."""
-    for record in reversed([r for r in load_all(work_dir) if r.key == key and r.id != besides]):
-        entry = record.stages.get(stage)
-        if (entry is not None and entry.finished and entry.fingerprint == fingerprint
-                and all(Path(p).exists() for p in entry.outputs.values())):
-            return record.id, entry
-    return None
-
-
-def producer_of(work_dir: Path, path: str) -> tuple[str, str] | None:
-    """The run and stage that recorded `path` as one of its outputs, newest first."""
-    for record in reversed(load_all(work_dir)):
-        for name, entry in record.stages.items():
-            if path in entry.outputs.values():
-                return record.id, name
-    return None
-
-
-def parameter_sets(work_dir: Path, recipe_path: str) -> list[dict[str, Any]]:
-    """The parameters of this recipe file's recorded runs, each set once, the most recently used first."""
-    wanted = str(Path(recipe_path).resolve())
-    found: list[dict[str, Any]] = []
-    for record in reversed(load_all(work_dir)):
-        if record.recipe.abspath == wanted and record.recipe.params not in found:
-            found.append(record.recipe.params)
-    return found

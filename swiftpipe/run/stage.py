@@ -12,7 +12,7 @@ from typing import Callable
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.recipe.secrets import redact_argv
 from swiftpipe.render.commands import RenderedStage, Resolver
-from swiftpipe.run import layout, run_record
+from swiftpipe.run import history, layout
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
@@ -140,7 +140,7 @@ class StageRunner:
             shutil.rmtree(target)
             self.say(f"[swiftpipe] {stage.name}: removed {target}, which its own unfinished launch left")
             return None
-        owner = run_record.producer_of(self.record.folder.parent.parent, target)
+        owner = history.producer_of(self.record.folder.parent.parent, target)
         whose = f" (the merged model of run {owner[0]}, stage {owner[1]!r})" if owner else ""
         return (f"{target} already exists{whose} and ms-swift refuses to overwrite a merged model: remove it, or "
                 f"--set {stage.name}.output_dir=NEW_FOLDER")

@@ -16,7 +16,7 @@ from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
 from swiftpipe.render.dialects import Dialect
-from swiftpipe.run import preflight, run_record
+from swiftpipe.run import history, preflight, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.outputs import checkpoint_to_resume
 from swiftpipe.run.resolve import References
@@ -88,7 +88,7 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, nam
 
 
 def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:
-    previous = run_record.latest(work_dir, loaded.key)
+    previous = history.latest(work_dir, loaded.key)
     if previous is None:
         raise UserError(f"{loaded.path}: no earlier run of this recipe with these parameters to resume "
                         f"(runs are recorded under {work_dir})")

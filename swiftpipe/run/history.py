@@ -1,0 +1,75 @@
+"""The work dir's history: what its run records say across runs (the latest run of a recipe, what a stage
+produced, where a stage already finished). Records are read through run_record, the one module that knows
+their JSON.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from swiftpipe import console
+from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
+
+
+_told: set[Path] = set()
+
+
+def load_all(work_dir: Path, *, warn: Callable[[str], None] = console.warn) -> list[RunRecord]:
+    """Every record under the work dir, oldest first. One that cannot be read is said in one line (through `warn`)
+    and left out: it blocks no other recipe, and a --resume that might have meant it is not silent about it."""
+    found = []
+    for path in sorted((work_dir / "runs").glob(f"*/{RECORD_FILE}")):
+        try:
+            found.append(read(path.parent))
+        except RecordError as exc:
+            if path not in _told:  # once per command, however often it reads the work dir
+                _told.add(path)
+                warn(f"{exc} (left out)")
+    return sorted(found, key=lambda r: (r.created, r.id))
+
+
+def latest(work_dir: Path, key: str) -> RunRecord | None:
+    matching = [r for r in load_all(work_dir) if r.key == key]
+    return matching[-1] if matching else None
+
+
+def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
+    """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
+    stage finished and recorded it, and it is still on disk."""
+    for record in reversed([r for r in load_all(work_dir) if r.key == key]):
+        entry = record.stages.get(stage)
+        found = entry.outputs.get(output) if entry is not None and entry.finished else None
+        if found and Path(found).exists():
+            return found
+    return None
+
+
+def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *,
+                       besides: str) -> tuple[str, StageRecord] | None:
+    """The newest other run of this chain (id, stage record) where `stage` finished with this fingerprint and its
+    outputs are all still on disk."""
+    for record in reversed([r for r in load_all(work_dir) if r.key == key and r.id != besides]):
+        entry = record.stages.get(stage)
+        if (entry is not None and entry.finished and entry.fingerprint == fingerprint
+                and all(Path(p).exists() for p in entry.outputs.values())):
+            return record.id, entry
+    return None
+
+
+def producer_of(work_dir: Path, path: str) -> tuple[str, str] | None:
+    """The run and stage that recorded `path` as one of its outputs, newest first."""
+    for record in reversed(load_all(work_dir)):
+        for name, entry in record.stages.items():
+            if path in entry.outputs.values():
+                return record.id, name
+    return None
+
+
+def parameter_sets(work_dir: Path, recipe_path: str) -> list[dict[str, Any]]:
+    """The parameters of this recipe file's recorded runs, each set once, the most recently used first."""
+    wanted = str(Path(recipe_path).resolve())
+    found: list[dict[str, Any]] = []
+    for record in reversed(load_all(work_dir)):
+        if record.recipe.abspath == wanted and record.recipe.params not in found:
+            found.append(record.recipe.params)
+    return found
