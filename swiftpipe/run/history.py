@@ -10,7 +10,6 @@ from typing import Any, Callable
 from swiftpipe import console
 from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
 
-
 _told: set[Path] = set()
 
 
