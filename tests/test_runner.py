@@ -389,6 +389,10 @@ def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift:
     assert sbatch_calls == [f"--parsable {after}{folder / stage}.sbatch" for after, stage in (
         ("", "pretrain"), ("--dependency afterok:101 ", "sft"), ("--dependency afterok:102 ", "merge"),
         ("--dependency afterok:103 ", "infer"))]
+    chain.write_text(chain.read_text().replace('"train_type": "lora"', '"train_type": "full"'))  # edited meanwhile
+    status = CliRunner().invoke(main, ["status", str(chain)])
+    assert (f"warning: {chain} changed since this chain was submitted; its jobs run the submitted copy "
+            f"({folder / 'recipe.py'})") in status.output
     for stage in ("pretrain", "sft", "merge", "infer"):
         ran = CliRunner().invoke(main, ["job", str(folder), stage])
         assert ran.exit_code == 0, (stage, ran.output)
@@ -398,6 +402,7 @@ def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift:
         ("done", "101"), ("done", "102"), ("done", "103"), ("done", "104")]
     pretrain, sft, merge, infer = _calls(fake_swift)
     assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
+    assert _flag(sft, "--train_type") == "lora"  # as submitted
     assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
 
@@ -463,3 +468,14 @@ recipe = make_recipe("folders", [sft("sft", {{"model": "Qwen/Tiny", "dataset": "
     assert empty.exit_code == 2
     assert empty.output.splitlines() == [f"error: {path}: stage 'sft_empty', --dataset: {tmp_path / 'empty'}: an "
                                          "empty folder"]
+
+
+def test_a_work_dir_that_cannot_be_written_is_one_line_before_anything_runs(chain: Path, fake_swift: Path,
+                                                                           tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the work dir should be")
+    result = CliRunner().invoke(main, ["run", str(chain), "--work-dir", str(blocked / "w")])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [f"error: --work-dir {blocked / 'w'}: cannot write run records there (Not "
+                                          "a directory)"]
+    assert _calls(fake_swift) == []

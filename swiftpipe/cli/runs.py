@@ -108,6 +108,12 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
         record = submit.refresh(settle(record))  # a local run whose swiftpipe is gone; Slurm's word on jobs
     except UserError as exc:  # a stage still runs on its own, or Slurm does not answer: show what the record knows
         console.warn(f"{exc}; showing the record as it was last written")
+    if record.launcher is not None and record.launcher.name == "slurm":
+        from swiftpipe.slurm.job import recipe_changed
+
+        changed = recipe_changed(record.folder, record.launcher.invocation)
+        if changed:
+            console.warn(changed)
     if as_json:
         print_json(record.to_json())
     else:

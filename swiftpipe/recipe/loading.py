@@ -91,10 +91,12 @@ def chain_key(recipe_path: str, params: dict[str, Any], *, project: str | Path |
 
 
 def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (),
-         scale: Scale | None = None) -> LoadedRecipe:
-    """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line."""
+         scale: Scale | None = None, snapshot: Path | None = None) -> LoadedRecipe:
+    """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line.
+    With `snapshot`, that copy of the file is what runs (a Slurm job runs the recipe as it was submitted), still
+    known by `path`."""
     shown = str(path)
-    module = _exec(Path(path), shown)
+    module = _exec(snapshot or Path(path), shown)
     if not hasattr(module, "recipe"):
         raise RecipeError("defines no `recipe` (a Recipe, or a function returning one)", where=shown)
     entry = module.recipe

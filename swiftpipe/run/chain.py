@@ -79,6 +79,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
         options.say("dry run: nothing was launched")
         return ChainResult(0)
     launcher = launcher or LocalLauncher(preflight.swift_executable())
+    preflight.check_work_dir(options.work_dir)
     record = previous or run_record.create(
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
         params=jsonable(loaded.values), sets=[redact_set(s) for s in loaded.source.sets], stages=names)

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -87,6 +88,22 @@ def _check_launch(stage: Stage, launch: Launch, gpus: int, allocation: bool) -> 
         warnings.append("DeepSpeed with --save_only_model true: its checkpoints hold no optimizer state, so --resume "
                         "can only restart from the weights (--resume_only_model true), not continue the run")
     return problems, warnings
+
+
+MIN_FREE_BYTES = 16 << 20  # a run record and its first logs
+
+
+def check_work_dir(work_dir: Path) -> None:
+    """A PreflightError unless run records and logs can be written under `work_dir`."""
+    try:
+        (work_dir / "runs").mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work_dir / "runs", prefix=".probe-"):
+            pass
+        free = shutil.disk_usage(work_dir).free
+    except OSError as exc:
+        raise PreflightError(f"--work-dir {work_dir}: cannot write run records there ({exc.strerror or exc})") from None
+    if free < MIN_FREE_BYTES:
+        raise PreflightError(f"--work-dir {work_dir}: {free >> 20} MiB free; run records and logs need more room")
 
 
 def swift_executable() -> str:

@@ -82,7 +82,7 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
     try:
-        with open(log, "ab") as sink:
+        with open(log, "ab", buffering=0) as sink:  # unbuffered: a write that fails is lost, not retried at close
             sink.write(f"$ {' '.join(shown or argv)}\n".encode())
             sink.flush()
             supervised = [sys.executable, "-m", "swiftpipe.run.supervise", str(lifeline), str(grace.interrupt),
@@ -111,6 +111,15 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
     return Outcome(proc.returncode, interrupted and failure is None, time.monotonic() - started, failure)
 
 
+def _write_all(sink: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = sink.write(view)
+        if not written:
+            raise OSError(28, "No space left on device")
+        view = view[written:]
+
+
 def _ignore(chunk: bytes) -> None:
     pass
 
@@ -132,8 +141,7 @@ class _Copier(threading.Thread):
             if self.failure is not None:
                 continue
             try:
-                self.sink.write(chunk)
-                self.sink.flush()
+                _write_all(self.sink, chunk)
             except OSError as exc:
                 self.failure = f"cannot write its log {self.sink.name}: {exc.strerror or exc}"
                 self.stop.set()

@@ -91,7 +91,6 @@ class StageRunner:
         run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
-        entry.pgid = None
         if outcome.failure:
             entry.end(State.FAILED, outcome.failure)
         elif outcome.interrupted and stage.trains and run_dir is not None and layout.training_complete(run_dir):

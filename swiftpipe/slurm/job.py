@@ -8,6 +8,7 @@ into its own stage's record, and its exit code is Slurm's, so `--dependency=afte
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,11 +48,30 @@ class SlurmJobLauncher:
         return Invocation(text, ["bash", str(script)], {**os.environ, "PATH": path})
 
 
-def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect,
-               master_port: int | None) -> dict[str, Any]:
-    """What a job needs to load the recipe exactly as it was submitted (kept in the run record)."""
+SNAPSHOT = "recipe.py"  # the recipe file as submitted, in the run's folder
+
+
+def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, master_port: int | None, *,
+               folder: Path) -> dict[str, Any]:
+    """What a job needs to load the recipe exactly as it was submitted (kept in the run record); the recipe file
+    itself is copied into the run's folder, so that an edit after submission changes no job."""
+    text = Path(loaded.path).read_bytes()
+    (folder / SNAPSHOT).write_bytes(text)
     return {"path": loaded.path, "params": list(loaded.source.params), "sets": list(loaded.source.sets),
-            "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect)}
+            "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect),
+            "recipe_sha256": hashlib.sha256(text).hexdigest()}
+
+
+def recipe_changed(folder: Path, given: dict[str, Any]) -> str | None:
+    """A note when the recipe file differs from the copy its jobs run."""
+    try:
+        now = hashlib.sha256(Path(given["path"]).read_bytes()).hexdigest()
+    except OSError:
+        now = None
+    if given.get("recipe_sha256") in (None, now):
+        return None
+    return (f"{given['path']} changed since this chain was submitted; its jobs run the submitted copy "
+            f"({folder / SNAPSHOT})")
 
 
 def run_job(folder: Path, name: str) -> int:
@@ -60,8 +80,9 @@ def run_job(folder: Path, name: str) -> int:
         if record.launcher is None:
             raise UserError(f"{folder}: run {record.id} was not submitted to Slurm; there is no job to run")
         given = record.launcher.invocation
+    snapshot = folder / SNAPSHOT
     loaded = load(given["path"], params=given["params"], sets=given["sets"],
-                  scale=Scale(master_port=given["master_port"]))
+                  scale=Scale(master_port=given["master_port"]), snapshot=snapshot if snapshot.is_file() else None)
     loaded, plan = adapt(loaded, SlurmOptions.from_dict(given["slurm"]))
     dialect = target(given["swift_version"])
     record = dataclasses.replace(record, owns=name)  # a job writes its own stage only

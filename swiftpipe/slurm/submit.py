@@ -47,7 +47,8 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
         work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path, params=jsonable(loaded.values),
         sets=list(loaded.source.sets), stages=names)
     with run_record.locked(record.folder) as record:
-        record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port))
+        record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port,
+                                                           folder=record.folder))
         record.recipe.sets = list(loaded.source.sets)
         _submit_stages(record, loaded, plan, names, say)
         record.state = chain_state(record)
