@@ -226,3 +226,25 @@ def test_a_log_that_cannot_be_written_fails_the_stage_and_stops_it(chain: Path, 
     assert stages["pretrain"]["reason"] == f"cannot write its log {stages['pretrain']['log']}: File too large"
     assert stages["sft"] == {"state": "aborted", "reason": "prerequisite pretrain failed"}
     _wait_for(lambda: _group_gone(stages["pretrain"]["pgid"]), timeout=20)
+
+
+def test_an_error_in_swiftpipe_while_a_stage_runs_stops_the_stage_first(tmp_path: Path) -> None:
+    from swiftpipe.run.process import Grace, run_process
+
+    started: list[int] = []
+
+    def broken_tick() -> None:
+        raise RuntimeError("a bug in the progress display")
+
+    with pytest.raises(RuntimeError, match="progress display"):
+        run_process(["sleep", "60"], env=dict(os.environ), log=tmp_path / "log", on_output=lambda _: None,
+                    tick=broken_tick, on_start=started.append, grace=Grace(interrupt=2, terminate=2))
+    assert started and _group_gone(started[0])
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    from swiftpipe.run import run_record
+
+    made = [run_record.create(tmp_path, recipe_name="r", recipe_path="r.py", params={}, sets=[], stages=["a"])
+            for _ in range(3)]
+    assert len({r.folder for r in made}) == 3 and all((r.folder / "record.json").is_file() for r in made)
