@@ -63,3 +63,30 @@ def real_swift_guard(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     monkeypatch.setenv("PATH", f"{guard}{os.pathsep}{os.environ['PATH']}")
     yield
     assert not calls.exists(), f"a fast test launched swift: {calls.read_text()}"
+
+
+# Four stages on the fake swift: pretrain -> LoRA SFT -> merge -> batch inference, with one parameter.
+FAKE_CHAIN = '''
+def recipe(out: str = "out"):
+    return make_recipe("chain", [
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl", "output_dir": f"{out}/pt"}),
+        sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
+                    "output_dir": f"{out}/sft"}),
+        merge("merge", {"ckpt_dir": checkpoint("sft")}),
+        infer("infer", {"model": merged("merge"), "val_dataset": "data/q.jsonl"}),
+    ])
+'''
+
+
+@pytest.fixture
+def chain(tmp_path: Path, write_recipe, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FAKE_CHAIN as chain.py in a fresh working directory holding its data and base model."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/pt.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "data/sft.jsonl").write_text('{"query": "q", "response": "r"}\n')
+    (tmp_path / "data/q.jsonl").write_text('{"query": "what?"}\n{"query": "why?"}\n')
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/config.json").write_text("{}")
+    path = write_recipe(FAKE_CHAIN, name="chain.py")
+    return Path(path.name)

@@ -12,23 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_runner import CHAIN, _calls, _record
+from test_runner import _calls, _record
 
 from swiftpipe.cli import main
 
 STAGES = ["pretrain", "sft", "merge", "infer"]
-
-
-@pytest.fixture
-def chain(tmp_path: Path, write_recipe, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/pt.jsonl").write_text('{"text": "a"}\n')
-    (tmp_path / "data/sft.jsonl").write_text('{"query": "q", "response": "r"}\n')
-    (tmp_path / "data/q.jsonl").write_text('{"query": "what?"}\n')
-    (tmp_path / "base").mkdir()
-    (tmp_path / "base/config.json").write_text("{}")
-    return Path(write_recipe(CHAIN, name="chain.py").name)
 
 
 def _start(chain: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:

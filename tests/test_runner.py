@@ -14,30 +14,6 @@ from click.testing import CliRunner
 
 from swiftpipe.cli import main
 
-CHAIN = '''
-def recipe(out: str = "out"):
-    return make_recipe("chain", [
-        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl", "output_dir": f"{out}/pt"}),
-        sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
-                    "output_dir": f"{out}/sft"}),
-        merge("merge", {"ckpt_dir": checkpoint("sft")}),
-        infer("infer", {"model": merged("merge"), "val_dataset": "data/q.jsonl"}),
-    ])
-'''
-
-
-@pytest.fixture
-def chain(tmp_path: Path, write_recipe, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/pt.jsonl").write_text('{"text": "a"}\n')
-    (tmp_path / "data/sft.jsonl").write_text('{"query": "q", "response": "r"}\n')
-    (tmp_path / "data/q.jsonl").write_text('{"query": "what?"}\n{"query": "why?"}\n')
-    (tmp_path / "base").mkdir()
-    (tmp_path / "base/config.json").write_text("{}")
-    path = write_recipe(CHAIN, name="chain.py")
-    return Path(path.name)
-
 
 def _run(*args: str):
     return CliRunner().invoke(main, ["run", *args], catch_exceptions=False)
