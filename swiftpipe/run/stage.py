@@ -59,8 +59,8 @@ class StageRunner:
         if refused:
             return self.not_launched(stage.name, refused)
         entry = self.record.stage(stage.name)
-        launch = entry.launches + 1  # each launch keeps its own script and log
-        suffix = "" if launch == 1 else f".{launch}"
+        number = entry.launches + 1  # each launch keeps its own script and log: sft.sh, sft.2.sh, ...
+        suffix = "" if number == 1 else f".{number}"
         script = self.record.path_for(stage.name, f"{suffix}.sh")
         log = self.record.path_for(stage.name, f"{suffix}.log")
         invocation = self.launcher.invocation(stage, rendered, script=script, resolve=self.resolve)
