@@ -378,7 +378,7 @@ def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift:
         ("done", "101"), ("done", "102"), ("done", "103"), ("done", "104")]
     pretrain, sft, merge, infer = _calls(fake_swift)
     assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
-    assert _flag(sft, "--train_type") == "lora"  # as submitted
+    assert _flag(sft, "--train_type", "--tuner_type") == "lora"  # as submitted (spelled for the installed major)
     assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
 
