@@ -102,3 +102,21 @@ def test_a_record_this_swiftpipe_cannot_read_is_one_line_saying_what_to_do(tmp_p
     listed = CliRunner().invoke(main, ["runs", "--work-dir", str(tmp_path)])
     assert listed.exit_code == 0, listed.output  # other runs are still listed; this one is said and left out
     assert listed.output.splitlines() == [f"warning: {raised.value} (left out)", f"no runs recorded under {tmp_path}"]
+
+
+def test_the_index_follows_every_change_of_a_record(tmp_path: Path) -> None:
+    from swiftpipe.run import history
+
+    first = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["a"])
+    second = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={"x": 1}, sets=[],
+                               stages=["a", "b"])
+    assert [(s.id, s.state, s.done, s.total) for s in history.summaries(tmp_path)] == [
+        (first.id, "pending", 0, 1), (second.id, "pending", 0, 2)]
+    assert (tmp_path / "runs" / ".index.json").is_file()
+    second.stage("a").end(State.DONE)
+    second.state = State.RUNNING
+    second.save()  # same size or not, a new file: the index sees it
+    assert [(s.state, s.done) for s in history.summaries(tmp_path)] == [("pending", 0), ("running", 1)]
+    (tmp_path / "runs" / ".index.json").write_text("{not json")  # a damaged cache is rebuilt, never trusted
+    assert [s.id for s in history.summaries(tmp_path)] == [first.id, second.id]
+    assert history.latest(tmp_path, second.key).stages["a"].state is State.DONE

@@ -360,7 +360,7 @@ def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     submitted = CliRunner().invoke(main, ["run", str(chain), "--launcher", "slurm"])
     assert submitted.exit_code == 0, submitted.output
-    [folder] = Path(".swiftpipe/runs").iterdir()
+    [folder] = [p.parent for p in Path(".swiftpipe/runs").glob("*/record.json")]
     sbatch_calls = (bin_dir / "sbatch.log").read_text().splitlines()
     assert sbatch_calls == [f"--parsable {after}{folder / stage}.sbatch" for after, stage in (
         ("", "pretrain"), ("--dependency afterok:101 ", "sft"), ("--dependency afterok:102 ", "merge"),

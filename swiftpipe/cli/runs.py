@@ -21,6 +21,8 @@ from swiftpipe.cli.common import (
 )
 from swiftpipe.errors import UserError
 
+RUNS_SHOWN = 50
+
 if TYPE_CHECKING:
     from swiftpipe.recipe.scale import Scale
     from swiftpipe.run.run_record import RunRecord
@@ -122,24 +124,30 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
 
 @click.command(epilog="""\b
 Examples:
-  swiftpipe runs
-  swiftpipe runs --json
+  swiftpipe runs                 # the 50 newest
+  swiftpipe runs --all
+  swiftpipe runs --json          # every record, whole
 """)
 @work_dir_option
+@click.option("--all", "show_all", is_flag=True, help="List every run, not only the newest 50.")
 @json_option
 @user_errors
-def runs(work_dir: Path, as_json: bool) -> None:
-    """List the runs recorded under the work dir."""
+def runs(work_dir: Path, show_all: bool, as_json: bool) -> None:
+    """List the runs recorded under the work dir, newest last."""
     from swiftpipe.cli import tables
     from swiftpipe.run import history
 
-    found = history.load_all(work_dir)
     if as_json:
-        print_json([r.to_json() for r in found])
-    elif not found:
+        print_json([r.to_json() for r in history.load_all(work_dir)])
+        return
+    found = history.summaries(work_dir)
+    if not found:
         console.say(f"no runs recorded under {work_dir}")
-    else:
-        console.console.print(tables.runs_table(found))
+        return
+    shown = found if show_all else found[-RUNS_SHOWN:]
+    console.console.print(tables.runs_table(shown))
+    if len(shown) < len(found):
+        console.say(f"{len(found) - len(shown)} earlier runs not shown (swiftpipe runs --all)")
 
 
 @click.command(epilog="""\b

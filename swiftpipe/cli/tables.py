@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from swiftpipe.console import console
+from swiftpipe.run.index import Summary
 from swiftpipe.run.run_record import RunRecord, SlurmJob, StageRecord, State
 
 _STYLE = {State.QUEUED: "cyan", State.DONE: "green", State.REUSED: "green", State.FAILED: "red",
@@ -71,15 +72,14 @@ def print_summary(record: RunRecord) -> None:
                                                         f"      A: {answer.get('answer')}"))
 
 
-def runs_table(records: list[RunRecord]) -> Table:
+def runs_table(summaries: list[Summary]) -> Table:
     table = Table(title="runs", title_justify="left")
     for column in ("run", "recipe", "parameters", "state", "stages done", "created"):
         table.add_column(column, overflow="fold")
-    for record in records:
-        done = sum(1 for s in record.stages.values() if s.finished)
-        params = " ".join(f"{k}={v}" for k, v in record.recipe.params.items())
-        table.add_row(Text(record.id), Text(record.recipe.path), Text(params), _state(record.state),
-                      Text(f"{done}/{len(record.stages)}"), Text(record.created))
+    for run in summaries:
+        params = " ".join(f"{k}={v}" for k, v in run.params.items())
+        table.add_row(Text(run.id), Text(run.path), Text(params), _state(State(run.state)),
+                      Text(f"{run.done}/{run.total}"), Text(run.created))
     return table
 
 

@@ -1,6 +1,6 @@
 """The work dir's history: what its run records say across runs (the latest run of a recipe, what a stage
-produced, where a stage already finished). Records are read through run_record, the one module that knows
-their JSON.
+produced, where a stage already finished). Runs are found through the index (index.py) and read through
+run_record, the one module that knows their JSON.
 """
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from swiftpipe import console
+from swiftpipe.run import index
+from swiftpipe.run.index import Summary
 from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
 
-_told: set[Path] = set()
+_told: set[str] = set()
 
 
 def load_all(work_dir: Path, *, warn: Callable[[str], None] = console.warn) -> list[RunRecord]:
@@ -21,21 +23,26 @@ def load_all(work_dir: Path, *, warn: Callable[[str], None] = console.warn) -> l
         try:
             found.append(read(path.parent))
         except RecordError as exc:
-            if path not in _told:  # once per command, however often it reads the work dir
-                _told.add(path)
-                warn(f"{exc} (left out)")
+            _warn_once(str(exc), warn)
     return sorted(found, key=lambda r: (r.created, r.id))
 
 
+def _warn_once(message: str, warn: Callable[[str], None] = console.warn) -> None:
+    if message not in _told:  # once per command, however often it reads the work dir
+        _told.add(message)
+        warn(f"{message} (left out)")
+
+
 def latest(work_dir: Path, key: str) -> RunRecord | None:
-    matching = [r for r in load_all(work_dir) if r.key == key]
-    return matching[-1] if matching else None
+    """The newest run of this recipe with these parameters (found through the index: one record is read)."""
+    records = _records_of(work_dir, key, newest=1)
+    return records[0] if records else None
 
 
 def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
     """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
     stage finished and recorded it, and it is still on disk."""
-    for record in reversed([r for r in load_all(work_dir) if r.key == key]):
+    for record in _records_of(work_dir, key):
         entry = record.stages.get(stage)
         found = entry.outputs.get(output) if entry is not None and entry.finished else None
         if found and Path(found).exists():
@@ -47,12 +54,33 @@ def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *
                        besides: str) -> tuple[str, StageRecord] | None:
     """The newest other run of this chain (id, stage record) where `stage` finished with this fingerprint and its
     outputs are all still on disk."""
-    for record in reversed([r for r in load_all(work_dir) if r.key == key and r.id != besides]):
+    for record in _records_of(work_dir, key):
         entry = record.stages.get(stage)
-        if (entry is not None and entry.finished and entry.fingerprint == fingerprint
+        if (record.id != besides and entry is not None and entry.finished and entry.fingerprint == fingerprint
                 and all(Path(p).exists() for p in entry.outputs.values())):
             return record.id, entry
     return None
+
+
+def summaries(work_dir: Path) -> list[Summary]:
+    """Every run, summarised from the index, oldest first."""
+    return index.summaries(work_dir, warn=_warn_once)
+
+
+def _records_of(work_dir: Path, key: str, *, newest: int | None = None) -> list[RunRecord]:
+    """The runs of this chain, newest first (at most `newest` of them), read in full."""
+    found = []
+    for summary in reversed(summaries(work_dir)):
+        if summary.key != key:
+            continue
+        try:
+            found.append(read(work_dir / "runs" / summary.folder))
+        except RecordError as exc:
+            _warn_once(str(exc))
+            continue
+        if newest is not None and len(found) >= newest:
+            break
+    return found
 
 
 def producer_of(work_dir: Path, path: str) -> tuple[str, str] | None:
@@ -68,7 +96,7 @@ def parameter_sets(work_dir: Path, recipe_path: str) -> list[dict[str, Any]]:
     """The parameters of this recipe file's recorded runs, each set once, the most recently used first."""
     wanted = str(Path(recipe_path).resolve())
     found: list[dict[str, Any]] = []
-    for record in reversed(load_all(work_dir)):
-        if record.recipe.abspath == wanted and record.recipe.params not in found:
-            found.append(record.recipe.params)
+    for summary in reversed(summaries(work_dir)):
+        if summary.abspath == wanted and summary.params not in found:
+            found.append(summary.params)
     return found
