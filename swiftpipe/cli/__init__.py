@@ -23,6 +23,21 @@ Examples:
 @click.version_option(__version__, prog_name="swiftpipe")
 def main() -> None:
     """Recipes for ms-swift: the pretrain -> SFT -> merge -> DPO -> infer chain, rendered exactly."""
+    _stop_signals_as_ctrl_c()
+
+
+def _stop_signals_as_ctrl_c() -> None:
+    """SIGTERM and a hang-up stop any command as Ctrl-C does (exit 130, records final), from its first line on:
+    not only once a chain runs. A running stage installs its own handlers (run/process.py)."""
+    import signal
+    import threading
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, interrupt)
 
 
 for command in (*recipes.COMMANDS, *runs.COMMANDS, *slurm.COMMANDS, data.data, download.download):
