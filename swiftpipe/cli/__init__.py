@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swiftpipe import __version__
+from swiftpipe import __version__, signals
 from swiftpipe.cli import data, download, recipes, runs, slurm
 
 
@@ -23,21 +23,8 @@ Examples:
 @click.version_option(__version__, prog_name="swiftpipe")
 def main() -> None:
     """Recipes for ms-swift: the pretrain -> SFT -> merge -> DPO -> infer chain, rendered exactly."""
-    _stop_signals_as_ctrl_c()
-
-
-def _stop_signals_as_ctrl_c() -> None:
-    """SIGTERM and a hang-up stop any command as Ctrl-C does (exit 130, records final), from its first line on:
-    not only once a chain runs. A running stage installs its own handlers (run/process.py)."""
-    import signal
-    import threading
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, interrupt)
+    # SIGTERM and a hang-up stop any command as Ctrl-C does (exit 130, records final), from its first line on.
+    click.get_current_context().with_resource(signals.handled(signals.raise_interrupt, signals.POLITE))
 
 
 for command in (*recipes.COMMANDS, *runs.COMMANDS, *slurm.COMMANDS, data.data, download.download):

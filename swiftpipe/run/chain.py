@@ -5,15 +5,13 @@ finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
 """
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from swiftpipe import console
+from swiftpipe import console, signals
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
 from swiftpipe.recipe.model import Stage
@@ -23,8 +21,8 @@ from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher
-from swiftpipe.run.outputs import checkpoint_to_resume, outputs_exist
-from swiftpipe.run.process import STOP_SIGNALS, Grace, group_alive
+from swiftpipe.run.outputs import checkpoint_to_resume
+from swiftpipe.run.process import Grace, group_alive
 from swiftpipe.run.resolve import References
 from swiftpipe.run.run_record import RunRecord, State
 from swiftpipe.run.stage import StageRunner, fingerprint
@@ -87,7 +85,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     hint = loaded.source.command("run", "--resume")
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
                          grace=options.grace, resume_hint=hint)
-    with run_lock.hold(record), _stop_signals_interrupt():
+    with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
         try:
             return _run_stages(loaded, dialect, runner, names, options)
         except KeyboardInterrupt:
@@ -176,7 +174,7 @@ def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: s
     """Why stage `name` need not run again (None: it must): it finished unchanged, in this run or an earlier one
     of the same recipe and parameters, and what it produced is still on disk."""
     entry = record.stage(name)
-    if entry.finished and entry.fingerprint == current and outputs_exist(entry):
+    if entry.finished and entry.fingerprint == current and entry.outputs_on_disk:
         entry.end(State.REUSED)
         return "unchanged since it finished"
     earlier = history.finished_elsewhere(work_dir, key, name, current, besides=record.id)
@@ -190,7 +188,7 @@ def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: s
 
 def _interrupted(record: RunRecord, names: list[str]) -> None:
     """The record made final after an interrupt between or around stages (one during a stage is the stage's)."""
-    with _signals_ignored():
+    with signals.handled(signal.SIG_IGN):  # a second Ctrl-C waits until the record is final
         for name in names:
             entry = record.stage(name)
             if entry.state in (State.RUNNING, State.PENDING):
@@ -198,35 +196,3 @@ def _interrupted(record: RunRecord, names: list[str]) -> None:
                           None if entry.state is State.RUNNING else "the chain was interrupted")
         record.state = State.INTERRUPTED
         record.save()
-
-
-@contextlib.contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """SIGTERM and a hang-up stop the chain as Ctrl-C does (KeyboardInterrupt), outside a stage too."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """While the record is made final, a second Ctrl-C waits."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -57,7 +57,7 @@ def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *
     for record in _records_of(work_dir, key):
         entry = record.stages.get(stage)
         if (record.id != besides and entry is not None and entry.finished and entry.fingerprint == fingerprint
-                and all(Path(p).exists() for p in entry.outputs.values())):
+                and entry.outputs_on_disk):
             return record.id, entry
     return None
 

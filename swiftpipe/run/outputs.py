@@ -25,14 +25,22 @@ def run_dirs_before(stage: Stage) -> set[Path]:
     return set(layout.run_dirs(Path(str(output_dir))).values()) if stage.trains and output_dir else set()
 
 
+def run_dir_of(stage: Stage, found: dict[str, str], before: set[Path]) -> Path | None:
+    """The run folder this training stage made: the one ms-swift named in its output, else the one new folder
+    under its --output_dir (none when there are several: another run wrote there meanwhile)."""
+    if "run_dir" in found:
+        return Path(found["run_dir"])
+    if not stage.trains or not stage.flags.get("output_dir"):
+        return None
+    created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
+    return created.pop() if len(created) == 1 else None
+
+
 def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
     """What this stage produced, as ms-swift reported it; for a training run, the folder this run created."""
     produced = Produced()
     if stage.trains:
-        run_dir = Path(found["run_dir"]) if "run_dir" in found else None
-        if run_dir is None and stage.flags.get("output_dir"):
-            created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
-            run_dir = created.pop() if len(created) == 1 else None
+        run_dir = run_dir_of(stage, found, before)
         if run_dir is not None:
             result = layout.read_training(run_dir)
             produced.outputs["run_dir"] = str(run_dir)
@@ -46,11 +54,6 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
         produced.outputs["results"] = found["results"]
         produced.answers = _answers(Path(found["results"]))
     return produced
-
-
-def outputs_exist(entry: StageRecord) -> bool:
-    """Whether every path a stage recorded as its output is still on disk."""
-    return all(Path(path).exists() for path in entry.outputs.values())
 
 
 def checkpoint_to_resume(stage: Stage, entry: StageRecord) -> str | None:

@@ -16,9 +16,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator, Mapping, Sequence
+from typing import IO, Callable, Mapping, Sequence
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a polite kill, a dropped terminal
+from swiftpipe import signals
 
 
 @dataclass(frozen=True)
@@ -37,20 +37,11 @@ class Grace:
     terminate: float = 5.0
 
 
-@contextlib.contextmanager
-def stops_deferred(stop: threading.Event) -> Iterator[None]:
+def stops_deferred(stop: threading.Event) -> contextlib.AbstractContextManager[None]:
     """Ctrl-C, SIGTERM and hang-ups only set `stop` until the block ends, so that a stage's record is written whole;
     a process started meanwhile (run_process with the same `stop`) is stopped at once. The caller decides what a
     set `stop` means afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return signals.handled(lambda *_: stop.set())
 
 
 def group_alive(pgid: int) -> bool:
@@ -79,21 +70,12 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
     """
     started = time.monotonic()
     stop = stop or threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
-    lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
-    try:
-        with open(log, "ab", buffering=0) as sink:  # unbuffered: a write that fails is lost, not retried at close
-            sink.write(f"$ {' '.join(shown or argv)}\n".encode())
-            sink.flush()
-            supervised = [sys.executable, "-m", "swiftpipe.run.supervise", str(lifeline), str(grace.interrupt),
-                          str(grace.terminate), "--", *argv]
-            try:
-                proc = subprocess.Popen(supervised, env=dict(env), start_new_session=True, pass_fds=(lifeline,),
-                                        stdin=None if attach else subprocess.DEVNULL,
-                                        stdout=None if attach else subprocess.PIPE,
-                                        stderr=None if attach else subprocess.STDOUT)
-            finally:
-                os.close(lifeline)
+    # Unbuffered: a write that fails is lost, not retried when the log is closed.
+    with stops_deferred(stop), open(log, "ab", buffering=0) as sink:  # a stop now stops the group (see _wait)
+        sink.write(f"$ {' '.join(shown or argv)}\n".encode())
+        lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
+        try:
+            proc = _start_supervised(argv, env=env, attach=attach, grace=grace, lifeline=lifeline)
             copier = None if attach else _Copier(proc, sink, on_output, stop)
             try:
                 on_start(proc.pid)
@@ -103,12 +85,24 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
                 raise
             if copier is not None:
                 copier.join()
-    finally:
-        os.close(held)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        finally:
+            os.close(held)
     failure = copier.failure if copier is not None else None
     return Outcome(proc.returncode, interrupted and failure is None, time.monotonic() - started, failure)
+
+
+def _start_supervised(argv: Sequence[str], *, env: Mapping[str, str], attach: bool, grace: Grace,
+                      lifeline: int) -> subprocess.Popen:
+    """`argv` under its supervisor, leading a new process group; `lifeline` goes to the supervisor alone."""
+    supervised = [sys.executable, "-m", "swiftpipe.run.supervise", str(lifeline), str(grace.interrupt),
+                  str(grace.terminate), "--", *argv]
+    try:
+        return subprocess.Popen(supervised, env=dict(env), start_new_session=True, pass_fds=(lifeline,),
+                                stdin=None if attach else subprocess.DEVNULL,
+                                stdout=None if attach else subprocess.PIPE,
+                                stderr=None if attach else subprocess.STDOUT)
+    finally:
+        os.close(lifeline)
 
 
 def _write_all(sink: IO[bytes], data: bytes) -> None:

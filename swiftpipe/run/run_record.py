@@ -116,6 +116,11 @@ class StageRecord:
         return self.state in FINISHED
 
     @property
+    def outputs_on_disk(self) -> bool:
+        """Whether every path the stage recorded as its output is still there."""
+        return all(Path(path).exists() for path in self.outputs.values())
+
+    @property
     def launches(self) -> int:
         """How many times the stage was launched, this launch included."""
         return len(self.attempts) + (self.started is not None)

@@ -14,7 +14,7 @@ from swiftpipe.recipe.secrets import redact_argv
 from swiftpipe.render.commands import RenderedStage, Resolver
 from swiftpipe.run import history, layout
 from swiftpipe.run.launcher import Launcher
-from swiftpipe.run.outputs import collect, run_dirs_before
+from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
 from swiftpipe.run.run_record import RunRecord, StageRecord, State, now
 from swiftpipe.run.watch import StageWatcher
@@ -167,12 +167,9 @@ class StageRunner:
         --resume can continue from."""
         if not stage.trains or "run_dir" in entry.outputs:
             return
-        found = watcher.found.get("run_dir")
-        if found is None and stage.flags.get("output_dir"):
-            created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
-            found = str(created.pop()) if len(created) == 1 else None
+        found = run_dir_of(stage, watcher.found, before)
         if found is not None:
-            entry.outputs["run_dir"] = found
+            entry.outputs["run_dir"] = str(found)
             self.record.save()
 
     def _report_failure(self, name: str, log: Path, entry: StageRecord) -> None:

@@ -1,0 +1,35 @@
+"""What Ctrl-C, SIGTERM and a hang-up do while a block runs: one way to install handlers and put the old ones back.
+
+Below every layer (the CLI installs one at its first line, the chain and a stage theirs); only the main thread can
+handle signals, so elsewhere the block runs with the handlers as they are.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Any, Callable, Iterator, Sequence, Union
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a polite kill, a dropped terminal
+POLITE = (signal.SIGTERM, signal.SIGHUP)  # the two that Python does not turn into KeyboardInterrupt itself
+
+Handler = Union[Callable[[int, Any], None], int]  # a function, or signal.SIG_IGN
+
+
+def raise_interrupt(*_: object) -> None:
+    """A handler that makes the signal a KeyboardInterrupt, as Ctrl-C is."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def handled(handler: Handler, signals: Sequence[signal.Signals] = STOP_SIGNALS) -> Iterator[None]:
+    """`signals` go to `handler` until the block ends; then the handlers before it are back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
