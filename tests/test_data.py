@@ -81,11 +81,18 @@ CORPUS = [
       "--to dpo"]),
     ("array: syntax error stops reading", "sft",
      b'[\n  {"query": "q", "response": "r"},\n  {"query": "q" "response": "r"},\n  {"query": "q", "response": "r"}\n]',
-     ["3: not valid JSON: Expecting ',' delimiter; reading stops here"]),
+     ["3:17: record 2: not valid JSON: Expecting ',' delimiter; reading stops here"]),
     ("array: truncated", "sft", b'[\n  {"query": "q", "response": "r"},\n  {"query": "q", "resp',
-     ["3: not valid JSON: Unterminated string starting at; reading stops here"]),
+     ["3:18: record 2: not valid JSON: Unterminated string starting at; reading stops here"]),
     ("array: never closed", "sft", b'[\n  {"query": "q", "response": "r"}\n',
-     ["3: not valid JSON: the array is never closed (is the file truncated?); reading stops here"]),
+     ["3:1: not valid JSON: the array is never closed (is the file truncated?); reading stops here"]),
+    ("array on one line: each problem names its record and column", "sft",
+     json.dumps([GOOD, {"query": "", "response": "r"}, GOOD, {"query": "q"}], ensure_ascii=False).encode(),
+     ["1:48: record 2: query: is empty", "1:126: record 4: response: is missing"]),
+    ("array on one line: mixed formats name the first record's place", "sft",
+     json.dumps([GOOD, {"instruction": "i", "output": "o"}], ensure_ascii=False).encode(),
+     ["1:48: record 2: a alpaca record in a query/response file (1:2: record 1); ms-swift reads a whole file "
+      "with one format"]),
     ("empty file", "sft", b"", ["holds no records"]),
 ]
 
@@ -184,8 +191,9 @@ def test_streaming_reads_back_what_was_written_at_any_chunk_size(tmp_path_factor
     assert from_lines == [(i, r) for i, r in enumerate(records, 1)]
     assert [r for _, r in from_array] == records
     text = array.read_text(encoding="utf-8").split("\n")  # not splitlines(): JSON keeps U+0085 and U+2028 raw
-    for line, record in from_array:  # each element starts on the line it was reported on
-        assert text[line - 1].lstrip(" [").startswith("{")
+    for index, (place, record) in enumerate(from_array, 1):  # each element starts where it was reported
+        assert place.index == index
+        assert text[place.line - 1][place.column - 1:].startswith(json.dumps(record, ensure_ascii=False)[:1])
 
 
 def test_convert_writes_messages_and_prints_the_mapping(tmp_path: Path) -> None:

@@ -1,12 +1,14 @@
 """Records out of a data file in constant memory: JSON Lines, or one JSON array, decided by the content.
 
-Each record comes with the line it starts on. What cannot be read becomes an `Unreadable` in its place, so a
-caller sees every bad line of a JSON Lines file, not just the first. A JSON array cannot be re-synchronised
-after a syntax error, so its reading stops at the first one.
+Each record comes with where it starts: its line in JSON Lines, a `Place` (line, column and index) in an array,
+whose records may all sit on one line. What cannot be read becomes an `Unreadable` in its place, so a caller
+sees every bad line of a JSON Lines file, not just the first. A JSON array cannot be re-synchronised after a
+syntax error, so its reading stops at the first one.
 """
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 from pathlib import Path
 from typing import IO, Callable, Iterator, NamedTuple, Protocol
@@ -21,6 +23,18 @@ class Unreadable(NamedTuple):
 
     message: str
     fatal: bool = False
+
+
+class Place(NamedTuple):
+    """Where an array element starts: line and column (in characters, from 1) and its index in the array (from
+    1). Printed as `line:column: record N`, after the file's path as editors read it."""
+
+    line: int
+    column: int
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}" + (f": record {self.index}" if self.index else "")
 
 
 class Framing(NamedTuple):
@@ -39,8 +53,9 @@ def read_framing(path: Path) -> Framing:
 
 
 def records(path: Path, *, framing: Framing | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-            progress: Callable[[int], object] | None = None, chunk: int = CHUNK) -> Iterator[tuple[int, object]]:
-    """(line, value) for every record; `value` is an `Unreadable` where the text is not JSON. `progress` is
+            progress: Callable[[int], object] | None = None,
+            chunk: int = CHUNK) -> Iterator[tuple[int | Place, object]]:
+    """(where, value) for every record: the line (JSON Lines) or a `Place` (an array); `value` is an `Unreadable` where the text is not JSON. `progress` is
     called with the bytes read so far, once a chunk of `chunk` bytes. `framing`, when the caller has it, saves
     reading it again."""
     kind = (framing or read_framing(path)).kind
@@ -138,6 +153,7 @@ class _ArrayReader:
         self.f, self.limit, self.chunk = f, limit, chunk
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+        self.base = self.line_start = 0  # the file offsets (characters) of buf[0] and of the current line
 
     def fill(self, at_least: int = 0) -> None:
         raw = self.f.read(max(at_least, self.chunk))
@@ -149,10 +165,23 @@ class _ArrayReader:
             raise _Stop(line, f"not UTF-8: byte 0x{raw[exc.start]:02x}") from None
 
     def advance(self, to: int) -> None:
-        self.line += self.buf.count("\n", self.pos, to)
+        newlines = self.buf.count("\n", self.pos, to)
+        if newlines:
+            self.line += newlines
+            self.line_start = self.base + self.buf.rfind("\n", self.pos, to) + 1
         self.pos = to
         if self.pos > self.chunk:
-            self.buf, self.pos = self.buf[self.pos:], 0
+            self.buf, self.pos, self.base = self.buf[self.pos:], 0, self.base + self.pos
+
+    def place(self, index: int | None = None, at: int | None = None) -> Place:
+        """Where buf[at] is (the current position by default)."""
+        if at is None:
+            return Place(self.line, self.base + self.pos - self.line_start + 1, index)
+        line, start = self.line, self.line_start
+        newlines = self.buf.count("\n", self.pos, at)
+        if newlines:
+            line, start = line + newlines, self.base + self.buf.rfind("\n", self.pos, at) + 1
+        return Place(line, self.base + at - start + 1, index)
 
     def skip_space(self) -> str:
         """The next non-space character ('' at the end of the file)."""
@@ -166,16 +195,16 @@ class _ArrayReader:
                 return self.buf[self.pos] if self.pos < len(self.buf) else ""
             self.fill()
 
-    def element(self) -> object:
+    def element(self, index: int) -> object:
         decode = json.JSONDecoder().raw_decode
         while True:
             try:
                 value, end = decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
                 if self.eof:
-                    raise _Stop(self.line + self.buf.count("\n", self.pos, exc.pos), f"not valid JSON: {exc.msg}")
+                    raise _Stop(self.place(index, at=exc.pos), f"not valid JSON: {exc.msg}")
                 if len(self.buf) - self.pos > self.limit:
-                    raise _Stop(self.line, _too_long(len(self.buf) - self.pos, self.limit).message) from None
+                    raise _Stop(self.place(index), _too_long(len(self.buf) - self.pos, self.limit).message) from None
                 self.fill(len(self.buf) - self.pos)
                 continue
             self.advance(end)
@@ -183,12 +212,12 @@ class _ArrayReader:
 
 
 class _Stop(Exception):
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int | Place, message: str) -> None:
         super().__init__(message)
         self.line, self.message = line, message
 
 
-def _array(f: _Reader, limit: int, chunk: int) -> Iterator[tuple[int, object]]:
+def _array(f: _Reader, limit: int, chunk: int) -> Iterator[tuple[int | Place, object]]:
     reader = _ArrayReader(f, limit, chunk)
     try:
         reader.fill()
@@ -197,20 +226,20 @@ def _array(f: _Reader, limit: int, chunk: int) -> Iterator[tuple[int, object]]:
         if reader.skip_space() == "]":
             reader.advance(reader.pos + 1)
         else:
-            while True:
+            for index in itertools.count(1):
                 if not reader.skip_space():
-                    raise _Stop(reader.line, "not valid JSON: the array is never closed (is the file truncated?)")
-                line = reader.line
-                yield line, reader.element()
+                    raise _Stop(reader.place(), "not valid JSON: the array is never closed (is the file truncated?)")
+                place = reader.place(index)
+                yield place, reader.element(index)
                 after = reader.skip_space()
                 if after == "]":
                     reader.advance(reader.pos + 1)
                     break
                 if after != ",":
-                    raise _Stop(reader.line, "not valid JSON: expected ',' or ']' after an array element"
+                    raise _Stop(reader.place(), "not valid JSON: expected ',' or ']' after an array element"
                                 if after else "not valid JSON: the array is never closed (is the file truncated?)")
                 reader.advance(reader.pos + 1)
         if reader.skip_space():
-            raise _Stop(reader.line, "not valid JSON: text after the end of the array")
+            raise _Stop(reader.place(), "not valid JSON: text after the end of the array")
     except _Stop as stop:
         yield stop.line, Unreadable(f"{stop.message}; reading stops here", fatal=True)

@@ -30,7 +30,7 @@ class Report:
     empty: int = 0
     limit: int = DEFAULT_LIMIT
 
-    def add(self, line: int | None, what: str) -> None:
+    def add(self, line: int | stream.Place | None, what: str) -> None:
         self.problem_count += 1
         if len(self.problems) < self.limit:
             self.problems.append(f"{self.path}:{line}: {what}" if line else f"{self.path}: {what}")
@@ -64,12 +64,13 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     check = None if shape is None else shape.check
-    first_line = count = 0
+    first: int | stream.Place | None = None  # where the first good record is
+    count = 0
     if shape is not None:
         report.shape = shape.name
     syntax_only = kind is None  # every record parses and is an object; nothing about its fields
     records = stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes, progress=progress)
-    for line, value in records:
+    for line, value in records:  # `line` is a stream.Place in a JSON array
         if type(value) is dict:
             count += 1
             if syntax_only:
@@ -81,14 +82,15 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
                 if shape is None or kind not in shape.kinds:
                     report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
                     continue
-                check, first_line, report.shape, report.native = shape.check, line, shape.name, shape.native
+                check, first, report.shape, report.native = shape.check, line, shape.name, shape.native
             problems = check(value, kind)
             if not problems:
                 yield shape, value
                 continue
             other = formats.detect(value, kind)
-            if first_line and other is not None and other is not shape:
-                report.add(line, f"a {other.name} record in a {shape.name} file (line {first_line}); ms-swift reads "
+            if first and other is not None and other is not shape:
+                at = f"line {first}" if type(first) is int else first
+                report.add(line, f"a {other.name} record in a {shape.name} file ({at}); ms-swift reads "
                                  "a whole file with one format")
                 continue
             report.empty += any(what == "is empty" for _, what in problems)
