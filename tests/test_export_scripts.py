@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Pa
     loaded = loader.load(repo / "recipes" / "medical.py", params=list(params),
                          sets=["pretrain.output_dir=out/pretrain", "sft.output_dir=out/sft", "dpo.output_dir=out/dpo",
                                "infer.val_dataset=q.jsonl"])
-    return scripts.export(loaded.recipe, loaded.source, folder, dialect=dialect.target(major))
+    return scripts.export(loaded.recipe, loaded.source, folder, dialect=dialect.target(major), project=folder.parent)
 
 
 def _calls(log: Path) -> list[dict]:
@@ -120,7 +121,9 @@ def test_a_producer_without_output_dir_and_a_referenced_model_is_an_error(write_
         scripts.export(loaded.recipe, loaded.source, tmp_path / "s", dialect=dialect.target("3"))
 
 
-def test_a_best_checkpoint_lookup_without_a_finished_log_is_one_line(write_recipe, tmp_path: Path) -> None:
+def test_a_best_checkpoint_lookup_without_a_finished_log_is_one_line(write_recipe, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     path = write_recipe("""
 recipe = make_recipe("best", [
     sft("sft", {"model": "m", "output_dir": "out/sft"}),
@@ -137,4 +140,65 @@ recipe = make_recipe("best", [
             (run / "logging.jsonl").write_text(log)
         done = subprocess.run(["bash", str(tmp_path / "s" / "merge.sh")], cwd=tmp_path, capture_output=True,
                               text=True)
-        assert done.returncode != 0 and done.stderr.strip() == message
+        assert done.returncode != 0 and done.stderr.splitlines() == [
+            "swiftpipe: no record of the run stage sft made (s/.runs/sft); taking the newest under out/sft: "
+            "out/sft/v0-20250101-000000", message]
+
+
+SHARED_OUTPUT = '''
+recipe = make_recipe("{name}", [
+    pretrain("pretrain", {{"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
+                          "output_dir": "out/shared", "learning_rate": {lr}}}),
+    sft("sft", {{"model": checkpoint("pretrain"), "dataset": "data/sft.jsonl", "output_dir": "out/{name}-sft",
+                "hub_token": "placeholder"}}),
+])
+'''
+
+
+def test_scripts_take_inputs_from_their_own_runs_in_their_project_wherever_they_are_run_from(
+        write_recipe, tmp_path: Path, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two recipes write their pretraining to one output_dir; each one's SFT script continues from the run its
+    own pretraining script made, not the newest, and the scripts run from any directory. The secret flag is read
+    from the environment when the script runs, and no file holds it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for name, lr in (("a", "1e-5"), ("b", "2e-5")):
+        write_recipe(SHARED_OUTPUT.format(name=name, lr=lr), name=f"{name}.py")
+        exported = CliRunner().invoke(main, ["export-scripts", f"{name}.py", f"scripts/{name}",
+                                             "--set", "sft.hub_token=hf_s3cr3t"])
+        assert exported.exit_code == 0, exported.output
+        assert "hf_s3cr3t" not in "".join(p.read_text() for p in (tmp_path / "scripts" / name).iterdir())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"FAKE_SWIFT_STEPS": "2", "FAKE_SWIFT_SAVE_STEPS": "2", "HUB_TOKEN": "hf_s3cr3t"}
+    for script in ("a/pretrain.sh", "b/pretrain.sh", "a/sft.sh"):  # b's pretraining is the newest when a's SFT starts
+        done = _bash(tmp_path / "scripts" / script, elsewhere, **env)
+        assert done.returncode == 0, (script, done.stderr)
+    a_pt, b_pt, a_sft = _calls(fake_swift)
+    assert _flag(a_pt, "--learning_rate") == "1e-5" and _flag(b_pt, "--learning_rate") == "2e-5"
+    runs = sorted((tmp_path / "out/shared").glob("v*-*"), key=lambda p: int(p.name[1:].split("-")[0]))
+    assert [p.name.split("-")[0] for p in runs] == ["v0", "v1"]
+    assert _flag(a_sft, "--model") == f"out/shared/{runs[0].name}/checkpoint-2"  # a's own, not b's newer v1
+    assert _flag(a_sft, "--hub_token") == "hf_s3cr3t"
+    assert (tmp_path / "scripts/a/.runs/pretrain").read_text().strip() == f"out/shared/{runs[0].name}"
+    assert (tmp_path / "out/a-sft").is_dir() and not (elsewhere / "out").exists()  # paths are the project's
+
+    missing = _bash(tmp_path / "scripts" / "a/sft.sh", elsewhere)  # no HUB_TOKEN: one line, and no swift
+    assert missing.returncode != 0
+    assert missing.stderr.strip().endswith("HUB_TOKEN: set HUB_TOKEN: swiftpipe writes no secrets into scripts")
+    assert len(_calls(fake_swift)) == 3
+    shutil.rmtree(runs[0])
+    gone = _bash(tmp_path / "scripts" / "a/sft.sh", elsewhere, **env)
+    assert gone.returncode != 0 and gone.stderr.strip() == (
+        f"swiftpipe: out/shared/{runs[0].name}, the run stage pretrain made (scripts/a/.runs/pretrain), is gone; "
+        "run stage pretrain again")
+
+
+def test_slurm_jobs_start_in_the_project(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    exported = CliRunner().invoke(main, ["export-scripts", str(repo / "recipes/medical.py"), "jobs", "--launcher",
+                                         "slurm"])
+    assert exported.exit_code == 0, exported.output
+    sft = (tmp_path / "jobs/sft.sbatch").read_text()
+    assert f"#SBATCH --chdir={tmp_path}\n" in sft
+    assert "swiftpipe_runs=jobs/.runs" in sft and 'swiftpipe_record_run output/sft_lora sft "$swiftpipe_before"' in sft

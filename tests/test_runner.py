@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from swiftpipe.cli import main
+from swiftpipe.recipe import loading as loader
 
 
 def _run(*args: str):
@@ -342,22 +344,27 @@ def test_preflight_reads_preference_data_through_the_stage_columns(tmp_path: Pat
 
 STAND_INS = {
     "sbatch": '#!/bin/sh\nn=$(( $(cat "$0.count" 2>/dev/null || echo 100) + 1 ))\necho $n > "$0.count"\n'
-              'echo "$*" >> "$0.log"\necho "$n;cluster"\n',
+              'echo "$*" >> "$0.log"\necho "${HUB_TOKEN:-none}" >> "$0.env"\necho "$n;cluster"\n',
     "srun": '#!/bin/sh\nwhile [ "${1#--}" != "$1" ]; do shift; done\nexec "$@"\n',  # one node: run the command
     "squeue": "#!/bin/sh\nexit 0\n", "scontrol": "#!/bin/sh\nexit 0\n", "scancel": "#!/bin/sh\nexit 0\n",
 }
 
 
-def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The submission, then each job as Slurm would start it (`swiftpipe job RECORD STAGE`), with stand-ins for
-    sbatch and srun: each job's stage takes its inputs from what the job before it recorded."""
+def _slurm_stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in STAND_INS.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return bin_dir
+
+
+def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submission, then each job as Slurm would start it (`swiftpipe job RECORD STAGE`), with stand-ins for
+    sbatch and srun: each job's stage takes its inputs from what the job before it recorded."""
+    bin_dir = _slurm_stand_ins(tmp_path, monkeypatch)
     submitted = CliRunner().invoke(main, ["run", str(chain), "--launcher", "slurm"])
     assert submitted.exit_code == 0, submitted.output
     [folder] = [p.parent for p in Path(".swiftpipe/runs").glob("*/record.json")]
@@ -381,6 +388,29 @@ def test_slurm_jobs_run_their_stages_through_the_record(chain: Path, fake_swift:
     assert _flag(sft, "--train_type", "--tuner_type") == "lora"  # as submitted (spelled for the installed major)
     assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
+
+
+def test_a_secret_goes_to_slurm_jobs_in_sbatch_environment_and_into_no_file(
+        chain: Path, fake_swift: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = _slurm_stand_ins(tmp_path, monkeypatch)
+    token = "hf_s3cr3t_value"
+    submitted = CliRunner().invoke(main, ["run", str(chain), "--launcher", "slurm", "--set", f"sft.hub_token={token}"])
+    assert submitted.exit_code == 0, submitted.output
+    assert (bin_dir / "sbatch.env").read_text().splitlines() == ["none", token, "none", "none"]  # sft's job alone
+    [folder] = [p.parent for p in Path(".swiftpipe/runs").glob("*/record.json")]
+    monkeypatch.setenv("HUB_TOKEN", token)  # what sbatch passes on to the job (its default --export=ALL)
+    for stage in ("pretrain", "sft"):
+        assert CliRunner().invoke(main, ["job", str(folder), stage]).exit_code == 0
+    assert _flag(_calls(fake_swift)[1], "--hub_token") == token
+    for path in folder.iterdir():  # record.json, the sbatch scripts, the jobs' scripts and logs
+        assert token not in path.read_text(errors="replace"), path
+    assert 'swift sft' in (folder / "sft.sh").read_text()
+    assert '--hub_token "${HUB_TOKEN:?set HUB_TOKEN: swiftpipe writes no secrets into scripts}"' \
+        in (folder / "sft.sh").read_text()
+    monkeypatch.delenv("HUB_TOKEN")  # a job that lost it (sbatch --export=NONE) says what is missing
+    again = CliRunner().invoke(main, ["job", str(folder), "sft"])
+    assert again.exit_code != 0
+    assert "HUB_TOKEN: set HUB_TOKEN: swiftpipe writes no secrets into scripts" in (folder / "sft.2.log").read_text()
 
 
 def test_text_from_data_paths_and_parameters_is_printed_as_text(chain: Path, fake_swift: Path,
@@ -413,6 +443,9 @@ def test_secrets_reach_ms_swift_and_nothing_swiftpipe_writes_or_prints(chain: Pa
     assert _record()["recipe"]["sets"] == ["sft.hub_token=<redacted>", "sft.wandb_api_key=<redacted>"]
     rendered = CliRunner().invoke(main, ["render", str(chain), "--stage", "sft", "--set", f"sft.hub_token={token}"])
     assert token not in rendered.output and "--hub_token '<redacted>'" in rendered.output
+    hint = loader.load(chain, sets=[f"sft.hub_token={token}", "sft.lora_rank=4"]).source.continues()
+    assert hint == (f'`swiftpipe run {chain} --set sft.hub_token="$HUB_TOKEN" --set sft.lora_rank=4 --resume` '
+                    "continues the chain (with HUB_TOKEN set: swiftpipe keeps no secrets)")
 
 
 def test_commands_about_runs_find_them_without_the_p_they_ran_with(chain: Path, fake_swift: Path) -> None:
@@ -455,3 +488,15 @@ def test_a_work_dir_that_cannot_be_written_is_one_line_before_anything_runs(chai
     assert result.output.splitlines() == [f"error: --work-dir {blocked / 'w'}: cannot write run records there (Not "
                                           "a directory)"]
     assert _calls(fake_swift) == []
+
+
+def test_a_work_dir_on_a_full_disk_is_one_line_before_anything_runs(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk's free space as the operating system reports it, set to 3 MiB (a real full disk needs a mount)."""
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=3 << 20))
+    result = CliRunner().invoke(main, ["run", str(chain), "--work-dir", str(tmp_path / "w")])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [f"error: --work-dir {tmp_path / 'w'}: 3 MiB free; run records and logs "
+                                          "need more room"]
+    assert _calls(fake_swift) == [] and not list((tmp_path / "w" / "runs").glob("*/record.json"))

@@ -137,7 +137,7 @@ def test_exported_chain_submits_each_stage_after_the_previous_one(tmp_path: Path
     for name in names:
         subprocess.run(["bash", "-n", str(tmp_path / "jobs" / name)], check=True)
     sft = (tmp_path / "jobs" / "sft.sbatch").read_text()
-    assert 'PRETRAIN_LAST_CHECKPOINT="$(swiftpipe_last_checkpoint output/pretrain)"' in sft
+    assert 'PRETRAIN_LAST_CHECKPOINT="$(swiftpipe_last_checkpoint output/pretrain pretrain)"' in sft
     assert '--model "$PRETRAIN_LAST_CHECKPOINT"' in sft
 
     bin_dir = tmp_path / "bin"

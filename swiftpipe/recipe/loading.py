@@ -19,7 +19,7 @@ from swiftpipe.recipe.model import Recipe
 from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.scale import apply as apply_scale
-from swiftpipe.recipe.secrets import redact_set
+from swiftpipe.recipe.secrets import set_from_environment
 
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
 
@@ -38,12 +38,25 @@ class Source:
 
     def command(self, subcommand: str, *extra: str) -> str:
         """`swiftpipe <subcommand>` on this recipe with the same parameters, overrides and launch options."""
-        words = ["swiftpipe", subcommand, self.path]
+        words = [_shell_word(w) for w in ["swiftpipe", subcommand, self.path]]
         for p in self.params:
-            words += ["-p", p]
+            words += ["-p", _shell_word(p)]
         for s in self.sets:
-            words += ["--set", redact_set(s)]
-        return " ".join(_shell_word(w) for w in [*words, *self.options, *extra])
+            word, secret = set_from_environment(s)
+            words += ["--set", word if secret else _shell_word(s)]
+        return " ".join([*words, *(_shell_word(w) for w in [*self.options, *extra])])
+
+    def continues(self) -> str:
+        """What to say after an interrupt: the command that resumes the chain, and the secrets it reads."""
+        said = f"`{self.command('run', '--resume')}` continues the chain"
+        if self.secret_variables:
+            said += f" (with {', '.join(self.secret_variables)} set: swiftpipe keeps no secrets)"
+        return said
+
+    @property
+    def secret_variables(self) -> list[str]:
+        """The environment variables that `command` reads secrets from (`--set STAGE.hub_token=...`)."""
+        return [v for v in (set_from_environment(s)[1] for s in self.sets) if v]
 
 
 def _shell_word(word: str) -> str:

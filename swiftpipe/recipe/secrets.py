@@ -1,9 +1,12 @@
 """Secrets passed as flags or launch variables (`--hub_token`, `--wandb_api_key`, `HF_TOKEN`, ...): swiftpipe keeps
-them only in the argv and environment of the process it starts, and writes `<redacted>` wherever it writes or
-prints them: run records, logs, saved scripts, re-run comments, `render`."""
+them only in the argv and environment of the process it starts, and writes `<redacted>` wherever it records or
+prints them: run records, logs, saved scripts, `render`. Where it writes a command for someone to run (exported
+scripts, Slurm jobs, the command that resumes a run), a secret is read from the environment instead: the flag's
+name in capitals, `--hub_token` from `$HUB_TOKEN`."""
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Iterable, Sequence
 
 REDACTED = "<redacted>"
@@ -16,6 +19,11 @@ _SECRET = re.compile(r"(^|_)(token|api_?key|secret|password|passwd|credentials?|
 def is_secret(name: str) -> bool:
     """Whether a flag or variable name holds a secret by its name."""
     return bool(_SECRET.search(name))
+
+
+def variable(name: str) -> str:
+    """The environment variable a written command reads a secret from: `hub_token` -> `HUB_TOKEN`."""
+    return re.sub(r"\W", "_", name).upper()
 
 
 def redact_argv(argv: Sequence[str]) -> list[str]:
@@ -44,3 +52,13 @@ def redact_set(text: str) -> str:
     """A `--set STAGE.FLAG=VALUE` with a secret flag's value replaced."""
     target, equals, _ = text.partition("=")
     return f"{target}={REDACTED}" if equals and is_secret(target.partition(".")[2]) else text
+
+
+def set_from_environment(text: str) -> tuple[str, str | None]:
+    """A `--set STAGE.FLAG=VALUE` as a shell word for a command to run: a secret's value becomes `"$VARIABLE"`.
+    Returns the word and the variable (None when the value is not a secret)."""
+    target, equals, _ = text.partition("=")
+    flag = target.partition(".")[2]
+    if not (equals and is_secret(flag)) or not re.fullmatch(r"[\w.-]+", target):
+        return shlex.quote(text), None
+    return f'{target}="${variable(flag)}"', variable(flag)

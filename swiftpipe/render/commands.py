@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from swiftpipe.errors import UserError
+from swiftpipe.recipe import secrets
 from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage, items_of
 from swiftpipe.recipe.secrets import REDACTED, is_secret, redact_env
@@ -67,6 +68,25 @@ class Command:
         """The command as swiftpipe shows and saves it: secret flag values and variables replaced (recipe/secrets)."""
         flags = tuple(Flag(f.name, tuple(REDACTED for _ in f.words)) if is_secret(f.name) else f for f in self.flags)
         return Command(self.stage, self.subcommand, tuple(redact_env(self.env)), flags)
+
+    def secrets_from_environment(self) -> Command:
+        """The command as a script for someone to run writes it: every secret is read from the environment when
+        the script runs (`--hub_token "$HUB_TOKEN"`), so no file holds it."""
+        def read(name: str) -> ShellText:
+            var = secrets.variable(name)
+            return ShellText(f'"${{{var}:?set {var}: swiftpipe writes no secrets into scripts}}"')
+
+        flags = tuple(Flag(f.name, tuple(read(f.name) for _ in f.words)) if is_secret(f.name) else f
+                      for f in self.flags)
+        env = tuple((name, read(name) if is_secret(name) else value) for name, value in self.env)
+        return Command(self.stage, self.subcommand, env, flags)
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The secret values in this command, by the variable `secrets_from_environment` reads each from."""
+        found = {secrets.variable(f.name): f.words[0] for f in self.flags if is_secret(f.name) and f.words}
+        found.update((secrets.variable(name), value) for name, value in self.env if is_secret(name))
+        return {var: value for var, value in found.items() if value != REDACTED}
 
 
 @dataclass(frozen=True)

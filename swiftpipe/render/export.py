@@ -1,19 +1,23 @@
 """`swiftpipe export-scripts`: one standalone bash script per stage, and run_all.sh for the chain.
 
 Where a stage uses what an earlier stage produced, its script finds it in shell from that stage's
-`--output_dir`, the way ms-swift lays it out (see templates/_find_checkpoint.sh.j2). The Slurm form of the same
-scripts (slurm/script.py) uses `ShellInputs` and `write_scripts` from here.
+`--output_dir`, the way ms-swift lays it out (see templates/_find_checkpoint.sh.j2). As the runner does, each
+training stage's script records the run folder it made (in `.runs/` beside the scripts), and later scripts take
+their inputs from that run, not from whichever is newest in a folder that another recipe may share. The scripts
+start in the project they were exported from, wherever they are run from, so relative paths mean what they mean
+to `swiftpipe run`. The Slurm form of the same scripts (slurm/script.py) uses what `Layout` and `ShellInputs` say.
 """
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import Source
-from swiftpipe.recipe.model import Recipe, Ref, Stage
+from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true
 from swiftpipe.render.commands import build_command, source_file
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.render.templating import ShellText, render_template
@@ -25,13 +29,50 @@ _FUNCTIONS = {
 }
 
 
+TRAINING = ("pt", "sft", "rlhf")  # the subcommands that make a `vN-...` run folder under their output_dir
+
+
 class ShellInput(NamedTuple):
-    """A shell variable set from a lookup: `variable="$(function directory)"suffix`."""
+    """A shell variable set from a lookup: `variable="$(function directory stage)"suffix`."""
 
     variable: str
     function: str
     directory: str  # the producing stage's output_dir
+    stage: str  # the producing stage, whose script recorded the run folder it made
     suffix: str  # appended to what the function prints
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where exported scripts sit in relation to the project they were exported from."""
+
+    project: Path  # absolute
+    folder: Path  # the scripts' folder, absolute
+
+    @property
+    def project_from_scripts(self) -> str | None:
+        """The project as a path relative to the scripts, when they sit inside it (so both can move together)."""
+        return os.path.relpath(self.project, self.folder) if self.folder.is_relative_to(self.project) else None
+
+    @property
+    def runs(self) -> str:
+        """Where each training stage's script records the run folder it made, from the project."""
+        runs = self.folder / ".runs"
+        return os.path.relpath(runs, self.project) if runs.is_relative_to(self.project) else str(runs)
+
+    def made_run(self, recipe: Recipe, stage: Stage, subcommand: str) -> str | None:
+        """The output_dir under which this stage makes a run folder for its script to record; None if it makes
+        none (not a training stage, `--add_version false`) or its output_dir cannot be told."""
+        if subcommand not in TRAINING or not is_true(stage.flags.get("add_version", True)):
+            return None
+        try:
+            return _output_dir(recipe, stage)
+        except UserError:
+            return None
+
+
+def layout_of(folder: str | Path, project: str | Path | None = None) -> Layout:
+    return Layout(Path(project or Path.cwd()).resolve(), Path(folder).resolve())
 
 
 class ShellInputs:
@@ -51,11 +92,13 @@ class ShellInputs:
         return ShellText(f'"${located.variable}"')
 
 
-def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Dialect,
-           force: bool = False) -> list[Path]:
-    """Write `<stage>.sh` for every stage and run_all.sh; refuse to overwrite existing ones unless `force`."""
+def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Dialect, force: bool = False,
+           project: str | Path | None = None) -> list[Path]:
+    """Write `<stage>.sh` for every stage and run_all.sh; refuse to overwrite existing ones unless `force`. Paths
+    in the recipe are the project's (by default the working directory, as for `swiftpipe run`)."""
     folder = Path(directory)
-    contents = {f"{s.name}.sh": _stage_script(recipe, s, source, folder, dialect) for s in recipe.stages}
+    layout = layout_of(folder, project)
+    contents = {f"{s.name}.sh": _stage_script(recipe, s, source, folder, dialect, layout) for s in recipe.stages}
     contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name, scripts=list(contents),
                                              self_path=str(folder / "run_all.sh"))
     return write_scripts(folder, contents, force=force)
@@ -76,12 +119,14 @@ def write_scripts(folder: Path, contents: dict[str, str], *, force: bool) -> lis
     return written
 
 
-def _stage_script(recipe: Recipe, stage: Stage, source: Source, folder: Path, dialect: Dialect) -> str:
+def _stage_script(recipe: Recipe, stage: Stage, source: Source, folder: Path, dialect: Dialect,
+                  layout: Layout) -> str:
     inputs = ShellInputs(recipe)
-    command = build_command(recipe, stage, dialect=dialect, resolve=inputs)
+    command = build_command(recipe, stage, dialect=dialect, resolve=inputs).secrets_from_environment()
     return render_template("script.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
                            self_path=str(folder / f"{stage.name}.sh"), command=command, inputs=inputs.found,
-                           rerun=f"swiftpipe export-scripts {source.path} {folder}")
+                           rerun=f"swiftpipe export-scripts {source.path} {folder}", layout=layout,
+                           made_run=layout.made_run(recipe, stage, command.subcommand))
 
 
 def _locate(recipe: Recipe, ref: Ref) -> ShellInput | str:
@@ -95,13 +140,13 @@ def _locate(recipe: Recipe, ref: Ref) -> ShellInput | str:
         if isinstance(merged_from, Ref):  # ms-swift writes `<checkpoint>-merged` beside the checkpoint
             found = _locate(recipe, merged_from)
             if isinstance(found, ShellInput):
-                return ShellInput(variable, found.function, found.directory, "-merged")
+                return found._replace(variable=variable, suffix="-merged")
             return f"{found}-merged"
         if isinstance(merged_from, (str, Path)):
             return f"{merged_from}-merged"
         raise UserError(f"{_where(recipe, producer)}: cannot tell where stage {producer.name!r} writes its merged "
                         "model; give it --output_dir")
-    return ShellInput(variable, _FUNCTIONS[ref.kind], _output_dir(recipe, producer), "")
+    return ShellInput(variable, _FUNCTIONS[ref.kind], _output_dir(recipe, producer), producer.name, "")
 
 
 def _output_dir(recipe: Recipe, producer: Stage) -> str:

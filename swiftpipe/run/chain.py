@@ -82,7 +82,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
         params=jsonable(loaded.values), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     references.record = record
-    hint = loaded.source.command("run", "--resume")
+    hint = loaded.source.continues()
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
                          grace=options.grace, resume_hint=hint)
     with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
@@ -90,7 +90,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
             return _run_stages(loaded, dialect, runner, names, options)
         except KeyboardInterrupt:
             _interrupted(record, names)
-            options.say(f"[swiftpipe] interrupted; `{hint}` continues the chain")
+            options.say(f"[swiftpipe] interrupted; {hint}")
             return ChainResult(130, record)
 
 

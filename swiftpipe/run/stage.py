@@ -36,7 +36,7 @@ class StageRunner:
     launcher: Launcher
     resolve: Resolver
     say: Callable[[str], None]
-    resume_hint: str  # the command that continues the chain, said when a stage is interrupted
+    resume_hint: str  # how to continue the chain (Source.continues), said when a stage is interrupted
     echo: bool = True
     grace: Grace = field(default_factory=Grace)
 
@@ -106,7 +106,7 @@ class StageRunner:
         if entry.state is State.FAILED:
             self._report_failure(stage.name, log, entry)
         elif entry.state is State.INTERRUPTED:
-            self.say(f"[swiftpipe] {stage.name}: interrupted; `{self.resume_hint}` continues the chain")
+            self.say(f"[swiftpipe] {stage.name}: interrupted; {self.resume_hint}")
         return entry.state
 
     def not_launched(self, name: str, reason: str) -> State:

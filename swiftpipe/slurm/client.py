@@ -9,11 +9,12 @@ Facts this relies on (Slurm 22.05, checked on the local cluster that tests/slurm
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from swiftpipe.errors import UserError
 
@@ -47,10 +48,11 @@ def available() -> None:
                          "(or use the local launcher)")
 
 
-def submit(script: Path, *, after: str | None = None) -> str:
-    """sbatch the script, after job `after` succeeds; returns the new job's id."""
+def submit(script: Path, *, after: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """sbatch the script, after job `after` succeeds; returns the new job's id. `env` is added to what sbatch
+    passes on to the job (the secrets its script reads from the environment)."""
     argv = ["sbatch", "--parsable", *(["--dependency", f"afterok:{after}"] if after else []), str(script)]
-    out = _run(argv)
+    out = _run(argv, env=env)
     job_id = out.strip().split(";")[0]  # --parsable prints "id" or "id;cluster"
     if not job_id.isdigit():
         raise SlurmError(f"sbatch {script}: printed {out.strip()!r}, not a job id")
@@ -118,9 +120,10 @@ def _squeue(job_ids: Sequence[str]) -> dict[str, JobState] | None:
     return parse_squeue(done.stdout)
 
 
-def _run(argv: list[str]) -> str:
+def _run(argv: list[str], env: Mapping[str, str] | None = None) -> str:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,
+                              env={**os.environ, **env} if env else None)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SlurmError(f"{argv[0]}: {exc}") from None
     if done.returncode != 0:

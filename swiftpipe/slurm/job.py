@@ -19,6 +19,7 @@ from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, Source, load
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.recipe.scale import Scale
+from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import RenderedStage, Resolver, render_stage
 from swiftpipe.render.dialects import Dialect, target
 from swiftpipe.run import preflight, run_record
@@ -57,7 +58,8 @@ def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, ma
     itself is copied into the run's folder, so that an edit after submission changes no job."""
     text = Path(loaded.path).read_bytes()
     (folder / SNAPSHOT).write_bytes(text)
-    return {"path": loaded.path, "params": list(loaded.source.params), "sets": list(loaded.source.sets),
+    sets = [redact_set(s) for s in loaded.source.sets]  # the jobs read secrets from sbatch's environment
+    return {"path": loaded.path, "params": list(loaded.source.params), "sets": sets,
             "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect),
             "recipe_sha256": hashlib.sha256(text).hexdigest()}
 
@@ -91,7 +93,7 @@ def run_job(folder: Path, name: str) -> int:
     launcher = SlurmJobLauncher(loaded.recipe, loaded.source, plan, dialect, preflight.swift_executable(),
                                 entry.job.output if entry.job else "")
     runner = StageRunner(record, launcher, references.resolve, console.say, echo=False,
-                         resume_hint=loaded.source.command("run", "--resume"))
+                         resume_hint=loaded.source.continues())
     stage = loaded.recipe.stage(name)
     if entry.resume_from:
         stage = stage.with_flag("resume_from_checkpoint", entry.resume_from)

@@ -12,7 +12,7 @@ from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.render.commands import Resolver, build_command, placeholder
 from swiftpipe.render.dialects import Dialect
-from swiftpipe.render.export import ShellInput, ShellInputs, write_scripts
+from swiftpipe.render.export import Layout, ShellInput, ShellInputs, layout_of, write_scripts
 from swiftpipe.render.templating import render_template
 from swiftpipe.slurm.options import SlurmPlan
 
@@ -31,29 +31,34 @@ def batch_stages(recipe: Recipe) -> list[Stage]:
 
 def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan, *, dialect: Dialect,
                   resolve: Resolver = placeholder, inputs: list[ShellInput] | None = None,
-                  self_path: str | None = None, output: str = EXPORT_OUTPUT, chdir: str | None = None) -> str:
+                  self_path: str | None = None, output: str = EXPORT_OUTPUT, chdir: str | None = None,
+                  layout: Layout | None = None) -> str:
     """The job script of `stage`. `inputs` are the shell lookups that the resolver's ShellText refers to;
-    `resolve` fills every reference in before that list is read."""
-    command = build_command(recipe, stage, dialect=dialect, resolve=resolve)
+    `resolve` fills every reference in before that list is read. With a `layout` (an export), a training stage
+    records the run folder it made, for the lookups of later stages."""
+    command = build_command(recipe, stage, dialect=dialect, resolve=resolve).secrets_from_environment()
     resources = plan.resources[stage.name]
     env = [(name, value) for name, value in command.env if name not in SLURM_DERIVED]
     return render_template(
         "sbatch.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect), command=command, env=env,
         job_name=job_name(recipe, stage), resources=resources, slurm=plan.options, output=output, chdir=chdir,
         multi_node=resources.nodes > 1, inputs=[] if inputs is None else inputs, rerun=source.command("render"),
-        self_path=self_path or f"{stage.name}.sbatch")
+        self_path=self_path or f"{stage.name}.sbatch", layout=layout,
+        made_run=layout and layout.made_run(recipe, stage, command.subcommand))
 
 
 def export(recipe: Recipe, source: Source, directory: str | Path, plan: SlurmPlan, *, dialect: Dialect,
-           force: bool = False) -> list[Path]:
-    """`<stage>.sbatch` for every batch stage, inputs found in shell, and submit_all.sh chaining them with afterok."""
+           force: bool = False, project: str | Path | None = None) -> list[Path]:
+    """`<stage>.sbatch` for every batch stage, inputs found in shell, and submit_all.sh chaining them with afterok.
+    Each job starts in the project (`--chdir`), where the recipe's relative paths lead."""
     folder = Path(directory)
+    layout = layout_of(folder, project)
     contents = {}
     for stage in batch_stages(recipe):
         inputs = ShellInputs(recipe)
         contents[f"{stage.name}.sbatch"] = sbatch_script(recipe, stage, source, plan, dialect=dialect, resolve=inputs,
-                                                         inputs=inputs.found,
-                                                         self_path=str(folder / f"{stage.name}.sbatch"))
+                                                         inputs=inputs.found, chdir=str(layout.project),
+                                                         self_path=str(folder / f"{stage.name}.sbatch"), layout=layout)
     contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name, scripts=list(contents),
                                                 self_path=str(folder / "submit_all.sh"))
     return write_scripts(folder, contents, force=force)

@@ -15,6 +15,8 @@ from typing import Callable
 from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
+from swiftpipe.recipe.secrets import redact_set
+from swiftpipe.render.commands import build_command
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_record
 from swiftpipe.run.chat import chat_note
@@ -45,19 +47,20 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
     preflight.swift_executable()
     record = previous or run_record.create(
         work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path, params=jsonable(loaded.values),
-        sets=list(loaded.source.sets), stages=names)
+        sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     with run_record.locked(record.folder) as record:
         record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port,
                                                            folder=record.folder))
-        record.recipe.sets = list(loaded.source.sets)
-        _submit_stages(record, loaded, plan, names, say)
+        record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
+        _submit_stages(record, loaded, plan, dialect, names, say)
         record.state = chain_state(record)
         record.save()
     return record
 
 
-def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, names: list[str],
+def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, names: list[str],
                    say: Callable[[str], None]) -> None:
+    """sbatch each stage after the previous one; secrets go to the jobs in sbatch's environment, never in a file."""
     after: str | None = None
     submitted: list[str] = []
     for name in names:
@@ -72,8 +75,9 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, nam
         script.write_text(job_script(loaded.recipe, stage, plan, run_id=record.id, record=str(record.folder.resolve()),
                                      python=sys.executable, output=str(output.resolve()), chdir=os.getcwd()),
                           encoding="utf-8")
+        secrets = build_command(loaded.recipe, stage, dialect=dialect).secrets
         try:
-            job_id = client.submit(script, after=after)
+            job_id = client.submit(script, after=after, env=secrets)
         except client.SlurmError:
             client.cancel(submitted)
             for other in names:
