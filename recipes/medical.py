@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from swiftpipe import Launch, checkpoint, dpo, infer, make_recipe, merge, merged, per_process, pretrain, sft
+from swiftpipe import Launch, checkpoint, compare, dpo, infer, make_recipe, merge, merged, per_process, pretrain, sft
 
 
 def recipe(
@@ -25,6 +25,7 @@ def recipe(
     sft_data: str = "data/qizen-gpt-sample-sft-20k/qizhen-gpt-sft-20k.json",
     dpo_data: str = "data/reward/train.json",
     output: str = "output",
+    questions: str = "datasets/medical_questions_sample.jsonl",
 ):
     stages = [
         # Seed 000's pretrain.sh. Its `NPROC_PER_NODE=1` line lacks the trailing backslash, so in the tutorial
@@ -65,6 +66,11 @@ def recipe(
     if dpo == "lora":
         stages.append(merge("merge_dpo", {"ckpt_dir": checkpoint("dpo")}, launch=Launch(cuda_visible_devices="0")))
         final_model = merged("merge_dpo")
+    # Seed 000 ends by asking the pretrained and the untouched base model the same medical question; here every
+    # model of the chain answers the same questions, scored against their reference answers (ROUGE).
+    stages.append(compare("compare", questions, {"base": base_model, "pretrain": checkpoint("pretrain"),
+                                                 "sft": sft_model, "dpo": final_model},
+                          launch=Launch(cuda_visible_devices="0")))
     stages.append(infer("infer", {"stream": True, "model": final_model}, launch=Launch(cuda_visible_devices="0")))
     return make_recipe("medical", stages, description=__doc__.splitlines()[0])
 

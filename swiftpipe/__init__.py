@@ -10,6 +10,7 @@ from swiftpipe.recipe.model import (
     Ref,
     Stage,
     checkpoint,
+    compare,
     dpo,
     infer,
     make_recipe,
@@ -26,6 +27,6 @@ from swiftpipe.recipe.model import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Launch", "PerProcess", "Recipe", "Ref", "Stage", "checkpoint", "dpo", "infer", "make_recipe", "merge",
+    "Launch", "PerProcess", "Recipe", "Ref", "Stage", "checkpoint", "compare", "dpo", "infer", "make_recipe", "merge",
     "merged", "per_process", "pretrain", "rlhf", "run_dir", "sft", "stage", "__version__",
 ]

@@ -52,8 +52,9 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, tmp_path: P
     output, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, output
     stages = _record(work)["stages"]
+    compared = ["compare_base", "compare_pretrain", "compare_sft", "compare_dpo"]
     assert {name: s["state"] for name, s in stages.items()} == dict.fromkeys(
-        ["pretrain", "sft", "merge", "dpo", "merge_dpo", "infer"], "done")
+        ["pretrain", "sft", "merge", "dpo", "merge_dpo", *compared], "done")
 
     pretrain_ckpt = Path(stages["pretrain"]["outputs"]["last_checkpoint"])
     assert layout.is_complete(pretrain_ckpt) and (pretrain_ckpt / "config.json").is_file()
@@ -65,15 +66,21 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, tmp_path: P
     assert _flag(stages["dpo"], "--model") == str(merged)
     dpo_merged = Path(stages["merge_dpo"]["outputs"]["merged"])
     assert _flag(stages["merge_dpo"], "--ckpt_dir", "--adapters") == stages["dpo"]["outputs"]["last_checkpoint"]
-    assert _flag(stages["infer"], "--model") == str(dpo_merged) and dpo_merged.is_dir()
-    results = Path(stages["infer"]["outputs"]["results"])
-    assert results.is_file() and results.is_relative_to(dpo_merged)
-    questions = [json.loads(line)["query"] for line in (REPO / "datasets/medical_questions_sample.jsonl").open()]
-    assert [a["question"] for a in stages["infer"]["answers"]] == questions
-    assert all(isinstance(a["answer"], str) for a in stages["infer"]["answers"])
+    for name, model in zip(compared, (tiny, pretrain_ckpt, merged, dpo_merged)):  # every model, the same questions
+        assert _flag(stages[name], "--model") == str(model) and stages[name]["group"] == "compare"
+        results = Path(stages[name]["outputs"]["results"])
+        assert results.is_file()
+    questions = [json.loads(line) for line in (REPO / "datasets/medical_questions_sample.jsonl").open()]
+    for name in compared:
+        assert [a["question"] for a in stages[name]["answers"]] == [q["query"] for q in questions]
+        assert [a["reference"] for a in stages[name]["answers"]] == [q["response"] for q in questions]
+        assert all(isinstance(a["answer"], str) and "\ufffd" not in a["answer"] for a in stages[name]["answers"])
+    rouge = {name: stages[name]["scores"]["rouge-l"] for name in compared}  # ms-swift's own ROUGE, per model
+    assert rouge["compare_base"] < rouge["compare_sft"] and rouge["compare_base"] < rouge["compare_dpo"], rouge
     for name in ("pretrain", "sft", "dpo"):
         assert isinstance(stages[name]["final_loss"], float)
-    assert "Q: " + questions[0] in output  # the summary ends with the model's answers
+    table = output[output.index("compare: the same questions to each model"):]  # the summary ends side by side
+    assert questions[0]["query"] in table and "rouge-l" in table
 
 
 def _sft_saved(work: Path, out: Path, proc: subprocess.Popen) -> None:
@@ -93,7 +100,7 @@ def test_a_stopped_sft_resumes_from_its_checkpoint_without_rerunning_pretrain(ti
     --resume continues the SFT from that checkpoint, and does not run pretraining again."""
     work, out = tmp_path / "work", tmp_path / "out"
     args = ["run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
-            "--stage", "sft", "--quiet"]
+            "--stage", "sft", "--quiet", "--set", "pretrain.num_train_epochs=8", "--set", "sft.num_train_epochs=8"]
     proc = _swiftpipe(*args, work=work)
     _sft_saved(work, out, proc)
     pgid = _record(work)["stages"]["sft"]["pgid"]
@@ -143,7 +150,8 @@ def test_two_node_ranks_on_this_machine_train_as_one_job(tiny: Path, tmp_path: P
     out = tmp_path / "out"
     ranks = [_swiftpipe("run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
                         "--nodes", "2", "--node-rank", str(rank), "--master-addr", "127.0.0.1", "--master-port", port,
-                        "--quiet", work=tmp_path / f"work{rank}") for rank in (0, 1)]
+                        "--set", "pretrain.num_train_epochs=8", "--quiet", work=tmp_path / f"work{rank}")
+             for rank in (0, 1)]
     outputs = [proc.communicate(timeout=900)[0] for proc in ranks]
     for rank, (proc, output) in enumerate(zip(ranks, outputs)):
         assert proc.returncode == 0, output

@@ -21,7 +21,7 @@ def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Pa
     # infer in batch mode: with no terminal, the tutorial's interactive chat would end in EOFError, as in ms-swift
     loaded = loader.load(repo / "recipes" / "medical.py", params=list(params),
                          sets=["pretrain.output_dir=out/pretrain", "sft.output_dir=out/sft", "dpo.output_dir=out/dpo",
-                               "infer.val_dataset=q.jsonl"])
+                               "infer.val_dataset=q.jsonl", "compare.val_dataset=q.jsonl"])
     return scripts.export(loaded.recipe, loaded.source, folder, dialect=dialect.target(major), project=folder.parent)
 
 
@@ -40,8 +40,9 @@ def _flag(call: dict, name: str) -> str:
 
 def test_writes_one_executable_script_per_stage_and_run_all(repo: Path, tmp_path: Path) -> None:
     written = _export(repo, tmp_path / "script")
-    assert [p.name for p in written] == ["pretrain.sh", "sft.sh", "merge.sh", "dpo.sh", "merge_dpo.sh", "infer.sh",
-                                         "run_all.sh"]
+    assert [p.name for p in written] == ["pretrain.sh", "sft.sh", "merge.sh", "dpo.sh", "merge_dpo.sh",
+                                         "compare_base.sh", "compare_pretrain.sh", "compare_sft.sh", "compare_dpo.sh",
+                                         "infer.sh", "run_all.sh"]
     for path in written:
         assert os.access(path, os.X_OK)
         assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
@@ -53,7 +54,7 @@ def test_the_whole_chain_runs_and_hands_each_checkpoint_on(repo: Path, tmp_path:
     (tmp_path / "q.jsonl").write_text('{"query": "what?"}\n')
     done = _bash(tmp_path / "script" / "run_all.sh", tmp_path, FAKE_SWIFT_STEPS="5", FAKE_SWIFT_SAVE_STEPS="2")
     assert done.returncode == 0, done.stderr
-    pt, sft, merge, dpo, merge_dpo, infer = _calls(fake_swift)
+    pt, sft, merge, dpo, merge_dpo, *compared, infer = _calls(fake_swift)
     pt_run = next((tmp_path / "out/pretrain").glob("v0-*"))
     assert _flag(sft, "--model") == f"{pt_run.relative_to(tmp_path)}/checkpoint-5"
     sft_run = next((tmp_path / "out/sft").glob("v0-*"))
@@ -63,6 +64,8 @@ def test_the_whole_chain_runs_and_hands_each_checkpoint_on(repo: Path, tmp_path:
     assert _flag(merge_dpo, "--ckpt_dir") == f"{dpo_run.relative_to(tmp_path)}/checkpoint-5"
     assert _flag(infer, "--model") == f"{dpo_run.relative_to(tmp_path)}/checkpoint-5-merged"
     assert pt["env"]["NPROC_PER_NODE"] == "1" and infer["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+    assert [_flag(c, "--model") for c in compared] == [  # the same questions to every model of the chain
+        "Qwen/Qwen2.5-1.5B", _flag(sft, "--model"), _flag(dpo, "--model"), _flag(infer, "--model")]
 
 
 def test_checkpoints_are_found_by_number_not_by_name_order_or_time(repo: Path, tmp_path: Path,

@@ -22,7 +22,8 @@ from swiftpipe.slurm.client import JobState
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "medical"
-STAGES = ["pretrain", "sft", "merge", "dpo", "merge_dpo"]  # infer chats in a terminal: no batch job
+STAGES = ["pretrain", "sft", "merge", "dpo", "merge_dpo"]  # the training chain; infer chats in a terminal: no batch job
+COMPARED = ["compare_base", "compare_pretrain", "compare_sft", "compare_dpo"]
 
 # The medical recipe at scale: golden name -> render options. 8 sequences per step cannot be split over 16
 # processes, so the two-node cases say how many each one takes.
@@ -133,7 +134,7 @@ def test_exported_chain_submits_each_stage_after_the_previous_one(tmp_path: Path
                         "slurm", "--gpus-per-node", "4")
     assert code == 0, output
     names = sorted(p.name for p in (tmp_path / "jobs").iterdir())
-    assert names == sorted([f"{s}.sbatch" for s in STAGES] + ["submit_all.sh"])
+    assert names == sorted([f"{s}.sbatch" for s in STAGES + COMPARED] + ["submit_all.sh"])
     for name in names:
         subprocess.run(["bash", "-n", str(tmp_path / "jobs" / name)], check=True)
     sft = (tmp_path / "jobs" / "sft.sbatch").read_text()
@@ -149,14 +150,10 @@ def test_exported_chain_submits_each_stage_after_the_previous_one(tmp_path: Path
                           env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_LOG": str(log)})
     assert done.returncode == 0, done.stderr
     jobs = tmp_path / "jobs"
-    assert log.read_text().splitlines() == [
-        f"--parsable {jobs}/pretrain.sbatch",
-        f"--parsable --dependency=afterok:101 {jobs}/sft.sbatch",
-        f"--parsable --dependency=afterok:102 {jobs}/merge.sbatch",
-        f"--parsable --dependency=afterok:103 {jobs}/dpo.sbatch",
-        f"--parsable --dependency=afterok:104 {jobs}/merge_dpo.sbatch",
-    ]
-    assert "merge_dpo.sbatch: job 105" in done.stdout
+    chain = STAGES + COMPARED
+    assert log.read_text().splitlines() == [f"--parsable {jobs}/pretrain.sbatch"] + [
+        f"--parsable --dependency=afterok:{job} {jobs}/{stage}.sbatch" for job, stage in enumerate(chain[1:], 101)]
+    assert "compare_dpo.sbatch: job 109" in done.stdout
 
 
 def test_squeue_and_scontrol_lines_are_read() -> None:

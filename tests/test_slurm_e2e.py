@@ -72,16 +72,20 @@ def _flag(entry: dict, *names: str) -> str:
     return next(argv[argv.index(n) + 1] for n in names if n in argv)
 
 
+COMPARED = ["compare_base", "compare_pretrain", "compare_sft", "compare_dpo"]
+SHORT = ["--set", "pretrain.num_train_epochs=8", "--set", "sft.num_train_epochs=8"]  # the hand-offs, not the learning
+
+
 def test_demo_chain_runs_as_one_job_per_stage(slurm: dict[str, str], tiny: Path, tmp_path: Path) -> None:
     work, out = tmp_path / "work", tmp_path / "out"
     done = _swiftpipe(slurm, "run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--launcher",
-                      "slurm", "--work-dir", str(work), "--wait")
+                      "slurm", "--work-dir", str(work), "--wait", *SHORT)
     assert done.returncode == 0, done.stdout + done.stderr
     record = _record(work)
     stages = record["stages"]
     assert record["launcher"]["name"] == "slurm" and record["state"] == "done"
     assert {n: (s["state"], s["job"]["state"], s["job"]["exit_code"]) for n, s in stages.items()} == dict.fromkeys(
-        ["pretrain", "sft", "merge", "dpo", "merge_dpo", "infer"], ("done", "COMPLETED", "0:0"))
+        ["pretrain", "sft", "merge", "dpo", "merge_dpo", *COMPARED], ("done", "COMPLETED", "0:0"))
     job_ids = [int(s["job"]["id"]) for s in stages.values()]
     assert job_ids == sorted(set(job_ids))  # one job per stage, submitted in chain order
     names = list(stages)
@@ -93,8 +97,8 @@ def test_demo_chain_runs_as_one_job_per_stage(slurm: dict[str, str], tiny: Path,
     assert _flag(stages["sft"], "--model") == pretrain_ckpt
     assert _flag(stages["merge"], "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert _flag(stages["dpo"], "--model") == stages["merge"]["outputs"]["merged"]
-    assert _flag(stages["infer"], "--model") == stages["merge_dpo"]["outputs"]["merged"]
-    assert len(stages["infer"]["answers"]) == 4
+    assert _flag(stages["compare_dpo"], "--model") == stages["merge_dpo"]["outputs"]["merged"]
+    assert all(len(stages[name]["answers"]) == 4 and "rouge-l" in stages[name]["scores"] for name in COMPARED)
     sft_script = Path(stages["sft"]["script"]).read_text()  # what ran in the job: srun, the input filled in
     assert "#SBATCH --job-name=demo-sft" in sft_script and f"--model {pretrain_ckpt}" in sft_script
     assert "srun --nodes=1 --ntasks=1" in sft_script
@@ -107,7 +111,7 @@ def test_demo_chain_runs_as_one_job_per_stage(slurm: dict[str, str], tiny: Path,
 def test_failed_sft_aborts_the_rest_and_resume_finishes(slurm: dict[str, str], tiny: Path, tmp_path: Path) -> None:
     work, out = tmp_path / "work", tmp_path / "out"
     args = ["run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain", "--stage",
-            "sft", "--stage", "merge", "--launcher", "slurm", "--work-dir", str(work), "--wait"]
+            "sft", "--stage", "merge", "--launcher", "slurm", "--work-dir", str(work), "--wait", *SHORT]
     failed = _swiftpipe(slurm, *args, "--set", "sft.lora_rank=0")  # peft refuses a rank of 0
     assert failed.returncode == 1, failed.stdout + failed.stderr
     stages = _record(work)["stages"]

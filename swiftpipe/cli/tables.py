@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from swiftpipe.console import console
+from swiftpipe.run.compare import Comparison, comparisons
 from swiftpipe.run.index import Summary
 from swiftpipe.run.run_record import RunRecord, SlurmJob, StageRecord, State
 
@@ -64,12 +65,39 @@ def _slurm_state(job: SlurmJob | None) -> str:
 
 
 def print_summary(record: RunRecord) -> None:
-    """The stage table, then the first answers of each inference stage."""
+    """The stage table, each comparison side by side, then the first answers of each other inference stage."""
     console.print(stage_table(record))
+    for comparison in comparisons(record):
+        console.print(comparison_table(comparison))
     for name, entry in record.stages.items():
+        if entry.group is not None:
+            continue
         for answer in entry.answers[:ANSWERS_SHOWN]:
             console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question')}\n"
                                                         f"      A: {answer.get('answer')}"))
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """A row per question (with its reference answer, if any) and a column per model; then a row per score."""
+    table = Table(title=f"{comparison.name}: the same questions to each model", title_justify="left",
+                  show_lines=True)
+    references = any(comparison.references)
+    for column in ("question", *(("reference",) if references else ()), *comparison.labels):
+        table.add_column(column, overflow="fold")
+    for i, question in enumerate(comparison.questions):
+        answers = [_nth(comparison.answers[label], i) or comparison.missing.get(label, "") for label in
+                   comparison.labels]
+        table.add_row(Text(question or ""), *((Text(comparison.references[i] or ""),) if references else ()),
+                      *(Text(a) for a in answers))
+    for score in comparison.score_names:
+        values = [comparison.scores[label].get(score) for label in comparison.labels]
+        table.add_row(Text(score, style="bold"), *((Text(""),) if references else ()),
+                      *(Text("" if v is None else f"{v:.1f}", style="bold") for v in values))
+    return table
+
+
+def _nth(items: list[str | None], i: int) -> str | None:
+    return items[i] if i < len(items) else None
 
 
 def runs_table(summaries: list[Summary]) -> Table:

@@ -85,6 +85,14 @@ FlagValue = Union[Scalar, Ref, PerProcess, None, "list[Scalar | Ref]"]
 
 
 @dataclass(frozen=True)
+class Group:
+    """Stages that ask several models the same questions (`compare`): its name, and the model this one asks."""
+
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Stage:
     """One ms-swift invocation: `swift <command> --flag value ...` with its launch settings."""
 
@@ -93,6 +101,7 @@ class Stage:
     flags: Mapping[str, FlagValue]
     launch: Launch = field(default_factory=Launch)
     origin: Origin | None = field(default=None, compare=False)
+    group: Group | None = None  # the compare() this stage is one model of
 
     @property
     def trains(self) -> bool:
@@ -150,6 +159,19 @@ class Recipe:
     @property
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
+
+    @property
+    def groups(self) -> dict[str, list[Stage]]:
+        """Each compare() group's stages, by the group's name."""
+        found: dict[str, list[Stage]] = {}
+        for s in self.stages:
+            if s.group is not None:
+                found.setdefault(s.group.name, []).append(s)
+        return found
+
+    def named(self, name: str) -> list[Stage]:
+        """The stage called `name`, or every stage of the group called `name`; [] if neither."""
+        return [s for s in self.stages if s.name == name] or self.groups.get(name, [])
 
     def stage(self, name: str) -> Stage:
         for s in self.stages:
@@ -220,7 +242,29 @@ def infer(name: str = "infer", flags: Mapping[str, FlagValue] | None = None, *,
     return Stage(name, "infer", _normalize_flags(flags), launch or Launch(), caller_origin())
 
 
-def make_recipe(name: str, stages: list[Stage], *, launch: Launch | None = None,
+COMPARE_SETTINGS: dict[str, FlagValue] = {
+    "infer_backend": "pt", "stream": False, "temperature": 0, "max_new_tokens": 64, "max_batch_size": 4}
+
+
+def compare(name: str, questions: str | Path, models: Mapping[str, FlagValue], flags: Mapping[str, FlagValue] | None
+            = None, *, metric: str | None = "rouge", launch: Launch | None = None) -> list[Stage]:
+    """The same questions to several models, side by side: one batch `swift infer` per model, each with the same
+    generation settings (greedy unless `flags` say otherwise), named `<name>_<label>`. With reference answers in
+    the questions file, `metric` ("rouge" or "acc") scores each model against them; None when there are none.
+
+        compare("compare", "data/questions.jsonl", {"base": "Qwen/Qwen2.5-1.5B", "sft": merged("merge")})
+    """
+    shared = {**COMPARE_SETTINGS, "val_dataset": questions, **_normalize_flags(flags)}
+    if metric is not None:
+        shared["metric"] = metric
+    origin = caller_origin()
+    return [Stage(f"{name}_{label}", "infer", {"model": model, **shared}, launch or Launch(), origin,
+                  Group(name, label)) for label, model in models.items()]
+
+
+def make_recipe(name: str, stages: list[Stage | list[Stage]], *, launch: Launch | None = None,
                 description: str = "") -> Recipe:
-    """A recipe from its stages; the same as ``Recipe(...)`` but records where it was written."""
-    return Recipe(name, tuple(stages), launch or Launch(), description, caller_origin())
+    """A recipe from its stages (a compare() counts as its stages); the same as ``Recipe(...)`` but records where
+    it was written."""
+    flat = [item for entry in stages for item in (entry if isinstance(entry, list) else [entry])]
+    return Recipe(name, tuple(flat), launch or Launch(), description, caller_origin())

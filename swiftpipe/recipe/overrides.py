@@ -1,4 +1,5 @@
-"""What the user changes on the command line: `--set STAGE.FLAG=VALUE` and `--stage NAME`."""
+"""What the user changes on the command line: `--set STAGE.FLAG=VALUE` and `--stage NAME`; a compare group's name
+stands for all of its stages in both."""
 from __future__ import annotations
 
 import dataclasses
@@ -33,10 +34,12 @@ def apply_sets(recipe: Recipe, sets: Sequence[str], *, where: str) -> Recipe:
         flag = flag.lstrip("-")
         if not sep or not dot or not stage_name or not flag:
             raise UserError(f"--set {text!r}: expected STAGE.FLAG=VALUE, e.g. sft.learning_rate=2e-5", where=where)
-        if stage_name not in names:
+        chosen = [s.name for s in recipe.named(stage_name)]  # a compare group's name sets all of its stages
+        if not chosen:
             raise UserError(f"--set {text!r}: no stage {stage_name!r} (stages: {', '.join(names)})", where=where)
-        i = names.index(stage_name)
-        stages[i] = stages[i].with_flag(flag, parse_value(value))
+        for name in chosen:
+            i = names.index(name)
+            stages[i] = stages[i].with_flag(flag, parse_value(value))
     return dataclasses.replace(recipe, stages=tuple(stages)) if sets else recipe
 
 
@@ -45,8 +48,10 @@ def select(recipe: Recipe, names: Sequence[str], *, where: str) -> list[str] | N
     if not names:
         return None
     known = recipe.stage_names
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if not recipe.named(n)]
     if unknown:
-        raise UserError(f"--stage {unknown[0]}: no such stage in this chain (stages: {', '.join(known)})",
+        groups = "".join(f"; {g} is a group" for g in recipe.groups)
+        raise UserError(f"--stage {unknown[0]}: no such stage in this chain (stages: {', '.join(known)}{groups})",
                         where=where)
-    return [n for n in known if n in names]
+    chosen = {s.name for n in names for s in recipe.named(n)}  # a compare group's name chooses all of its stages
+    return [n for n in known if n in chosen]

@@ -183,6 +183,7 @@ def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: s
     run_id, done = earlier
     entry.restart(State.REUSED)
     entry.fingerprint, entry.outputs, entry.final_loss = done.fingerprint, dict(done.outputs), done.final_loss
+    entry.answers, entry.scores, entry.group, entry.label = done.answers, done.scores, done.group, done.label
     return f"finished unchanged in run {run_id}"
 
 

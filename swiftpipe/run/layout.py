@@ -6,7 +6,8 @@ Checked against ms-swift 3.12.6 and 4.6.0 (the e2e tests read what both write):
 - `logging.jsonl` has one JSON object per logging step and ends with an object holding
   `last_model_checkpoint` and `best_model_checkpoint`;
 - `swift export --merge_lora true` writes `<checkpoint>-merged/` unless `--output_dir` says otherwise;
-- `swift infer` logs `result_path: <file>` for its results (JSON Lines).
+- `swift infer` logs `result_path: <file>` for its results (JSON Lines: `response`, `labels`, `messages`), and
+  with `--metric` the mean scores as a dict.
 Checkpoints and runs are ordered by the numbers in their names, never by file times.
 """
 from __future__ import annotations
@@ -27,6 +28,8 @@ WEIGHTS = ("*.safetensors", "*.bin")
 OUTPUT_DIR_LINE = re.compile(r"\[INFO:swift\] output_dir: (\S.*?)\s*$")
 MERGED_LINE = re.compile(r"Successfully merged LoRA and saved in `?(\S.*?)`?\.?\s*$")  # 4.x adds the backticks
 RESULT_PATH_LINE = re.compile(r"saved to result_path: `(.+?)`")
+# `swift infer --metric rouge|acc` logs the mean scores as a Python dict: {'rouge-1': 82.8, ..., 'bleu-4': 71.6}
+METRIC_LINE = re.compile(r"\[INFO:swift\] (\{'(?:rouge-1|acc)': [^{}]*\})\s*$")
 
 
 def run_dirs(output_dir: Path) -> dict[int, Path]:

@@ -1,6 +1,7 @@
 """What a stage produced: read from the lines ms-swift printed and the folders it wrote (see layout.py)."""
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ class Produced:
     outputs: dict[str, str] = field(default_factory=dict)
     final_loss: float | None = None
     answers: list[dict[str, str | None]] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 def run_dirs_before(stage: Stage) -> set[Path]:
@@ -53,6 +55,7 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
     elif stage.command == "infer" and "results" in found:
         produced.outputs["results"] = found["results"]
         produced.answers = _answers(Path(found["results"]))
+        produced.scores = _scores(found.get("scores"))
     return produced
 
 
@@ -85,5 +88,18 @@ def _answers(path: Path) -> list[dict[str, str | None]]:
         except json.JSONDecodeError:
             continue
         question = next((m.get("content") for m in reversed(row.get("messages", [])) if m.get("role") == "user"), None)
-        answers.append({"question": question, "answer": row.get("response")})
+        reference = row.get("labels")
+        answers.append({"question": question, "answer": row.get("response"),
+                        "reference": reference if isinstance(reference, str) else None})
     return answers
+
+
+def _scores(text: str | None) -> dict[str, float]:
+    """The mean scores ms-swift logged (`{'rouge-l': 82.8, ...}`); numbers only, nothing if the line is not a dict."""
+    try:
+        scores = ast.literal_eval(text) if text else {}
+    except (ValueError, SyntaxError):
+        return {}
+    if not isinstance(scores, dict):
+        return {}
+    return {str(k): float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -46,7 +46,10 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
                 if flag in DATA_FLAGS and _is_local(data_path):
                     kind = data_kind(stage) if flag == "dataset" else None
-                    problems += [f"{at}, --{flag}: {p}" for p in check_data_file(Path(data_path), kind, columns)]
+                    found = check_data_file(Path(data_path), kind, columns)
+                    if not found and flag == "val_dataset" and stage.flags.get("metric") is not None:
+                        found = _check_references(Path(data_path), str(stage.flags["metric"]))
+                    problems += [f"{at}, --{flag}: {p}" for p in found]
                 elif flag in MODEL_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
                 elif flag in ADAPTER_FLAGS and _is_local(text):
@@ -104,6 +107,26 @@ def check_work_dir(work_dir: Path) -> None:
         raise PreflightError(f"--work-dir {work_dir}: cannot write run records there ({exc.strerror or exc})") from None
     if free < MIN_FREE_BYTES:
         raise PreflightError(f"--work-dir {work_dir}: {free >> 20} MiB free; run records and logs need more room")
+
+
+def _check_references(path: Path, metric: str) -> list[str]:
+    """`swift infer --metric` scores each answer against the record's reference answer; without one, ms-swift
+    fails after answering every question."""
+    from swiftpipe.data import stream
+
+    if path.is_dir() or path.suffix.lower() not in (".json", ".jsonl"):
+        return []
+    for where, record in stream.records(path):
+        if not isinstance(record, dict):
+            continue
+        turns = record.get("messages") or record.get("conversations") or []
+        has_answer = any(isinstance(t, dict) and t.get("role", t.get("from")) in ("assistant", "gpt")
+                         for t in turns)
+        if record.get("response") or record.get("output") or has_answer:
+            return []
+        return [f"{path}:{where}: --metric {metric} scores answers against reference answers, and this record has "
+                "none (no response); add them, or drop the metric (compare(..., metric=None))"]
+    return []
 
 
 def swift_executable() -> str:

@@ -106,7 +106,10 @@ class StageRecord:
     target: str | None = None  # where a merge launch writes its merged model
     outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
     final_loss: float | None = None
-    answers: list[dict[str, str | None]] = field(default_factory=list)
+    answers: list[dict[str, str | None]] = field(default_factory=list)  # question, answer, reference
+    scores: dict[str, float] = field(default_factory=dict)  # what `swift infer --metric` logged: rouge-l, acc, ...
+    group: str | None = None  # the compare() this stage is one model of
+    label: str | None = None  # the model's name in that comparison
     resume_from: str | None = None  # the checkpoint its next launch continues from
     job: SlurmJob | None = None
     attempts: list[Attempt] = field(default_factory=list)

@@ -71,6 +71,8 @@ class StageRunner:
         entry.begin(command=shown.argv, env=shown.environment, script=str(script), log=str(log),
                     fingerprint=fingerprint)
         entry.target = self.merge_target(stage)
+        if stage.group is not None:
+            entry.group, entry.label = stage.group.name, stage.group.label
         self.record.save()
         self.say(f"[swiftpipe] {stage.name}: {' '.join(shown.argv[:2])} (log: {log})")
         watcher = StageWatcher(stage.name, echo=self.echo)
@@ -91,6 +93,7 @@ class StageRunner:
         run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
+        entry.scores = produced.scores
         if outcome.failure:
             entry.end(State.FAILED, outcome.failure)
         elif outcome.interrupted and stage.trains and run_dir is not None and layout.training_complete(run_dir):

@@ -4,7 +4,7 @@ swift pt \
     --model work/tiny-qwen2 \
     --train_type full \
     --dataset datasets/medical_pretrain_sample.jsonl \
-    --learning_rate 2e-3 \
+    --learning_rate 5e-3 \
     --output_dir work/demo-output/pretrain \
     --model_type qwen2 \
     --template qwen2_5 \
@@ -12,7 +12,7 @@ swift pt \
     --max_length 128 \
     --per_device_train_batch_size 4 \
     --gradient_accumulation_steps 1 \
-    --num_train_epochs 8 \
+    --num_train_epochs 30 \
     --logging_steps 2 \
     --save_steps 40 \
     --dataloader_num_workers 0 \

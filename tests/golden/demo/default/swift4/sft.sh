@@ -14,7 +14,7 @@ swift sft \
     --max_length 128 \
     --per_device_train_batch_size 4 \
     --gradient_accumulation_steps 1 \
-    --num_train_epochs 8 \
+    --num_train_epochs 40 \
     --logging_steps 2 \
     --save_steps 40 \
     --dataloader_num_workers 0 \

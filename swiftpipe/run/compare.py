@@ -1,0 +1,47 @@
+"""The answers of several models to the same questions, side by side: what a compare() group of a run recorded.
+
+Each model's stage is a batch `swift infer` over one questions file, so its answers come in the file's order
+(ms-swift does not shuffle a --val_dataset) and line up by position.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from swiftpipe.run.run_record import RunRecord
+
+
+@dataclass
+class Comparison:
+    name: str
+    labels: list[str] = field(default_factory=list)  # the models, in chain order
+    questions: list[str | None] = field(default_factory=list)
+    references: list[str | None] = field(default_factory=list)
+    answers: dict[str, list[str | None]] = field(default_factory=dict)  # by label, a list in question order
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # by label: rouge-l, bleu-4, acc, ...
+    missing: dict[str, str] = field(default_factory=dict)  # by label: why it has no answers (its stage's state)
+
+    @property
+    def score_names(self) -> list[str]:
+        names: list[str] = []
+        for scores in self.scores.values():
+            names += [n for n in scores if n not in names]
+        return names
+
+
+def comparisons(record: RunRecord) -> list[Comparison]:
+    """Every compare() group of the run, in chain order."""
+    found: dict[str, Comparison] = {}
+    for name, entry in record.stages.items():
+        if entry.group is None:
+            continue
+        comparison = found.setdefault(entry.group, Comparison(entry.group))
+        label = entry.label or name
+        comparison.labels.append(label)
+        comparison.answers[label] = [a.get("answer") for a in entry.answers]
+        comparison.scores[label] = dict(entry.scores)
+        if not entry.answers:
+            comparison.missing[label] = entry.reason or entry.state.value
+        if len(entry.answers) > len(comparison.questions):
+            comparison.questions = [a.get("question") for a in entry.answers]
+            comparison.references = [a.get("reference") for a in entry.answers]
+    return list(found.values())

@@ -1,0 +1,13 @@
+# demo: stage compare_dpo (swift infer, ms-swift 4.x)
+# re-run: swiftpipe run recipes/demo.py --stage compare_dpo
+swift infer \
+    --model '<merge_dpo.merged>' \
+    --infer_backend transformers \
+    --stream false \
+    --temperature 0 \
+    --max_new_tokens 24 \
+    --max_batch_size 4 \
+    --val_dataset datasets/medical_questions_sample.jsonl \
+    --model_type qwen2 \
+    --template qwen2_5 \
+    --metric rouge

@@ -1,0 +1,12 @@
+# medical: stage compare_dpo (swift infer, ms-swift 4.x)
+# re-run: swiftpipe run recipes/medical.py --stage compare_dpo
+CUDA_VISIBLE_DEVICES=0 \
+swift infer \
+    --model '<merge_dpo.merged>' \
+    --infer_backend transformers \
+    --stream false \
+    --temperature 0 \
+    --max_new_tokens 64 \
+    --max_batch_size 4 \
+    --val_dataset datasets/medical_questions_sample.jsonl \
+    --metric rouge

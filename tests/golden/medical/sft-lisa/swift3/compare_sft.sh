@@ -1,0 +1,12 @@
+# medical: stage compare_sft (swift infer, ms-swift 3.x)
+# re-run: swiftpipe run recipes/medical.py -p sft=lisa --stage compare_sft
+CUDA_VISIBLE_DEVICES=0 \
+swift infer \
+    --model '<sft.last_checkpoint>' \
+    --infer_backend pt \
+    --stream false \
+    --temperature 0 \
+    --max_new_tokens 64 \
+    --max_batch_size 4 \
+    --val_dataset datasets/medical_questions_sample.jsonl \
+    --metric rouge
