@@ -45,12 +45,20 @@ def _flag(entry: dict, *names: str) -> str:
     raise AssertionError(f"none of {names} in {argv}")
 
 
-def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    proc = _swiftpipe("run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={tmp_path / 'out'}", "--quiet",
+@pytest.fixture(scope="module")
+def demo(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo chain, run once for the tests that read it: its work dir and what swiftpipe printed."""
+    folder = tmp_path_factory.mktemp("demo")
+    work = folder / "work"
+    proc = _swiftpipe("run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={folder / 'out'}", "--quiet",
                       work=work)
     output, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, output
+    return work, output
+
+
+def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, demo: tuple[Path, str]) -> None:
+    work, output = demo
     stages = _record(work)["stages"]
     compared = ["compare_base", "compare_pretrain", "compare_sft", "compare_dpo"]
     assert {name: s["state"] for name, s in stages.items()} == dict.fromkeys(
@@ -80,7 +88,43 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, tmp_path: P
     for name in ("pretrain", "sft", "dpo"):
         assert isinstance(stages[name]["final_loss"], float)
     table = output[output.index("compare: the same questions to each model"):]  # the summary ends side by side
-    assert questions[0]["query"] in table and "rouge-l" in table
+    assert all(word in table for word in ("question", "reference", "base", "pretrain", "sft", "dpo", "rouge-l"))
+    assert output.splitlines()[-1] == f"report: {work / 'runs' / _record(work)['id'] / 'report.html'}"
+
+
+def test_the_report_page_loads_in_chromium_and_draws_the_logged_losses(demo: tuple[Path, str], tmp_path: Path) -> None:
+    """Headless Chromium (Debian's) opens the demo run's report: no console message, a screenshot, and the loss
+    curves it drew read back to the values in ms-swift's logging.jsonl."""
+    browser = subprocess.run(["bash", str(REPO / "tests/browser.sh")], capture_output=True, text=True)
+    assert browser.returncode == 0, browser.stderr
+    work, _ = demo
+    record = _record(work)
+    page = work / "runs" / record["id"] / "report.html"
+    shot = tmp_path / "report.png"
+    common = [browser.stdout.strip(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+              "--v=0", "--hide-scrollbars", "--window-size=1280,3000"]
+    dumped = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dumped.returncode == 0 and "</html>" in dumped.stdout, dumped.stderr
+    assert [line for line in dumped.stderr.splitlines() if ":CONSOLE" in line] == []
+    shown = subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True,
+                           timeout=120)
+    assert shown.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    keep = os.environ.get("SWIFTPIPE_SCREENSHOT")  # to look at it: SWIFTPIPE_SCREENSHOT=/tmp/report.png make test
+    if keep:
+        Path(keep).write_bytes(shot.read_bytes())
+
+    from report_points import drawn_values
+
+    drawn = drawn_values(dumped.stdout)  # the DOM as Chromium built it
+    for stage in ("pretrain", "sft", "dpo"):
+        logged = [r for r in layout.read_log(Path(record["stages"][stage]["outputs"]["run_dir"]))
+                  if "loss" in r and "global_step/max_steps" in r]
+        points = drawn[(stage, "series-loss")]
+        assert len(points) == len(logged) > 10
+        for r, (x, y) in zip(logged, points):
+            step = int(r["global_step/max_steps"].split("/")[0])
+            assert abs(x - step) < 0.05 and abs(y - r["loss"]) < 2e-3 * max(1.0, abs(r["loss"])), (stage, step)
+    assert "compare" in dumped.stdout and 'data-score="rouge-l"' in dumped.stdout
 
 
 def _sft_saved(work: Path, out: Path, proc: subprocess.Popen) -> None:

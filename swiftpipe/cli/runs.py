@@ -83,7 +83,21 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
                                                    echo=not quiet))
     if result.record is not None:
         tables.print_summary(result.record)
+        if not dry_run:
+            _write_report(result.record)
     sys.exit(result.exit_code)
+
+
+def _write_report(record: RunRecord) -> None:
+    """The run's report page, beside its record; a page that cannot be written is a warning, not a failed run."""
+    from swiftpipe.report import page
+
+    try:
+        path = page.write(record, record.folder / "report.html")
+    except OSError as exc:
+        console.warn(f"no report page: {exc}")
+        return
+    console.say(f"report: {path}")
 
 
 @click.command(epilog="""\b
@@ -210,4 +224,38 @@ def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
     return record
 
 
-COMMANDS = (run, status, runs, resolve, chat)
+@click.command(epilog="""\b
+Examples:
+  swiftpipe report recipes/demo.py                  # the latest run: .swiftpipe/runs/<run>/report.html
+  swiftpipe report recipes/medical.py -p sft=full -o medical.html
+  swiftpipe report recipes/demo.py --run demo-20261123-171427
+""")
+@recipe_options
+@work_dir_option
+@click.option("--run", "run_id", metavar="ID", help="A recorded run of the recipe (see `swiftpipe runs`); by default "
+              "the latest.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the page; by "
+              "default report.html in the run's folder.")
+@user_errors
+def report(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path, run_id: str | None,
+           output: Path | None) -> None:
+    """Write one self-contained HTML page for a run: the chain and what each stage handed the next, training
+    curves from ms-swift's logging.jsonl, the exact commands, attempts, scores and the answers side by side.
+
+    It needs no network to open: styles and charts (SVG, drawn by matplotlib) are inline.
+    """
+    from swiftpipe.report import page
+    from swiftpipe.run import run_record
+
+    if run_id is None:
+        record = latest_run(recipe_path, params, sets, work_dir)
+    else:
+        folder = work_dir / "runs" / run_id
+        if run_id in ("", ".", "..") or "/" in run_id or not (folder / "record.json").is_file():
+            raise UserError(f"--run {run_id}: no such run under {work_dir / 'runs'} (swiftpipe runs lists them)")
+        record = run_record.read(folder)
+    path = page.write(record, output or record.folder / "report.html")
+    console.say(f"report: {path}")
+
+
+COMMANDS = (run, status, runs, resolve, chat, report)

@@ -1,0 +1,75 @@
+"""Charts as inline SVG, drawn by matplotlib (which ms-swift already installs): no JavaScript, no network.
+
+Each chart is one axes. Each curve's path carries the id `series-<name>`, and the chart says how data maps to the
+SVG's coordinates (`x_map`, `y_map`: svg = a * value + b), so that a test, or anyone, can read the values back.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from swiftpipe.report.curves import Curve
+
+WIDTH, HEIGHT = 5.2, 2.6  # inches; the SVG is drawn at 72 points an inch
+# Curves that share a chart: the losses, the rewards; the others stand alone.
+PANELS = (("loss", ("loss", "eval_loss")), ("learning rate", ("learning_rate",)), ("grad norm", ("grad_norm",)),
+          ("rewards", ("rewards/chosen", "rewards/rejected", "rewards/margins")),
+          ("reward accuracy", ("rewards/accuracies",)))
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str
+    series: tuple[str, ...]
+    x_map: tuple[float, float]
+    y_map: tuple[float, float]
+
+
+def series_id(name: str) -> str:
+    return "series-" + re.sub(r"[^a-z0-9]+", "-", name.lower())
+
+
+def charts(curves: dict[str, Curve]) -> list[Chart]:
+    """One chart per panel that has data."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    drawn = []
+    for title, names in PANELS:
+        shown = [curves[n] for n in names if n in curves and curves[n].values]
+        if not shown:
+            continue
+        figure = Figure(figsize=(WIDTH, HEIGHT), dpi=72)
+        axes = figure.add_subplot()
+        for curve in shown:
+            (line,) = axes.plot(curve.steps, curve.values, linewidth=1.2, label=curve.name,
+                                marker="o" if len(curve.values) < 30 else None, markersize=2.5)
+            line.set_gid(series_id(curve.name))
+        axes.set_xlabel("step")
+        axes.set_title(title, fontsize=10)
+        axes.grid(alpha=0.3)
+        if len(shown) > 1:
+            axes.legend(fontsize=8)
+        figure.tight_layout()
+        figure.canvas.draw()
+        drawn.append(Chart(title, _svg(figure), tuple(c.name for c in shown), *_maps(figure, axes)))
+    return drawn
+
+
+def _maps(figure, axes) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Data to SVG coordinates along each axis. matplotlib draws at 72 dpi and the SVG's y grows downwards."""
+    (x0, y0), (x1, y1) = axes.transData.transform([(0.0, 0.0), (1.0, 1.0)])
+    height = figure.get_figheight() * 72
+    return (x1 - x0, x0), (-(y1 - y0), height - y0)
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", dpi=72, metadata={"Date": None})
+    text = buffer.getvalue()
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)  # RDF about the file: no use here
+    return text[text.index("<svg"):]  # without the XML declaration and doctype, to sit inside HTML

@@ -1,0 +1,92 @@
+"""`swiftpipe report`: one run as one self-contained HTML page.
+
+Everything is inline (styles, SVG charts), so the file opens anywhere without a network. Every value reaches the
+page through Jinja's HTML escaping: an answer holding `<script>` shows as text.
+"""
+from __future__ import annotations
+
+import functools
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from swiftpipe.render.templating import templates_dir
+from swiftpipe.report.charts import Chart, charts
+from swiftpipe.report.curves import Curve, read_curves
+from swiftpipe.run.compare import Comparison, comparisons
+from swiftpipe.run.run_record import RunRecord, StageRecord
+
+TEMPLATE = "report.html.j2"
+
+
+@dataclass
+class Handoff:
+    flag: str
+    producer: str
+    kind: str  # last_checkpoint, merged, ...
+    path: str
+
+
+@dataclass
+class StageView:
+    name: str
+    entry: StageRecord
+    command: str
+    handoffs: list[Handoff] = field(default_factory=list)
+    curves: dict[str, Curve] = field(default_factory=dict)
+    charts: list[Chart] = field(default_factory=list)
+
+
+def write(record: RunRecord, target: Path) -> Path:
+    """Write the page for `record` to `target` (its folder is created) and return it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(record), encoding="utf-8")
+    return target
+
+
+def render(record: RunRecord) -> str:
+    stages = [_view(record, name, entry) for name, entry in record.stages.items()]
+    compared: list[Comparison] = comparisons(record)
+    return _environment().get_template(TEMPLATE).render(record=record, stages=stages, comparisons=compared)
+
+
+def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
+    view = StageView(name, entry, shlex.join(entry.command), handoffs=_handoffs(record, name, entry))
+    run_dir = entry.outputs.get("run_dir")
+    if run_dir:
+        view.curves = read_curves(Path(run_dir))
+        view.charts = charts(view.curves)
+    return view
+
+
+def _handoffs(record: RunRecord, name: str, entry: StageRecord) -> list[Handoff]:
+    """What this stage took from earlier ones: a flag whose value is a path an earlier stage recorded."""
+    produced = {}
+    for other, earlier in record.stages.items():
+        if other == name:
+            break
+        for kind, path in earlier.outputs.items():
+            produced.setdefault(path, (other, kind))
+    found = []
+    for flag, value in zip(entry.command, entry.command[1:]):
+        if flag.startswith("--") and value in produced:
+            found.append(Handoff(flag, *produced[value], value))
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["duration"] = _duration
+    return env
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {rest:02d}s" if minutes else f"{seconds:.1f}s"

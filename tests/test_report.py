@@ -1,0 +1,68 @@
+"""swiftpipe report: one self-contained HTML page per run, its curves drawn from ms-swift's logging.jsonl."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+from report_points import drawn_values
+
+from swiftpipe.cli import main
+from swiftpipe.report.curves import thin
+
+
+def _record() -> dict:
+    [latest] = sorted(Path(".swiftpipe").glob("runs/*/record.json"))[-1:]
+    return json.loads(latest.read_text())
+
+
+def test_a_run_writes_its_report_with_curves_that_are_the_logged_values(chain: Path, fake_swift: Path,
+                                                                      monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_STEPS", "12")
+    Path("data/q.jsonl").write_text('{"query": "<script>alert(1)</script> & [/INST]?"}\n')
+    result = CliRunner().invoke(main, ["run", str(chain), "--quiet"])
+    assert result.exit_code == 0, result.output
+    record = _record()
+    page = Path(record["stages"]["infer"]["log"]).parent / "report.html"
+    assert result.output.splitlines()[-1] == f"report: {page}"
+    html = page.read_text()
+    assert "<script" not in html  # the model's text stays text; the page runs no code at all
+    assert "answer to &lt;script&gt;alert(1)&lt;/script&gt; &amp; [/INST]?" in html
+    assert not re.search(r"""(src=|href=["']https?:|url\((?!#)|@import)""", html)  # nothing to fetch: all inline
+    drawn = drawn_values(html)
+    for stage in ("pretrain", "sft"):
+        logged = [json.loads(line) for line in
+                  (Path(record["stages"][stage]["outputs"]["run_dir"]) / "logging.jsonl").read_text().splitlines()]
+        expected = [(int(r["global_step/max_steps"].split("/")[0]), r["loss"]) for r in logged if "loss" in r]
+        points = drawn[(stage, "series-loss")]
+        assert len(points) == len(expected) == 12
+        for (step, value), (x, y) in zip(expected, points):
+            assert math.isclose(x, step, abs_tol=0.01) and math.isclose(y, value, abs_tol=0.005), (stage, step)
+    for name in ("pretrain", "sft", "merge", "infer"):
+        assert f'data-stage="{name}"' in html
+    assert "sft <code>--model</code></td><td>pretrain's last_checkpoint" in html  # the hand-off
+
+
+def test_report_of_a_named_run_and_a_missing_one(chain: Path, fake_swift: Path, tmp_path: Path) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet"]).exit_code == 0
+    run_id = _record()["id"]
+    target = tmp_path / "pages" / "chain.html"
+    written = CliRunner().invoke(main, ["report", str(chain), "--run", run_id, "-o", str(target)])
+    assert written.exit_code == 0 and written.output == f"report: {target}\n" and target.read_text().startswith(
+        "<!DOCTYPE html>")
+    missing = CliRunner().invoke(main, ["report", str(chain), "--run", "../etc"])
+    assert missing.exit_code == 2
+    assert missing.output == "error: --run ../etc: no such run under .swiftpipe/runs (swiftpipe runs lists them)\n"
+
+
+def test_thinning_keeps_each_stretchs_lowest_and_highest_and_both_ends() -> None:
+    steps = list(range(1, 100_001))
+    values = [math.sin(s / 500) + (5.0 if s == 77_777 else 0.0) - (3.0 if s == 12_345 else 0.0) for s in steps]
+    kept_steps, kept = thin(steps, values, 1000)
+    assert len(kept) <= 1000 and kept_steps == sorted(kept_steps)
+    assert kept_steps[0] == 1 and kept_steps[-1] == 100_000
+    assert max(kept) == max(values) and min(kept) == min(values)  # the spike and the dip survive
+    assert 77_777 in kept_steps and 12_345 in kept_steps
+    assert thin(steps[:10], values[:10], 1000) == (steps[:10], values[:10])
