@@ -85,3 +85,26 @@ def test_a_metric_without_reference_answers_is_refused_before_anything_runs(writ
     assert len(lines) == 3 and all(line.endswith(
         "--val_dataset: data/qa.jsonl:1: --metric rouge scores answers against reference answers, and this record "
         "has none (no response); add them, or drop the metric (compare(..., metric=None))") for line in lines)
+
+
+def test_the_compare_command_asks_the_models_of_the_latest_run_and_trains_nothing(write_recipe, chain: Path,
+                                                                                   fake_swift: Path,
+                                                                                   monkeypatch) -> None:
+    path = _compared(write_recipe, chain)
+    assert CliRunner().invoke(main, ["run", str(path), "--stage", "pretrain", "--stage", "sft", "--stage",
+                                     "merge"]).exit_code == 0
+    trained = _record()["stages"]
+    monkeypatch.setenv("FAKE_SWIFT_KNOWS", "-merged")
+    result = CliRunner().invoke(main, ["compare", str(path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    calls = _calls(fake_swift)
+    assert [c["argv"][1] for c in calls] == ["pt", "sft", "export", "infer", "infer", "infer"]  # nothing trained
+    assert [c["argv"][c["argv"].index("--model") + 1] for c in calls[3:]] == [
+        "base", trained["pretrain"]["outputs"]["last_checkpoint"], trained["merge"]["outputs"]["merged"]]
+    assert "compare: the same questions to each model" in result.output
+    assert result.output.splitlines()[-1].startswith("report: ")
+    assert list(_record()["stages"]) == ["compare_base", "compare_pretrain", "compare_sft"]
+    bare = write_recipe("recipe = make_recipe('r', [sft('a', {'model': 'base', 'dataset': 'data/sft.jsonl'})])\n",
+                        name="bare.py")
+    refused = CliRunner().invoke(main, ["compare", str(bare)])
+    assert refused.exit_code == 2 and "nothing to compare; add a compare() to the chain" in refused.output

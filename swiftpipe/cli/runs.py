@@ -226,6 +226,43 @@ def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
 
 @click.command(epilog="""\b
 Examples:
+  swiftpipe compare recipes/demo.py
+  swiftpipe compare recipes/medical.py -p sft=full --set compare.max_new_tokens=256
+""")
+@recipe_options
+@dialect_option
+@work_dir_option
+@click.option("--quiet", is_flag=True, help="Do not echo ms-swift's output (it still goes to the stage logs).")
+@user_errors
+def compare(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
+            work_dir: Path, quiet: bool) -> None:
+    """Ask the base model and each stage's model the same questions, and show the answers side by side.
+
+    Runs the recipe's compare() stages alone: each model is what the latest run of the recipe produced (nothing is
+    trained). The answers and ms-swift's scores against the reference answers go into a new run record.
+    """
+    from swiftpipe.cli import tables
+    from swiftpipe.recipe import loading
+    from swiftpipe.render import dialects
+    from swiftpipe.run.chain import RunOptions, run_chain
+    from swiftpipe.run.compare import comparisons
+
+    loaded = loading.load(recipe_path, params=params, sets=sets)
+    chosen = [stage.name for group in loaded.recipe.groups.values() for stage in group]
+    if not chosen:
+        raise UserError(f"{recipe_path}: nothing to compare; add a compare() to the chain, e.g. compare(\"compare\", "
+                        "\"questions.jsonl\", {\"base\": BASE_MODEL, \"sft\": merged(\"merge\")})")
+    result = run_chain(loaded, dialects.target(swift_version), RunOptions(work_dir=work_dir, stages=chosen,
+                                                                          echo=not quiet))
+    if result.record is not None:
+        for comparison in comparisons(result.record):
+            console.console.print(tables.comparison_table(comparison))
+        _write_report(result.record)
+    sys.exit(result.exit_code)
+
+
+@click.command(epilog="""\b
+Examples:
   swiftpipe report recipes/demo.py                  # the latest run: .swiftpipe/runs/<run>/report.html
   swiftpipe report recipes/medical.py -p sft=full -o medical.html
   swiftpipe report recipes/demo.py --run demo-20261123-171427
@@ -258,4 +295,4 @@ def report(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     console.say(f"report: {path}")
 
 
-COMMANDS = (run, status, runs, resolve, chat, report)
+COMMANDS = (run, status, runs, resolve, chat, compare, report)

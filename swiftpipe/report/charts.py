@@ -36,28 +36,33 @@ def charts(curves: dict[str, Curve]) -> list[Chart]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    # Every point is drawn where it was logged: matplotlib's path simplification would drop points of a curve
+    # that look collinear (the curves are already thinned to at most curves.DRAWN points).
+    with matplotlib.rc_context({"path.simplify": False}):
+        drawn = [_chart(title, [curves[n] for n in names if n in curves and curves[n].values])
+                 for title, names in PANELS]
+    return [chart for chart in drawn if chart is not None]
+
+
+def _chart(title: str, shown: list[Curve]) -> Chart | None:
     from matplotlib.figure import Figure
 
-    drawn = []
-    for title, names in PANELS:
-        shown = [curves[n] for n in names if n in curves and curves[n].values]
-        if not shown:
-            continue
-        figure = Figure(figsize=(WIDTH, HEIGHT), dpi=72)
-        axes = figure.add_subplot()
-        for curve in shown:
-            (line,) = axes.plot(curve.steps, curve.values, linewidth=1.2, label=curve.name,
-                                marker="o" if len(curve.values) < 30 else None, markersize=2.5)
-            line.set_gid(series_id(curve.name))
-        axes.set_xlabel("step")
-        axes.set_title(title, fontsize=10)
-        axes.grid(alpha=0.3)
-        if len(shown) > 1:
-            axes.legend(fontsize=8)
-        figure.tight_layout()
-        figure.canvas.draw()
-        drawn.append(Chart(title, _svg(figure), tuple(c.name for c in shown), *_maps(figure, axes)))
-    return drawn
+    if not shown:
+        return None
+    figure = Figure(figsize=(WIDTH, HEIGHT), dpi=72)
+    axes = figure.add_subplot()
+    for curve in shown:
+        (line,) = axes.plot(curve.steps, curve.values, linewidth=1.2, label=curve.name,
+                            marker="o" if len(curve.values) < 30 else None, markersize=2.5)
+        line.set_gid(series_id(curve.name))
+    axes.set_xlabel("step")
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    if len(shown) > 1:
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.canvas.draw()
+    return Chart(title, _svg(figure), tuple(c.name for c in shown), *_maps(figure, axes))
 
 
 def _maps(figure, axes) -> tuple[tuple[float, float], tuple[float, float]]:

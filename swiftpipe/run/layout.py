@@ -113,17 +113,56 @@ class Progress:
     max_steps: int
     loss: float | None
     remaining: str | None  # ms-swift's own estimate, e.g. "0:01:23"
+    learning_rate: float | None = None
+
+
+def _progress(record: dict) -> Progress | None:
+    steps = record.get("global_step/max_steps")
+    if not (isinstance(steps, str) and "/" in steps):
+        return None
+    step, _, total = steps.partition("/")
+    try:
+        loss, lr = record.get("loss"), record.get("learning_rate")
+        return Progress(int(step), int(total), loss if isinstance(loss, (int, float)) else None,
+                        record.get("remaining_time"), lr if isinstance(lr, (int, float)) else None)
+    except ValueError:
+        return None
+
+
+class LogFollower:
+    """The newest training step in a run's logging.jsonl, reading only what was appended since the last look (a
+    run logs for hours; reading the whole file each second would not do)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path, self.offset, self.latest = run_dir / LOGGING, 0, None
+        self._partial = b""
+
+    def poll(self) -> Progress | None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return self.latest
+        self.offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()  # a line still being written
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            found = _progress(record) if isinstance(record, dict) else None
+            self.latest = found or self.latest
+        return self.latest
 
 
 def read_progress(run_dir: Path) -> Progress | None:
     """The latest training step from logging.jsonl (`global_step/max_steps`, `loss`, `remaining_time`)."""
     for record in reversed(read_log(run_dir)):
-        steps = record.get("global_step/max_steps")
-        if isinstance(steps, str) and "/" in steps:
-            step, _, total = steps.partition("/")
-            loss = record.get("loss")
-            return Progress(int(step), int(total), loss if isinstance(loss, (int, float)) else None,
-                            record.get("remaining_time"))
+        found = _progress(record)
+        if found is not None:
+            return found
     return None
 
 
