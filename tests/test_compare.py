@@ -95,7 +95,7 @@ def test_the_compare_command_asks_the_models_of_the_latest_run_and_trains_nothin
                                      "merge"]).exit_code == 0
     trained = _record()["stages"]
     monkeypatch.setenv("FAKE_SWIFT_KNOWS", "-merged")
-    result = CliRunner().invoke(main, ["compare", str(path), "--quiet"])
+    result = CliRunner().invoke(main, ["compare", str(path)])
     assert result.exit_code == 0, result.output
     calls = _calls(fake_swift)
     assert [c["argv"][1] for c in calls] == ["pt", "sft", "export", "infer", "infer", "infer"]  # nothing trained

@@ -1,6 +1,7 @@
 """`swiftpipe run|status|runs|resolve|chat`: running a chain and what its runs produced."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,13 +48,18 @@ Examples:
 @work_dir_option
 @click.option("--resume", is_flag=True, help="Continue the latest run of this recipe and parameters.")
 @click.option("--dry-run", is_flag=True, help="Print what would run, with inputs resolved; launch nothing.")
-@click.option("--quiet", is_flag=True, help="Do not echo ms-swift's output (it still goes to the stage logs).")
+@click.option("--verbose", is_flag=True, help="Stream ms-swift's whole output, as it prints it.")
+@click.option("--quiet", is_flag=True, help="No live view: a line per stage and a progress line every 30 s.")
 @click.option("--wait", is_flag=True, help="Slurm: after submitting, follow the jobs until the chain ends.")
 @user_errors
 def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
-        swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, quiet: bool, wait: bool,
-        scale: Scale, slurm: SlurmOptions | None) -> None:
+        swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, verbose: bool, quiet: bool,
+        wait: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Run the chain: each stage gets what the previous one produced; every run is recorded.
+
+    On a terminal, a live view shows each stage's state and the running one's step, loss, learning rate and time
+    left; ms-swift's output goes to the stage logs (--verbose streams it). Elsewhere (CI, nohup, a pipe): a line
+    per state change and a progress line every 30 s. It ends with a summary, the answers, and a report page.
 
     Exit code 0 when every stage finished, 1 when one failed, 2 for bad input (nothing launched),
     130 when interrupted. With --launcher slurm, each stage is an sbatch job that starts when the
@@ -79,8 +85,14 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
         raise UserError("--wait is for --launcher slurm; a local run always waits")
     from swiftpipe.run.chain import RunOptions, run_chain
 
-    result = run_chain(loaded, target, RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run,
-                                                   echo=not quiet))
+    options = RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run, echo=verbose)
+    if verbose or quiet or dry_run or not sys.stdout.isatty():
+        result = run_chain(loaded, target, options)
+    else:
+        from swiftpipe.cli.live import LiveView
+
+        with LiveView() as view:
+            result = run_chain(loaded, target, dataclasses.replace(options, view=view, say=view.say))
     if result.record is not None:
         tables.print_summary(result.record)
         if not dry_run:
@@ -232,10 +244,10 @@ Examples:
 @recipe_options
 @dialect_option
 @work_dir_option
-@click.option("--quiet", is_flag=True, help="Do not echo ms-swift's output (it still goes to the stage logs).")
+@click.option("--verbose", is_flag=True, help="Stream ms-swift's whole output, as it prints it.")
 @user_errors
 def compare(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
-            work_dir: Path, quiet: bool) -> None:
+            work_dir: Path, verbose: bool) -> None:
     """Ask the base model and each stage's model the same questions, and show the answers side by side.
 
     Runs the recipe's compare() stages alone: each model is what the latest run of the recipe produced (nothing is
@@ -253,7 +265,7 @@ def compare(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sw
         raise UserError(f"{recipe_path}: nothing to compare; add a compare() to the chain, e.g. compare(\"compare\", "
                         "\"questions.jsonl\", {\"base\": BASE_MODEL, \"sft\": merged(\"merge\")})")
     result = run_chain(loaded, dialects.target(swift_version), RunOptions(work_dir=work_dir, stages=chosen,
-                                                                          echo=not quiet))
+                                                                          echo=verbose))
     if result.record is not None:
         for comparison in comparisons(result.record):
             console.console.print(tables.comparison_table(comparison))

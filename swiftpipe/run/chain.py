@@ -26,6 +26,7 @@ from swiftpipe.run.process import Grace, group_alive
 from swiftpipe.run.resolve import References
 from swiftpipe.run.run_record import RunRecord, State
 from swiftpipe.run.stage import StageRunner, fingerprint
+from swiftpipe.run.watch import View
 
 
 @dataclass
@@ -35,6 +36,7 @@ class RunOptions:
     resume: bool = False
     dry_run: bool = False
     echo: bool = True
+    view: View | None = None  # a live display (cli/live.py); None: lines on stdout
     interactive: bool | None = None  # None: when stdin and stdout are terminals
     grace: Grace = field(default_factory=Grace)
     say: Callable[[str], None] = console.say
@@ -84,7 +86,9 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     references.record = record
     hint = loaded.source.continues()
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
-                         grace=options.grace, resume_hint=hint)
+                         grace=options.grace, resume_hint=hint, view=options.view)
+    if options.view is not None:
+        options.view.attach(record)
     with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
         try:
             return _run_stages(loaded, dialect, runner, names, options)

@@ -1,6 +1,7 @@
 """One stage: launched through a Launcher, watched, and its outcome and outputs written to its stage record."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -17,7 +18,7 @@ from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
 from swiftpipe.run.run_record import RunRecord, StageRecord, State, now
-from swiftpipe.run.watch import StageWatcher
+from swiftpipe.run.watch import StageWatcher, View
 
 LOG_TAIL = 20
 
@@ -39,6 +40,7 @@ class StageRunner:
     resume_hint: str  # how to continue the chain (Source.continues), said when a stage is interrupted
     echo: bool = True
     grace: Grace = field(default_factory=Grace)
+    view: View | None = None  # the live display, when there is one (watch.View)
 
     def run(self, stage: Stage, rendered: RenderedStage, *, fingerprint: str,
             needed: dict[str, str] | None = None) -> State:
@@ -75,7 +77,7 @@ class StageRunner:
             entry.group, entry.label = stage.group.name, stage.group.label
         self.record.save()
         self.say(f"[swiftpipe] {stage.name}: {' '.join(shown.argv[:2])} (log: {log})")
-        watcher = StageWatcher(stage.name, echo=self.echo)
+        watcher = StageWatcher(stage.name, echo=self.echo, view=self.view)
 
         def tick() -> None:
             watcher.tick()
@@ -85,10 +87,11 @@ class StageRunner:
             entry.pgid = pgid
             self.record.save()
 
-        outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
-                              attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
-                              say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop,
-                              shown=redact_argv(invocation.argv))
+        with self.view.held() if self.view is not None and stage.interactive else contextlib.nullcontext():
+            outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
+                                  attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
+                                  say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop,
+                                  shown=redact_argv(invocation.argv))
         produced = collect(stage, watcher.found, before)
         run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code

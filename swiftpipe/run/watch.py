@@ -1,6 +1,9 @@
-"""Watching a running stage: ms-swift's output passes through untouched, what it reports (its run folder,
-merged folder, results file) is picked out of it, and a progress line from logging.jsonl is printed
-between its lines, never inside one.
+"""Watching a running stage: what ms-swift reports (its run folder, merged folder, results file, scores) is picked
+out of its output, and its progress is read from the lines appended to logging.jsonl. Three ways to show it:
+
+- verbose (`echo`): ms-swift's output passes through untouched, with a progress line between its lines;
+- a `View` (the live view on a terminal): each line and each step go to the view, which draws them;
+- neither (not a terminal, or --quiet): a progress line every `every` seconds, nothing of ms-swift's output.
 """
 from __future__ import annotations
 
@@ -8,16 +11,32 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, ContextManager, Protocol
 
 from swiftpipe.run import layout
 
+if TYPE_CHECKING:
+    from swiftpipe.run.run_record import RunRecord
+
+
+class View(Protocol):
+    """What a live display of a chain is told (cli/live.py draws it)."""
+
+    def attach(self, record: RunRecord) -> None: ...  # the run's record, whose stage states it shows
+
+    def line(self, stage: str, text: str) -> None: ...  # the latest line ms-swift printed
+
+    def progress(self, stage: str, progress: layout.Progress) -> None: ...  # the newest logged step
+
+    def held(self) -> ContextManager[None]: ...  # the display stands aside while a stage owns the terminal
+
 
 class StageWatcher:
-    def __init__(self, stage: str, *, echo: bool = True, stream: BinaryIO | None = None,
+    def __init__(self, stage: str, *, echo: bool = True, view: View | None = None, stream: BinaryIO | None = None,
                  every: float | None = None) -> None:
         self.stage = stage
         self.echo = echo
+        self.view = view
         self.stream = stream or sys.stdout.buffer
         tty = getattr(self.stream, "isatty", lambda: False)()
         self.every = every if every is not None else (10.0 if tty else 30.0)
@@ -25,6 +44,7 @@ class StageWatcher:
         self._partial = b""
         self._at_line_start = True
         self._last_progress = (None, 0.0)
+        self._follower: layout.LogFollower | None = None
 
     def output(self, chunk: bytes) -> None:
         if self.echo:
@@ -34,7 +54,10 @@ class StageWatcher:
         lines = re.split(rb"[\r\n]", self._partial + chunk)
         self._partial = lines.pop()
         for raw in lines:
-            self._scan(raw.decode("utf-8", errors="replace"))
+            text = raw.decode("utf-8", errors="replace")
+            self._scan(text)
+            if self.view is not None and text.strip():
+                self.view.line(self.stage, text.strip())
 
     def _scan(self, line: str) -> None:
         for key, pattern in (("run_dir", layout.OUTPUT_DIR_LINE), ("merged", layout.MERGED_LINE),
@@ -44,13 +67,23 @@ class StageWatcher:
                 self.found[key] = match.group(1)
 
     def tick(self) -> None:
-        """Print a progress line when training advanced, at most every `every` seconds, between lines."""
+        """Read the steps logged since the last tick; show them (a view), or print a progress line at most every
+        `every` seconds (between ms-swift's lines when they are echoed)."""
         run_dir = self.found.get("run_dir")
-        if not (self.echo and run_dir and self._at_line_start):
+        if not run_dir:
             return
-        progress = layout.read_progress(Path(run_dir))
+        if self._follower is None:
+            self._follower = layout.LogFollower(Path(run_dir))
+        progress = self._follower.poll()
+        if progress is None:
+            return
+        if self.view is not None:
+            self.view.progress(self.stage, progress)
+            return
         last_step, last_time = self._last_progress
-        if progress is None or progress.step == last_step or time.monotonic() - last_time < self.every:
+        if progress.step == last_step or time.monotonic() - last_time < self.every:
+            return
+        if self.echo and not self._at_line_start:
             return
         self._last_progress = (progress.step, time.monotonic())
         self.stream.write(format_progress(self.stage, progress).encode() + b"\n")
@@ -61,6 +94,8 @@ def format_progress(stage: str, progress: layout.Progress) -> str:
     parts = [f"[swiftpipe] {stage}: step {progress.step}/{progress.max_steps}"]
     if progress.loss is not None:
         parts.append(f"loss {progress.loss:.4g}")
+    if progress.learning_rate is not None:
+        parts.append(f"lr {progress.learning_rate:.3g}")
     if progress.remaining:
         parts.append(f"{progress.remaining} left")
     return " · ".join(parts)
