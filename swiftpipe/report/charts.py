@@ -61,8 +61,8 @@ def _chart(title: str, shown: list[Curve]) -> Chart | None:
     if len(shown) > 1:
         axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.canvas.draw()
-    return Chart(title, _svg(figure), tuple(c.name for c in shown), *_maps(figure, axes))
+    svg = _svg(figure)  # draws the figure: its layout and limits are final from here on
+    return Chart(title, svg, tuple(c.name for c in shown), *_maps(figure, axes))
 
 
 def _maps(figure, axes) -> tuple[tuple[float, float], tuple[float, float]]:

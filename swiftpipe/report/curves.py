@@ -15,6 +15,7 @@ from swiftpipe.run import layout
 # What ms-swift logs per step, in the order the charts show them; DPO adds the rewards.
 SERIES = ("loss", "eval_loss", "learning_rate", "grad_norm", "rewards/chosen", "rewards/rejected",
           "rewards/margins", "rewards/accuracies")
+_SERIES = frozenset(SERIES)
 DRAWN = 1000  # points per curve at most
 
 
@@ -51,8 +52,8 @@ def read_curves(run_dir: Path, *, limit: int = DRAWN) -> dict[str, Curve]:
                 step = int(record["global_step/max_steps"].partition("/")[0])
             except (ValueError, KeyError, AttributeError, TypeError):
                 continue
-            for name in SERIES:
-                value = record.get(name)
+            for name in _SERIES.intersection(record):
+                value = record[name]
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     curve = curves.get(name) or curves.setdefault(name, Curve(name))
                     curve.steps.append(step)
