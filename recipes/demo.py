@@ -4,8 +4,10 @@
 """The medical chain's shape on a tiny local model and the sample data in datasets/, on the CPU in minutes.
 
 Full continued pretraining -> LoRA SFT -> merge -> LoRA DPO -> merge, then the same sample questions to every
-model of the chain, side by side and scored against their reference answers (ROUGE). The model is a tiny random Qwen2 built locally (python -m swiftpipe.demo.tiny_model); nothing is
-downloaded, and --check_model false spares ms-swift its hub check on a local model.
+model of the chain, side by side and scored against their reference answers (ROUGE). The model is a tiny random
+Qwen2 built locally (python -m swiftpipe.demo.tiny_model); nothing is downloaded, and --check_model false spares
+ms-swift its hub check on a local model. Pretraining and SFT run long enough for the answers to approach the
+references.
 """
 from __future__ import annotations
 

@@ -192,7 +192,7 @@ def test_streaming_reads_back_what_was_written_at_any_chunk_size(tmp_path_factor
     assert [r for _, r in from_array] == records
     text = array.read_text(encoding="utf-8").split("\n")  # not splitlines(): JSON keeps U+0085 and U+2028 raw
     for index, (place, record) in enumerate(from_array, 1):  # each element starts where it was reported
-        assert place.index == index
+        assert place.number == index
         assert text[place.line - 1][place.column - 1:].startswith(json.dumps(record, ensure_ascii=False)[:1])
 
 

@@ -8,7 +8,7 @@ import contextlib
 import threading
 from typing import Iterator
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -69,11 +69,12 @@ class LiveView:
         if self.record is not None:
             for name, entry in self.record.stages.items():
                 mark, style = _MARK.get(entry.state, ("·", ""))
-                row = [Text(mark, style=style), Text(name, style="bold" if entry.state is State.RUNNING else ""),
-                       Text(entry.state.value, style=style)]
+                running = entry.state is State.RUNNING
+                row: list[RenderableType] = [Text(mark, style=style), Text(name, style="bold" if running else ""),
+                                             Text(entry.state.value, style=style)]
                 with self._lock:
                     step = self.steps.get(name)
-                if entry.state is State.RUNNING and step is not None:
+                if running and step is not None:
                     row += [ProgressBar(total=max(step.max_steps, 1), completed=step.step, width=30),
                             Text(_describe(step))]
                 elif entry.seconds is not None:

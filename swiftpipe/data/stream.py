@@ -26,15 +26,15 @@ class Unreadable(NamedTuple):
 
 
 class Place(NamedTuple):
-    """Where an array element starts: line and column (in characters, from 1) and its index in the array (from
-    1). Printed as `line:column: record N`, after the file's path as editors read it."""
+    """Where an array element starts: line and column (in characters, from 1) and which element it is (from 1).
+    Printed as `line:column: record N`, after the file's path as editors read it."""
 
     line: int
     column: int
-    index: int | None = None
+    number: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.line}:{self.column}" + (f": record {self.index}" if self.index else "")
+        return f"{self.line}:{self.column}" + (f": record {self.number}" if self.number else "")
 
 
 class Framing(NamedTuple):
@@ -55,9 +55,9 @@ def read_framing(path: Path) -> Framing:
 def records(path: Path, *, framing: Framing | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
             progress: Callable[[int], object] | None = None,
             chunk: int = CHUNK) -> Iterator[tuple[int | Place, object]]:
-    """(where, value) for every record: the line (JSON Lines) or a `Place` (an array); `value` is an `Unreadable` where the text is not JSON. `progress` is
-    called with the bytes read so far, once a chunk of `chunk` bytes. `framing`, when the caller has it, saves
-    reading it again."""
+    """(where, value) for every record: the line (JSON Lines) or a `Place` (an array); `value` is an `Unreadable`
+    where the text is not JSON. `progress` is called with the bytes read so far, once a chunk of `chunk` bytes.
+    `framing`, when the caller has it, saves reading it again."""
     kind = (framing or read_framing(path)).kind
     with open(path, "rb") as raw:
         f = _Progress(raw, progress) if progress else raw

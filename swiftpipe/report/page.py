@@ -63,7 +63,7 @@ def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
 
 def _handoffs(record: RunRecord, name: str, entry: StageRecord) -> list[Handoff]:
     """What this stage took from earlier ones: a flag whose value is a path an earlier stage recorded."""
-    produced = {}
+    produced: dict[str, tuple[str, str]] = {}  # path -> (stage, kind)
     for other, earlier in record.stages.items():
         if other == name:
             break
@@ -72,7 +72,8 @@ def _handoffs(record: RunRecord, name: str, entry: StageRecord) -> list[Handoff]
     found = []
     for flag, value in zip(entry.command, entry.command[1:]):
         if flag.startswith("--") and value in produced:
-            found.append(Handoff(flag, *produced[value], value))
+            producer, kind = produced[value]
+            found.append(Handoff(flag, producer, kind, value))
     return found
 
 

@@ -134,7 +134,8 @@ class LogFollower:
     run logs for hours; reading the whole file each second would not do)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path, self.offset, self.latest = run_dir / LOGGING, 0, None
+        self.path, self.offset = run_dir / LOGGING, 0
+        self.latest: Progress | None = None
         self._partial = b""
 
     def poll(self) -> Progress | None:

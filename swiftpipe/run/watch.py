@@ -43,7 +43,7 @@ class StageWatcher:
         self.found: dict[str, str] = {}  # "run_dir" | "merged" | "results" | "scores" -> as ms-swift printed it
         self._partial = b""
         self._at_line_start = True
-        self._last_progress = (None, 0.0)
+        self._last_progress: tuple[int | None, float] = (None, 0.0)
         self._follower: layout.LogFollower | None = None
 
     def output(self, chunk: bytes) -> None:
