@@ -66,3 +66,26 @@ def test_thinning_keeps_each_stretchs_lowest_and_highest_and_both_ends() -> None
     assert max(kept) == max(values) and min(kept) == min(values)  # the spike and the dip survive
     assert 77_777 in kept_steps and 12_345 in kept_steps
     assert thin(steps[:10], values[:10], 1000) == (steps[:10], values[:10])
+
+
+def test_a_stop_while_the_report_is_written_waits_for_the_page_then_exits_130(chain: Path, fake_swift: Path,
+                                                                            monkeypatch) -> None:
+    """The record is final before the page is written; a SIGTERM meanwhile leaves a whole page, then ends as
+    Ctrl-C does (never a KeyboardInterrupt inside matplotlib's import)."""
+    import os
+    import signal
+
+    from swiftpipe.report import page
+
+    real = page.write
+
+    def write_and_be_stopped(record, target):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the page is being written
+        return real(record, target)
+
+    monkeypatch.setattr(page, "write", write_and_be_stopped)
+    result = CliRunner().invoke(main, ["run", str(chain), "--quiet"])
+    assert result.exit_code == 130, result.output
+    folder = Path(_record()["stages"]["infer"]["log"]).parent
+    assert result.output.splitlines()[-2:] == [f"report: {folder / 'report.html'}", "interrupted"]
+    assert (folder / "report.html").read_text().rstrip().endswith("</html>") and _record()["state"] == "done"

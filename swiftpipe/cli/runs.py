@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from swiftpipe import console
+from swiftpipe import console, signals
 from swiftpipe.cli.common import (
     dialect_option,
     json_option,
@@ -101,15 +101,21 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
 
 
 def _write_report(record: RunRecord) -> None:
-    """The run's report page, beside its record; a page that cannot be written is a warning, not a failed run."""
+    """The run's report page, beside its record; a page that cannot be written is a warning, not a failed run. The
+    record is final by now: a stop asked for meanwhile waits the second or two until the page is whole (never a
+    half-imported matplotlib), then ends the command as Ctrl-C does."""
     from swiftpipe.report import page
 
-    try:
-        path = page.write(record, record.folder / "report.html")
-    except OSError as exc:
-        console.warn(f"no report page: {exc}")
-        return
-    console.say(f"report: {path}")
+    stops: list[int] = []
+    with signals.handled(lambda sig, _: stops.append(sig)):
+        try:
+            path = page.write(record, record.folder / "report.html")
+        except OSError as exc:
+            console.warn(f"no report page: {exc}")
+        else:
+            console.say(f"report: {path}")
+    if stops:
+        raise KeyboardInterrupt
 
 
 @click.command(epilog="""\b
