@@ -199,9 +199,19 @@ def wait(record: RunRecord, say: Callable[[str], None], *, poll: float = POLL_SE
                         say(_tail(entry))
             state = chain_state(record)
             if state is not State.RUNNING:
+                _until_slurm_agrees(record, poll)
                 return 0 if state is State.DONE else 1
             status.update(f"waiting for Slurm: {', '.join(n for n, e in record.stages.items() if e.state in LIVE)}")
             time.sleep(poll)
+
+
+def _until_slurm_agrees(record: RunRecord, poll: float, *, timeout: float = 60.0) -> None:
+    """Once every stage has its outcome, the last jobs may still be exiting: wait (a minute at most) for Slurm's
+    final word on each, so that the record ends with its state and exit code."""
+    deadline = time.monotonic() + timeout
+    while any(e.job and e.job.state in client.ACTIVE for e in record.stages.values()) and time.monotonic() < deadline:
+        time.sleep(min(poll, 1.0))
+        record = refresh(record)
 
 
 def _tail(entry: StageRecord, lines: int = 20) -> str:
