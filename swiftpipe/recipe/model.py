@@ -242,8 +242,11 @@ def infer(name: str = "infer", flags: Mapping[str, FlagValue] | None = None, *,
     return Stage(name, "infer", _normalize_flags(flags), launch or Launch(), caller_origin())
 
 
+# Every model answers in the chat format, whatever it was trained with: a `swift pt` checkpoint's saved arguments
+# would otherwise give it the plain-text template (which ms-swift 4 cannot encode a question with).
 COMPARE_SETTINGS: dict[str, FlagValue] = {
-    "infer_backend": "pt", "stream": False, "temperature": 0, "max_new_tokens": 64, "max_batch_size": 4}
+    "infer_backend": "pt", "use_chat_template": True, "stream": False, "temperature": 0, "max_new_tokens": 64,
+    "max_batch_size": 4}
 
 
 def compare(name: str, questions: str | Path, models: Mapping[str, FlagValue], flags: Mapping[str, FlagValue] | None

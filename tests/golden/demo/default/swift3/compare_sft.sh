@@ -3,6 +3,7 @@
 swift infer \
     --model '<merge.merged>' \
     --infer_backend pt \
+    --use_chat_template true \
     --stream false \
     --temperature 0 \
     --max_new_tokens 24 \

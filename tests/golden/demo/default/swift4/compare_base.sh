@@ -3,6 +3,7 @@
 swift infer \
     --model work/tiny-qwen2 \
     --infer_backend transformers \
+    --use_chat_template true \
     --stream false \
     --temperature 0 \
     --max_new_tokens 24 \

@@ -4,6 +4,7 @@ CUDA_VISIBLE_DEVICES=0 \
 swift infer \
     --model '<sft.last_checkpoint>' \
     --infer_backend pt \
+    --use_chat_template true \
     --stream false \
     --temperature 0 \
     --max_new_tokens 64 \
