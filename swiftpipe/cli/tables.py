@@ -85,8 +85,7 @@ def comparison_table(comparison: Comparison) -> Table:
     for column in ("question", *(("reference",) if references else ()), *comparison.labels):
         table.add_column(column, overflow="fold")
     for i, question in enumerate(comparison.questions):
-        answers = [_nth(comparison.answers[label], i) or comparison.missing.get(label, "") for label in
-                   comparison.labels]
+        answers = [comparison.answer(label, i) for label in comparison.labels]
         table.add_row(Text(question or ""), *((Text(comparison.references[i] or ""),) if references else ()),
                       *(Text(a) for a in answers))
     for score in comparison.score_names:
@@ -94,10 +93,6 @@ def comparison_table(comparison: Comparison) -> Table:
         table.add_row(Text(score, style="bold"), *((Text(""),) if references else ()),
                       *(Text("" if v is None else f"{v:.1f}", style="bold") for v in values))
     return table
-
-
-def _nth(items: list[str | None], i: int) -> str | None:
-    return items[i] if i < len(items) else None
 
 
 def runs_table(summaries: list[Summary]) -> Table:

@@ -20,6 +20,11 @@ class Comparison:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # by label: rouge-l, bleu-4, acc, ...
     missing: dict[str, str] = field(default_factory=dict)  # by label: why it has no answers (its stage's state)
 
+    def answer(self, label: str, i: int) -> str:
+        """Model `label`'s answer to question `i`; why it has none, when its stage gave none."""
+        answers = self.answers[label]
+        return (answers[i] if i < len(answers) else None) or self.missing.get(label, "")
+
     @property
     def score_names(self) -> list[str]:
         names: list[str] = []
