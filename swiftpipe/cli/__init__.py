@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from swiftpipe import __version__, signals
-from swiftpipe.cli import data, download, recipes, runs, slurm
+from swiftpipe.cli import data, download, imports, recipes, runs, slurm
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
@@ -19,6 +19,7 @@ Examples:
   swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --wait
   swiftpipe data validate datasets/medical_sft_sample.jsonl --kind sft
   swiftpipe download model Qwen/Qwen2.5-1.5B
+  swiftpipe import pt.sh sft.sh merge.sh -o recipes/mine.py
 """)
 @click.version_option(__version__, prog_name="swiftpipe")
 def main() -> None:
@@ -27,5 +28,5 @@ def main() -> None:
     click.get_current_context().with_resource(signals.handled(signals.raise_interrupt, signals.POLITE))
 
 
-for command in (*recipes.COMMANDS, *runs.COMMANDS, *slurm.COMMANDS, data.data, download.download):
+for command in (*recipes.COMMANDS, *runs.COMMANDS, *slurm.COMMANDS, *imports.COMMANDS, data.data, download.download):
     main.add_command(command)

@@ -16,6 +16,7 @@ _VARIABLES = (
     ("master_port", "MASTER_PORT"),
     ("cuda_visible_devices", "CUDA_VISIBLE_DEVICES"),
 )
+VARIABLES = frozenset(var for _, var in _VARIABLES)
 
 
 @dataclass(frozen=True)

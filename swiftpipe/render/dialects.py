@@ -21,7 +21,7 @@ SUPPORTED_MAJORS = (3, 4)
 DEFAULT_MAJOR = 3  # the tutorials' major
 
 # Flags renamed between 3 and 4: name -> spelling per major.
-_RENAMED: dict[str, dict[int, str]] = {
+RENAMED: dict[str, dict[int, str]] = {
     "train_type": {3: "train_type", 4: "tuner_type"},
     "tuner_type": {3: "train_type", 4: "tuner_type"},
 }
@@ -104,8 +104,8 @@ def translate(flag: str, value: object, *, command: str, dialect: Dialect, where
     if flag in REMOVED_IN_3_AND_4:
         raise DialectError(f"{where}: --{flag} does not exist in ms-swift {dialect.major}; "
                            f"use {REMOVED_IN_3_AND_4[flag]}")
-    if flag in _RENAMED:
-        flag = _RENAMED[flag][dialect.major]
+    if flag in RENAMED:
+        flag = RENAMED[flag][dialect.major]
     if isinstance(value, str) and (flag, value) in _VALUE_RENAMED:
         value = _VALUE_RENAMED[(flag, value)].get(dialect.major, value)
     if flag == "ckpt_dir" and dialect.major >= 4:

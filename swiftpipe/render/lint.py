@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import hashlib
 import importlib
+import json
+import os
+import sys
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from swiftpipe.errors import LintError
@@ -32,6 +37,34 @@ _ARGUMENTS = {
         "deploy": "swift.arguments:DeployArguments", "app": "swift.arguments:AppArguments",
         "sample": "swift.arguments:SamplingArguments", "web-ui": "swift.arguments:WebUIArguments"},
 }
+
+
+def known_flags(subcommand: str) -> frozenset[str] | None:
+    """The flag names (without `--`) that the installed ms-swift's `swift <subcommand>` takes; None where ms-swift is
+    not installed or has no such subcommand. Building the parser imports ms-swift (seconds), so the names are kept in
+    the user's cache, one file per ms-swift version and Python."""
+    version = swift_version()
+    if version is None or subcommand not in _ARGUMENTS[target(version).major]:
+        return None
+    cache = _cache_dir() / f"swift-flags-{version}-{hashlib.sha1(sys.executable.encode()).hexdigest()[:8]}.json"
+    try:
+        names = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        names = {}
+    if subcommand not in names:
+        major = target(version).major
+        for sub in _ARGUMENTS[major]:
+            with contextlib.suppress(ImportError, AttributeError, LintError):
+                parser = _parser(sub, major, version, where=f"swift {sub}")
+                names[sub] = sorted(o[2:] for o in parser._option_string_actions if o.startswith("--"))
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(names))
+    return frozenset(names[subcommand]) if subcommand in names else None
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "swiftpipe"
 
 
 class _ParseError(Exception):

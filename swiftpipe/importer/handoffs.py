@@ -1,0 +1,158 @@
+"""Stage names, and the hand-offs between stages: a path that points inside an earlier stage's output_dir (a concrete
+`v0-20250610-135359/checkpoint-1048`, a `vx-xxx/checkpoint-xxx` placeholder, an `ls -t ... | head -n 1`, a
+`-merged` folder, 2.x's `best_model_checkpoint`) becomes `checkpoint(...)`, `run_dir(...)` or `merged(...)`."""
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from pathlib import Path
+
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
+from swiftpipe.importer.words import Substitution
+
+_TRAINING = ("pt", "sft", "rlhf")
+_RUN = re.compile(r"(^|/)v(\d+|x+|\*)(-[^/]*)?(/|$)")
+_CHECKPOINT = re.compile(r"(^|/)(checkpoint-(\d+|x+|\*|best|last)|last-checkpoint|best_model_checkpoint)"
+                         r"(-merged)?/?$")
+_BEST = ("best_model_checkpoint", "checkpoint-best")
+_BY_NAME = ("best_model_checkpoint", "last_model_checkpoint")  # 2.x tutorials: the variable, pasted as text
+
+
+def link(imported: Imported) -> None:
+    """Name every call's stage and replace the paths it takes from earlier stages with references."""
+    taken: set[str] = set()
+    for index, call in enumerate(imported.calls):
+        earlier = imported.calls[:index]
+        for flag in call.flags:
+            flag.values = [_reference(value, call, flag, earlier, imported) for value in flag.values]
+        name = _base_name(call)
+        source = _source_stage(call)
+        if name == "merge" and name in taken and source:
+            name = f"merge_{source}"
+        call.name = _unique(name, taken)
+        taken.add(call.name)
+        _ckpt_dir(call, earlier, imported)
+
+
+def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imported):
+    text = value.text if isinstance(value, Substitution) else value if isinstance(value, str) else None
+    if text is None:
+        return value
+    found = _producer(text, earlier)
+    where = f"{call.file}:{flag.line}"
+    if found is None:
+        if isinstance(value, Substitution):
+            raise ImportProblem(f"--{flag.name}: {text!r} is built by another program at run time; swiftpipe cannot "
+                                "import it (give the path, or the earlier stage's output_dir)", where=value.where)
+        return value
+    producer, merged_folder = found
+    if merged_folder:
+        merge = next((c for c in reversed(earlier) if c.command == "export" and _merges(c, producer)), None)
+        if merge is None:
+            imported.note(where, "warning", f"--{flag.name} {text}: a merged model of stage {producer.name!r}, "
+                          "but no earlier command merges it; kept as written", call=call)
+            return value
+        code = Code(f'merged("{merge.name}")')
+    elif _CHECKPOINT.search(text) or text in _BY_NAME or isinstance(value, Substitution):
+        which = ', which="best"' if any(b in text for b in _BEST) else ""
+        code = Code(f'checkpoint("{producer.name}"{which})')
+    else:
+        code = Code(f'run_dir("{producer.name}")')
+    imported.note(where, "hand-off", f"--{flag.name} {text} -> {code.text}", call=call)
+    return code
+
+
+def _producer(text: str, earlier: list[Call]) -> tuple[Call, bool] | None:
+    """The earlier training stage whose output `text` points into (latest first), and whether it names the merged
+    folder of one of its checkpoints."""
+    path = _normal(text)
+    merged_folder = path.endswith("-merged")
+    if text in _BY_NAME or text.rstrip("/") in _BY_NAME or path.removesuffix("-merged") in _BY_NAME:
+        trained = [c for c in earlier if c.command in _TRAINING]
+        return (trained[-1], merged_folder) if trained else None
+    for call in reversed(earlier):
+        if call.command not in _TRAINING:
+            continue
+        out = _normal(call.text("output_dir") or "output")
+        if path != out and not path.startswith(out + "/"):
+            continue
+        rest = path[len(out):].lstrip("/")
+        if _RUN.search(rest) or _CHECKPOINT.search(rest) or "$(" in text:
+            return call, merged_folder
+    return None
+
+
+def _merges(call: Call, producer: Call) -> bool:
+    source = call.get("ckpt_dir") or call.get("adapters")
+    return source is not None and any(isinstance(v, Code) and f'("{producer.name}"' in v.text for v in source.values)
+
+
+def _source_stage(call: Call) -> str | None:
+    """The stage a merge takes its checkpoint from."""
+    source = call.get("ckpt_dir") or call.get("adapters")
+    match = re.search(r'\("([^"]+)"', source.values[0].text) if source and source.values and isinstance(
+        source.values[0], Code) else None
+    return match.group(1) if match else None
+
+
+def _normal(text: str) -> str:
+    return posixpath.normpath(text.strip()).removeprefix("./") if text.strip() else ""
+
+
+def _base_name(call: Call) -> str:
+    if call.command == "pt":
+        return "pretrain"
+    if call.command == "rlhf":
+        return str(call.text("rlhf_type") or "rlhf")
+    if call.command == "export" and str(call.text("merge_lora")).lower() == "true":
+        return "merge"
+    return call.command.replace("-", "_")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name}_{n}" in taken:
+        n += 1
+    return f"{name}_{n}"
+
+
+def _ckpt_dir(call: Call, earlier: list[Call], imported: Imported) -> None:
+    """`--ckpt_dir` is gone in ms-swift 4: with a reference `render` spells it for each major; a literal path becomes
+    `--adapters` (a LoRA checkpoint) or `--model` (a full model) by what the folder holds."""
+    flag = call.get("ckpt_dir")
+    if flag is None or any(isinstance(v, Code) for v in flag.values):
+        return
+    where = f"{call.file}:{flag.line}"
+    path = str(flag.values[0]) if flag.values else ""
+    holds = _holds(path)
+    merging = str(call.text("merge_lora")).lower() == "true"
+    if holds == "adapter" or (holds is None and (merging or not path.endswith("-merged"))):
+        flag.name = "adapters"
+        guess = "" if holds else " (assumed a LoRA checkpoint: the folder is not here to look in)"
+    else:
+        flag.name = "model"
+        guess = "" if holds else " (a -merged folder holds a full model)"
+        replaced = call.get("model")
+        if replaced is not None and replaced is not flag:
+            call.flags.remove(replaced)
+            imported.note(where, "dropped", f"--model {replaced.values[0]} (the checkpoint is the model)", call=call)
+    imported.note(where, "translated", f"--ckpt_dir {path} -> --{flag.name}{guess}; ms-swift 4 has no --ckpt_dir",
+                  call=call)
+
+
+def _holds(path: str) -> str | None:
+    folder = Path(path)
+    if (folder / "adapter_config.json").is_file():
+        return "adapter"
+    if (folder / "config.json").is_file():
+        return "model"
+    args = folder / "args.json"
+    if args.is_file():
+        try:
+            return "model" if json.loads(args.read_text()).get("train_type") == "full" else "adapter"
+        except (OSError, ValueError):
+            return None
+    return None

@@ -1,0 +1,110 @@
+"""`import_files`: read each input (its kind decided by its content, not its name), translate its flags for
+ms-swift 3 and 4, keep secrets out, link the stages' hand-offs, and check every flag against the installed
+ms-swift. Raises ImportProblem, naming the file and line, before anything is written."""
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from swiftpipe.importer import handoffs, shell, swift_api
+from swiftpipe.importer.calls import Call, Code, Imported, ImportProblem
+from swiftpipe.importer.translate import translate
+from swiftpipe.recipe.secrets import is_secret, variable
+from swiftpipe.render.dialects import RENAMED
+
+_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?swift[ \t]+[a-z][\w-]*",
+                            re.M)
+
+Reader = Callable[[str, str, Imported], None]
+READERS: dict[str, Reader] = {"shell": shell.read, "ms-swift Python API": swift_api.read}
+
+
+def import_files(paths: Sequence[str]) -> Imported:
+    """The chain that the files at `paths`, in that order, describe."""
+    imported = Imported(sources=list(paths))
+    for path in paths:
+        text = _text(path)
+        READERS[kind_of(path, text)](path, text, imported)
+    if not imported.calls:
+        raise ImportProblem("no ms-swift command in " + ", ".join(paths))
+    for call in imported.calls:
+        translate(call, imported)
+        _secrets(call, imported)
+    handoffs.link(imported)
+    _check_flags(imported)
+    return imported
+
+
+def kind_of(path: str, text: str) -> str:
+    """What the file is, by its content: shell, ms-swift Python API (LLaMA-Factory and xtuner to come)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        tree = None
+        python_error = exc
+    if tree is not None and swift_api.uses_swift(tree):
+        return "ms-swift Python API"
+    if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text):
+        return "shell"
+    if tree is None and re.search(r"^\s*(from|import)\s+swift\b", text, re.M):
+        raise ImportProblem(f"not valid Python: {python_error.msg}",
+                            where=f"{path}:{python_error.lineno}")
+    raise ImportProblem("not a kind of file swiftpipe imports (a shell script with swift commands, or a Python "
+                        "file using ms-swift's API)", where=path)
+
+
+def _text(path: str) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise ImportProblem("no such file", where=path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportProblem(f"not a text file (byte {exc.start} is not UTF-8)", where=path) from None
+    if not text.strip():
+        raise ImportProblem("the file is empty", where=path)
+    return text.replace("\r\n", "\n")
+
+
+def _secrets(call: Call, imported: Imported) -> None:
+    """A secret never reaches the recipe: a flag's value is read from the environment when the recipe runs, and a
+    variable in front of the command is left to the environment swift inherits."""
+    for flag in call.flags:
+        if is_secret(flag.name) and flag.values and not all(isinstance(v, Code) for v in flag.values):
+            var = variable(flag.name)
+            flag.values = [Code(f'os.environ.get("{var}")')]
+            imported.note(f"{call.file}:{flag.line}", "secret", f"--{flag.name}: the value is not copied; the recipe "
+                          f"reads it from ${var} when it runs", call=call)
+    for name, value in list(call.env):
+        if is_secret(name):
+            call.env.remove((name, value))
+            imported.note(call.where, "secret", f"{name} is not copied; swift reads it from the environment: export "
+                          "it before `swiftpipe run`", call=call)
+
+
+def _check_flags(imported: Imported) -> None:
+    from swiftpipe.render.lint import known_flags
+    from swiftpipe.versions import swift_version
+
+    problems = []
+    for call in imported.calls:
+        known = known_flags(call.command)
+        if known is None:
+            if swift_version() is None:
+                imported.note(call.where, "warning", "ms-swift is not installed: the flags were not checked")
+                return
+            problems.append(f"{call.where}: `swift {call.command}` is not an ms-swift {swift_version()} subcommand")
+            continue
+        for flag in call.flags:
+            names = {flag.name, *RENAMED.get(flag.name, {}).values()}
+            if names & known or flag.name == "ckpt_dir":
+                continue
+            close = difflib.get_close_matches(flag.name, sorted(known), n=3, cutoff=0.6)
+            hint = f" (closest: {', '.join('--' + c for c in close)})" if close else ""
+            problems.append(f"{call.file}:{flag.line}: `swift {call.command}` has no --{flag.name} in ms-swift "
+                            f"{swift_version()}{hint}")
+    if problems:
+        raise ImportProblem("\n".join(problems))

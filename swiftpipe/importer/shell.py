@@ -1,0 +1,216 @@
+"""Shell scripts: every `swift <sub>` command with the variables in front of it and the `export`s before it, read
+with bashlex (a port of bash's own parser), the way the author meant it.
+
+The broken continuations people write are repaired and reported: a space after the final backslash, a commented-out
+flag line inside a command, a dangling backslash at the end of the file, flags after a line that lost its
+backslash, and a launch variable on its own line just above the command (seed 000's `NPROC_PER_NODE=1`).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import bashlex
+
+from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
+from swiftpipe.importer.words import ARITHMETIC, Expander, Piece, item_of
+from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
+
+_WRAPPERS = {"nohup", "time", "exec", "command", "env"}
+_IGNORED = {"echo", "printf", "mkdir", "set", "conda", "pip", "export", "cd", "wait", "sleep", "true", ":", "rm",
+            "cp", "mv", "ls", "cat", "tee", "unset", "nvidia-smi", "date", "trap", "ulimit", "shift", "pushd", "popd"}
+_ARITHMETIC = re.compile(r"\$\(\(([^()]*)\)\)")
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def read(path: str, text: str, imported: Imported) -> None:
+    """Add every swift command of the script at `path` to `imported`."""
+    text = _repaired(text, path, imported)
+    text = _ARITHMETIC.sub(lambda m: f"$({ARITHMETIC} {m.group(1)})", text)
+    try:
+        nodes = bashlex.parse(text)
+    except bashlex.errors.ParsingError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ImportProblem(f"bash cannot read this: {exc.message}", where=f"{path}:{line}") from None
+    except NotImplementedError as exc:
+        raise ImportProblem(f"uses shell syntax swiftpipe cannot import ({exc})", where=path) from None
+    _Walk(text, path, imported).run(nodes)
+
+
+def _repaired(text: str, path: str, imported: Imported) -> str:
+    lines = text.split("\n")
+    continued = False
+    for i, line in enumerate(lines):
+        where = f"{path}:{i + 1}"
+        stripped = line.rstrip(" \t")
+        if continued and line.lstrip().startswith("#"):
+            if stripped.endswith("\\"):
+                lines[i] = "\\"
+                imported.note(where, "repaired", "a commented-out line inside a command ended it there; the command "
+                              "goes on after it, as its backslash says")
+            continue
+        if stripped != line and stripped.endswith("\\") and not stripped.endswith("\\\\"):
+            lines[i] = stripped
+            imported.note(where, "repaired", "a space after the final backslash ended the command there; read as "
+                          "the continuation it was meant to be")
+        continued = lines[i].endswith("\\") and not lines[i].endswith("\\\\")
+    content = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    if content and lines[content[-1]].endswith("\\") and not lines[content[-1]].endswith("\\\\"):
+        lines[content[-1]] = lines[content[-1]][:-1]
+        imported.note(f"{path}:{content[-1] + 1}", "repaired", "the file ends in a backslash; the command ends there")
+    return "\n".join(lines)
+
+
+class _Walk:
+    def __init__(self, text: str, path: str, imported: Imported) -> None:
+        self.text = text
+        self.path = path
+        self.imported = imported
+        self.words = Expander(text, path, imported)
+        self.pending_launch: tuple[int, list[tuple[str, list[Piece]]]] | None = None  # a variable line above
+        self.last_call: Call | None = None
+        self.last_end = -1
+        self.sourced: str | None = None
+
+    def run(self, nodes) -> None:
+        for node, context in _commands(nodes, None):
+            self.command(node, context)
+
+    def command(self, node, context: tuple[str, object, set[str]] | None) -> None:
+        assignments = [p for p in node.parts if p.kind == "assignment"]
+        words = [p for p in node.parts if p.kind == "word"]
+        start_line = self.words.line_of(node.pos[0])
+        joined_flags = bool(words) and words[0].word.startswith("--") and self.last_call is not None \
+            and self.text[self.last_end:node.pos[0]].strip() == ""
+        if joined_flags:
+            self.imported.note(f"{self.path}:{start_line}", "repaired", "these flags follow a line that lost its "
+                               f"backslash; they belong to the command at {self.last_call.where}")
+            self._add_flags(self.last_call, words)
+            self.last_end = node.pos[1]
+            return
+        while words and words[0].word in _WRAPPERS:
+            words.pop(0)
+            while words and words[0].word.startswith("-"):
+                words.pop(0)
+        pairs = [(a.word.partition("=")[0], self._value_of(a)) for a in assignments]
+        if not words:
+            for name, pieces in pairs:
+                self.words.assign(name, pieces)
+            if pairs and all(name in LAUNCH_VARIABLES for name, _ in pairs):
+                self.pending_launch = (node.pos[1], pairs)
+            return
+        first = words[0].word
+        if first == "export" or first == "declare":
+            for word in words[1:]:
+                name, equals, _ = word.word.partition("=")
+                if equals:
+                    self.words.assign(name, self._value_of(word), export=True)
+                elif name.isidentifier() and name in self.words.variables:
+                    self.words.assign(name, self.words.variables[name], export=True)
+            return
+        if first in ("source", "."):
+            self.sourced = f"{self.path}:{start_line}"
+            return
+        if first == "eval" and "swift" in self.text[node.pos[0]:node.pos[1]]:
+            raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:"
+                                f"{start_line}")
+        if first != "swift" and not first.endswith("/swift"):
+            return
+        if context is not None:
+            self._check_context(node, context)
+        self._swift(node, words, pairs, start_line)
+
+    def _swift(self, node, words, pairs, line: int) -> None:
+        if len(words) < 2 or words[1].word.startswith("-"):
+            raise ImportProblem("`swift` without a subcommand", where=f"{self.path}:{line}")
+        env = [(name, pieces) for name in self.words.exported for pieces in [self.words.variables[name]]]
+        if self.pending_launch and self.text[self.pending_launch[0]:node.pos[0]].count("\n") == 1:
+            names = ", ".join(name for name, _ in self.pending_launch[1])
+            self.imported.note(f"{self.path}:{line - 1}", "repaired", f"{names} on the line above the command, "
+                               "without a backslash, never reached swift; passed to it, as meant")
+            env += self.pending_launch[1]
+        self.pending_launch = None
+        env += pairs
+        nproc = next((p[0] for name, p in reversed(env) if name == "NPROC_PER_NODE" and len(p) == 1
+                      and isinstance(p[0], str)), None)
+        call = Call(words[1].word, [], [], self.path, line)
+        call.env = [(name, item_of(pieces, nproc=nproc, where=call.where, imported=self.imported))
+                    for name, pieces in dict(env).items()]
+        before = set(self.imported.params)
+        self._add_flags(call, words[2:])
+        unset = [p for name, p in self.imported.params.items() if name not in before and not name.startswith("arg")]
+        if self.sourced and unset:
+            raise ImportProblem(f"this command uses {unset[0].origin}, which the file sourced at {self.sourced} may "
+                                "set; a sourced file cannot be imported: give the values in the script",
+                                where=call.where)
+        self.imported.calls.append(call)
+        self.last_call = call
+        self.last_end = node.pos[1]
+
+    def _add_flags(self, call: Call, words) -> None:
+        nproc = next((str(v) for name, v in call.env if name == "NPROC_PER_NODE"), None)
+        for node in words:
+            where = self.words.where(node)
+            line = self.words.line_of(node.pos[0])
+            for pieces in self.words.words(node):
+                text = pieces[0] if len(pieces) == 1 and isinstance(pieces[0], str) else None
+                if text is not None and text.startswith("--"):
+                    name, equals, value = text[2:].partition("=")
+                    flag = Flag(name, [], line)
+                    if call.get(name) is not None:
+                        call.remove(name)
+                        self.imported.note(where, "dropped", f"an earlier --{name} of the same command (ms-swift "
+                                           "keeps the last)", call=call)
+                    call.flags.append(flag)
+                    if equals:
+                        flag.values.append(item_of([value], nproc=nproc, where=where, imported=self.imported))
+                    continue
+                if not call.flags:
+                    raise ImportProblem(f"`swift {call.command}` takes flags, not {node.word!r}", where=where)
+                item = item_of(pieces, nproc=nproc, where=where, imported=self.imported)
+                call.flags[-1].values.append(item)  # type: ignore[arg-type]
+                call.flags[-1].many = len(call.flags[-1].values) > 1
+
+    def _value_of(self, node) -> list[Piece]:
+        """An assignment's value (`NAME=value`) expanded."""
+        pieces = self.words.expand(node)
+        name = node.word.partition("=")[0] + "="
+        first = pieces[0]
+        if isinstance(first, str) and first.startswith(name):
+            return [first[len(name):], *pieces[1:]] if first[len(name):] or len(pieces) == 1 else pieces[1:]
+        return pieces
+
+    def _check_context(self, node, context: tuple[str, object, set[str]]) -> None:
+        kind, around, bound = context
+        where = self.words.where(around)
+        source = self.text[node.pos[0]:node.pos[1]]
+        used = [name for name in bound if re.search(rf"\$\{{?{re.escape(name)}\b", source)]
+        if used:
+            raise ImportProblem(f"this swift command runs inside a {kind} and uses its ${used[0]}; a recipe has one "
+                                "stage per command: write the commands out, one per run", where=where)
+        self.imported.note(where, "warning", f"the swift command inside this {kind} was imported as one stage; "
+                           f"the {kind} itself was left out")
+
+
+def _commands(nodes, context) -> Iterator[tuple[object, tuple[str, object, set[str]] | None]]:
+    """Every simple command in order, with the loop, condition or function it sits in (kind, where, the names it
+    binds)."""
+    for node in nodes:
+        kind = node.kind
+        if kind == "command":
+            yield node, context
+        elif kind in ("list", "pipeline"):
+            yield from _commands([p for p in node.parts if p.kind not in ("operator", "pipe")], context)
+        elif kind == "compound":
+            yield from _commands([p for p in node.list if p.kind not in ("reservedword", "operator")], context)
+        elif kind in ("for", "while", "until", "if", "function"):
+            bound: set[str] = set()
+            if kind == "for":
+                bound.add(node.parts[1].word)
+            if kind == "function":
+                bound.update(str(n) for n in range(1, 10))
+                bound.add("@")
+            label = {"for": "for loop", "while": "while loop", "until": "until loop", "if": "condition",
+                     "function": "function"}[kind]
+            inner = [p for p in node.parts if p.kind not in ("reservedword", "word", "operator")]
+            yield from _commands(inner, context or (label, node, bound))

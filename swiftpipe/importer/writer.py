@@ -1,0 +1,93 @@
+"""The imported chain as a recipe file: how to run it first, then one stage per command with its flags in the
+input's order, and what the import changed as comments beside what it changed."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, Item, python_literal
+
+_HELPERS = {"pt": "pretrain", "sft": "sft", "infer": "infer"}
+_LAUNCH_FIELDS = {"NPROC_PER_NODE": ("nproc_per_node", int), "NNODES": ("nnodes", int),
+                  "NODE_RANK": ("node_rank", int), "MASTER_ADDR": ("master_addr", str),
+                  "MASTER_PORT": ("master_port", int), "CUDA_VISIBLE_DEVICES": ("cuda_visible_devices", str)}
+
+
+def recipe_text(imported: Imported, *, name: str, path: str) -> str:
+    """The Python source of the recipe `name`, to be written at `path`."""
+    params = imported.params
+    body = [_stage(call, params) for call in imported.calls]
+    source = "\n".join(body)
+    helpers = sorted({m for m in re.findall(r"\b(pretrain|sft|dpo|rlhf|merge|infer|stage|checkpoint|merged|run_dir|"
+                                            r"per_process|Launch)\(", source)} | {"make_recipe"})
+    chain = " -> ".join(call.name for call in imported.calls)
+    inputs = ", ".join(Path(s).name for s in imported.sources)
+    header = [f"# swiftpipe render {path}                 # the commands, for the installed ms-swift",
+              f"# swiftpipe render {path} --swift-version 4",
+              f"# swiftpipe run {path}                    # {chain}"]
+    if params:
+        header.append(f"# swiftpipe run {path} " + " ".join(f"-p {p}=..." for p in params))
+    lines = [*header, f'"""Imported from {inputs} by `swiftpipe import`."""', "from __future__ import annotations", ""]
+    if "os." in source or any("os." in p.default for p in imported.params.values()):
+        lines += ["import os", ""]
+    lines += [f"from swiftpipe import {', '.join(helpers)}", "", ""]
+    general = [str(f) for f in imported.findings if not any(str(f) in c.notes for c in imported.calls)]
+    lines += [f"# {text}" for text in general]
+    lines.append("def recipe(" + ("" if params else "):"))
+    for param, spec in params.items():
+        lines.append(f"    {param}: str = {python_literal(spec.default)},  # {spec.origin} at {spec.where}")
+    if params:
+        lines.append("):")
+    lines += ["    stages = [", source + "    ]",
+              f"    return make_recipe({python_literal(name)}, stages, description=__doc__.splitlines()[0])", ""]
+    return _join(lines)
+
+
+def _stage(call: Call, params: dict[str, str]) -> str:
+    comments = [f"        # {call.where}: swift {call.command}"] + [f"        # {note}" for note in call.notes]
+    flags = list(call.flags)
+    name = python_literal(call.name)
+    if call.command in _HELPERS:
+        opening = f"{_HELPERS[call.command]}({name}, {{"
+    elif call.command == "export" and (merge := call.get("merge_lora")) is not None and merge.values == [True]:
+        opening = f"merge({name}, {{"
+    elif call.command == "rlhf" and flags and flags[0].name == "rlhf_type" and len(flags[0].values) == 1:
+        kind = flags.pop(0).values[0]
+        opening = f"dpo({name}, {{" if kind == "dpo" else f"rlhf({name}, {python_literal(kind)}, {{"
+    else:
+        opening = f"stage({name}, {python_literal(call.command)}, {{"
+    body = [f"            {python_literal(f.name)}: {_value(f)}," for f in flags]
+    launch = _launch(call)
+    closing = f"        }}, launch={launch})," if launch else "        }),"
+    return "\n".join([*comments, f"        {opening}", *body, closing]) + "\n"
+
+
+def _value(flag: Flag) -> str:
+    if flag.many or len(flag.values) != 1:
+        return "[" + ", ".join(python_literal(v) for v in flag.values) + "]"
+    return python_literal(flag.values[0])
+
+
+def _launch(call: Call) -> str:
+    fields, env = [], []
+    for variable, value in call.env:
+        if variable in _LAUNCH_FIELDS:
+            name, kind = _LAUNCH_FIELDS[variable]
+            fields.append(f"{name}={_typed(value, kind)}")
+        else:
+            env.append(f"{python_literal(variable)}: {_typed(value, str)}")
+    if env:
+        fields.append("env={" + ", ".join(env) + "}")
+    return f"Launch({', '.join(fields)})" if fields else ""
+
+
+def _typed(value: Item, kind: type) -> str:
+    if isinstance(value, Code):
+        return value.text
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return python_literal(str(value).lower() if isinstance(value, bool) else str(value))
+
+
+def _join(lines: list[str]) -> str:
+    return "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
