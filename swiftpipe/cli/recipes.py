@@ -82,7 +82,7 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
             if chosen and stage.name not in chosen:
                 continue
             if stage.interactive:
-                console.say(f"# {stage.name}: skipped: {chat_note(recipe_path)}", err=True)
+                console.say(f"# {stage.name}: skipped: {chat_note(recipe_path, stage)}", err=True)
                 continue
             texts.append(script.sbatch_script(loaded.recipe, stage, loaded.source, plan, dialect=target))
     console.write("\n".join(texts))

@@ -38,6 +38,7 @@ class Flag:
     values: list[Item]
     line: int
     many: bool = False
+    written: list[str] = field(default_factory=list)  # each value as the shell script wrote it, `$X` unexpanded
 
     @property
     def value(self) -> Item | list[Item]:

@@ -22,10 +22,11 @@ _BY_NAME = ("best_model_checkpoint", "last_model_checkpoint")  # 2.x tutorials: 
 def link(imported: Imported) -> None:
     """Name every call's stage and replace the paths it takes from earlier stages with references."""
     taken: set[str] = set()
+    seen: dict[str, Code] = {}  # a path already linked means the same thing wherever it is written again
     for index, call in enumerate(imported.calls):
         earlier = imported.calls[:index]
         for flag in call.flags:
-            flag.values = [_reference(value, call, flag, earlier, imported) for value in flag.values]
+            flag.values = [_reference(value, call, flag, earlier, imported, seen) for value in flag.values]
         name = _base_name(call)
         source = _source_stage(call)
         if name == "merge" and name in taken and source:
@@ -35,12 +36,15 @@ def link(imported: Imported) -> None:
         _ckpt_dir(call, earlier, imported)
 
 
-def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imported):
+def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imported, seen: dict[str, Code]):
     text = value.text if isinstance(value, Substitution) else value if isinstance(value, str) else None
     if text is None:
         return value
-    found = _producer(text, earlier)
     where = f"{call.file}:{flag.line}"
+    if text in seen and text not in _BY_NAME:
+        imported.note(where, "hand-off", f"--{flag.name} {text} -> {seen[text].text} (as before)", call=call)
+        return seen[text]
+    found = _producer(text, earlier)
     if found is None:
         if isinstance(value, Substitution):
             raise ImportProblem(f"--{flag.name}: {text!r} is built by another program at run time; swiftpipe cannot "
@@ -54,19 +58,20 @@ def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imp
                           "but no earlier command merges it; kept as written", call=call)
             return value
         code = Code(f'merged("{merge.name}")')
-    elif _CHECKPOINT.search(text) or text in _BY_NAME or isinstance(value, Substitution):
+    elif _CHECKPOINT.search(_normal(text)) or text in _BY_NAME or isinstance(value, Substitution):
         which = ', which="best"' if any(b in text for b in _BEST) else ""
         code = Code(f'checkpoint("{producer.name}"{which})')
     else:
         code = Code(f'run_dir("{producer.name}")')
     imported.note(where, "hand-off", f"--{flag.name} {text} -> {code.text}", call=call)
+    seen[text] = code
     return code
 
 
 def _producer(text: str, earlier: list[Call]) -> tuple[Call, bool] | None:
     """The earlier training stage whose output `text` points into (latest first), and whether it names the merged
     folder of one of its checkpoints."""
-    path = _normal(text)
+    path = _normal(_listed(text) if text.startswith("$(") else text)
     merged_folder = path.endswith("-merged")
     if text in _BY_NAME or text.rstrip("/") in _BY_NAME or path.removesuffix("-merged") in _BY_NAME:
         trained = [c for c in earlier if c.command in _TRAINING]
@@ -74,13 +79,33 @@ def _producer(text: str, earlier: list[Call]) -> tuple[Call, bool] | None:
     for call in reversed(earlier):
         if call.command not in _TRAINING:
             continue
-        out = _normal(call.text("output_dir") or "output")
-        if path != out and not path.startswith(out + "/"):
+        out = _normal(_output_dir(call))
+        if path == out or path.startswith(out + "/"):
+            rest = path[len(out):].lstrip("/")
+        elif f"/{out}/" in path:  # /your/output/path/..., <path/to/output/sft_lora/...>
+            rest = path.split(f"/{out}/", 1)[1]
+        else:
             continue
-        rest = path[len(out):].lstrip("/")
         if _RUN.search(rest) or _CHECKPOINT.search(rest) or "$(" in text:
             return call, merged_folder
     return None
+
+
+def _output_dir(call: Call) -> str:
+    """Where a training stage writes, as the script wrote it (`output/${RUN}` stays unexpanded), else ms-swift's
+    default."""
+    flag = call.get("output_dir")
+    if flag is None:
+        return "output"
+    if flag.written:
+        return flag.written[0]
+    return call.text("output_dir") or "output"
+
+
+def _listed(text: str) -> str:
+    """The folder an `$(ls -td DIR/v*/checkpoint-* | head -n 1)` lists."""
+    words = [w.strip("'\"") for w in re.split(r"[\s|()]+", text)]
+    return next((w for w in words if "/" in w and not w.startswith("-")), text)
 
 
 def _merges(call: Call, producer: Call) -> bool:
@@ -97,7 +122,9 @@ def _source_stage(call: Call) -> str | None:
 
 
 def _normal(text: str) -> str:
-    return posixpath.normpath(text.strip()).removeprefix("./") if text.strip() else ""
+    text = text.strip().removeprefix("<").removesuffix(">")  # a tutorial's <path/to/output/...>
+    text = re.sub(r"\$(\w+)", r"${\1}", text)
+    return posixpath.normpath(text).removeprefix("./") if text else ""
 
 
 def _base_name(call: Call) -> str:

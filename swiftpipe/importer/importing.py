@@ -18,6 +18,8 @@ from swiftpipe.render.dialects import RENAMED
 _SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?swift[ \t]+[a-z][\w-]*",
                             re.M)
 
+_PLACEHOLDER = re.compile(r"^<[^<>]+>$")
+
 Reader = Callable[[str, str, Imported], None]
 READERS: dict[str, Reader] = {"shell": shell.read, "ms-swift Python API": swift_api.read}
 
@@ -34,6 +36,7 @@ def import_files(paths: Sequence[str]) -> Imported:
         translate(call, imported)
         _secrets(call, imported)
     handoffs.link(imported)
+    _placeholders(imported)
     _check_flags(imported)
     return imported
 
@@ -83,6 +86,23 @@ def _secrets(call: Call, imported: Imported) -> None:
             call.env.remove((name, value))
             imported.note(call.where, "secret", f"{name} is not copied; swift reads it from the environment: export "
                           "it before `swiftpipe run`", call=call)
+
+
+def _placeholders(imported: Imported) -> None:
+    """A tutorial's `<model_id_or_path>` left to fill in becomes a recipe parameter whose default is the placeholder
+    itself, so that the recipe renders as the tutorial reads until it is set."""
+    defaults: dict[str, str] = {}
+    for call in imported.calls:
+        for flag in call.flags:
+            for i, value in enumerate(flag.values):
+                if not (isinstance(value, str) and _PLACEHOLDER.match(value)):
+                    continue
+                inner = value[1:-1]
+                name = inner if inner.isidentifier() else flag.name
+                if defaults.get(name, value) != value:
+                    name = f"{call.name}_{name}"
+                defaults[name] = value
+                flag.values[i] = imported.param(name, value, where=f"{call.file}:{flag.line}", origin=value)
 
 
 def _check_flags(imported: Imported) -> None:

@@ -17,15 +17,17 @@ from swiftpipe.importer.words import ARITHMETIC, Expander, Piece, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
 
 _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
-_IGNORED = {"echo", "printf", "mkdir", "set", "conda", "pip", "export", "cd", "wait", "sleep", "true", ":", "rm",
-            "cp", "mv", "ls", "cat", "tee", "unset", "nvidia-smi", "date", "trap", "ulimit", "shift", "pushd", "popd"}
+# Sourced files that set up an environment (conda, a venv, the login shell) rather than the script's values.
+_ENVIRONMENT_SETUP = {"activate", "conda.sh", ".bashrc", ".bash_profile", ".profile"}
 _ARITHMETIC = re.compile(r"\$\(\(([^()]*)\)\)")
-_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+# A tutorial's `<model_id_or_path>`: a word to fill in, not a redirect.
+_PLACEHOLDER = re.compile(r"(?<=[\s=])<[^\s<>'\"]+>[^\s<>'\"]*(?=\s|$)")
 
 
 def read(path: str, text: str, imported: Imported) -> None:
     """Add every swift command of the script at `path` to `imported`."""
     text = _repaired(text, path, imported)
+    text = _PLACEHOLDER.sub(lambda m: f"'{m.group(0)}'", text)
     text = _ARITHMETIC.sub(lambda m: f"$({ARITHMETIC} {m.group(1)})", text)
     try:
         nodes = bashlex.parse(text)
@@ -109,7 +111,8 @@ class _Walk:
                     self.words.assign(name, self.words.variables[name], export=True)
             return
         if first in ("source", "."):
-            self.sourced = f"{self.path}:{start_line}"
+            if len(words) < 2 or words[1].word.rsplit("/", 1)[-1] not in _ENVIRONMENT_SETUP:
+                self.sourced = f"{self.path}:{start_line}"
             return
         if first == "eval" and "swift" in self.text[node.pos[0]:node.pos[1]]:
             raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:"
@@ -143,6 +146,9 @@ class _Walk:
             raise ImportProblem(f"this command uses {unset[0].origin}, which the file sourced at {self.sourced} may "
                                 "set; a sourced file cannot be imported: give the values in the script",
                                 where=call.where)
+        if any(p.kind == "redirect" for p in node.parts):
+            self.imported.note(call.where, "dropped", "the output redirect (swiftpipe keeps each stage's log in its "
+                               "run folder)", call=call)
         self.imported.calls.append(call)
         self.last_call = call
         self.last_end = node.pos[1]
@@ -164,11 +170,13 @@ class _Walk:
                     call.flags.append(flag)
                     if equals:
                         flag.values.append(item_of([value], nproc=nproc, where=where, imported=self.imported))
+                        flag.written.append(node.word.partition("=")[2])
                     continue
                 if not call.flags:
                     raise ImportProblem(f"`swift {call.command}` takes flags, not {node.word!r}", where=where)
                 item = item_of(pieces, nproc=nproc, where=where, imported=self.imported)
                 call.flags[-1].values.append(item)  # type: ignore[arg-type]
+                call.flags[-1].written.append(node.word)
                 call.flags[-1].many = len(call.flags[-1].values) > 1
 
     def _value_of(self, node) -> list[Piece]:

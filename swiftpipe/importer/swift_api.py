@@ -144,6 +144,8 @@ class _Module:
         if isinstance(node, (ast.List, ast.Tuple)):
             return [self._evaluate(e) for e in node.elts]
         if isinstance(node, ast.Name):
+            if node.id in _OUTPUT_KEYS and self.names.get(node.id, "") == "":
+                return node.id  # 2.x tutorials: `best_model_checkpoint = ''`, to fill in with the last run's
             if node.id in self.names and not isinstance(self.names[node.id], tuple):
                 return self.names[node.id]
             raise _Unknown

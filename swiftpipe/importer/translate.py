@@ -109,6 +109,7 @@ def translate(call: Call, imported: Imported) -> None:
 
 
 def _rename(call: Call, flag: Flag, rule: Rename, where: str, imported: Imported) -> None:
+    old, original = flag.name, list(flag.values)
     before = f"--{flag.name} {' '.join(str(v) for v in flag.values)}".strip()
     values = []
     for value in flag.values:
@@ -126,8 +127,10 @@ def _rename(call: Call, flag: Flag, rule: Rename, where: str, imported: Imported
         call.flags.remove(flag)
     else:
         flag.name, flag.values = rule.new, values
-    after = f"--{rule.new} {' '.join(str(v) for v in values)}"
-    if after != before:
+    if values == original:
+        imported.note(where, "translated", f"--{old} -> --{rule.new}", call=call)
+    else:
+        after = f"--{rule.new} {' '.join(str(v) for v in values)}"
         imported.note(where, "translated", f"{before} -> {after}", call=call)
 
 

@@ -3,10 +3,12 @@ input's order, and what the import changed as comments beside what it changed.""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, Item, python_literal
 
+_WIDTH = 120
 _HELPERS = {"pt": "pretrain", "sft": "sft", "infer": "infer"}
 _LAUNCH_FIELDS = {"NPROC_PER_NODE": ("nproc_per_node", int), "NNODES": ("nnodes", int),
                   "NODE_RANK": ("node_rank", int), "MASTER_ADDR": ("master_addr", str),
@@ -32,10 +34,11 @@ def recipe_text(imported: Imported, *, name: str, path: str) -> str:
         lines += ["import os", ""]
     lines += [f"from swiftpipe import {', '.join(helpers)}", "", ""]
     general = [str(f) for f in imported.findings if not any(str(f) in c.notes for c in imported.calls)]
-    lines += [f"# {text}" for text in general]
+    lines += [line for text in general for line in _comment(text, indent=0)]
     lines.append("def recipe(" + ("" if params else "):"))
     for param, spec in params.items():
-        lines.append(f"    {param}: str = {python_literal(spec.default)},  # {spec.origin} at {spec.where}")
+        origin = "" if spec.origin == spec.default else f"{spec.origin} "
+        lines.append(f"    {param}: str = {python_literal(spec.default)},  # {origin}at {spec.where}")
     if params:
         lines.append("):")
     lines += ["    stages = [", source + "    ]",
@@ -43,8 +46,9 @@ def recipe_text(imported: Imported, *, name: str, path: str) -> str:
     return _join(lines)
 
 
-def _stage(call: Call, params: dict[str, str]) -> str:
-    comments = [f"        # {call.where}: swift {call.command}"] + [f"        # {note}" for note in call.notes]
+def _stage(call: Call, params: dict) -> str:
+    comments = [line for note in [f"{call.where}: swift {call.command}", *call.notes]
+                for line in _comment(note, indent=8)]
     flags = list(call.flags)
     name = python_literal(call.name)
     if call.command in _HELPERS:
@@ -64,8 +68,19 @@ def _stage(call: Call, params: dict[str, str]) -> str:
 
 def _value(flag: Flag) -> str:
     if flag.many or len(flag.values) != 1:
-        return "[" + ", ".join(python_literal(v) for v in flag.values) + "]"
+        items = [python_literal(v) for v in flag.values]
+        one_line = "[" + ", ".join(items) + "]"
+        if len(one_line) + len(flag.name) + 16 <= _WIDTH:
+            return one_line
+        return "[\n" + "".join(f"                {item},\n" for item in items) + "            ]"
     return python_literal(flag.values[0])
+
+
+def _comment(text: str, *, indent: int) -> list[str]:
+    """`text` as comment lines that fit the width, continued lines indented."""
+    pad = " " * indent
+    return textwrap.wrap(text, _WIDTH - indent - 2, initial_indent=f"{pad}# ", subsequent_indent=f"{pad}#   ",
+                         break_long_words=False, break_on_hyphens=False) or [f"{pad}#"]
 
 
 def _launch(call: Call) -> str:

@@ -20,6 +20,8 @@ from swiftpipe.recipe.origin import Origin, caller_origin
 
 # The subcommands that train and write `<output_dir>/vN-<ts>/checkpoint-<step>` folders.
 TRAINING_COMMANDS = frozenset({"pt", "sft", "rlhf"})
+# The subcommands that serve until stopped (a web UI, an API server): like a chat, never part of a batch chain.
+SERVING_COMMANDS = frozenset({"app", "deploy", "web-ui"})
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,10 @@ class Stage:
 
     @property
     def interactive(self) -> bool:
-        """An inference stage that chats in a terminal, rather than answering a --val_dataset in batch."""
+        """A stage that needs a person: an inference that chats in a terminal (rather than answering a --val_dataset
+        in batch), or a server (`swift app`, `swift deploy`) that runs until stopped."""
+        if self.command in SERVING_COMMANDS:
+            return True
         return self.command == "infer" and not (self.flags.get("val_dataset") is not None
                                                 or is_true(self.flags.get("load_data_args")))
 

@@ -152,7 +152,7 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
             record.save()
             return State.REUSED
     if stage.interactive and not interactive:
-        entry.end(State.SKIPPED, chat_note(loaded.path))
+        entry.end(State.SKIPPED, chat_note(loaded.path, stage))
         say(f"[swiftpipe] {stage.name}: skipped: {entry.reason}")
         record.save()
         return State.SKIPPED

@@ -11,7 +11,7 @@ from pathlib import Path
 from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.recipe.model import Ref, Stage, infer
+from swiftpipe.recipe.model import SERVING_COMMANDS, Ref, Stage, infer
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history
@@ -19,8 +19,11 @@ from swiftpipe.run.preflight import swift_executable
 from swiftpipe.run.process import run_process
 
 
-def chat_note(recipe_path: str) -> str:
+def chat_note(recipe_path: str, stage: Stage | None = None) -> str:
     """Why an interactive stage did not run in a chain, and what opens it."""
+    if stage is not None and stage.command in SERVING_COMMANDS:
+        return (f"`swift {stage.command}` serves until stopped, so no chain waits on it; `swiftpipe run {recipe_path} "
+                f"--stage {stage.name}` starts it in a terminal")
     return f"interactive chat needs a terminal; `swiftpipe chat {recipe_path}` opens it"
 
 

@@ -68,7 +68,7 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
         entry = record.stage(name)
         resume_from = checkpoint_to_resume(stage, entry)
         if stage.interactive:
-            entry.restart(State.SKIPPED, chat_note(loaded.path))
+            entry.restart(State.SKIPPED, chat_note(loaded.path, stage))
             continue
         entry.restart(State.QUEUED)
         script, output = record.path_for(name, ".sbatch"), record.path_for(name, ".slurm.out")
