@@ -52,6 +52,9 @@ def kind_of(path: str, text: str) -> str:
         return "ms-swift Python API"
     if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text):
         return "shell"
+    if tree is None and re.search(r"\bswift\s+-*[a-z][\w-]*", text) and not re.search(r"^\s*(from|import)\s+swift\b",
+                                                                                    text, re.M):
+        return "shell"  # the command is built in a variable or a string; the shell reader says why it can't import
     if tree is None and re.search(r"^\s*(from|import)\s+swift\b", text, re.M):
         raise ImportProblem(f"not valid Python: {python_error.msg}",
                             where=f"{path}:{python_error.lineno}")

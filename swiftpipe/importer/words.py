@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from swiftpipe.importer.calls import Code, Imported, Item, ImportProblem, literal
+from swiftpipe.importer.calls import Code, Imported, ImportProblem, Item, literal
 
 # `${NAME}`, `${NAME:-default}`, `${1:?message}`; group 2 is the operator, group 3 its word.
 _PARAMETER = re.compile(r"^(\w+|[@*#?$!])(?:(:?[-=?+])(.*))?$", re.S)

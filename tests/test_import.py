@@ -1,0 +1,207 @@
+"""`swiftpipe import`: scripts and ms-swift Python files become recipes that render the same commands, for 3 and 4.
+
+The shell is read as bash reads it (checked against tests/shell_commands.py, an independent reader of the same
+tutorial files); flags are checked against the installed ms-swift's own parser, and every translation-table entry
+is a flag that ms-swift accepts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from shell_commands import flag_pairs, parse
+
+from swiftpipe.cli import main
+from swiftpipe.importer import translate
+from swiftpipe.importer.importing import import_files
+from swiftpipe.importer.writer import recipe_text
+from swiftpipe.recipe import loading
+from swiftpipe.render import dialects
+from swiftpipe.render.commands import render_recipe
+from swiftpipe.render.lint import known_flags, lint
+from swiftpipe.versions import swift_version
+
+REPO = Path(__file__).resolve().parent.parent
+TUTORIAL = REPO / "tests" / "fixtures" / "tutorial"
+PATTERNS = REPO / "tests" / "fixtures" / "import"
+INSTALLED = dialects.target(swift_version()).major
+SEED_003 = ["seed003_pretrain.py", "seed003_merge_pretrain.sh", "seed003_sft.py", "seed003_merge_sft.sh",
+            "seed003_self_cognition.py", "seed003_merge_self_cognition.sh", "seed003_app.py"]
+
+
+def _import(tmp_path: Path, *files: Path, name: str = "imported"):
+    imported = import_files([str(f) for f in files])
+    path = tmp_path / f"{name}.py"
+    path.write_text(recipe_text(imported, name=name, path=str(path)))
+    return imported, loading.load(path)
+
+
+def _rendered(loaded, major: int) -> dict:
+    return {r.command.stage: r for r in render_recipe(loaded.recipe, loaded.source, dialect=dialects.target(major))}
+
+
+@pytest.mark.parametrize("fixtures", [
+    ["seed000_pretrain.sh", "seed004_sft_lora.sh", "seed004_merge.sh", "seed004_infer_merged.sh"],
+    ["seed004_sft_full.sh"], ["seed004_sft_lisa.sh"]], ids=["pretrain-sft-merge-infer", "sft_full", "sft_lisa"])
+def test_the_tutorial_scripts_come_back_as_the_same_commands(tmp_path: Path, fixtures: list[str]) -> None:
+    _, loaded = _import(tmp_path, *(TUTORIAL / f for f in fixtures))
+    rendered = list(_rendered(loaded, 3).values())
+    assert len(rendered) == len(fixtures)
+    for fixture, stage in zip(fixtures, rendered):
+        want_env, want_argv = parse((TUTORIAL / fixture).read_text())
+        got_env, got_argv = parse(stage.script)
+        assert dict(got_env) == dict(want_env), fixture
+        assert got_argv[:2] == want_argv[:2]
+        want, got = flag_pairs(want_argv), flag_pairs(got_argv)
+        assert [n for n, _ in got] == [n for n, _ in want], fixture
+        for (name, want_values), (_, got_values) in zip(want, got):
+            if got_values[0].startswith("<") and "." in got_values[0] and got_values != want_values:
+                assert want_values[0].startswith("<"), f"{fixture} {name}: only a hand-off may differ"
+                continue
+            assert got_values == want_values, f"{fixture} {name}"
+
+
+def test_the_chain_of_tutorial_scripts_is_linked_and_renders_for_ms_swift_4(tmp_path: Path) -> None:
+    imported, loaded = _import(tmp_path, *(TUTORIAL / f for f in ["seed000_pretrain.sh", "seed004_sft_lora.sh",
+                                                                 "seed004_merge.sh", "seed004_infer_merged.sh"]))
+    assert [c.name for c in imported.calls] == ["pretrain", "sft", "merge", "infer"]
+    four = {name: dict(flag_pairs(r.command.argv)) for name, r in _rendered(loaded, 4).items()}
+    assert four["pretrain"]["--tuner_type"] == ("full",)
+    assert four["pretrain"]["--gradient_accumulation_steps"] == ("8",)  # per_process(8) over NPROC_PER_NODE=1
+    assert four["merge"]["--adapters"] == ("<sft.last_checkpoint>",)
+    assert four["infer"]["--model"] == ("<merge.merged>",)
+    assert {f.kind for f in imported.findings} >= {"repaired", "hand-off"}
+    params = {p.name: p.default for p in imported.params.values()}
+    assert params["model_path_or_id"] == "<model_path_or_id>"  # the tutorial's placeholder, to fill in with -p
+
+
+def test_seed_003s_python_api_chain_is_translated_from_2x(tmp_path: Path) -> None:
+    imported, loaded = _import(tmp_path, *(TUTORIAL / f for f in SEED_003))
+    stages = loaded.recipe.stages
+    assert [s.name for s in stages] == ["sft", "merge", "sft_2", "merge_sft_2", "sft_3", "merge_sft_3", "app"]
+    three = {name: dict(flag_pairs(r.command.argv)) for name, r in _rendered(loaded, 3).items()}
+    pretrain = three["sft"]
+    assert pretrain["--model"] == ("/your/model/path/Qwen/Qwen-14B-Chat",)
+    assert len(pretrain["--dataset"]) == 4 and pretrain["--per_device_train_batch_size"] == ("8",)
+    assert pretrain["--target_modules"] == ("all-linear",) and pretrain["--split_dataset_ratio"] == ("0.05",)
+    assert "--model_type" not in pretrain and "--train_dataset_sample" not in pretrain
+    assert three["merge"]["--ckpt_dir"] == ("<sft.last_checkpoint>",)
+    assert three["sft_2"]["--model"] == ("<merge.merged>",) and len(three["sft_2"]["--val_dataset"]) == 4
+    assert "--max_length" not in three["sft_2"]  # 2.x's -1, no limit, is 3/4's default
+    assert three["merge_sft_2"]["--ckpt_dir"] == ("<sft_2.best_checkpoint>",)
+    assert three["sft_3"]["--model"] == ("<merge_sft_2.merged>",)  # best_model_checkpoint + '-merged'
+    assert three["sft_3"]["--dataset"] == ("AI-ModelScope/alpaca-gpt4-data-zh#1000",
+                                           "AI-ModelScope/alpaca-gpt4-data-en#1000", "swift/self-cognition#1000")
+    assert three["app"]["--ckpt_dir"] == ("<merge_sft_3.merged>",) and "--eval_human" not in three["app"]
+    assert loaded.recipe.stage("app").interactive  # a server: never part of a batch chain
+    assert _rendered(loaded, 4)["app"].command.argv[2:4] == ["--model", "<merge_sft_3.merged>"]
+    commands = [r.command for r in _rendered(loaded, INSTALLED).values()]
+    assert lint(commands, where="seed 003") > 40  # the installed ms-swift's own parser takes every flag
+
+
+def test_shell_patterns_are_read_as_bash_would_and_secrets_stay_out(tmp_path: Path, monkeypatch) -> None:
+    imported, loaded = _import(tmp_path, PATTERNS / "patterns.sh")
+    text = (tmp_path / "imported.py").read_text()
+    assert "hf_notarealtoken" not in text and "not-a-real-key" not in text
+    monkeypatch.setenv("HUB_TOKEN", "from-the-environment")
+    loaded = loading.load(tmp_path / "imported.py", params=["arg1=run1", "eval_data=data/eval.jsonl"])
+    sft, infer = (r.command for r in _rendered(loaded, INSTALLED).values())
+    flags = dict(flag_pairs(sft.argv))
+    assert sft.environment == {"NPROC_PER_NODE": "2", "MASTER_PORT": "29501", "CUDA_VISIBLE_DEVICES": "0,1"}
+    assert flags["--model"] == ("Qwen/Qwen2.5-0.5B",)  # ${MODEL:-...}
+    assert flags["--dataset"] == ("data/train.jsonl", "data/extra set.jsonl#500")
+    assert flags["--learning_rate"] == ("1e-4",)  # --learning_rate=1e-4
+    assert flags["--gradient_accumulation_steps"] == ("8",)  # $((16 / nproc)) with NPROC_PER_NODE=$nproc
+    assert flags["--output_dir"] == ("output/run1",)  # "output/${RUN_NAME}" with RUN_NAME=$1
+    assert flags["--lora_rank"] == ("8",)  # the commented-out --lora_rank 64 stays out; the command goes on
+    assert flags["--logging_steps"] == ("5",) and flags["--save_steps"] == ("50",)  # unquoted $COMMON splits
+    assert flags["--hub_token"] == ("from-the-environment",)
+    assert dict(flag_pairs(infer.argv))["--adapters"] == ("<sft.last_checkpoint>",)  # $(ls -td ... | head -n 1)
+    assert dict(flag_pairs(infer.argv))["--val_dataset"] == ("data/eval.jsonl",)  # ${EVAL_DATA:?...}
+    kinds = [(f.kind, f.text.split(":")[0]) for f in imported.findings]
+    assert ("secret", "--hub_token") in kinds
+    assert sum(f.kind == "repaired" for f in imported.findings) == 3  # space after \, commented line, final \
+
+
+@pytest.mark.parametrize("old,new", sorted((old, rule.new) for old, rule in translate.RENAMES.items()))
+def test_every_2x_rename_is_a_flag_the_installed_ms_swift_takes(old: str, new: str) -> None:
+    subcommand = {"merge_lora_and_save": "export", "result_dir": "infer", "load_dataset_config": "infer",
+                  "ref_model_id_or_path": "rlhf"}.get(old, "sft")
+    spelled = dialects.RENAMED.get(new, {}).get(INSTALLED, new)
+    assert spelled in known_flags(subcommand), f"{old} -> {new}"
+    assert old not in known_flags(subcommand) or old in ("deepspeed", "target_modules")
+
+
+def test_every_2x_subcommand_maps_to_one_ms_swift_has() -> None:
+    for old, (new, implied) in translate.SUBCOMMANDS.items():
+        assert set(implied) <= known_flags(new), old
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(main, ["import", *args])
+
+
+def test_the_cli_writes_the_recipe_and_reports_on_stderr_and_never_overwrites(tmp_path: Path) -> None:
+    out = tmp_path / "recipes" / "mine.py"
+    result = _cli(str(TUTORIAL / "seed004_sft_lora.sh"), str(TUTORIAL / "seed004_merge.sh"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "hand-off: --ckpt_dir" in result.stderr and "wrote" in result.stderr
+    assert out.read_text().startswith(f"# swiftpipe render {out}")
+    assert loading.load(out).recipe.stage_names == ["sft", "merge"]
+    again = _cli(str(TUTORIAL / "seed004_sft_lora.sh"), "-o", str(out))
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert loading.load(out).recipe.stage_names == ["sft", "merge"]
+    assert _cli(str(TUTORIAL / "seed004_sft_lora.sh"), "-o", str(out), "--force").exit_code == 0
+    assert loading.load(out).recipe.stage_names == ["sft"]
+    printed = _cli(str(TUTORIAL / "seed003_app.py"))
+    assert printed.exit_code == 0 and 'stage("app", "app", {' in printed.stdout
+
+
+@pytest.mark.parametrize("name,text,message", [
+    ("empty.sh", "  \n", "empty.sh: the file is empty"),
+    ("notes.txt", "just some notes\n", "notes.txt: not a kind of file swiftpipe imports"),
+    ("bad.py", "from swift.llm import sft_main\nsft_main(SftArguments(model='x',)\n", "bad.py:2: not valid Python"),
+    ("quote.sh", "swift sft --model 'x\n", "quote.sh:1: bash cannot read this"),
+    ("typo.sh", "swift sft --model x --learning_rat 1e-4\n", "typo.sh:1: `swift sft` has no --learning_rat in "
+     "ms-swift"),
+    ("loop.sh", "for lr in 1e-4 2e-4; do\n  swift sft --model x --learning_rate $lr\ndone\n",
+     "loop.sh:1: this swift command runs inside a for loop and uses its $lr"),
+    ("eval.sh", 'CMD="swift sft --model x"\neval $CMD\n', "eval.sh:2: a command built at run time (eval)"),
+    ("sourced.sh", "source config.sh\nswift sft --model $MODEL\n", "sourced.sh:2: this command uses $MODEL, which "
+     "the file sourced at sourced.sh:1 may set"),
+    ("built.sh", "swift sft --model $(python pick_model.py)\n", "built.sh:1: --model: '$(python pick_model.py)' is "
+     "built by another program"),
+])
+def test_bad_input_is_one_line_naming_file_and_line_and_nothing_is_written(tmp_path: Path, monkeypatch, name: str,
+                                                                            text: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_text(text)
+    result = _cli(name, "-o", "out.py")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert "Traceback" not in result.output
+    assert not Path("out.py").exists()
+
+
+def test_a_command_in_a_condition_that_does_not_use_it_is_imported_with_a_warning(tmp_path: Path) -> None:
+    script = tmp_path / "cond.sh"
+    script.write_text('if [ ! -d output/sft ]; then\n  swift sft --model x --output_dir output/sft\nfi\n')
+    imported = import_files([str(script)])
+    assert [c.command for c in imported.calls] == ["sft"]
+    assert any(f.kind == "warning" and "condition" in f.text for f in imported.findings)
+
+
+def test_a_2x_shell_script_is_translated_and_a_pt_keeps_its_full_training(tmp_path: Path) -> None:
+    script = tmp_path / "old.sh"
+    script.write_text("CUDA_VISIBLE_DEVICES=0 swift pt --model_type qwen2-0_5b-instruct --model_id_or_path m \\\n"
+                      "  --custom_train_dataset_path a.jsonl --train_dataset_sample 20 --dtype bf16 \\\n"
+                      "  --quantization_bit 4 --use_flash_attn true --deepspeed default-zero2 --output_dir out/pt\n"
+                      "swift dpo --model_id_or_path out/pt/qwen2-0_5b-instruct/v0-20240101-000000/checkpoint-10 "
+                      "--dataset d.jsonl\n")
+    _, loaded = _import(tmp_path, script)
+    three = {n: r.command.argv[2:] for n, r in _rendered(loaded, 3).items()}
+    assert three["pretrain"] == ["--model", "m", "--train_type", "full", "--dataset", "a.jsonl#20", "--torch_dtype",
+                                 "bfloat16", "--quant_method", "bnb", "--quant_bits", "4", "--attn_impl",
+                                 "flash_attn", "--deepspeed", "zero2", "--output_dir", "out/pt"]
+    assert three["dpo"] == ["--rlhf_type", "dpo", "--model", "<pretrain.last_checkpoint>", "--dataset", "d.jsonl"]
+    assert lint([r.command for r in _rendered(loaded, INSTALLED).values()], where="old.sh") == 12
