@@ -114,8 +114,8 @@ class _Walk:
             if len(words) < 2 or words[1].word.rsplit("/", 1)[-1] not in _ENVIRONMENT_SETUP:
                 self.sourced = f"{self.path}:{start_line}"
             return
-        expanded = " ".join(str(p) for w in words[1:] for ws in self.words.words(w) for p in ws)
-        if first == "eval" and "swift" in expanded:
+        if first == "eval" and "swift" in " ".join(str(p) for w in words[1:] for ws in self.words.words(w)
+                                                   for p in ws):
             raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:"
                                 f"{start_line}")
         if first != "swift" and not first.endswith("/swift"):
