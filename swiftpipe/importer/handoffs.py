@@ -44,6 +44,13 @@ def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imp
     if text in seen and text not in _BY_NAME:
         imported.note(where, "hand-off", f"--{flag.name} {text} -> {seen[text].text} (as before)", call=call)
         return seen[text]
+    merge = next((c for c in reversed(earlier) if c.command == "export" and c.text("output_dir") is not None
+                  and _normal(str(c.text("output_dir"))) == _normal(text)), None)
+    if merge is not None:  # the folder a merge stage wrote its model to
+        code = Code(f'merged("{merge.name}")')
+        imported.note(where, "hand-off", f"--{flag.name} {text} -> {code.text}", call=call)
+        seen[text] = code
+        return code
     found = _producer(text, earlier)
     if found is None:
         if isinstance(value, Substitution):

@@ -9,19 +9,20 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
-from swiftpipe.importer import handoffs, shell, swift_api
+from swiftpipe.importer import handoffs, llamafactory, shell, swift_api, xtuner
 from swiftpipe.importer.calls import Call, Code, Imported, ImportProblem
 from swiftpipe.importer.translate import translate
 from swiftpipe.recipe.secrets import is_secret, variable
 from swiftpipe.render.dialects import RENAMED
 
-_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?swift[ \t]+[a-z][\w-]*",
+_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?(?:swift|xtuner)[ \t]+[a-z][\w-]*",
                             re.M)
 
 _PLACEHOLDER = re.compile(r"^<[^<>]+>$")
 
 Reader = Callable[[str, str, Imported], None]
-READERS: dict[str, Reader] = {"shell": shell.read, "ms-swift Python API": swift_api.read}
+READERS: dict[str, Reader] = {"shell": shell.read, "ms-swift Python API": swift_api.read,
+                               "LLaMA-Factory config": llamafactory.read, "xtuner config": xtuner.read}
 
 
 def import_files(paths: Sequence[str]) -> Imported:
@@ -42,7 +43,7 @@ def import_files(paths: Sequence[str]) -> Imported:
 
 
 def kind_of(path: str, text: str) -> str:
-    """What the file is, by its content: shell, ms-swift Python API (LLaMA-Factory and xtuner to come)."""
+    """What the file is, by its content: a shell script, a Python file using ms-swift's API, a LLaMA-Factory config, an xtuner config."""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
@@ -50,6 +51,10 @@ def kind_of(path: str, text: str) -> str:
         python_error = exc
     if tree is not None and swift_api.uses_swift(tree):
         return "ms-swift Python API"
+    if tree is not None and xtuner.looks_like(tree):
+        return "xtuner config"
+    if tree is None and llamafactory.looks_like(text):
+        return "LLaMA-Factory config"
     if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text):
         return "shell"
     if tree is None and re.search(r"\bswift\s+-*[a-z][\w-]*", text) and not re.search(r"^\s*(from|import)\s+swift\b",
@@ -58,8 +63,8 @@ def kind_of(path: str, text: str) -> str:
     if tree is None and re.search(r"^\s*(from|import)\s+swift\b", text, re.M):
         raise ImportProblem(f"not valid Python: {python_error.msg}",
                             where=f"{path}:{python_error.lineno}")
-    raise ImportProblem("not a kind of file swiftpipe imports (a shell script with swift commands, or a Python "
-                        "file using ms-swift's API)", where=path)
+    raise ImportProblem("not a kind of file swiftpipe imports (a shell script with swift commands, a Python file "
+                        "using ms-swift's API, a LLaMA-Factory YAML config, an xtuner config)", where=path)
 
 
 def _text(path: str) -> str:

@@ -7,11 +7,14 @@ backslash, and a launch variable on its own line just above the command (seed 00
 """
 from __future__ import annotations
 
+import posixpath
 import re
+from pathlib import Path
 from typing import Iterator
 
 import bashlex
 
+from swiftpipe.importer import xtuner
 from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
 from swiftpipe.importer.words import ARITHMETIC, Expander, Piece, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
@@ -73,6 +76,8 @@ class _Walk:
         self.last_call: Call | None = None
         self.last_end = -1
         self.sourced: str | None = None
+        self.xtuner_runs: dict[str, Call] = {}  # config file name -> its `xtuner train` call
+        self.converted: dict[str, Call] = {}  # `pth_to_hf` output folder -> the training call it came from
 
     def run(self, nodes) -> None:
         for node, context in _commands(nodes, None):
@@ -118,6 +123,9 @@ class _Walk:
                                                    for p in ws):
             raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:"
                                 f"{start_line}")
+        if first == "xtuner":
+            self._xtuner(node, words, start_line)
+            return
         if first != "swift" and not first.endswith("/swift"):
             return
         if context is not None:
@@ -153,6 +161,50 @@ class _Walk:
         self.imported.calls.append(call)
         self.last_call = call
         self.last_end = node.pos[1]
+
+    def _xtuner(self, node, words, line: int) -> None:
+        """xtuner's train, convert (pth_to_hf, merge) and chat command lines."""
+        texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
+        where = f"{self.path}:{line}"
+        call = None
+        if texts[1:2] == ["train"]:
+            call = xtuner.command_call(texts, script=self.path, line=line, imported=self.imported)
+            self.xtuner_runs[Path(texts[2]).name] = call
+        elif texts[1:3] == ["convert", "pth_to_hf"] and len(texts) >= 6:
+            trained = self.xtuner_runs.get(Path(texts[3]).name) or next(
+                (c for c in reversed(self.imported.calls) if c.command in ("pt", "sft")), None)
+            if trained is not None:
+                self.converted[posixpath.normpath(texts[5])] = trained
+            return
+        elif texts[1:3] == ["convert", "merge"] and len(texts) >= 6:
+            trained = self.converted.get(posixpath.normpath(texts[4]))
+            out = trained.text("output_dir") if trained is not None else None
+            adapters = f"{out or 'output'}/vx-xxx/checkpoint-xxx" if trained is not None else texts[4]
+            call = Call("export", [Flag("adapters", [adapters], line), Flag("merge_lora", [True], line),
+                                   Flag("output_dir", [texts[5]], line)], [], self.path, line)
+            size = next((texts[i + 1] for i, t in enumerate(texts) if t == "--max-shard-size" and i + 1 < len(texts)),
+                        None)
+            if size:
+                call.flags.append(Flag("max_shard_size", [size], line))
+            self.imported.note(where, "translated", "xtuner convert pth_to_hf + merge -> swift export --merge_lora "
+                               "true (ms-swift merges its own checkpoints directly)", call=call)
+        elif texts[1:2] == ["chat"] and len(texts) >= 3:
+            call = Call("infer", [Flag("model", [texts[2]], line)], [], self.path, line)
+            options = dict(zip(texts[3::2], texts[4::2]))
+            template = options.get("--prompt-template")
+            if template in xtuner.TEMPLATES:
+                call.flags.append(Flag("template", [xtuner.TEMPLATES[template]], line))
+            if options.get("--system"):
+                call.flags.append(Flag("system", [options["--system"]], line))
+            self.imported.note(where, "translated", "xtuner chat -> swift infer (a chat in the terminal)", call=call)
+        else:
+            self.imported.note(where, "dropped", f"xtuner {' '.join(texts[1:3])} (no ms-swift stage)")
+            return
+        if call is not None:
+            call.env = [(name, self.words.variables[name][0]) for name in self.words.exported
+                        if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]
+            self.imported.calls.append(call)
+            self.last_call, self.last_end = call, node.pos[1]
 
     def _add_flags(self, call: Call, words) -> None:
         nproc = next((str(v) for name, v in call.env if name == "NPROC_PER_NODE"), None)

@@ -127,6 +127,8 @@ def _rename(call: Call, flag: Flag, rule: Rename, where: str, imported: Imported
         call.flags.remove(flag)
     else:
         flag.name, flag.values = rule.new, values
+    if values == original and old == rule.new:
+        return
     if values == original:
         imported.note(where, "translated", f"--{old} -> --{rule.new}", call=call)
     else:

@@ -1,0 +1,233 @@
+"""LLaMA-Factory YAML configs (`llamafactory-cli train|export|chat|webchat X.yaml`) as ms-swift calls: `stage` picks
+the subcommand, keys are renamed to ms-swift's flags, dataset names are resolved through the `dataset_info.json` in
+the config's `dataset_dir`, and every key with no ms-swift counterpart is reported, never dropped silently."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from swiftpipe.data import registry
+from swiftpipe.data.validate import DataError
+from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
+
+# LLaMA-Factory keys that only its trainer reads, with why ms-swift needs none.
+_NOT_NEEDED = {
+    "do_train": "ms-swift's subcommand says it", "overwrite_cache": "ms-swift keeps no tokenised cache to overwrite",
+    "overwrite_output_dir": "ms-swift writes each run into its own vN-<timestamp> folder",
+    "plot_loss": "ms-swift always plots its loss", "trust_remote_code": "ms-swift trusts the model's code",
+    "resume_from_checkpoint": "`swiftpipe run --resume` continues a run", "stage": "", "finetuning_type": "",
+    "dataset": "", "eval_dataset": "", "dataset_dir": "", "template": "", "max_samples": "", "bf16": "", "fp16": "",
+    "flash_attn": "", "quantization_bit": "", "quantization_method": "", "pref_loss": "", "export_dir": "",
+    "export_size": "", "export_device": "cpu or GPU is chosen by CUDA_VISIBLE_DEVICES",
+    "export_legacy_format": "ms-swift writes safetensors", "infer_backend": "", "adapter_name_or_path": "",
+    "model_name_or_path": "", "lora_target": "", "cutoff_len": "", "val_size": "",
+}
+_RENAMED = {"preprocessing_num_workers": "dataset_num_proc", "pref_beta": "beta", "pref_ftx": "rpo_alpha",
+            "additional_target": "modules_to_save", "loraplus_lr_ratio": "lorap_lr_ratio",
+            "image_max_pixels": "max_pixels"}
+_STAGES = {"pt": ("pt", None), "sft": ("sft", None), "dpo": ("rlhf", "dpo"), "kto": ("rlhf", "kto"),
+           "rm": ("rlhf", "rm"), "ppo": ("rlhf", "ppo")}
+_PREFERENCE_LOSS = {"orpo": "orpo", "simpo": "simpo"}  # pref_loss that is its own ms-swift rlhf_type
+# LLaMA-Factory template -> ms-swift template, where ms-swift has the same one; the rest are left to ms-swift,
+# which picks the model's own template.
+_TEMPLATES = {"llama3": "llama3", "qwen3": "qwen3", "glm4": "glm4", "mistral": "mistral", "gemma": "gemma",
+              "chatglm3": "chatglm3", "baichuan2": "baichuan", "yi": "yi", "deepseek": "deepseek",
+              "internlm2": "internlm2", "phi": "phi3"}
+_ATTENTION = {"fa2": "flash_attn", "sdpa": "sdpa", "disabled": "eager"}
+_SECTION_GLUED = re.compile(r"(?<=\S)(#{2,}\s*\w+)\s*$", re.M)  # `true### method`: a header lost its line break
+
+
+def looks_like(text: str) -> bool:
+    return bool(re.search(r"^(stage|model_name_or_path|finetuning_type|export_dir)\s*:", text, re.M))
+
+
+def read(path: str, text: str, imported: Imported) -> None:
+    """Add the call one LLaMA-Factory config describes."""
+    repaired = _SECTION_GLUED.sub(r"  # \1", text)
+    if repaired != text:
+        line = text[:_SECTION_GLUED.search(text).start()].count("\n") + 1  # type: ignore[union-attr]
+        imported.note(f"{path}:{line}", "repaired", "section headers (`### method`) glued to the value before them "
+                      "read as the comments they were")
+    try:
+        root = yaml.compose(repaired)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ImportProblem(f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                            where=f"{path}:{mark.line + 1 if mark else 1}") from None
+    if not isinstance(root, yaml.MappingNode):
+        raise ImportProblem("a LLaMA-Factory config is a mapping of keys", where=path)
+    constructor = yaml.constructor.SafeConstructor()
+    keys = [(k.value, constructor.construct_object(v, deep=True), k.start_mark.line + 1) for k, v in root.value]
+    _Config(path, dict((k, (v, line)) for k, v, line in keys), [k for k, _, _ in keys], imported).call()
+
+
+class _Config:
+    def __init__(self, path: str, values: dict[str, tuple[Any, int]], order: list[str], imported: Imported) -> None:
+        self.path, self.values, self.order, self.imported = path, values, order, imported
+        self.flags: list[Flag] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values[key][0] if key in self.values else default
+
+    def line(self, key: str) -> int:
+        return self.values[key][1] if key in self.values else 1
+
+    def add(self, name: str, value: Any, key: str) -> None:
+        if value is None:
+            return
+        values = list(value) if isinstance(value, list) else [value]
+        self.flags.append(Flag(name, values, self.line(key), many=isinstance(value, list) and len(values) > 1))
+
+    def note(self, key: str, kind: str, text: str) -> None:
+        self.imported.note(f"{self.path}:{self.line(key)}", kind, text)
+
+    def call(self) -> None:
+        command, rlhf_type = self._command()
+        if rlhf_type:
+            self.flags.append(Flag("rlhf_type", [rlhf_type], self.line("stage")))
+        for key in self.order:
+            self._key(key, command)
+        call = Call(command, self.flags, [], self.path, 1)
+        self.imported.calls.append(call)
+        for finding in list(self.imported.findings):
+            if finding.where.startswith(f"{self.path}:") and f"{finding.where}: {finding.kind}: {finding.text}" \
+                    not in call.notes:
+                call.notes.append(f"{finding.where}: {finding.kind}: {finding.text}")
+
+    def _command(self) -> tuple[str, str | None]:
+        if "export_dir" in self.values:
+            self.flags.append(Flag("merge_lora", [True], self.line("export_dir")))
+            return "export", None
+        stage = self.get("stage")
+        if stage is None:
+            return "infer", None  # a chat config: model, adapter, template
+        if stage not in _STAGES:
+            raise ImportProblem(f"stage: {stage!r} is not a LLaMA-Factory stage swiftpipe knows (pt, sft, dpo, kto, "
+                                "rm, ppo)", where=f"{self.path}:{self.line('stage')}")
+        command, rlhf_type = _STAGES[stage]
+        if stage == "dpo" and self.get("pref_loss") in _PREFERENCE_LOSS:
+            rlhf_type = _PREFERENCE_LOSS[self.get("pref_loss")]
+        return command, rlhf_type
+
+    def _key(self, key: str, command: str) -> None:
+        value = self.get(key)
+        if key == "model_name_or_path":
+            self.add("model", value, key)
+            if _hub_id(str(value)) and self.get("use_hf") is None:
+                self.add("use_hf", True, key)
+                self.note(key, "translated", f"{value} is a Hugging Face id (LLaMA-Factory's default hub): "
+                          "--use_hf true")
+        elif key == "adapter_name_or_path":
+            self.add("adapters", [a.strip() for a in str(value).split(",")] if "," in str(value) else value, key)
+        elif key == "finetuning_type":
+            if value not in ("lora", "full"):
+                self.note(key, "dropped", f"finetuning_type: {value} has no ms-swift counterpart; the stage trains "
+                          "with LoRA, ms-swift's default")
+            elif command != "export" and "stage" in self.values:
+                self.add("train_type", value, key)
+        elif key == "lora_target":
+            targets = [t.strip() for t in str(value).split(",")]
+            self.add("target_modules", ["all-linear"] if targets == ["all"] else targets, key)
+        elif key in ("dataset", "eval_dataset"):
+            self.add("dataset" if key == "dataset" else "val_dataset", self._datasets(key), key)
+        elif key == "cutoff_len":
+            self.add("max_length", value, key)
+        elif key == "val_size":
+            self.add("split_dataset_ratio", value, key)
+        elif key == "template":
+            if value in _TEMPLATES:
+                self.add("template", _TEMPLATES[value], key)
+            else:
+                self.note(key, "dropped", f"template: {value} (ms-swift uses the model's own chat template)")
+        elif key in ("bf16", "fp16"):
+            if value is True:
+                self.add("torch_dtype", "bfloat16" if key == "bf16" else "float16", key)
+        elif key == "flash_attn":
+            if value in _ATTENTION:
+                self.add("attn_impl", _ATTENTION[value], key)
+        elif key == "quantization_bit":
+            method = self.get("quantization_method", "bnb")
+            self.add("quant_method", method if method in ("bnb", "hqq", "eetq") else "bnb", key)
+            self.add("quant_bits", value, key)
+        elif key == "pref_loss":
+            if value not in _PREFERENCE_LOSS and value != "sigmoid":
+                self.add("loss_type", value, key)
+        elif key == "export_dir":
+            self.add("output_dir", value, key)
+        elif key == "export_size":
+            self.add("max_shard_size", f"{value}GB", key)
+        elif key == "infer_backend":
+            self.add("infer_backend", {"huggingface": "pt"}.get(value, value), key)
+        elif key in _RENAMED:
+            self.add(_RENAMED[key], value, key)
+        elif key in _NOT_NEEDED:
+            if _NOT_NEEDED[key] and value not in (None, False):
+                self.note(key, "dropped", f"{key}: {value} ({_NOT_NEEDED[key]})")
+        else:
+            self.add(key, value, key)  # the Hugging Face trainer's own arguments have the same names in ms-swift
+
+    def _datasets(self, key: str) -> list[str]:
+        names = [n.strip() for n in str(self.get(key)).split(",") if n.strip()]
+        folder = Path(self.path).parent / str(self.get("dataset_dir", "data"))
+        info = next((f for f in (folder / "dataset_info.json", Path(self.path).parent / "dataset_info.json",
+                                 Path(str(self.get("dataset_dir", "data"))) / "dataset_info.json") if f.is_file()),
+                    None)
+        count = self.get("max_samples")
+        suffix = f"#{count}" if count else ""
+        if count:
+            self.note("max_samples", "translated", f"max_samples: {count} -> `#{count}` on each dataset")
+        out = []
+        for name in names:
+            out.append(self._dataset(name, info, key) + suffix)
+        return out
+
+    def _dataset(self, name: str, info: Path | None, key: str) -> str:
+        where = f"{self.path}:{self.line(key)}"
+        if info is None:
+            raise ImportProblem(f"{key}: {name}: no dataset_info.json in {self.get('dataset_dir', 'data')}/ beside "
+                                "the config to say which file it is", where=where)
+        spec = json.loads(info.read_text(encoding="utf-8-sig")).get(name)
+        if spec is None:
+            raise ImportProblem(f"{key}: {name} is not an entry of {info}", where=where)
+        for hub, flag in (("hf_hub_url", True), ("ms_hub_url", False)):
+            if hub in spec:
+                if flag and self.get("use_hf") is None and not any(f.name == "use_hf" for f in self.flags):
+                    self.add("use_hf", True, key)
+                return spec[hub] + (f":{spec['subset']}" if spec.get("subset") else "")
+        kind = {"pt": "pt", "dpo": "dpo", "kto": "dpo", "rm": "dpo"}.get(str(self.get("stage")), "sft")
+        try:
+            file, shape = registry.entry(info, name, kind)
+        except DataError as exc:
+            raise ImportProblem(str(exc), where=where) from None
+        columns = _columns(spec, kind)
+        if columns:
+            self.add("columns", json.dumps(columns), key)
+            self.note(key, "translated", f"{name}'s columns -> --columns {json.dumps(columns)}")
+        if spec.get("formatting") == "sharegpt" and (spec.get("tags") or {}).get("role_tag", "from") != "from":
+            self.note(key, "warning", f"{name} has its own role tags; convert it for ms-swift first: swiftpipe data "
+                      f"convert {info} {file.with_suffix('.swift.jsonl')} --entry {name} --to {kind}")
+        return str(file)
+
+
+def _columns(spec: dict, kind: str) -> dict[str, str]:
+    """LLaMA-Factory's column roles as ms-swift's --columns (file column -> ms-swift's name), where they differ from
+    the names ms-swift reads by itself."""
+    columns = spec.get("columns") or {}
+    if spec.get("formatting") == "sharegpt":
+        wanted = {"messages": "conversations", "system": "system", "tools": "tools"}
+    elif kind == "pt":
+        wanted = {"prompt": "text"}
+    else:
+        wanted = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
+                  "history": "history", "chosen": "chosen", "rejected": "rejected"}
+    mapping = {column: wanted[role] for role, column in columns.items() if role in wanted and column != wanted[role]}
+    return mapping
+
+
+def _hub_id(value: str) -> bool:
+    """`Qwen/Qwen3-0.6B`: an org/name id rather than a local path."""
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()
