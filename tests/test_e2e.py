@@ -212,3 +212,75 @@ def test_two_node_ranks_on_this_machine_train_as_one_job(tiny: Path, tmp_path: P
         assert Path(entry["outputs"]["last_checkpoint"]).name == "checkpoint-40"
     # 40 samples, 4 a step, 8 epochs: 80 steps on one process, 40 when two share the data.
     assert len(list((out / "pretrain").glob("v*"))) == 1
+
+
+def test_an_imported_llamafactory_lora_pretraining_runs_and_merges(tiny: Path, tmp_path: Path) -> None:
+    """Seed 001's shape: a LLaMA-Factory `stage: pt` LoRA config and its export config, imported and run as is."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text(json.dumps({"book": {"file_name": "book.jsonl",
+                                                                 "columns": {"prompt": "content"}}}))
+    lines = [json.loads(line) for line in (REPO / "datasets/medical_pretrain_sample.jsonl").open()]
+    (data / "book.jsonl").write_text("".join(json.dumps({"content": r["text"]}, ensure_ascii=False)
+                                             + "\n" for r in lines))
+    out = tmp_path / "saves" / "tiny" / "lora" / "pretrain"
+    (tmp_path / "pt.yaml").write_text(f"""### model
+model_name_or_path: {tiny}
+trust_remote_code: true
+### method
+stage: pt
+do_train: true
+finetuning_type: lora
+lora_rank: 8
+lora_target: all
+### dataset
+dataset: book
+cutoff_len: 128
+max_samples: 16
+overwrite_cache: true
+preprocessing_num_workers: 1
+dataloader_num_workers: 0
+### output
+output_dir: {out}
+logging_steps: 1
+save_steps: 4
+plot_loss: true
+overwrite_output_dir: true
+report_to: none
+### train
+per_device_train_batch_size: 4
+gradient_accumulation_steps: 1
+learning_rate: 1.0e-3
+num_train_epochs: 2.0
+lr_scheduler_type: cosine
+warmup_ratio: 0.1
+""")
+    (tmp_path / "export.yaml").write_text(f"""model_name_or_path: {tiny}
+adapter_name_or_path: {out}
+template: qwen
+finetuning_type: lora
+export_dir: {tmp_path / "merged"}
+export_size: 1
+export_device: cpu
+""")
+    recipe = tmp_path / "lf.py"
+    imported = subprocess.run([sys.executable, "-m", "swiftpipe", "import", str(tmp_path / "pt.yaml"),
+                               str(tmp_path / "export.yaml"), "-o", str(recipe)], cwd=tmp_path, capture_output=True,
+                              text=True)
+    assert imported.returncode == 0, imported.stderr
+    assert "hand-off: --adapters" in imported.stderr and "dropped: plot_loss" in imported.stderr
+    work = tmp_path / "work"
+    tiny_settings = ["--set", "pretrain.model_type=qwen2", "--set", "pretrain.template=qwen2_5",
+                     "--set", "pretrain.torch_dtype=float32", "--set", "pretrain.check_model=false"]
+    proc = _swiftpipe("run", str(recipe), *tiny_settings, "--quiet", work=work)
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output
+    stages = _record(work)["stages"]
+    assert {name: s["state"] for name, s in stages.items()} == {"pretrain": "done", "merge": "done"}
+    checkpoint = Path(stages["pretrain"]["outputs"]["last_checkpoint"])
+    assert checkpoint.parent.parent == out and (checkpoint / "adapter_config.json").is_file()
+    assert _flag(stages["pretrain"], "--dataset") == f"{data / 'book.jsonl'}#16"
+    assert _flag(stages["merge"], "--adapters") == str(checkpoint)
+    assert _flag(stages["merge"], "--max_shard_size") == "1GB"
+    assert (tmp_path / "merged" / "config.json").is_file() and stages["merge"]["outputs"]["merged"] == str(
+        tmp_path / "merged")

@@ -65,7 +65,8 @@ def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imp
                           "but no earlier command merges it; kept as written", call=call)
             return value
         code = Code(f'merged("{merge.name}")')
-    elif _CHECKPOINT.search(_normal(text)) or text in _BY_NAME or isinstance(value, Substitution):
+    elif _CHECKPOINT.search(_normal(text)) or text in _BY_NAME or isinstance(value, Substitution) \
+            or _normal(text) == _normal(_output_dir(producer)):
         which = ', which="best"' if any(b in text for b in _BEST) else ""
         code = Code(f'checkpoint("{producer.name}"{which})')
     else:
@@ -93,8 +94,8 @@ def _producer(text: str, earlier: list[Call]) -> tuple[Call, bool] | None:
             rest = path.split(f"/{out}/", 1)[1]
         else:
             continue
-        if _RUN.search(rest) or _CHECKPOINT.search(rest) or "$(" in text:
-            return call, merged_folder
+        if not rest or _RUN.search(rest) or _CHECKPOINT.search(rest) or "$(" in text:
+            return call, merged_folder  # the output_dir itself: where LLaMA-Factory and xtuner leave the result
     return None
 
 

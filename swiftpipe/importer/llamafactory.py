@@ -69,6 +69,7 @@ class _Config:
     def __init__(self, path: str, values: dict[str, tuple[Any, int]], order: list[str], imported: Imported) -> None:
         self.path, self.values, self.order, self.imported = path, values, order, imported
         self.flags: list[Flag] = []
+        self.known: frozenset[str] | None = None  # the installed ms-swift's flags for the subcommand
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values[key][0] if key in self.values else default
@@ -86,7 +87,10 @@ class _Config:
         self.imported.note(f"{self.path}:{self.line(key)}", kind, text)
 
     def call(self) -> None:
+        from swiftpipe.render.lint import known_flags
+
         command, rlhf_type = self._command()
+        self.known = known_flags(command)
         if rlhf_type:
             self.flags.append(Flag("rlhf_type", [rlhf_type], self.line("stage")))
         for key in self.order:
@@ -167,8 +171,10 @@ class _Config:
         elif key in _NOT_NEEDED:
             if _NOT_NEEDED[key] and value not in (None, False):
                 self.note(key, "dropped", f"{key}: {value} ({_NOT_NEEDED[key]})")
-        else:
+        elif self.known is None or key in self.known:
             self.add(key, value, key)  # the Hugging Face trainer's own arguments have the same names in ms-swift
+        else:
+            self.note(key, "dropped", f"{key}: {value} has no ms-swift counterpart")
 
     def _datasets(self, key: str) -> list[str]:
         names = [n.strip() for n in str(self.get(key)).split(",") if n.strip()]
