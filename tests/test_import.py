@@ -205,3 +205,79 @@ def test_a_2x_shell_script_is_translated_and_a_pt_keeps_its_full_training(tmp_pa
                                  "flash_attn", "--deepspeed", "zero2", "--output_dir", "out/pt"]
     assert three["dpo"] == ["--rlhf_type", "dpo", "--model", "<pretrain.last_checkpoint>", "--dataset", "d.jsonl"]
     assert lint([r.command for r in _rendered(loaded, INSTALLED).values()], where="old.sh") == 12
+
+
+def test_seed_001s_llamafactory_config_becomes_a_lora_pretraining(tmp_path: Path) -> None:
+    imported, loaded = _import(tmp_path, TUTORIAL / "seed001_llama3_lora_pretrain.yaml")
+    [pretrain] = [r.command for r in _rendered(loaded, 3).values()]
+    assert pretrain.subcommand == "pt"
+    flags = dict(flag_pairs(pretrain.argv))
+    assert flags["--model"] == ("Qwen/Qwen3-0.6B",) and flags["--use_hf"] == ("true",)
+    assert flags["--train_type"] == ("lora",) and flags["--target_modules"] == ("all-linear",)
+    assert flags["--dataset"] == (f"{TUTORIAL / 'data' / 'data1.jsonl'}#1000",)  # via data/dataset_info.json
+    assert flags["--max_length"] == ("1024",) and flags["--torch_dtype"] == ("bfloat16",)
+    assert flags["--dataset_num_proc"] == ("16",) and flags["--learning_rate"] == ("1e-4",)
+    assert "--do_train" not in flags and "--plot_loss" not in flags and "--resume_from_checkpoint" not in flags
+    dropped = {f.text.split(":")[0] for f in imported.findings if f.kind == "dropped"}
+    assert {"trust_remote_code", "do_train", "overwrite_cache", "plot_loss", "overwrite_output_dir"} <= dropped
+    assert any(f.kind == "repaired" and "### method" in f.text for f in imported.findings)  # `true### method`
+    assert lint([r.command for r in _rendered(loaded, INSTALLED).values()], where="seed 001") == 22
+
+
+def test_a_llamafactory_chain_resolves_columns_stages_and_hand_offs(tmp_path: Path) -> None:
+    lf = PATTERNS / "lf"
+    imported, loaded = _import(tmp_path, lf / "sft.yaml", lf / "dpo.yaml", lf / "merge.yaml", lf / "chat.yaml")
+    assert [(c.name, c.command) for c in imported.calls] == [("sft", "sft"), ("orpo", "rlhf"), ("merge", "export"),
+                                                             ("infer", "infer")]
+    three = {n: dict(flag_pairs(r.command.argv)) for n, r in _rendered(loaded, 3).items()}
+    assert three["sft"]["--target_modules"] == ("q_proj", "v_proj")
+    assert three["sft"]["--quant_method"] == ("bnb",) and three["sft"]["--quant_bits"] == ("4",)
+    assert three["sft"]["--columns"] == ('{"question": "instruction", "context": "input", "answer": "output", '
+                                         '"persona": "system", "dialogue": "conversations"}',)
+    assert three["sft"]["--attn_impl"] == ("flash_attn",) and three["sft"]["--split_dataset_ratio"] == ("0.1",)
+    assert "--badam_mode" not in three["sft"] and "--template" not in three["sft"]
+    assert any("badam_mode: layer has no ms-swift counterpart" in f.text for f in imported.findings)
+    assert any("swiftpipe data convert" in f.text for f in imported.findings)  # sharegpt with its own role tags
+    assert three["orpo"]["--rlhf_type"] == ("orpo",) and three["orpo"]["--beta"] == ("0.2",)
+    assert three["orpo"]["--adapters"] == ("<sft.last_checkpoint>",)  # adapter_name_or_path: the SFT output_dir
+    assert three["merge"]["--adapters"] == ("<orpo.last_checkpoint>",) and three["merge"]["--max_shard_size"] == (
+        "2GB",)
+    assert three["infer"]["--model"] == ("<merge.merged>",) and "--use_hf" not in three["infer"]  # export_dir
+    assert three["infer"]["--infer_backend"] == ("pt",)
+    assert loaded.recipe.stage("infer").interactive
+    assert lint([r.command for r in _rendered(loaded, INSTALLED).values()], where="lf chain") > 30
+
+
+def test_seed_002s_xtuner_commands_and_configs_become_a_qlora_chain(tmp_path: Path) -> None:
+    imported, loaded = _import(tmp_path, TUTORIAL / "seed002_commands.sh")
+    assert [(c.name, c.command) for c in imported.calls] == [("pretrain", "pt"), ("sft", "sft"), ("merge", "export"),
+                                                             ("infer", "infer")]
+    three = {n: dict(flag_pairs(r.command.argv)) for n, r in _rendered(loaded, 3).items()}
+    pt, sft = three["pretrain"], three["sft"]
+    assert pt["--model"] == ("/root/models/internlm2_5-1_8b-chat",)
+    for flags in (pt, sft):
+        assert flags["--quant_method"] == ("bnb",) and flags["--quant_bits"] == ("4",)
+        assert flags["--bnb_4bit_quant_type"] == ("nf4",) and flags["--bnb_4bit_use_double_quant"] == ("true",)
+        assert (flags["--lora_rank"], flags["--lora_alpha"], flags["--lora_dropout"]) == (("64",), ("128",), ("0.1",))
+        assert flags["--gradient_accumulation_steps"] == ("1",) and flags["--deepspeed"] == ("zero1",)
+    assert pt["--output_dir"] == ("./pretrain",) and "--template" not in pt  # pretraining has no chat template
+    assert sft["--template"] == ("internlm2",) and sft["--system"][0].startswith("你是悟了悟了")
+    assert sft["--dataset"] == ("/root/wulewule/data/self_cognition_100.jsonl",
+                                "/root/wulewule/data/huixiangdou_conversations.jsonl")
+    merge = three["merge"]
+    assert merge["--adapters"] == ("<sft.last_checkpoint>",)  # pth_to_hf of the finetune run, then merge
+    assert merge["--output_dir"] == ("/root/wulewule/models/wulewule_v1_1_8b",) and merge["--max_shard_size"] == (
+        "2GB",)
+    assert three["infer"]["--template"] == ("internlm2",) and loaded.recipe.stage("infer").interactive
+    env = _rendered(loaded, 3)["merge"].command.environment
+    assert env == {"MKL_SERVICE_FORCE_INTEL": "1", "MKL_THREADING_LAYER": "GNU"}
+    assert lint([r.command for r in _rendered(loaded, INSTALLED).values()], where="seed 002") > 50
+
+
+def test_an_xtuner_config_alone_is_one_training_stage(tmp_path: Path) -> None:
+    config = TUTORIAL / "xtuner_config" / "finetune" / "internlm2_5_chat_1_8b_qlora_wulewule_all_test.py"
+    imported, loaded = _import(tmp_path, config)
+    [call] = imported.calls
+    assert call.command == "sft" and call.text("model") == "pretrain/merged_internlm2_5-1_8b-chat_pretrain"
+    assert {f.text.split(" ")[0] for f in imported.findings if f.kind == "dropped"} >= {"evaluation_freq",
+                                                                                        "optim_type"}

@@ -39,6 +39,7 @@ class Flag:
     line: int
     many: bool = False
     written: list[str] = field(default_factory=list)  # each value as the shell script wrote it, `$X` unexpanded
+    implied_by: str | None = None  # the flag whose literal value this one was inferred from (--use_hf from --model)
 
     @property
     def value(self) -> Item | list[Item]:
@@ -165,4 +166,6 @@ def python_literal(item: Item) -> str:
         return format_float(item)
     if isinstance(item, int):
         return str(item)
+    if '"' in item and "'" not in item:
+        return repr(item)  # '{"question": "instruction"}', as a person would write it
     return json.dumps(item, ensure_ascii=False)

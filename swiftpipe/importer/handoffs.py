@@ -34,6 +34,7 @@ def link(imported: Imported) -> None:
         call.name = _unique(name, taken)
         taken.add(call.name)
         _ckpt_dir(call, earlier, imported)
+        _implied(call, imported)
 
 
 def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imported, seen: dict[str, Code]):
@@ -152,6 +153,20 @@ def _unique(name: str, taken: set[str]) -> str:
     while f"{name}_{n}" in taken:
         n += 1
     return f"{name}_{n}"
+
+
+def _implied(call: Call, imported: Imported) -> None:
+    """A flag inferred from a literal value (`--use_hf true` for a model id) goes when that value was a hand-off, and
+    is reported when it stays."""
+    for flag in list(call.flags):
+        source = call.get(flag.implied_by) if flag.implied_by else None
+        if source is None:
+            continue
+        if any(isinstance(v, Code) for v in source.values):
+            call.flags.remove(flag)
+        else:
+            imported.note(f"{call.file}:{flag.line}", "translated", f"{source.values[0]} is a Hugging Face id "
+                          "(LLaMA-Factory's default hub): --use_hf true", call=call)
 
 
 def _ckpt_dir(call: Call, earlier: list[Call], imported: Imported) -> None:

@@ -53,7 +53,7 @@ def kind_of(path: str, text: str) -> str:
         return "ms-swift Python API"
     if tree is not None and xtuner.looks_like(tree):
         return "xtuner config"
-    if tree is None and llamafactory.looks_like(text):
+    if llamafactory.looks_like(text):  # (`key: value` lines can parse as Python annotations)
         return "LLaMA-Factory config"
     if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text):
         return "shell"

@@ -70,6 +70,7 @@ class _Config:
         self.path, self.values, self.order, self.imported = path, values, order, imported
         self.flags: list[Flag] = []
         self.known: frozenset[str] | None = None  # the installed ms-swift's flags for the subcommand
+        self.columns: dict[str, str] = {}  # file column -> ms-swift's name, over all the stage's datasets
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values[key][0] if key in self.values else default
@@ -95,6 +96,12 @@ class _Config:
             self.flags.append(Flag("rlhf_type", [rlhf_type], self.line("stage")))
         for key in self.order:
             self._key(key, command)
+        if self.columns:  # one --columns for every dataset of the stage, as ms-swift applies it
+            at = next(i for i, f in enumerate(self.flags) if f.name in ("dataset", "val_dataset"))
+            self.flags.insert(at + 1, Flag("columns", [json.dumps(self.columns, ensure_ascii=False)],
+                                           self.flags[at].line))
+        if command == "export":
+            self.flags.append(Flag("merge_lora", [True], self.line("export_dir")))
         call = Call(command, self.flags, [], self.path, 1)
         self.imported.calls.append(call)
         for finding in list(self.imported.findings):
@@ -104,7 +111,6 @@ class _Config:
 
     def _command(self) -> tuple[str, str | None]:
         if "export_dir" in self.values:
-            self.flags.append(Flag("merge_lora", [True], self.line("export_dir")))
             return "export", None
         stage = self.get("stage")
         if stage is None:
@@ -123,8 +129,7 @@ class _Config:
             self.add("model", value, key)
             if _hub_id(str(value)) and self.get("use_hf") is None:
                 self.add("use_hf", True, key)
-                self.note(key, "translated", f"{value} is a Hugging Face id (LLaMA-Factory's default hub): "
-                          "--use_hf true")
+                self.flags[-1].implied_by = "model"  # not if the model turns out to be an earlier stage's output
         elif key == "adapter_name_or_path":
             self.add("adapters", [a.strip() for a in str(value).split(",")] if "," in str(value) else value, key)
         elif key == "finetuning_type":
@@ -210,9 +215,13 @@ class _Config:
         except DataError as exc:
             raise ImportProblem(str(exc), where=where) from None
         columns = _columns(spec, kind)
+        for column, role in columns.items():
+            if self.columns.get(column, role) != role:
+                self.note(key, "warning", f"{name}'s column {column} is {role}, but another dataset's column of that "
+                          f"name is {self.columns[column]}; ms-swift's --columns applies to every dataset")
+            self.columns.setdefault(column, role)
         if columns:
-            self.add("columns", json.dumps(columns), key)
-            self.note(key, "translated", f"{name}'s columns -> --columns {json.dumps(columns)}")
+            self.note(key, "translated", f"{name}'s columns -> --columns {json.dumps(columns, ensure_ascii=False)}")
         if spec.get("formatting") == "sharegpt" and (spec.get("tags") or {}).get("role_tag", "from") != "from":
             self.note(key, "warning", f"{name} has its own role tags; convert it for ms-swift first: swiftpipe data "
                       f"convert {info} {file.with_suffix('.swift.jsonl')} --entry {name} --to {kind}")
