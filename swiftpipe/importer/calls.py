@@ -166,6 +166,8 @@ def python_literal(item: Item) -> str:
         return format_float(item)
     if isinstance(item, int):
         return str(item)
+    if not isinstance(item, str):
+        return repr(item)
     if '"' in item and "'" not in item:
         return repr(item)  # '{"question": "instruction"}', as a person would write it
     return json.dumps(item, ensure_ascii=False)

@@ -34,7 +34,7 @@ def link(imported: Imported) -> None:
         call.name = _unique(name, taken)
         taken.add(call.name)
         _ckpt_dir(call, earlier, imported)
-        _implied(call, imported)
+        _implied(call, earlier, imported)
 
 
 def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imported, seen: dict[str, Code]):
@@ -155,18 +155,19 @@ def _unique(name: str, taken: set[str]) -> str:
     return f"{name}_{n}"
 
 
-def _implied(call: Call, imported: Imported) -> None:
-    """A flag inferred from a literal value (`--use_hf true` for a model id) goes when that value was a hand-off, and
-    is reported when it stays."""
+def _implied(call: Call, earlier: list[Call], imported: Imported) -> None:
+    """A flag inferred from a literal value (`--use_hf true` for an org/name model id) goes when that value is a
+    hand-off or lies in a folder an earlier stage writes to (`pretrain/merged_model`), and is reported when it stays."""
+    folders = {_normal(_output_dir(c)).split("/")[0] for c in earlier if c.get("output_dir") is not None}
     for flag in list(call.flags):
         source = call.get(flag.implied_by) if flag.implied_by else None
         if source is None:
             continue
-        if any(isinstance(v, Code) for v in source.values):
+        if any(isinstance(v, Code) for v in source.values) or _normal(str(source.values[0])).split("/")[0] in folders:
             call.flags.remove(flag)
         else:
-            imported.note(f"{call.file}:{flag.line}", "translated", f"{source.values[0]} is a Hugging Face id "
-                          "(LLaMA-Factory's default hub): --use_hf true", call=call)
+            imported.note(f"{call.file}:{flag.line}", "translated", f"{source.values[0]} is a Hugging Face id, read "
+                          "from that hub as the original did: --use_hf true", call=call)
 
 
 def _ckpt_dir(call: Call, earlier: list[Call], imported: Imported) -> None:

@@ -15,8 +15,8 @@ from swiftpipe.importer.translate import translate
 from swiftpipe.recipe.secrets import is_secret, variable
 from swiftpipe.render.dialects import RENAMED
 
-_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?(?:swift|xtuner)[ \t]+[a-z][\w-]*",
-                            re.M)
+_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?(?:swift|xtuner|megatron)[ \t]+"
+                            r"[a-z][\w-]*|\bswift/cli/[\w-]+\.py\b", re.M)
 
 _PLACEHOLDER = re.compile(r"^<[^<>]+>$")
 
@@ -63,6 +63,9 @@ def kind_of(path: str, text: str) -> str:
     if tree is None and re.search(r"^\s*(from|import)\s+swift\b", text, re.M):
         raise ImportProblem(f"not valid Python: {python_error.msg}",
                             where=f"{path}:{python_error.lineno}")
+    if tree is None and text.lstrip().split("\n", 1)[0].rstrip().endswith(":") or re.match(r"^\w+:\s", text):
+        raise ImportProblem("a YAML file with none of LLaMA-Factory's keys (stage, model_name_or_path, "
+                            "export_dir): not a config swiftpipe imports", where=path)
     raise ImportProblem("not a kind of file swiftpipe imports (a shell script with swift commands, a Python file "
                         "using ms-swift's API, a LLaMA-Factory YAML config, an xtuner config)", where=path)
 

@@ -10,8 +10,6 @@ from typing import Any
 
 import yaml
 
-from swiftpipe.data import registry
-from swiftpipe.data.validate import DataError
 from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
 
 # LLaMA-Factory keys that only its trainer reads, with why ms-swift needs none.
@@ -81,6 +79,8 @@ class _Config:
     def add(self, name: str, value: Any, key: str) -> None:
         if value is None:
             return
+        if isinstance(value, dict):
+            value = json.dumps(value, ensure_ascii=False)  # ms-swift takes a mapping as JSON text
         values = list(value) if isinstance(value, list) else [value]
         self.flags.append(Flag(name, values, self.line(key), many=isinstance(value, list) and len(values) > 1))
 
@@ -210,10 +210,14 @@ class _Config:
                     self.add("use_hf", True, key)
                 return spec[hub] + (f":{spec['subset']}" if spec.get("subset") else "")
         kind = {"pt": "pt", "dpo": "dpo", "kto": "dpo", "rm": "dpo"}.get(str(self.get("stage")), "sft")
-        try:
-            file, shape = registry.entry(info, name, kind)
-        except DataError as exc:
-            raise ImportProblem(str(exc), where=where) from None
+        if "file_name" not in spec:
+            raise ImportProblem(f"{key}: {name} in {info} has no file_name (a script or a remote dataset)",
+                                where=where)
+        file = info.parent / spec["file_name"]
+        if spec.get("ranking") and spec.get("formatting") == "sharegpt":
+            self.note(key, "warning", f"{name} is ranked sharegpt (chosen/rejected messages); ms-swift's preference "
+                      f"data is messages plus rejected_response: check it with `swiftpipe data validate {file} "
+                      "--kind dpo`")
         columns = _columns(spec, kind)
         for column, role in columns.items():
             if self.columns.get(column, role) != role:

@@ -15,16 +15,22 @@ from typing import Iterator
 import bashlex
 
 from swiftpipe.importer import xtuner
-from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
 from swiftpipe.importer.words import ARITHMETIC, Expander, Piece, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
 
 _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
 # Sourced files that set up an environment (conda, a venv, the login shell) rather than the script's values.
 _ENVIRONMENT_SETUP = {"activate", "conda.sh", ".bashrc", ".bash_profile", ".profile"}
+# Launchers that start ms-swift's swift/cli/<sub>.py themselves: their options -> the variables ms-swift's own launcher
+# reads.
+_TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank": "NODE_RANK",
+             "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}
+_LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
+                                                   "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
 _ARITHMETIC = re.compile(r"\$\(\(([^()]*)\)\)")
 # A tutorial's `<model_id_or_path>`: a word to fill in, not a redirect.
-_PLACEHOLDER = re.compile(r"(?<=[\s=])<[^\s<>'\"]+>[^\s<>'\"]*(?=\s|$)")
+_PLACEHOLDER = re.compile(r"(?<=[\s=:])<[^\s<>'\"]+>[^\s<>'\"]*(?=\s|$)")
 
 
 def read(path: str, text: str, imported: Imported) -> None:
@@ -126,14 +132,65 @@ class _Walk:
         if first == "xtuner":
             self._xtuner(node, words, start_line)
             return
-        if first != "swift" and not first.endswith("/swift"):
+        if first == "megatron" and len(words) > 1:
+            raise ImportProblem(f"`megatron {words[1].word}` (Megatron-SWIFT) is not a command swiftpipe runs; it "
+                                "imports `swift` commands", where=f"{self.path}:{start_line}")
+        if first == "accelerate" and any(re.search(r"swift/cli/", w.word) for w in words):
+            raise ImportProblem("`accelerate launch` with its own config file is not imported: run ms-swift with its "
+                                "launcher (NPROC_PER_NODE=N swift <sub>) and the FSDP settings as --fsdp flags",
+                                where=f"{self.path}:{start_line}")
+        subcommand = None
+        if first in _LAUNCHERS:
+            launched = self._launcher(words, start_line)
+            if launched is None:
+                return
+            subcommand, launch_pairs, words = launched
+            pairs = pairs + launch_pairs
+        elif first != "swift" and not first.endswith("/swift"):
             return
         if context is not None:
             self._check_context(node, context)
-        self._swift(node, words, pairs, start_line)
+        self._swift(node, words, pairs, start_line, subcommand=subcommand)
 
-    def _swift(self, node, words, pairs, line: int) -> None:
-        if len(words) < 2 or words[1].word.startswith("-"):
+    def _launcher(self, words, line: int):
+        """`torchrun --nproc_per_node 4 ... swift/cli/sft.py FLAGS` (or deepspeed's launcher) as `swift sft FLAGS` with
+        the launch variables ms-swift's own launcher reads; None when it launches something other than ms-swift."""
+        launcher = words[0].word
+        at = next((i for i, w in enumerate(words) if re.search(r"(^|/)swift/cli/[\w-]+\.py$", w.word)), None)
+        if at is None:
+            return None
+        pairs: list[tuple[str, list[Piece]]] = []
+        i = 1
+        while i < at:
+            name, equals, value = words[i].word.lstrip("-").partition("=")
+            variable = _LAUNCHERS[launcher].get(name.replace("-", "_"))
+            pieces: list[Piece] | None = None
+            if equals:
+                pieces = self._option_value(words[i])
+            elif i + 1 < at and not words[i + 1].word.startswith("-"):
+                pieces = self.words.expand(words[i + 1])
+                i += 1
+            if variable and pieces is not None:
+                pairs.append((variable, pieces))
+            elif not variable:
+                self.imported.note(f"{self.path}:{line}", "dropped", f"{launcher} {words[i].word} (ms-swift's own "
+                                   "launcher has no such setting)")
+            i += 1
+        subcommand = Path(words[at].word).stem.replace("_", "-")
+        self.imported.note(f"{self.path}:{line}", "translated", f"{launcher} ... {words[at].word} -> "
+                           f"{' '.join(f'{n}=...' for n, _ in pairs)} swift {subcommand}")
+        return subcommand, pairs, [words[at], words[at], *words[at + 1:]]
+
+    def _option_value(self, node) -> list[Piece]:
+        """The value of `--option=value`, expanded."""
+        pieces = self.words.expand(node)
+        first = pieces[0]
+        if isinstance(first, str) and "=" in first:
+            return [first.partition("=")[2], *pieces[1:]] if first.partition("=")[2] else pieces[1:] or [""]
+        return pieces
+
+    def _swift(self, node, words, pairs, line: int, *, subcommand: str | None = None) -> None:
+        if subcommand is None and (len(words) < 2 or words[1].word.startswith("-")):
             raise ImportProblem("`swift` without a subcommand", where=f"{self.path}:{line}")
         env = [(name, pieces) for name in self.words.exported for pieces in [self.words.variables[name]]]
         if self.pending_launch and self.text[self.pending_launch[0]:node.pos[0]].count("\n") == 1:
@@ -143,10 +200,9 @@ class _Walk:
             env += self.pending_launch[1]
         self.pending_launch = None
         env += pairs
-        nproc = next((p[0] for name, p in reversed(env) if name == "NPROC_PER_NODE" and len(p) == 1
-                      and isinstance(p[0], str)), None)
-        call = Call(words[1].word, [], [], self.path, line)
-        call.env = [(name, item_of(pieces, nproc=nproc, where=call.where, imported=self.imported))
+        launch = {name: p[0] for name, p in env if len(p) == 1 and isinstance(p[0], str)}
+        call = Call(subcommand or words[1].word, [], [], self.path, line)
+        call.env = [(name, item_of(pieces, launch=launch, where=call.where, imported=self.imported))
                     for name, pieces in dict(env).items()]
         before = set(self.imported.params)
         self._add_flags(call, words[2:])
@@ -207,7 +263,7 @@ class _Walk:
             self.last_call, self.last_end = call, node.pos[1]
 
     def _add_flags(self, call: Call, words) -> None:
-        nproc = next((str(v) for name, v in call.env if name == "NPROC_PER_NODE"), None)
+        launch = {name: str(v) for name, v in call.env if not isinstance(v, Code)}
         for node in words:
             where = self.words.where(node)
             line = self.words.line_of(node.pos[0])
@@ -222,12 +278,12 @@ class _Walk:
                                            "keeps the last)", call=call)
                     call.flags.append(flag)
                     if equals:
-                        flag.values.append(item_of([value], nproc=nproc, where=where, imported=self.imported))
+                        flag.values.append(item_of([value], launch=launch, where=where, imported=self.imported))
                         flag.written.append(node.word.partition("=")[2])
                     continue
                 if not call.flags:
                     raise ImportProblem(f"`swift {call.command}` takes flags, not {node.word!r}", where=where)
-                item = item_of(pieces, nproc=nproc, where=where, imported=self.imported)
+                item = item_of(pieces, launch=launch, where=where, imported=self.imported)
                 call.flags[-1].values.append(item)  # type: ignore[arg-type]
                 call.flags[-1].written.append(node.word)
                 call.flags[-1].many = len(call.flags[-1].values) > 1

@@ -17,12 +17,12 @@ ARITHMETIC = "__swiftpipe_arithmetic"  # `$((a / b))` is read as `$(__swiftpipe_
 
 @dataclass(frozen=True)
 class PerProcessShare:
-    """`$(expr TOTAL / $VAR)`: TOTAL divided by a variable's value (the process count, when VAR is the
-    NPROC_PER_NODE in front of the command)."""
+    """`$(expr TOTAL / $A / $B)`: TOTAL divided by variables' values; the process count when they are the
+    NPROC_PER_NODE (and NNODES) the command is launched with."""
 
     total: int
-    variable: str
-    value: str | None  # the variable's value in the script, when it has one
+    divisors: tuple[tuple[str, str | None], ...]  # (variable, its value in the script, when it has one)
+    written: str
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Expander:
         return [self.expand(node)]
 
     def expand(self, node) -> list[Piece]:
-        word: str = node.word
+        word = unquoted(self.text[node.pos[0]:node.pos[1]], fallback=node.word)
         parts = [p for p in getattr(node, "parts", []) if p.kind in ("parameter", "commandsubstitution", "tilde")]
         pieces: list[Piece] = []
         cursor = 0
@@ -108,16 +108,48 @@ class Expander:
     def substitution(self, part, written: str) -> Piece:
         command = part.command
         words = [p.word for p in getattr(command, "parts", []) if p.kind == "word"]
-        if command.kind == "command" and len(words) == 4 and words[0] in ("expr", ARITHMETIC) and words[2] == "/":
-            total, divisor = words[1], words[3].lstrip("$").strip("{}")
-            if total.isdigit() and divisor.isidentifier():
-                value = self.variables.get(divisor)
-                text = value[0] if value and len(value) == 1 and isinstance(value[0], str) else None
-                return PerProcessShare(int(total), divisor, text)
+        if command.kind == "command" and words and words[0] in ("expr", ARITHMETIC):
+            share = self._share(words[1:], written)
+            if share is not None:
+                return share
+            value = self._arithmetic(words[1:])
+            if value is not None:
+                self.imported.note(self.where(part), "translated", f"{written.replace(f'$({ARITHMETIC} ', '$((')} -> "
+                                   f"{value} (the script's values)")
+                return str(value)
         if command.kind == "command" and words == ["pwd"]:
             return "."
         expanded = _SIMPLE_VARIABLE.sub(lambda m: self._known(m.group(1) or m.group(2), m.group(0)), written)
         return Substitution(expanded.replace(f"$({ARITHMETIC} ", "$(("), self.where(part))
+
+    def _share(self, words: list[str], written: str) -> PerProcessShare | None:
+        """`N / $A / $B` (expr's words, or an arithmetic expansion's) as a share, else None."""
+        words = [w for word in words for w in re.split(r"\s+|(?=/)|(?<=/)", word) if w]
+        if len(words) < 3 or not words[0].isdigit() or words[1::2] != ["/"] * (len(words) // 2) or len(words) % 2 == 0:
+            return None
+        divisors = []
+        for word in words[2::2]:
+            name = word.lstrip("$").strip("{}")
+            if word.isdigit():
+                divisors.append(("", word))
+            elif name.isidentifier():
+                value = self.variables.get(name)
+                divisors.append((name, value[0] if value and len(value) == 1 and isinstance(value[0], str) else None))
+            else:
+                return None
+        return PerProcessShare(int(words[0]), tuple(divisors), written.replace(f"$({ARITHMETIC} ", "$(("))
+
+    def _arithmetic(self, words: list[str]) -> int | None:
+        """Integer arithmetic over numbers and variables the script gave numbers, as expr and $((...)) do it."""
+        text = " ".join(words).replace("\\*", "*")
+        text = _SIMPLE_VARIABLE.sub(lambda m: self._known(m.group(1) or m.group(2), "x"), text)
+        text = re.sub(r"\b[A-Za-z_]\w*\b", lambda m: self._known(m.group(0), "x"), text)  # $(( a + b )): bare names
+        if not re.fullmatch(r"[\d\s()+\-*/%]+", text):
+            return None
+        try:
+            return int(eval(text.replace("/", "//"), {"__builtins__": {}}))  # digits and operators only
+        except (SyntaxError, ZeroDivisionError):
+            return None
 
     def assign(self, name: str, pieces: list[Piece], *, export: bool = False) -> None:
         self.variables[name] = pieces
@@ -133,6 +165,60 @@ class Expander:
         return _SIMPLE_VARIABLE.sub(lambda m: self._known(m.group(1) or m.group(2), m.group(0)), word)
 
 
+def unquoted(source: str, *, fallback: str) -> str:
+    """A word's text after bash's quote removal, `$...` left in place for expansion. bashlex drops the backslash of
+    `"\\n"`, which bash keeps inside double quotes (only $ ` " \\ and a newline are escaped there)."""
+    if "$'" in source:
+        return fallback  # ANSI-C quoting: bashlex's reading
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(source):
+        c = source[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+            else:
+                out.append(c)
+        elif c == "\\" and i + 1 < len(source):
+            following = source[i + 1]
+            if following == "\n":
+                pass
+            elif quote == '"' and following not in '$`"\\':
+                out.append(c + following)
+            else:
+                out.append(following)
+            i += 1
+        elif c in "'\"" and quote in ("", c) and not (c == "'" and quote == '"'):
+            quote = "" if quote == c else c
+        elif c == "`" and quote != "'":
+            end = source.find("`", i + 1)
+            end = len(source) - 1 if end < 0 else end
+            out.append(source[i:end + 1])
+            i = end
+        elif c == "$" and source[i + 1:i + 2] == "(" and quote != "'":
+            end = _closing(source, i + 1)  # a command substitution is copied as written, quotes and all
+            out.append(source[i:end + 1])
+            i = end
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the parenthesis that closes the one at `start`."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(text) - 1
+
+
 def _merged(pieces: list[Piece]) -> list[Piece]:
     """Adjacent text pieces joined."""
     out: list[Piece] = []
@@ -144,14 +230,14 @@ def _merged(pieces: list[Piece]) -> list[Piece]:
     return out or [""]
 
 
-def item_of(pieces: list[Piece], *, nproc: str | None, where: str, imported: Imported) -> Item | Substitution:
+def item_of(pieces: list[Piece], *, launch: dict[str, str], where: str, imported: Imported) -> Item | Substitution:
     """One expanded word as a recipe value: text, a number, a parameter, an f-string, `per_process(N)`, or the
     Substitution the hand-off finder decides on."""
     if any(isinstance(p, Substitution) for p in pieces):
         text = "".join(p.text if isinstance(p, Substitution) else p if isinstance(p, str) else f"<{_code(p)}>"
                        for p in pieces)
         return Substitution(text, next(p.where for p in pieces if isinstance(p, Substitution)))
-    pieces = [_share(p, nproc=nproc, where=where, imported=imported) if isinstance(p, PerProcessShare) else p
+    pieces = [_share(p, launch=launch, where=where, imported=imported) if isinstance(p, PerProcessShare) else p
               for p in pieces]
     if len(pieces) == 1:
         return literal(pieces[0]) if isinstance(pieces[0], str) else pieces[0]  # type: ignore[return-value]
@@ -166,12 +252,26 @@ def _code(piece: Piece) -> str:
     return piece.text if isinstance(piece, Code) else str(piece)
 
 
-def _share(share: PerProcessShare, *, nproc: str | None, where: str, imported: Imported) -> Piece:
-    if share.variable == "NPROC_PER_NODE" or (nproc is not None and share.value == nproc):
-        return Code(f"per_process({share.total})")
-    if share.value is not None and share.value.isdigit() and int(share.value):
-        imported.note(where, "translated", f"$(expr {share.total} / ${share.variable}) -> "
-                      f"{share.total // int(share.value)} (${share.variable} is {share.value} in the script)")
-        return str(share.total // int(share.value))
-    raise ImportProblem(f"$(expr {share.total} / ${share.variable}): ${share.variable} has no value in the script "
-                        "and is not the NPROC_PER_NODE in front of the command", where=where)
+def _share(share: PerProcessShare, *, launch: dict[str, str], where: str, imported: Imported) -> Piece:
+    """per_process(TOTAL) when the divisors are the command's process counts (by name, or by the value the script
+    gave them), else the number, when every divisor has one."""
+    counts = {name: value for name, value in launch.items() if name in ("NPROC_PER_NODE", "NNODES")}
+    unmatched = dict(counts)
+    for name, value in share.divisors:
+        match = name if name in unmatched else next((k for k, v in unmatched.items() if v == value and name), None)
+        if match is None:
+            break
+        del unmatched[match]
+    else:
+        if "NPROC_PER_NODE" not in unmatched and "NNODES" not in unmatched:
+            return Code(f"per_process({share.total})")
+    values = [value for _, value in share.divisors]
+    if all(v is not None and v.isdigit() and int(v) for v in values):
+        result = share.total
+        for v in values:
+            result //= int(v)  # type: ignore[arg-type]
+        imported.note(where, "translated", f"{share.written} -> {result}")
+        return str(result)
+    missing = next(name for name, value in share.divisors if value is None)
+    raise ImportProblem(f"{share.written}: ${missing} has no value in the script and is not a process count the "
+                        "command is launched with", where=where)

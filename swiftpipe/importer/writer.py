@@ -61,8 +61,10 @@ def _stage(call: Call, params: dict) -> str:
     else:
         opening = f"stage({name}, {python_literal(call.command)}, {{"
     body = [f"            {python_literal(f.name)}: {_value(f)}," for f in flags]
-    launch = _launch(call)
-    closing = f"        }}, launch={launch})," if launch else "        }),"
+    fields = _launch(call)
+    closing = f"        }}, launch=Launch({', '.join(fields)}))," if fields else "        }),"
+    if len(closing) > _WIDTH:  # one field per line: a field's own text is never broken
+        closing = "\n".join(["        }, launch=Launch(", *(f"            {f}," for f in fields), "        )),"])
     return "\n".join([*comments, f"        {opening}", *body, closing]) + "\n"
 
 
@@ -83,7 +85,8 @@ def _comment(text: str, *, indent: int) -> list[str]:
                          break_long_words=False, break_on_hyphens=False) or [f"{pad}#"]
 
 
-def _launch(call: Call) -> str:
+def _launch(call: Call) -> list[str]:
+    """The stage's Launch(...) arguments."""
     fields, env = [], []
     for variable, value in call.env:
         if variable in _LAUNCH_FIELDS:
@@ -93,7 +96,7 @@ def _launch(call: Call) -> str:
             env.append(f"{python_literal(variable)}: {_typed(value, str)}")
     if env:
         fields.append("env={" + ", ".join(env) + "}")
-    return f"Launch({', '.join(fields)})" if fields else ""
+    return fields
 
 
 def _typed(value: Item, kind: type) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,22 +55,30 @@ def config_call(path: str, text: str, imported: Imported, *, line: int) -> Call:
         settings.line("pretrained_model_name_or_path"))
     lora = settings.get("model", {}).get("lora") if isinstance(settings.get("model"), dict) else None
     add("train_type", "lora" if isinstance(lora, dict) else "full", settings.line("model"))
-    add("torch_dtype", llm.get("torch_dtype"), settings.line("model"))
+    add("torch_dtype", _name(llm.get("torch_dtype")), settings.line("model"))
     quantization = llm.get("quantization_config") or {}
     if quantization.get("load_in_4bit") or quantization.get("load_in_8bit"):
         add("quant_method", "bnb", settings.line("model"))
         add("quant_bits", 4 if quantization.get("load_in_4bit") else 8, settings.line("model"))
         for key in ("bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype"):
-            add(key, quantization.get(key), settings.line("model"))
+            add(key, _name(quantization.get(key)), settings.line("model"))
     if isinstance(lora, dict):
         add("lora_rank", lora.get("r"), settings.line("model"))
         add("lora_alpha", lora.get("lora_alpha"), settings.line("model"))
         add("lora_dropout", lora.get("lora_dropout"), settings.line("model"))
         if lora.get("target_modules"):
             add("target_modules", lora["target_modules"], settings.line("model"))
-    data = settings.get("data_files", settings.get("data_path"))
-    add("dataset", data, settings.line("data_files") or settings.line("data_path"))
-    template = settings.get("prompt_template")
+    loader = settings.get("train_dataloader")
+    data, hub = _datasets(loader.get("dataset") if isinstance(loader, dict) else settings.get("train_dataset"))
+    if not data:
+        data, hub = settings.get("data_files", settings.get("data_path")), False
+    add("dataset", data, settings.line("train_dataset") or settings.line("data_files") or settings.line("data_path"))
+    model = call.get("model")
+    if hub or (model and isinstance(model.values[0], str) and re.fullmatch(r"[\w.-]+/[\w.-]+", model.values[0])):
+        add("use_hf", True, settings.line("pretrained_model_name_or_path"))  # xtuner loads from the Hugging Face Hub
+        if model and not hub:
+            call.flags[-1].implied_by = "model"
+    template = _name(settings.get("prompt_template"))
     if template and not pretraining:
         if template in TEMPLATES:
             add("template", TEMPLATES[template], settings.line("prompt_template"))
@@ -83,13 +92,48 @@ def config_call(path: str, text: str, imported: Imported, *, line: int) -> Call:
         imported.note(f"{path}:{settings.line('pack_to_max_length')}", "warning", "pack_to_max_length -> --packing "
                       "true, which ms-swift runs with flash attention only", call=call)
     system = settings.get("SYSTEM")
-    if system and not pretraining:
+    if isinstance(system, Symbol):
+        imported.note(f"{path}:{settings.line('SYSTEM')}", "dropped", f"SYSTEM = {system.name} (xtuner's own text; "
+                      "ms-swift's template brings its default system prompt)", call=call)
+    elif system and not pretraining:
         add("system", system, settings.line("SYSTEM"))
     for name, why in _DROPPED.items():
         if settings.get(name) not in (None, False, [], ""):
             imported.note(f"{path}:{settings.line(name)}", "dropped", f"{name}" + (f" ({why})" if why else ""),
                           call=call)
     return call
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A name the config imports (`torch.float16`, `PROMPT_TEMPLATE.internlm2_chat`, `SupervisedFinetune`): its last
+    part, never a value to pass on as text."""
+
+    name: str
+
+
+def _name(value: Any) -> Any:
+    return value.name if isinstance(value, Symbol) else value
+
+
+def _datasets(spec: Any) -> tuple[list[str], bool]:
+    """The files or hub ids a `train_dataset = dict(dataset=dict(type=load_dataset, path=..., data_files=...))` loads
+    (each part of a ConcatDataset), and whether they come from the Hugging Face Hub."""
+    if not isinstance(spec, dict):
+        return [], False
+    if isinstance(spec.get("datasets"), list):
+        found = [_datasets(part) for part in spec["datasets"]]
+        return [d for files, _ in found for d in files], any(hub for _, hub in found)
+    loader = spec.get("dataset")
+    if not isinstance(loader, dict):
+        return [], False
+    path, files = loader.get("path"), loader.get("data_files")
+    if path in ("json", "csv", "text", "parquet") and files:
+        files = files if isinstance(files, list) else list(files.values()) if isinstance(files, dict) else [files]
+        return [f for f in files if isinstance(f, str)], False
+    if isinstance(path, str):
+        return [path], True
+    return [], False
 
 
 def _adder(call: Call):
@@ -128,9 +172,9 @@ class _Settings:
         if isinstance(node, ast.Dict):
             return {self.value(k): self.value(v) for k, v in zip(node.keys, node.values) if k is not None}
         if isinstance(node, ast.Name):
-            return self.values.get(node.id, node.id)
+            return self.values.get(node.id, Symbol(node.id))
         if isinstance(node, ast.Attribute):
-            return node.attr
+            return Symbol(node.attr)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
             return {k.arg: self.value(k.value) for k in node.keywords if k.arg}
         if isinstance(node, ast.JoinedStr):

@@ -30,12 +30,14 @@ _ARGUMENTS = {
     3: {"pt": "swift.llm:TrainArguments", "sft": "swift.llm:TrainArguments", "rlhf": "swift.llm:RLHFArguments",
         "export": "swift.llm:ExportArguments", "infer": "swift.llm:InferArguments",
         "eval": "swift.llm:EvalArguments", "deploy": "swift.llm:DeployArguments", "app": "swift.llm:AppArguments",
-        "sample": "swift.llm:SamplingArguments", "web-ui": "swift.llm:WebUIArguments"},
+        "sample": "swift.llm:SamplingArguments", "web-ui": "swift.llm:WebUIArguments",
+        "rollout": "swift.llm:RolloutArguments"},
     4: {"pt": "swift.arguments:PretrainArguments", "sft": "swift.arguments:SftArguments",
         "rlhf": "swift.arguments:RLHFArguments", "export": "swift.arguments:ExportArguments",
         "infer": "swift.arguments:InferArguments", "eval": "swift.arguments:EvalArguments",
         "deploy": "swift.arguments:DeployArguments", "app": "swift.arguments:AppArguments",
-        "sample": "swift.arguments:SamplingArguments", "web-ui": "swift.arguments:WebUIArguments"},
+        "sample": "swift.arguments:SamplingArguments", "web-ui": "swift.arguments:WebUIArguments",
+        "rollout": "swift.arguments:RolloutArguments"},
 }
 
 
