@@ -91,6 +91,7 @@ bench: $(TINY_MODEL)/config.json
 	$(PY) bench/validate_throughput.py
 	$(PY) bench/report_scale.py
 	$(PY) bench/history_scale.py
+	$(PY) bench/import_speed.py
 
 bench-slurm: $(TINY_MODEL)/config.json
 	$(PY) bench/slurm_overhead.py --model $(TINY_MODEL)

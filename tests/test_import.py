@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from shell_commands import flag_pairs, parse
 
 from swiftpipe.cli import main
+from swiftpipe.errors import UserError
 from swiftpipe.importer import translate
 from swiftpipe.importer.importing import import_files
 from swiftpipe.importer.writer import recipe_text
@@ -281,3 +282,57 @@ def test_an_xtuner_config_alone_is_one_training_stage(tmp_path: Path) -> None:
     assert call.command == "sft" and call.text("model") == "pretrain/merged_internlm2_5-1_8b-chat_pretrain"
     assert {f.text.split(" ")[0] for f in imported.findings if f.kind == "dropped"} >= {"evaluation_freq",
                                                                                         "optim_type"}
+
+
+def test_a_torchrun_launch_becomes_ms_swifts_launch_variables_and_its_share_per_process(tmp_path: Path) -> None:
+    script = tmp_path / "node0.sh"
+    script.write_text("nnodes=2\nnproc_per_node=4\n\nCUDA_VISIBLE_DEVICES=0,1,2,3 \\\ntorchrun \\\n"
+                      "    --master_port 29500 \\\n    --nproc_per_node=$nproc_per_node \\\n    --nnodes=$nnodes \\\n"
+                      "    --node_rank=0 \\\n    --master_addr=127.0.0.1 \\\n    swift/cli/sft.py \\\n"
+                      "    --model Qwen/Qwen2.5-7B-Instruct \\\n"
+                      "    --gradient_accumulation_steps $(expr 32 / $nproc_per_node / $nnodes) \\\n"
+                      "    --eval_steps $((50 * 2)) \\\n    --system \"Think first.\\nThen answer: \\$x\"\n")
+    _, loaded = _import(tmp_path, script)
+    [sft] = [r.command for r in _rendered(loaded, INSTALLED).values()]
+    assert sft.subcommand == "sft"
+    assert sft.environment == {"CUDA_VISIBLE_DEVICES": "0,1,2,3", "MASTER_PORT": "29500", "NPROC_PER_NODE": "4",
+                               "NNODES": "2", "NODE_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
+    flags = dict(flag_pairs(sft.argv))
+    assert flags["--gradient_accumulation_steps"] == ("4",)  # per_process(32) over 4 x 2 processes
+    assert flags["--eval_steps"] == ("100",)
+    assert flags["--system"] == ("Think first.\\nThen answer: $x",)  # bash keeps \n inside double quotes
+
+
+@pytest.mark.parametrize("text,message", [
+    ("NPROC_PER_NODE=8 megatron sft --model x\n", "m.sh:1: `megatron sft` (Megatron-SWIFT) is not a command"),
+    ("accelerate launch --config_file fsdp.yaml swift/cli/sft.py --model x\n", "m.sh:1: `accelerate launch` with its "
+     "own config file is not imported"),
+    ("swift sft --model x --gradient_accumulation_steps $(expr 16 / $GPUS)\n", "m.sh:1: $(expr 16 / $GPUS): $GPUS "
+     "has no value in the script"),
+])
+def test_launches_swiftpipe_cannot_run_are_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "m.sh").write_text(text)
+    with pytest.raises(UserError) as raised:
+        import_files([str(tmp_path / "m.sh")])
+    assert str(raised.value).startswith(f"{tmp_path / message}"), str(raised.value)
+
+
+def test_ms_swift_3_and_4_python_api_calls_are_read_without_running_them(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("import os\nfrom swift.llm import TrainArguments, sft_main, export_main, ExportArguments\n"
+                      "os.environ['CUDA_VISIBLE_DEVICES'] = '0'\nBASE = 'Qwen/Qwen2.5-0.5B'\n"
+                      "if __name__ == '__main__':\n"
+                      "    result = sft_main(TrainArguments(model=BASE, train_type='lora', dataset=['a.jsonl#100'],\n"
+                      "                                     output_dir='out/sft', learning_rate=1e-4))\n"
+                      "    export_main(ExportArguments(adapters=[result['last_model_checkpoint']], merge_lora=True))\n"
+                      "    sft_main(['--model', 'out/sft/v0-20250101-000000/checkpoint-10-merged', '--dataset', "
+                      "'b.jsonl', '--num_train_epochs', '2'])\n"
+                      "    raise SystemExit('never run by the import')\n")
+    imported, loaded = _import(tmp_path, script)
+    three = {n: r.command for n, r in _rendered(loaded, 3).items()}
+    assert list(three) == ["sft", "merge", "sft_2"]
+    assert three["sft"].environment == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert three["sft"].argv[2:] == ["--model", "Qwen/Qwen2.5-0.5B", "--train_type", "lora", "--dataset",
+                                     "a.jsonl#100", "--output_dir", "out/sft", "--learning_rate", "1e-4"]
+    assert three["merge"].argv[2:] == ["--adapters", "<sft.last_checkpoint>", "--merge_lora", "true"]
+    assert three["sft_2"].argv[2:] == ["--model", "<merge.merged>", "--dataset", "b.jsonl", "--num_train_epochs", "2"]
