@@ -336,3 +336,42 @@ def test_ms_swift_3_and_4_python_api_calls_are_read_without_running_them(tmp_pat
                                      "a.jsonl#100", "--output_dir", "out/sft", "--learning_rate", "1e-4"]
     assert three["merge"].argv[2:] == ["--adapters", "<sft.last_checkpoint>", "--merge_lora", "true"]
     assert three["sft_2"].argv[2:] == ["--model", "<merge.merged>", "--dataset", "b.jsonl", "--num_train_epochs", "2"]
+
+
+_BY_MAJOR = {
+    3: ["CUDA_VISIBLE_DEVICES=0,1 NPROC_PER_NODE=2 swift sft --model Qwen/Qwen2.5-7B-Instruct --train_type lora "
+        "--dataset 'AI-ModelScope/alpaca-gpt4-data-zh#500' data/mine.jsonl --lora_rank 8 --learning_rate 1e-4 "
+        "--output_dir output/sft --system 'You are a doctor.'",
+        "swift infer --model Qwen/Qwen2.5-7B-Instruct --infer_backend pt --val_dataset data/q.jsonl "
+        "--max_new_tokens 64 --temperature 0"],
+    4: ["CUDA_VISIBLE_DEVICES=0,1 NPROC_PER_NODE=2 swift sft --model Qwen/Qwen2.5-7B-Instruct --tuner_type lora "
+        "--dataset 'AI-ModelScope/alpaca-gpt4-data-zh#500' data/mine.jsonl --lora_rank 8 --learning_rate 1e-4 "
+        "--output_dir output/sft --system 'You are a doctor.'",
+        "swift infer --model Qwen/Qwen2.5-7B-Instruct --infer_backend transformers --val_dataset data/q.jsonl "
+        "--max_new_tokens 64 --temperature 0"],
+}
+
+
+def test_a_script_for_the_installed_major_renders_back_as_the_same_commands(tmp_path: Path) -> None:
+    commands = _BY_MAJOR[INSTALLED]
+    (tmp_path / "mine.sh").write_text("\n\n".join(commands) + "\n")
+    _, loaded = _import(tmp_path, tmp_path / "mine.sh")
+    rendered = list(_rendered(loaded, INSTALLED).values())
+    for command, stage in zip(commands, rendered, strict=True):
+        (got_env, got_argv), (want_env, want_argv) = parse(stage.script), parse(command)
+        assert dict(got_env) == dict(want_env)  # the launch variables, in swiftpipe's order
+        assert got_argv == want_argv  # subcommand, flags, their order and values
+
+
+def test_llamafactory_cli_lines_bring_their_configs_and_overrides(tmp_path: Path) -> None:
+    lf = PATTERNS / "lf"
+    script = lf / "run.sh"
+    imported, loaded = _import(tmp_path, script)
+    assert [(c.name, c.command) for c in imported.calls] == [("sft", "sft"), ("merge", "export"), ("app", "app")]
+    three = {n: r.command for n, r in _rendered(loaded, 3).items()}
+    flags = dict(flag_pairs(three["sft"].argv))
+    assert flags["--learning_rate"] == ("1e-5",) and flags["--num_train_epochs"] == ("2",)  # key=value overrides
+    assert three["sft"].environment == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert dict(flag_pairs(three["merge"].argv))["--adapters"] == ("<sft.last_checkpoint>",)
+    assert dict(flag_pairs(three["app"].argv))["--model"] == ("<merge.merged>",)  # webchat: a server
+    assert loaded.recipe.stage("app").interactive

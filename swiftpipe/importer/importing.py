@@ -15,8 +15,9 @@ from swiftpipe.importer.translate import translate
 from swiftpipe.recipe.secrets import is_secret, variable
 from swiftpipe.render.dialects import RENAMED
 
-_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?(?:swift|xtuner|megatron)[ \t]+"
-                            r"[a-z][\w-]*|\bswift/cli/[\w-]+\.py\b", re.M)
+_SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?"
+                            r"(?:swift|xtuner|megatron|llamafactory-cli)[ \t]+[a-z][\w-]*"
+                            r"|\bswift/cli/[\w-]+\.py\b", re.M)
 
 _PLACEHOLDER = re.compile(r"^<[^<>]+>$")
 
@@ -43,7 +44,8 @@ def import_files(paths: Sequence[str]) -> Imported:
 
 
 def kind_of(path: str, text: str) -> str:
-    """What the file is, by its content: a shell script, a Python file using ms-swift's API, a LLaMA-Factory config, an xtuner config."""
+    """What the file is, by its content: a shell script, a Python file using ms-swift's API, a LLaMA-Factory config,
+    an xtuner config."""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:

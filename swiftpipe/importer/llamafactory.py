@@ -43,8 +43,9 @@ def looks_like(text: str) -> bool:
     return bool(re.search(r"^(stage|model_name_or_path|finetuning_type|export_dir)\s*:", text, re.M))
 
 
-def read(path: str, text: str, imported: Imported) -> None:
-    """Add the call one LLaMA-Factory config describes."""
+def read(path: str, text: str, imported: Imported, *, overrides: dict[str, str] | None = None) -> None:
+    """Add the call one LLaMA-Factory config describes (`overrides`: `key=value` from llamafactory-cli's command
+    line, which take precedence, as there)."""
     repaired = _SECTION_GLUED.sub(r"  # \1", text)
     if repaired != text:
         line = text[:_SECTION_GLUED.search(text).start()].count("\n") + 1  # type: ignore[union-attr]
@@ -60,6 +61,11 @@ def read(path: str, text: str, imported: Imported) -> None:
         raise ImportProblem("a LLaMA-Factory config is a mapping of keys", where=path)
     constructor = yaml.constructor.SafeConstructor()
     keys = [(k.value, constructor.construct_object(v, deep=True), k.start_mark.line + 1) for k, v in root.value]
+    for key, value in (overrides or {}).items():
+        parsed = yaml.safe_load(value) if value else None
+        keys = [(k, parsed, line) if k == key else (k, v, line) for k, v, line in keys]
+        if all(k != key for k, _, _ in keys):
+            keys.append((key, parsed, len(text.splitlines())))
     _Config(path, dict((k, (v, line)) for k, v, line in keys), [k for k, _, _ in keys], imported).call()
 
 

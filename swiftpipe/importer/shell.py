@@ -1,20 +1,18 @@
 """Shell scripts: every `swift <sub>` command with the variables in front of it and the `export`s before it, read
-with bashlex (a port of bash's own parser), the way the author meant it.
-
-The broken continuations people write are repaired and reported: a space after the final backslash, a commented-out
-flag line inside a command, a dangling backslash at the end of the file, flags after a line that lost its
-backslash, and a launch variable on its own line just above the command (seed 000's `NPROC_PER_NODE=1`).
+with bashlex (a port of bash's own parser), the way the author meant it (see repairs), plus the command lines of
+the tools people come from (`torchrun ... swift/cli/sft.py`, `xtuner`, `llamafactory-cli`). Two repairs need the
+parsed script and are made here: flags after a line that lost its backslash, and a launch variable on its own line
+just above the command (seed 000's `NPROC_PER_NODE=1`).
 """
 from __future__ import annotations
 
-import posixpath
 import re
 from pathlib import Path
 from typing import Iterator
 
 import bashlex
 
-from swiftpipe.importer import xtuner
+from swiftpipe.importer import llamafactory, repairs, xtuner
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
 from swiftpipe.importer.words import ARITHMETIC, Expander, Piece, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
@@ -29,14 +27,11 @@ _TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank"
 _LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
                                                    "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
 _ARITHMETIC = re.compile(r"\$\(\(([^()]*)\)\)")
-# A tutorial's `<model_id_or_path>`: a word to fill in, not a redirect.
-_PLACEHOLDER = re.compile(r"(?<=[\s=:])<[^\s<>'\"]+>[^\s<>'\"]*(?=\s|$)")
 
 
 def read(path: str, text: str, imported: Imported) -> None:
     """Add every swift command of the script at `path` to `imported`."""
-    text = _repaired(text, path, imported)
-    text = _PLACEHOLDER.sub(lambda m: f"'{m.group(0)}'", text)
+    text = repairs.repaired(text, path, imported)
     text = _ARITHMETIC.sub(lambda m: f"$({ARITHMETIC} {m.group(1)})", text)
     try:
         nodes = bashlex.parse(text)
@@ -46,30 +41,6 @@ def read(path: str, text: str, imported: Imported) -> None:
     except NotImplementedError as exc:
         raise ImportProblem(f"uses shell syntax swiftpipe cannot import ({exc})", where=path) from None
     _Walk(text, path, imported).run(nodes)
-
-
-def _repaired(text: str, path: str, imported: Imported) -> str:
-    lines = text.split("\n")
-    continued = False
-    for i, line in enumerate(lines):
-        where = f"{path}:{i + 1}"
-        stripped = line.rstrip(" \t")
-        if continued and line.lstrip().startswith("#"):
-            if stripped.endswith("\\"):
-                lines[i] = "\\"
-                imported.note(where, "repaired", "a commented-out line inside a command ended it there; the command "
-                              "goes on after it, as its backslash says")
-            continue
-        if stripped != line and stripped.endswith("\\") and not stripped.endswith("\\\\"):
-            lines[i] = stripped
-            imported.note(where, "repaired", "a space after the final backslash ended the command there; read as "
-                          "the continuation it was meant to be")
-        continued = lines[i].endswith("\\") and not lines[i].endswith("\\\\")
-    content = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
-    if content and lines[content[-1]].endswith("\\") and not lines[content[-1]].endswith("\\\\"):
-        lines[content[-1]] = lines[content[-1]][:-1]
-        imported.note(f"{path}:{content[-1] + 1}", "repaired", "the file ends in a backslash; the command ends there")
-    return "\n".join(lines)
 
 
 class _Walk:
@@ -82,8 +53,7 @@ class _Walk:
         self.last_call: Call | None = None
         self.last_end = -1
         self.sourced: str | None = None
-        self.xtuner_runs: dict[str, Call] = {}  # config file name -> its `xtuner train` call
-        self.converted: dict[str, Call] = {}  # `pth_to_hf` output folder -> the training call it came from
+        self.xtuner = xtuner.CommandLines(path, imported)
 
     def run(self, nodes) -> None:
         for node, context in _commands(nodes, None):
@@ -131,6 +101,9 @@ class _Walk:
                                 f"{start_line}")
         if first == "xtuner":
             self._xtuner(node, words, start_line)
+            return
+        if first == "llamafactory-cli" or first == "lmf":
+            self._llamafactory(node, words, start_line)
             return
         if first == "megatron" and len(words) > 1:
             raise ImportProblem(f"`megatron {words[1].word}` (Megatron-SWIFT) is not a command swiftpipe runs; it "
@@ -218,44 +191,35 @@ class _Walk:
         self.last_call = call
         self.last_end = node.pos[1]
 
-    def _xtuner(self, node, words, line: int) -> None:
-        """xtuner's train, convert (pth_to_hf, merge) and chat command lines."""
+    def _llamafactory(self, node, words, line: int) -> None:
+        """`llamafactory-cli train|export|chat|webchat CONFIG.yaml [key=value ...]`: the config, with the command
+        line's overrides, as its stage (webchat: `swift app`)."""
         texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
-        where = f"{self.path}:{line}"
-        call = None
-        if texts[1:2] == ["train"]:
-            call = xtuner.command_call(texts, script=self.path, line=line, imported=self.imported)
-            self.xtuner_runs[Path(texts[2]).name] = call
-        elif texts[1:3] == ["convert", "pth_to_hf"] and len(texts) >= 6:
-            trained = self.xtuner_runs.get(Path(texts[3]).name) or next(
-                (c for c in reversed(self.imported.calls) if c.command in ("pt", "sft")), None)
-            if trained is not None:
-                self.converted[posixpath.normpath(texts[5])] = trained
+        if len(texts) < 3 or texts[1] not in ("train", "export", "chat", "webchat", "eval"):
+            self.imported.note(f"{self.path}:{line}", "dropped", f"llamafactory-cli {' '.join(texts[1:2])} (no "
+                               "ms-swift stage)")
             return
-        elif texts[1:3] == ["convert", "merge"] and len(texts) >= 6:
-            trained = self.converted.get(posixpath.normpath(texts[4]))
-            out = trained.text("output_dir") if trained is not None else None
-            adapters = f"{out or 'output'}/vx-xxx/checkpoint-xxx" if trained is not None else texts[4]
-            call = Call("export", [Flag("adapters", [adapters], line), Flag("merge_lora", [True], line),
-                                   Flag("output_dir", [texts[5]], line)], [], self.path, line)
-            size = next((texts[i + 1] for i, t in enumerate(texts) if t == "--max-shard-size" and i + 1 < len(texts)),
-                        None)
-            if size:
-                call.flags.append(Flag("max_shard_size", [size], line))
-            self.imported.note(where, "translated", "xtuner convert pth_to_hf + merge -> swift export --merge_lora "
-                               "true (ms-swift merges its own checkpoints directly)", call=call)
-        elif texts[1:2] == ["chat"] and len(texts) >= 3:
-            call = Call("infer", [Flag("model", [texts[2]], line)], [], self.path, line)
-            options = dict(zip(texts[3::2], texts[4::2]))
-            template = options.get("--prompt-template")
-            if template in xtuner.TEMPLATES:
-                call.flags.append(Flag("template", [xtuner.TEMPLATES[template]], line))
-            if options.get("--system"):
-                call.flags.append(Flag("system", [options["--system"]], line))
-            self.imported.note(where, "translated", "xtuner chat -> swift infer (a chat in the terminal)", call=call)
-        else:
-            self.imported.note(where, "dropped", f"xtuner {' '.join(texts[1:3])} (no ms-swift stage)")
-            return
+        config = next((p for p in (Path(self.path).parent / texts[2], Path(texts[2])) if p.is_file()), None)
+        if config is None:
+            raise ImportProblem(f"llamafactory-cli {texts[1]} {texts[2]}: the config is not here (give it beside the "
+                                "script, or import the config file itself)", where=f"{self.path}:{line}")
+        overrides = dict(t.split("=", 1) for t in texts[3:] if "=" in t)
+        before = len(self.imported.calls)
+        llamafactory.read(str(config), config.read_text(encoding="utf-8"), self.imported, overrides=overrides)
+        for call in self.imported.calls[before:]:
+            if texts[1] == "webchat":
+                call.command = "app"
+            call.env = [(name, self.words.variables[name][0]) for name in self.words.exported
+                        if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]
+            call.env += [(name, "".join(str(p) for p in pieces)) for name, pieces in
+                         ((a.word.partition("=")[0], self._value_of(a)) for a in node.parts if a.kind == "assignment")]
+            self.imported.note(f"{self.path}:{line}", "translated", f"llamafactory-cli {texts[1]} {texts[2]} -> swift "
+                               f"{call.command}", call=call)
+            self.last_call, self.last_end = call, node.pos[1]
+
+    def _xtuner(self, node, words, line: int) -> None:
+        texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
+        call = self.xtuner.call(texts, line=line)
         if call is not None:
             call.env = [(name, self.words.variables[name][0]) for name in self.words.exported
                         if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]

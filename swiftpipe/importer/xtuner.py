@@ -5,6 +5,7 @@ merge` one merge stage, `chat` an infer stage."""
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,3 +221,56 @@ def _options(words: list[str]) -> dict[str, str]:
             name, equals, value = word[2:].partition("=")
             out[name.replace("_", "-")] = value if equals else (words[i + 1] if i + 1 < len(words) else "")
     return out
+
+
+class CommandLines:
+    """A script's `xtuner train|convert|chat` lines, in order: `convert pth_to_hf` + `convert merge` are one merge
+    of the run whose config they name."""
+
+    def __init__(self, script: str, imported: Imported) -> None:
+        self.script, self.imported = script, imported
+        self.runs: dict[str, Call] = {}  # config file name -> its `xtuner train` call
+        self.converted: dict[str, Call] = {}  # `pth_to_hf` output folder -> the training call it came from
+
+    def call(self, texts: list[str], *, line: int) -> Call | None:
+        """The ms-swift call one xtuner command line stands for (None: none, or not yet)."""
+        where = f"{self.script}:{line}"
+        if texts[1:2] == ["train"]:
+            call = command_call(texts, script=self.script, line=line, imported=self.imported)
+            if call is not None:
+                self.runs[Path(texts[2]).name] = call
+            return call
+        if texts[1:3] == ["convert", "pth_to_hf"] and len(texts) >= 6:
+            trained = self.runs.get(Path(texts[3]).name) or next(
+                (c for c in reversed(self.imported.calls) if c.command in ("pt", "sft")), None)
+            if trained is not None:
+                self.converted[posixpath.normpath(texts[5])] = trained
+            return None
+        if texts[1:3] == ["convert", "merge"] and len(texts) >= 6:
+            return self._merge(texts, line, where)
+        if texts[1:2] == ["chat"] and len(texts) >= 3:
+            call = Call("infer", [Flag("model", [texts[2]], line)], [], self.script, line)
+            options = dict(zip(texts[3::2], texts[4::2]))
+            template = options.get("--prompt-template")
+            if template in TEMPLATES:
+                call.flags.append(Flag("template", [TEMPLATES[template]], line))
+            if options.get("--system"):
+                call.flags.append(Flag("system", [options["--system"]], line))
+            self.imported.note(where, "translated", "xtuner chat -> swift infer (a chat in the terminal)", call=call)
+            return call
+        self.imported.note(where, "dropped", f"xtuner {' '.join(texts[1:3])} (no ms-swift stage)")
+        return None
+
+    def _merge(self, texts: list[str], line: int, where: str) -> Call:
+        trained = self.converted.get(posixpath.normpath(texts[4]))
+        out = trained.text("output_dir") if trained is not None else None
+        adapters = f"{out or 'output'}/vx-xxx/checkpoint-xxx" if trained is not None else texts[4]
+        call = Call("export", [Flag("adapters", [adapters], line), Flag("merge_lora", [True], line),
+                               Flag("output_dir", [texts[5]], line)], [], self.script, line)
+        size = next((texts[i + 1] for i, t in enumerate(texts) if t == "--max-shard-size" and i + 1 < len(texts)),
+                    None)
+        if size:
+            call.flags.append(Flag("max_shard_size", [size], line))
+        self.imported.note(where, "translated", "xtuner convert pth_to_hf + merge -> swift export --merge_lora true "
+                           "(ms-swift merges its own checkpoints directly)", call=call)
+        return call
