@@ -23,8 +23,7 @@ from swiftpipe.recipe.model import (
     sft,
     stage,
 )
-
-__version__ = "0.1.0"
+from swiftpipe.versions import SWIFTPIPE_VERSION as __version__
 
 __all__ = [
     "Launch", "PerProcess", "Recipe", "Ref", "Stage", "checkpoint", "compare", "dpo", "infer", "make_recipe", "merge",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+SWIFTPIPE_VERSION = "0.1.0"  # pyproject.toml's; swiftpipe.__version__
 SWIFT_DISTRIBUTION = "ms-swift"
 RECORDED = ("swiftpipe", SWIFT_DISTRIBUTION, "transformers", "torch")
 

@@ -165,7 +165,7 @@ SAMPLES = [("medical_pretrain_sample.jsonl", "pt", "text", 40), ("medical_pretra
 
 @pytest.mark.parametrize("name, kind, shape, count", SAMPLES)
 def test_every_shipped_sample_is_valid_and_its_kind_is_guessed(name: str, kind: str, shape: str, count: int) -> None:
-    result = _run("validate", str(DATASETS / name))
+    result = _run("validate", str(DATASETS / name), "--no-cache")
     layout = "JSON array" if name.endswith(".json") else "JSON Lines"
     assert result.exit_code == 0
     assert result.output == f"ok: {DATASETS / name}: {count} {kind} records ({shape}, {layout})\n"

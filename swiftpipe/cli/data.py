@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import print_json, user_errors
+from swiftpipe.cli.common import print_json, user_errors, work_dir_option
 
 _KIND = click.Choice(["pt", "sft", "dpo"])
 
@@ -37,13 +37,20 @@ Examples:
               help="A longer record is reported, not read.")
 @click.option("--columns", default=None, metavar="JSON",
               help="Rename columns first, as ms-swift's --columns does: '{\"response_chosen\": \"response\"}'.")
+@click.option("--no-cache", is_flag=True, help="Read the file even if it was checked clean before and is unchanged.")
+@work_dir_option
 @user_errors
 def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int,
-                     columns: str | None) -> None:
-    """Check every record; print each problem as PATH:LINE: FIELD: WHAT, and exit 2 if there are any."""
+                     columns: str | None, no_cache: bool, work_dir: Path) -> None:
+    """Check every record; print each problem as PATH:LINE: FIELD: WHAT, and exit 2 if there are any.
+
+    A large JSON Lines file is checked on every core. A file checked clean is remembered in the work dir
+    (checked/), and not read again while it is unchanged (same size, times, inode and first and last bytes)."""
+    from swiftpipe.data.cache import CheckCache, validate_once
     from swiftpipe.data.formats import parse_columns
     from swiftpipe.data.progress import reading
-    from swiftpipe.data.validate import DataError, guess_kind, validate
+    from swiftpipe.data.validate import DataError, guess_kind
+    from swiftpipe.run.run_record import CHECKED_DIR
 
     renames = parse_columns(columns)
     failed: list[str] = []
@@ -52,11 +59,12 @@ def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_r
             failed.append(f"{path}: no such file")
             continue
         with reading(path, "validating") as progress:
-            report = validate(Path(path), kind or guess_kind(Path(path)), limit=limit, columns=renames,
-                           max_record_bytes=max_record_mb << 20, progress=progress)
+            report, cached = validate_once(Path(path), kind or guess_kind(Path(path)), limit=limit, columns=renames,
+                                           max_record_bytes=max_record_mb << 20, progress=progress,
+                                           cache=None if no_cache else CheckCache(work_dir / CHECKED_DIR))
         try:
             report.raise_for_problems()
-            console.say(f"ok: {report.summary()}")
+            console.say(f"ok: {report.summary()}" + (" (checked before, unchanged since)" if cached else ""))
         except DataError as exc:
             failed.append(str(exc))
     if failed:

@@ -51,10 +51,12 @@ Examples:
 @click.option("--verbose", is_flag=True, help="Stream ms-swift's whole output, as it prints it.")
 @click.option("--quiet", is_flag=True, help="No live view: a line per stage and a progress line every 30 s.")
 @click.option("--wait", is_flag=True, help="Slurm: after submitting, follow the jobs until the chain ends.")
+@click.option("--recheck", is_flag=True, help="Read every local data file again, even one checked clean before "
+              "and unchanged since.")
 @user_errors
 def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
         swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, verbose: bool, quiet: bool,
-        wait: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
+        wait: bool, recheck: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Run the chain: each stage gets what the previous one produced; every run is recorded.
 
     On a terminal, a live view shows each stage's state and the running one's step, loss, learning rate and time
@@ -80,12 +82,13 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
         from swiftpipe.cli.slurm import run_on_slurm
 
         sys.exit(run_on_slurm(loaded, slurm, target, work_dir=work_dir, stages=chosen, resume=resume, wait=wait,
-                              master_port=scale.master_port))
+                              master_port=scale.master_port, recheck=recheck))
     if wait:
         raise UserError("--wait is for --launcher slurm; a local run always waits")
     from swiftpipe.run.chain import RunOptions, run_chain
 
-    options = RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run, echo=verbose)
+    options = RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run, echo=verbose,
+                         recheck=recheck)
     if verbose or quiet or dry_run or not sys.stdout.isatty():
         result = run_chain(loaded, target, options)
     else:

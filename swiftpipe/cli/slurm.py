@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 def run_on_slurm(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, *, work_dir: Path,
-                 stages: list[str] | None, resume: bool, wait: bool, master_port: int | None) -> int:
+                 stages: list[str] | None, resume: bool, wait: bool, master_port: int | None,
+                 recheck: bool = False) -> int:
     """Submit the chain; with `wait`, follow it to the end. Returns the exit code."""
     from swiftpipe.cli import tables
     from swiftpipe.slurm import submit
@@ -26,7 +27,7 @@ def run_on_slurm(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, 
 
     loaded, plan = adapt(loaded, options)
     record = submit.submit(loaded, plan, dialect, work_dir=work_dir, stages=stages, resume=resume,
-                           master_port=master_port, say=console.say)
+                           master_port=master_port, say=console.say, recheck=recheck)
     if not wait:
         console.console.print(tables.stage_table(record))
         console.say(f"submitted; follow with: swiftpipe status {loaded.path}   stop with: swiftpipe cancel "

@@ -29,11 +29,13 @@ class Report:
     problem_count: int = 0
     empty: int = 0
     limit: int = DEFAULT_LIMIT
+    entries: list[tuple[int | stream.Place | None, str]] = field(default_factory=list)  # the problems, unformatted
 
     def add(self, line: int | stream.Place | None, what: str) -> None:
         self.problem_count += 1
         if len(self.problems) < self.limit:
             self.problems.append(f"{self.path}:{line}: {what}" if line else f"{self.path}: {what}")
+            self.entries.append((line, what))
 
     @property
     def ok(self) -> bool:
@@ -55,21 +57,24 @@ class Report:
 def checked_records(path: Path, kind: str | None, *, report: Report, shape: formats.Shape | None = None,
                     columns: Mapping[str, str] | None = None,
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
-                    progress: Callable[[int], object] | None = None) -> Iterator[tuple[formats.Shape, dict]]:
+                    progress: Callable[[int], object] | None = None, first: int | stream.Place | None = None,
+                    span: tuple[int, int] | None = None, whole: bool = True) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
-    record's, unless one is given (a registry entry names its columns). With no kind, only syntax is checked
-    and nothing is yielded."""
+    record's, unless one is given (a registry entry names its columns; a later part of a file split for parallel
+    checking gets the file's, with `first`, where that record is). With no kind, only syntax is checked and nothing
+    is yielded. `span`: only the JSON Lines between these byte offsets, numbered from 1; `whole`: the file is all
+    there is, so an empty one is a problem."""
     if kind is not None and kind not in formats.KINDS:
         raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    check = None if shape is None else shape.check
-    first: int | stream.Place | None = None  # where the first good record is
+    check = None if shape is None else shape.check  # `first`: where the first good record is
     count = 0
     if shape is not None:
         report.shape = shape.name
     syntax_only = kind is None  # every record parses and is an object; nothing about its fields
-    records = stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes, progress=progress)
+    records = stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes, progress=progress,
+                             span=span)
     for line, value in records:  # `line` is a stream.Place in a JSON array
         if type(value) is dict:
             count += 1
@@ -88,7 +93,7 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
                 yield shape, value
                 continue
             other = formats.detect(value, kind)
-            if first and other is not None and other is not shape:
+            if first and other is not None and other != shape:
                 at = f"line {first}" if type(first) is int else first
                 report.add(line, f"a {other.name} record in a {shape.name} file ({at}); ms-swift reads "
                                  "a whole file with one format")
@@ -102,22 +107,29 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
             count += 1
             report.add(line, f"the record is {formats.type_name(value)}, not an object")
     report.records = count
-    if report.records == 0 and report.problem_count == 0:
+    if whole and report.records == 0 and report.problem_count == 0:
         report.add(None, "holds no records")
 
 
 def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, columns: Mapping[str, str] | None = None,
              max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
-             progress: Callable[[int], object] | None = None) -> Report:
-    """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems."""
+             progress: Callable[[int], object] | None = None, workers: int | None = None) -> Report:
+    """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems. A large
+    JSON Lines file is checked in parts on `workers` processes (default: every core), with the same report."""
+    from swiftpipe.data import parallel
+
     path = Path(path)
     framing = stream.read_framing(path) if path.is_file() else stream.Framing("jsonl", False)
     report = Report(path, kind, framing, limit=limit)
     if report.framing.bom and report.framing.kind == "array":
         report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
                       "`swiftpipe data convert` writes it without one")
-    deque(checked_records(path, kind, report=report, columns=columns, max_record_bytes=max_record_bytes,
-                          progress=progress), maxlen=0)
+    workers = parallel.cores() if workers is None else workers
+    if not (path.is_file() and parallel.worth_splitting(path, framing, workers) and parallel.validate_parts(
+            path, kind, report, workers=workers, columns=columns, max_record_bytes=max_record_bytes,
+            progress=progress)):
+        deque(checked_records(path, kind, report=report, columns=columns, max_record_bytes=max_record_bytes,
+                              progress=progress), maxlen=0)
     if not report.native:
         report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: "
                          f"swiftpipe data convert {path} OUT.jsonl --to {kind}")

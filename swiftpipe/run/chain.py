@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from swiftpipe import console, signals
+from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
 from swiftpipe.recipe.model import Stage
@@ -24,7 +25,7 @@ from swiftpipe.run.launcher import Launcher, LocalLauncher
 from swiftpipe.run.outputs import checkpoint_to_resume
 from swiftpipe.run.process import Grace, group_alive
 from swiftpipe.run.resolve import References
-from swiftpipe.run.run_record import RunRecord, State
+from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
 from swiftpipe.run.stage import StageRunner, fingerprint
 from swiftpipe.run.watch import View
 
@@ -35,6 +36,7 @@ class RunOptions:
     stages: list[str] | None = None
     resume: bool = False
     dry_run: bool = False
+    recheck: bool = False  # read every data file again, even those checked clean and unchanged since
     echo: bool = True
     view: View | None = None  # a live display (cli/live.py); None: lines on stdout
     interactive: bool | None = None  # None: when stdin and stdout are terminals
@@ -70,7 +72,9 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
         previous = settle(latest)
     references = References(loaded, options.work_dir, names, previous)
     references.check()
-    for warning in preflight.check(loaded.recipe, names, where=loaded.path):
+    checked = None if options.recheck else CheckCache(options.work_dir / CHECKED_DIR)
+    for warning in preflight.check(loaded.recipe, names, where=loaded.path, checked=checked,
+                                   progress=options.view is None):
         options.warn(warning)
     if options.dry_run:
         for name in names:

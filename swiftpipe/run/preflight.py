@@ -2,17 +2,21 @@
 reported as one line naming the stage and flag (and file:line for data)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true, items_of
+
+if TYPE_CHECKING:
+    from swiftpipe.data.cache import CheckCache
 
 DATA_FLAGS = ("dataset", "val_dataset")
 MODEL_FLAGS = ("model", "ref_model")
@@ -26,10 +30,11 @@ class PreflightError(UserError):
 
 
 def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None = None,
-          allocation: bool = False) -> list[str]:
+          allocation: bool = False, checked: CheckCache | None = None, progress: bool = True) -> list[str]:
     """Raise a PreflightError listing every problem; return the warnings (launch settings that will run, but
     probably not as meant). With `allocation` (Slurm), the devices and the nodes are Slurm's to give and are
-    not checked here."""
+    not checked here. `checked` remembers the data files checked clean (None: read every file); `progress` shows
+    a bar while a large one is read, on a terminal."""
     problems: list[str] = []
     warnings: list[str] = []
     gpus = visible_gpus() if gpus is None else gpus
@@ -46,7 +51,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
                 if flag in DATA_FLAGS and _is_local(data_path):
                     kind = data_kind(stage) if flag == "dataset" else None
-                    found = check_data_file(Path(data_path), kind, columns)
+                    found = check_data_file(Path(data_path), kind, columns, checked=checked, progress=progress)
                     if not found and flag == "val_dataset" and stage.flags.get("metric") is not None:
                         found = _check_references(Path(data_path), str(stage.flags["metric"]))
                     problems += [f"{at}, --{flag}: {p}" for p in found]
@@ -137,10 +142,14 @@ def swift_executable() -> str:
     return found
 
 
-def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | None = None) -> list[str]:
-    """Every record read and checked for `kind` (syntax only when None), streaming, after ms-swift's `--columns`
-    renaming; problems as `path:line: field: what`, a few at most, then how many there are in all."""
-    from swiftpipe.data.validate import DataError, validate
+def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | None = None, *,
+                    checked: CheckCache | None = None, progress: bool = False) -> list[str]:
+    """Every record read and checked for `kind` (syntax only when None), on every core, after ms-swift's
+    `--columns` renaming; problems as `path:line: field: what`, a few at most, then how many there are in all.
+    A file `checked` remembers as clean, unchanged since, is not read again."""
+    from swiftpipe.data.cache import validate_once
+    from swiftpipe.data.progress import reading
+    from swiftpipe.data.validate import DataError
 
     if path.is_dir():  # a dataset folder (`swiftpipe download dataset --to DIR`): ms-swift loads it as one
         return [] if any(p.is_file() for p in path.rglob("*") if ".git" not in p.parts) else [
@@ -148,7 +157,9 @@ def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | N
     if path.suffix.lower() not in (".json", ".jsonl"):
         return [] if path.is_file() else [f"{path}: no such file"]  # csv and the like: ms-swift reads them as they are
     try:
-        report = validate(path, kind, limit=MAX_DATA_PROBLEMS, columns=columns)
+        with reading(path, "checking") if progress else contextlib.nullcontext() as bar:
+            report, _ = validate_once(path, kind, cache=checked, limit=MAX_DATA_PROBLEMS, columns=columns,
+                                      progress=bar)
     except DataError as exc:
         return [str(exc)]
     more = report.problem_count - len(report.problems)

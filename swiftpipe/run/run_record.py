@@ -30,6 +30,7 @@ from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import chain_key
 
 DEFAULT_WORK_DIR = ".swiftpipe"
+CHECKED_DIR = "checked"  # in the work dir, beside runs/: the data files checked clean (data/cache.py)
 SCHEMA = 2
 RECORD_FILE = "record.json"
 _V1_JOB_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from swiftpipe import console
+from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
 from swiftpipe.recipe.secrets import redact_set
@@ -22,7 +23,16 @@ from swiftpipe.run import history, preflight, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.outputs import checkpoint_to_resume
 from swiftpipe.run.resolve import References
-from swiftpipe.run.run_record import ENDED, FINISHED, LauncherInfo, RunRecord, SlurmJob, StageRecord, State
+from swiftpipe.run.run_record import (
+    CHECKED_DIR,
+    ENDED,
+    FINISHED,
+    LauncherInfo,
+    RunRecord,
+    SlurmJob,
+    StageRecord,
+    State,
+)
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.job import invocation
@@ -34,7 +44,7 @@ LIVE = (State.QUEUED, State.RUNNING)
 
 
 def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir: Path, stages: list[str] | None,
-           resume: bool, master_port: int | None, say: Callable[[str], None]) -> RunRecord:
+           resume: bool, master_port: int | None, say: Callable[[str], None], recheck: bool = False) -> RunRecord:
     """Check, then sbatch every stage of the chain (from the first unfinished one, with `resume`)."""
     client.available()
     previous = _resumable(work_dir, loaded) if resume else None
@@ -42,7 +52,9 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
     if previous is not None and not names:
         raise UserError(f"{loaded.path}: every stage of run {previous.id} finished; nothing to resubmit")
     References(loaded, work_dir, names, previous).check()
-    for warning in preflight.check(loaded.recipe, names, where=loaded.path, gpus=0, allocation=True):
+    checked = None if recheck else CheckCache(work_dir / CHECKED_DIR)
+    for warning in preflight.check(loaded.recipe, names, where=loaded.path, gpus=0, allocation=True,
+                                   checked=checked):
         console.warn(warning)
     preflight.swift_executable()
     record = previous or run_record.create(

@@ -1,0 +1,151 @@
+"""A large JSON Lines file checked on every core: cut at line starts into one part per process, each part checked
+as `validate` checks a file, and the parts' findings put back in file order with their line numbers made the
+file's. The file's record shape is its first good record's, found before the split and given to every later part,
+so a part that starts with another format reports it as the whole file would."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Mapping
+
+from swiftpipe.data import formats, stream
+from swiftpipe.data.validate import Report, checked_records
+
+WORTH_SPLITTING = 64 << 20  # smaller files are read in one process: starting more costs more than it saves
+_PART_TARGET = 256 << 20  # parts per process: more than one each, so that one slow part does not hold the rest
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def worth_splitting(path: Path, framing: stream.Framing, workers: int) -> bool:
+    return framing.kind == "jsonl" and workers > 1 and path.stat().st_size >= WORTH_SPLITTING
+
+
+def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int,
+                   columns: Mapping[str, str] | None, max_record_bytes: int,
+                   progress: Callable[[int], object] | None) -> bool:
+    """Fill `report` from the file's parts, checked in `workers` processes; False (and nothing filled) when the
+    file's first part holds no record that sets its shape, which only a serial read reports as it should."""
+    size = path.stat().st_size
+    count = max(workers, min(workers * 4, size // _PART_TARGET))
+    spans = _spans(path, size, count)
+    shape, first = _first_shape(path, kind, report.framing, spans[0], columns, max_record_bytes)
+    if kind is not None and shape is None:
+        return False
+    done = multiprocessing.Array("q", len(spans), lock=False) if progress else None
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_remember, initargs=(done,)) as pool:
+        futures = [pool.submit(_part, str(path), kind, report.framing, span, index, columns, max_record_bytes,
+                               report.limit, None if index == 0 else shape, None if index == 0 else first)
+                   for index, span in enumerate(spans)]
+        while progress and not all(f.done() for f in futures):
+            progress(sum(done))  # type: ignore[arg-type]
+            time.sleep(0.1)
+        parts = [f.result() for f in futures]
+    lines = 0
+    for part in parts:
+        for line, what in part.entries:
+            report.add(_moved(line, lines), what)
+        report.problem_count += part.problem_count - len(part.entries)
+        report.records += part.records
+        report.empty += part.empty
+        lines += part.lines  # type: ignore[attr-defined]
+    report.shape, report.native = parts[0].shape, parts[0].native
+    if report.records == 0 and report.problem_count == 0:
+        report.add(None, "holds no records")
+    if progress:
+        progress(size)
+    return True
+
+
+def _spans(path: Path, size: int, count: int) -> list[tuple[int, int]]:
+    """`count` byte ranges that start at line starts and cover the file."""
+    starts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, count):
+            at = _next_line(f, max(size * i // count, starts[-1]))
+            if starts[-1] < at < size:
+                starts.append(at)
+    return list(zip(starts, starts[1:] + [size]))
+
+
+def _next_line(f, offset: int) -> int:
+    """The offset of the first line start after `offset`, read a block at a time (a line may be 100 MB long)."""
+    f.seek(offset)
+    while True:
+        block = f.read(1 << 20)
+        if not block:
+            return f.tell()
+        cut = block.find(b"\n")
+        if cut >= 0:
+            return offset + cut + 1
+        offset += len(block)
+
+
+def _first_shape(path: Path, kind: str | None, framing: stream.Framing, span: tuple[int, int],
+                 columns: Mapping[str, str] | None, max_record_bytes: int
+                 ) -> tuple[formats.Shape | None, int | None]:
+    """The record shape the file's first part settles on, and the line of the record that settles it."""
+    if kind is None:
+        return None, None
+    for line, value in stream.records(path, framing=framing, max_record_bytes=max_record_bytes, span=span):
+        if type(value) is dict:
+            if columns:
+                value = {columns.get(key, key): v for key, v in value.items()}
+            shape = formats.detect(value, kind)
+            if shape is not None and kind in shape.kinds:
+                return shape, line  # type: ignore[return-value]
+    return None, None
+
+
+_done = None  # this worker's share of the progress array
+
+
+def _remember(done) -> None:
+    global _done
+    _done = done
+
+
+def _part(path: str, kind: str | None, framing: stream.Framing, span: tuple[int, int], index: int,
+          columns: Mapping[str, str] | None, max_record_bytes: int, limit: int, shape: formats.Shape | None,
+          first: int | None) -> Report:
+    report = Report(Path(path), kind, framing, limit=limit)
+
+    def progress(read: int) -> None:
+        _done[index] = read  # type: ignore[index]
+
+    for _ in checked_records(Path(path), kind, report=report, shape=shape, columns=columns, first=first,
+                             max_record_bytes=max_record_bytes, span=span, whole=False,
+                             progress=progress if _done is not None else None):
+        pass
+    with open(path, "rb") as f:
+        report.lines = _lines_in(f, span)  # type: ignore[attr-defined]
+    return report
+
+
+def _lines_in(f, span: tuple[int, int]) -> int:
+    """The lines a part holds (the next part's first line number, less one)."""
+    f.seek(span[0])
+    left, lines = span[1] - span[0], 0
+    while left > 0:
+        data = f.read(min(left, 8 << 20))
+        if not data:
+            break
+        lines += data.count(b"\n")
+        left -= len(data)
+        if left == 0 and not data.endswith(b"\n"):
+            lines += 1
+    return lines
+
+
+def _moved(line: int | stream.Place | None, offset: int) -> int | stream.Place | None:
+    return line + offset if type(line) is int else line
