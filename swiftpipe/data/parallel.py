@@ -51,14 +51,13 @@ def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int
             progress(sum(done))  # type: ignore[arg-type]
             time.sleep(0.1)
         parts = [f.result() for f in futures]
-    lines = 0
-    for part in parts:
-        for line, what in part.entries:
-            report.add(_moved(line, lines), what)
+    lines = _LinesBefore(path, spans)
+    for index, part in enumerate(parts):
+        for line, what in part.entries:  # a part's lines are counted only when one of its problems needs the offset
+            report.add(_moved(line, lines.before(index)), what)
         report.problem_count += part.problem_count - len(part.entries)
         report.records += part.records
         report.empty += part.empty
-        lines += part.lines  # type: ignore[attr-defined]
     report.shape, report.native = parts[0].shape, parts[0].native
     if report.records == 0 and report.problem_count == 0:
         report.add(None, "holds no records")
@@ -127,24 +126,35 @@ def _part(path: str, kind: str | None, framing: stream.Framing, span: tuple[int,
                              max_record_bytes=max_record_bytes, span=span, whole=False,
                              progress=progress if _done is not None else None):
         pass
-    with open(path, "rb") as f:
-        report.lines = _lines_in(f, span)  # type: ignore[attr-defined]
     return report
 
 
-def _lines_in(f, span: tuple[int, int]) -> int:
-    """The lines a part holds (the next part's first line number, less one)."""
-    f.seek(span[0])
-    left, lines = span[1] - span[0], 0
-    while left > 0:
-        data = f.read(min(left, 8 << 20))
-        if not data:
-            break
-        lines += data.count(b"\n")
-        left -= len(data)
-        if left == 0 and not data.endswith(b"\n"):
-            lines += 1
-    return lines
+class _LinesBefore:
+    """How many lines the parts before part N hold: counted once, and only as far as asked."""
+
+    def __init__(self, path: Path, spans: list[tuple[int, int]]) -> None:
+        self.path, self.spans, self.counts = path, spans, [0]
+
+    def before(self, index: int) -> int:
+        while len(self.counts) <= index:
+            start, end = self.spans[len(self.counts) - 1]
+            self.counts.append(self.counts[-1] + _newlines(self.path, start, end))
+        return self.counts[index]
+
+
+def _newlines(path: Path, start: int, end: int) -> int:
+    """The newlines between two offsets (a part ends at a line start, so its lines)."""
+    count = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            data = f.read(min(left, 8 << 20))
+            if not data:
+                break
+            count += data.count(b"\n")
+            left -= len(data)
+    return count
 
 
 def _moved(line: int | stream.Place | None, offset: int) -> int | stream.Place | None:
