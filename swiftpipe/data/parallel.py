@@ -123,7 +123,7 @@ def _part(path: str, kind: str | None, framing: stream.Framing, span: tuple[int,
         _done[index] = read  # type: ignore[index]
 
     for _ in checked_records(Path(path), kind, report=report, shape=shape, columns=columns, first=first,
-                             max_record_bytes=max_record_bytes, span=span, whole=False,
+                             max_record_bytes=max_record_bytes, span=span, whole=False, keep=False,
                              progress=progress if _done is not None else None):
         pass
     return report

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterator, NamedTuple, Protocol
 
 CHUNK = 1 << 20
-_BLANK = object()  # a line holding only whitespace: no record
+_BLANK = BLANK = object()  # a line holding only whitespace: no record
 _SPACE = re.compile(r"[ \t\r\n]*")
 _SEPARATOR = re.compile(r"[ \t\r\n]*,[ \t\r\n]*")
 DEFAULT_MAX_RECORD_BYTES = 64 << 20
@@ -119,6 +119,27 @@ def _lines(f: _Reader, limit: int, chunk_size: int) -> Iterator[tuple[int, objec
                 yield number, value
 
 
+def line_batches(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+                 progress: Callable[[int], object] | None = None, chunk: int = CHUNK,
+                 span: tuple[int, int] | None = None) -> Iterator[tuple[int, list[str | bytes | Unreadable]]]:
+    """A JSON Lines file's lines, undecoded (bytes where orjson decodes them, else str), a chunk's worth at a time,
+    each batch after the number of the line before it (lines count from 1 at the span's start); an over-long line
+    is an Unreadable. `decode_line` or `fast_loads` make values of them."""
+    with open(path, "rb") as raw:
+        f: _Reader = raw if span is None else _Span(raw, *span)
+        f = _Progress(f, progress) if progress else f
+        yield from _batches(f, max_record_bytes, chunk, text=fast_loads()[0] is json.loads)
+
+
+def decode_line(raw: str | bytes) -> object:
+    """A line's value by the standard library, an Unreadable with its message, or BLANK for a line of spaces."""
+    return _slow(raw)
+
+
+def fast_loads() -> tuple[Callable[[str | bytes], object], type[Exception]]:
+    return _fast_loads()
+
+
 def _fast_loads() -> tuple[Callable[[str | bytes], object], type[Exception]]:
     try:
         import orjson
@@ -143,9 +164,19 @@ def _slow(raw: str | bytes) -> object:
 
 def _split(f: _Reader, limit: int, chunk_size: int, *, text: bool = True
            ) -> Iterator[tuple[int, str | bytes | Unreadable]]:
-    """Lines without their newline. With `text`, whole chunks are decoded at once (as str: the standard library's
-    fast path) and a chunk that is not UTF-8 is split as bytes, so that the bad line alone fails; without, lines
-    stay bytes (orjson checks UTF-8 itself). No line over `limit` is ever held whole."""
+    """Lines without their newline, numbered from 1 (see `_batches`)."""
+    for number, batch in _batches(f, limit, chunk_size, text=text):
+        for line in batch:
+            number += 1
+            yield number, line
+
+
+def _batches(f: _Reader, limit: int, chunk_size: int, *, text: bool = True
+             ) -> Iterator[tuple[int, list[str | bytes | Unreadable]]]:
+    """The lines of each chunk, without their newlines, after the number of the line before them. With `text`,
+    whole chunks are decoded at once (as str: the standard library's fast path) and a chunk that is not UTF-8 is
+    split as bytes, so that the bad line alone fails; without, lines stay bytes (orjson checks UTF-8 itself). No
+    line over `limit` is ever held whole."""
     number = 0
     parts: list[bytes] = []  # the start of a line that goes on in the next chunk
     size, oversize = 0, False
@@ -161,26 +192,25 @@ def _split(f: _Reader, limit: int, chunk_size: int, *, text: bool = True
             chunk = f.read(chunk_size)
             continue
         start = 0
+        lines: list = []
         if parts or oversize:
             start = chunk.find(b"\n") + 1
-            number += 1
             size += start - 1
-            yield number, _too_long(size, limit) if oversize or size > limit else b"".join(parts) + chunk[:start - 1]
+            lines.append(_too_long(size, limit) if oversize or size > limit else b"".join(parts) + chunk[:start - 1])
         if start <= cut:
             body = chunk[start:cut]
             try:
-                lines: list = body.decode("utf-8").split("\n") if text else body.split(b"\n")
+                lines += body.decode("utf-8").split("\n") if text else body.split(b"\n")
             except UnicodeDecodeError:
-                lines = body.split(b"\n")
-            for line in lines:
-                number += 1
-                yield number, line
+                lines += body.split(b"\n")
+        yield number, lines
+        number += len(lines)
         rest = chunk[cut + 1:]
         size, oversize = len(rest), len(rest) > limit
         parts = [rest] if rest and not oversize else []
         chunk = f.read(chunk_size)
     if parts or oversize:
-        yield number + 1, _too_long(size, limit) if oversize else b"".join(parts)
+        yield number, [_too_long(size, limit) if oversize else b"".join(parts)]
 
 
 def _too_long(size: int, limit: int) -> Unreadable:

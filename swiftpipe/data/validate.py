@@ -58,57 +58,102 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
                     columns: Mapping[str, str] | None = None,
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                     progress: Callable[[int], object] | None = None, first: int | stream.Place | None = None,
-                    span: tuple[int, int] | None = None, whole: bool = True) -> Iterator[tuple[formats.Shape, dict]]:
+                    span: tuple[int, int] | None = None, whole: bool = True,
+                    keep: bool = True) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
     record's, unless one is given (a registry entry names its columns; a later part of a file split for parallel
     checking gets the file's, with `first`, where that record is). With no kind, only syntax is checked and nothing
     is yielded. `span`: only the JSON Lines between these byte offsets, numbered from 1; `whole`: the file is all
-    there is, so an empty one is a problem."""
+    there is, so an empty one is a problem; `keep`: yield the good records (False: only check them)."""
     if kind is not None and kind not in formats.KINDS:
         raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    check = None if shape is None else shape.check  # `first`: where the first good record is
-    count = 0
-    if shape is not None:
-        report.shape = shape.name
-    syntax_only = kind is None  # every record parses and is an object; nothing about its fields
-    records = stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes, progress=progress,
-                             span=span)
-    for line, value in records:  # `line` is a stream.Place in a JSON array
+    state = _State(kind, report, shape, columns, first)
+    if report.framing.kind == "jsonl":
+        # The common case in one loop: a line that orjson decodes into a record the file's shape accepts. Anything
+        # else (the first record, a problem, --columns) goes the general way, which says what is wrong.
+        loads, Fail = stream.fast_loads()
+        fast = kind is not None and not columns
+        for line, batch in stream.line_batches(path, max_record_bytes=max_record_bytes, progress=progress,
+                                               span=span):
+            for raw in batch:
+                line += 1
+                if type(raw) is stream.Unreadable:
+                    report.add(line, raw.message)
+                    continue
+                try:
+                    value = loads(raw)
+                except Fail:
+                    value = stream.decode_line(raw)
+                    if value is stream.BLANK:
+                        continue
+                if fast and state.check is not None and type(value) is dict and not state.check(value, kind):
+                    state.count += 1
+                    if keep:
+                        yield state.shape, value  # type: ignore[misc]
+                    continue
+                good = state.take(line, value)
+                if good is not None and keep:
+                    yield good
+    else:
+        for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
+                                          progress=progress, span=span):  # `line` is a stream.Place in an array
+            good = state.take(line, value)
+            if good is not None and keep:
+                yield good
+    report.records = state.count
+    if whole and report.records == 0 and report.problem_count == 0:
+        report.add(None, "holds no records")
+
+
+class _State:
+    """What checking a file has learned so far: its shape (its first good record's), where that record is, and how
+    many records it has seen."""
+
+    def __init__(self, kind: str | None, report: Report, shape: formats.Shape | None,
+                 columns: Mapping[str, str] | None, first: int | stream.Place | None) -> None:
+        self.kind, self.report, self.shape, self.columns, self.first = kind, report, shape, columns, first
+        self.check = None if shape is None else shape.check
+        self.count = 0
+        if shape is not None:
+            report.shape = shape.name
+
+    def take(self, line: int | stream.Place, value: object) -> tuple[formats.Shape, dict] | None:
+        """One record checked: its shape and value if it is good; otherwise its problems go into the report."""
+        report, kind = self.report, self.kind
         if type(value) is dict:
-            count += 1
-            if syntax_only:
-                continue
-            if columns:  # ms-swift's --columns renames before it reads
-                value = {columns.get(key, key): v for key, v in value.items()}
-            if check is None:
+            self.count += 1
+            if kind is None:  # syntax only: every record parses and is an object; nothing about its fields
+                return None
+            if self.columns:  # ms-swift's --columns renames before it reads
+                value = {self.columns.get(key, key): v for key, v in value.items()}
+            if self.check is None:
                 shape = formats.detect(value, kind)
                 if shape is None or kind not in shape.kinds:
                     report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
-                    continue
-                check, first, report.shape, report.native = shape.check, line, shape.name, shape.native
-            problems = check(value, kind)
+                    return None
+                self.shape, self.check, self.first = shape, shape.check, line
+                report.shape, report.native = shape.name, shape.native
+            problems = self.check(value, kind)
             if not problems:
-                yield shape, value
-                continue
+                return self.shape, value  # type: ignore[return-value]
             other = formats.detect(value, kind)
-            if first and other is not None and other != shape:
-                at = f"line {first}" if type(first) is int else first
-                report.add(line, f"a {other.name} record in a {shape.name} file ({at}); ms-swift reads "
-                                 "a whole file with one format")
-                continue
+            if self.first and other is not None and other != self.shape:
+                at = f"line {self.first}" if type(self.first) is int else self.first
+                name = self.shape.name  # type: ignore[union-attr]
+                report.add(line, f"a {other.name} record in a {name} file ({at}); ms-swift reads a whole file with one "
+                                 "format")
+                return None
             report.empty += any(what == "is empty" for _, what in problems)
             for name, what in problems:
                 report.add(line, f"{name}: {what}")
         elif type(value) is stream.Unreadable:
             report.add(line, value.message)
         else:
-            count += 1
+            self.count += 1
             report.add(line, f"the record is {formats.type_name(value)}, not an object")
-    report.records = count
-    if whole and report.records == 0 and report.problem_count == 0:
-        report.add(None, "holds no records")
+        return None
 
 
 def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, columns: Mapping[str, str] | None = None,
@@ -129,7 +174,7 @@ def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, column
             path, kind, report, workers=workers, columns=columns, max_record_bytes=max_record_bytes,
             progress=progress)):
         deque(checked_records(path, kind, report=report, columns=columns, max_record_bytes=max_record_bytes,
-                              progress=progress), maxlen=0)
+                              progress=progress, keep=False), maxlen=0)
     if not report.native:
         report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: "
                          f"swiftpipe data convert {path} OUT.jsonl --to {kind}")
