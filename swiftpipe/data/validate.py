@@ -74,28 +74,33 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
         # The common case in one loop: a line that orjson decodes into a record the file's shape accepts. Anything
         # else (the first record, a problem, --columns) goes the general way, which says what is wrong.
         loads, Fail = stream.fast_loads()
+        Unreadable, BLANK, decode_line = stream.Unreadable, stream.BLANK, stream.decode_line
         fast = kind is not None and not columns
+        ready, fine, count = fast and state.check is not None, state.fine, 0
         for line, batch in stream.line_batches(path, max_record_bytes=max_record_bytes, progress=progress,
                                                span=span):
             for raw in batch:
                 line += 1
-                if type(raw) is stream.Unreadable:
+                if type(raw) is Unreadable:
                     report.add(line, raw.message)
                     continue
                 try:
                     value = loads(raw)
                 except Fail:
-                    value = stream.decode_line(raw)
-                    if value is stream.BLANK:
+                    value = decode_line(raw)
+                    if value is BLANK:
                         continue
-                if fast and state.check is not None and type(value) is dict and not state.check(value, kind):
-                    state.count += 1
+                if ready and type(value) is dict and fine(value):
+                    count += 1
                     if keep:
                         yield state.shape, value  # type: ignore[misc]
                     continue
                 good = state.take(line, value)
                 if good is not None and keep:
                     yield good
+                if not ready and fast and state.check is not None:  # the file's shape is known from here on
+                    ready, fine = True, state.fine
+        state.count += count
     else:
         for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
                                           progress=progress, span=span):  # `line` is a stream.Place in an array
@@ -115,9 +120,17 @@ class _State:
                  columns: Mapping[str, str] | None, first: int | stream.Place | None) -> None:
         self.kind, self.report, self.shape, self.columns, self.first = kind, report, shape, columns, first
         self.check = None if shape is None else shape.check
+        self.fine = self._fine(shape)
         self.count = 0
         if shape is not None:
             report.shape = shape.name
+
+    def _fine(self, shape: formats.Shape | None) -> Callable[[dict], bool]:
+        """The shape's quick test of a good record, else one made of its full check."""
+        if shape is None or self.kind is None:
+            return lambda record: False
+        kind, check = self.kind, shape.check
+        return shape.quick(kind) or (lambda record: not check(record, kind))
 
     def take(self, line: int | stream.Place, value: object) -> tuple[formats.Shape, dict] | None:
         """One record checked: its shape and value if it is good; otherwise its problems go into the report."""
@@ -134,6 +147,7 @@ class _State:
                     report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
                     return None
                 self.shape, self.check, self.first = shape, shape.check, line
+                self.fine = self._fine(shape)
                 report.shape, report.native = shape.name, shape.native
             problems = self.check(value, kind)
             if not problems:
