@@ -17,12 +17,12 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 class FakeHub:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.repos: dict[tuple[str, str], dict[str, bytes]] = {}
         self.requests: list[tuple[str, str]] = []
         self.cuts: dict[str, int] = {}
         self.ranges: list[tuple[str, int]] = []  # (file, first byte) of every GET that asked for a Range
-        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -20,12 +20,25 @@ HUBS = ["hf", "modelscope"]
 
 
 @pytest.fixture
-def hub():
-    server = FakeHub().start()
+def hub(request):
+    server = _on_a_port(getattr(request, "param", None)).start()
     server.add("model", "Qwen/Tiny", {"config.json": CONFIG, "model.safetensors": WEIGHTS})
     server.add("dataset", "shibing624/medical", {"pretrain/medical_book_zh.json": BOOK, "reward/train.json": b"{}\n"})
     yield server
     server.stop()
+
+
+def _on_a_port(digits: str | None) -> FakeHub:
+    """A fake hub on a free port, one whose number holds `digits` when asked (an error text carries the port)."""
+    if digits is None:
+        return FakeHub()
+    for port in range(1024, 65536):
+        if digits in str(port):
+            try:
+                return FakeHub(port)
+            except OSError:
+                continue
+    raise AssertionError(f"no free port with {digits} in it")
 
 
 @pytest.fixture
@@ -96,6 +109,7 @@ def test_offline_without_a_cache_says_what_to_download(download, hub: FakeHub, w
     assert "Traceback" not in result.stderr and not hub.requests
 
 
+@pytest.mark.parametrize("hub", [None, "404"], indirect=True, ids=["any-port", "port-with-404"])
 @pytest.mark.parametrize("which", HUBS)
 def test_no_network_falls_back_to_the_cache(download, hub: FakeHub, which: str) -> None:
     assert download("model", "Qwen/Tiny", "--hub", which).returncode == 0

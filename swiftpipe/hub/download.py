@@ -9,6 +9,7 @@ only"), and every failure as one line that says what to do.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,12 @@ def _classes(exc: BaseException) -> set[str]:
 
 
 def _unreachable(exc: BaseException) -> bool:
-    return bool(_classes(exc) & {"NetworkError", "ConnectionError"}) and "404" not in str(exc)
+    return bool(_classes(exc) & {"NetworkError", "ConnectionError"}) and not _not_found(str(exc))
+
+
+def _not_found(text: str) -> bool:
+    """An HTTP 404 in an error's text; not a port or a number that holds the digits (`127.0.0.1:40412`)."""
+    return bool(re.search(r"(?<![\d:.])404(?!\d)", text))
 
 
 def _from_hf(kind: str, repo_id: str, files: Sequence[str], revision: str | None, offline: bool) -> list[Path]:
@@ -116,9 +122,9 @@ def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, fi
     if names & {"GatedRepoError", "AuthenticationError", "PermissionDeniedError"} or " 401" in text or " 403" in text:
         login = "hf auth login, or HF_TOKEN" if hub == "hf" else "modelscope login, or MODELSCOPE_API_TOKEN"
         return f"{what}: {where} refused access; log in ({login}) with an account that may read it"
-    if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"} or (files and "404" in text and "file" in text):
+    if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"} or (files and _not_found(text) and "file" in text):
         return f"{what}: no such file in {repo_id} on {where} (check the path with the hub's file browser)"
-    if names & {"RepositoryNotFoundError", "NotExistError"} or "404" in text:
+    if names & {"RepositoryNotFoundError", "NotExistError"} or _not_found(text):
         return f"{what}: not found on {where} (is it a {kind}? is --hub right?)"
     if names & {"NetworkError", "ConnectionError", "ChunkedEncodingError", "RemoteProtocolError", "FileDownloadError",
                 "ReadTimeout", "TimeoutError", "IncompleteRead"}:
