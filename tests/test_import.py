@@ -375,3 +375,23 @@ def test_llamafactory_cli_lines_bring_their_configs_and_overrides(tmp_path: Path
     assert dict(flag_pairs(three["merge"].argv))["--adapters"] == ("<sft.last_checkpoint>",)
     assert dict(flag_pairs(three["app"].argv))["--model"] == ("<merge.merged>",)  # webchat: a server
     assert loaded.recipe.stage("app").interactive
+
+
+def test_arrays_conditions_and_wrappers_around_swift_are_read_as_the_script_runs_by_default(tmp_path: Path) -> None:
+    script = tmp_path / "train.sh"
+    script.write_text(
+        '#!/usr/bin/env bash\nset -euo pipefail\nMODEL="${MODEL:-Qwen/Qwen3-8B}"\nTRAIN_TYPE="${TRAIN_TYPE:-lora}"\n'
+        'while getopts ":m:" opt; do\n  case ${opt} in\n    m) MODEL="$OPTARG" ;;\n    *) exit 1 ;;\n  esac\ndone\n'
+        'if command -v uv >/dev/null 2>&1; then\n  RUN="uv run"\nelse\n  RUN=""\nfi\n'
+        "COMMON=(\n  --logging_steps 5\n  --system 'You are a doctor.'\n)\nCOMMON+=(--save_steps 50)\n"
+        'QUANT=()\nif [[ "$TRAIN_TYPE" == "qlora" ]]; then\n  QUANT=(--quant_method bnb --quant_bits 4)\n'
+        '  TRAIN_TYPE=lora\nfi\n'
+        '$RUN swift sft --model "$MODEL" --train_type "$TRAIN_TYPE" "${QUANT[@]}" "${COMMON[@]}" --dataset d.jsonl\n')
+    imported, loaded = _import(tmp_path, script)
+    [sft] = [r.command for r in _rendered(loaded, 3).values()]
+    assert sft.argv[2:] == ["--model", "Qwen/Qwen3-8B", "--train_type", "lora", "--logging_steps", "5", "--system",
+                            "You are a doctor.", "--save_steps", "50", "--dataset", "d.jsonl"]
+    warnings = [f.text for f in imported.findings if f.kind == "warning"]
+    assert any("$QUANT may be set differently under the condition" in w for w in warnings)
+    assert any("$TRAIN_TYPE may be set differently" in w for w in warnings)
+    assert any(f.kind == "dropped" and "`$RUN` in front of swift" in f.text for f in imported.findings)

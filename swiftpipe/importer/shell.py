@@ -14,10 +14,11 @@ import bashlex
 
 from swiftpipe.importer import llamafactory, repairs, xtuner
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
-from swiftpipe.importer.words import ARITHMETIC, Expander, Piece, item_of
+from swiftpipe.importer.words import ARITHMETIC, ARRAY_MARK, Expander, Piece, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
 
 _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
+_NOT_WRAPPERS = {"echo", "printf", "eval", "cat", "tee", "grep", "export", "declare", "local"}
 # Sourced files that set up an environment (conda, a venv, the login shell) rather than the script's values.
 _ENVIRONMENT_SETUP = {"activate", "conda.sh", ".bashrc", ".bash_profile", ".profile"}
 # Launchers that start ms-swift's swift/cli/<sub>.py themselves: their options -> the variables ms-swift's own launcher
@@ -26,6 +27,9 @@ _TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank"
              "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}
 _LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
                                                    "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
+_ARRAY = re.compile(r"(?m)(^[ \t]*(?:local[ \t]+|declare[ \t]+-a[ \t]+)?[A-Za-z_]\w*\+?=)\(")
+_CASE = re.compile(r"\bcase\b.*?\besac\b", re.S)
+_TEST = re.compile(r"\[\[[^\n]*?\]\]")
 _ARITHMETIC = re.compile(r"\$\(\(([^()]*)\)\)")
 
 
@@ -33,6 +37,9 @@ def read(path: str, text: str, imported: Imported) -> None:
     """Add every swift command of the script at `path` to `imported`."""
     text = repairs.repaired(text, path, imported)
     text = _ARITHMETIC.sub(lambda m: f"$({ARITHMETIC} {m.group(1)})", text)
+    text, arrays = _arrays(text)
+    text = _CASE.sub(_without_case, text)
+    text = _TEST.sub("true", text)  # a `[[ ... ]]` condition (which bashlex cannot parse) is never evaluated here
     try:
         nodes = bashlex.parse(text)
     except bashlex.errors.ParsingError as exc:
@@ -40,15 +47,68 @@ def read(path: str, text: str, imported: Imported) -> None:
         raise ImportProblem(f"bash cannot read this: {exc.message}", where=f"{path}:{line}") from None
     except NotImplementedError as exc:
         raise ImportProblem(f"uses shell syntax swiftpipe cannot import ({exc})", where=path) from None
-    _Walk(text, path, imported).run(nodes)
+    _Walk(text, path, imported, arrays).run(nodes)
+
+
+def _arrays(text: str) -> tuple[str, dict[str, str]]:
+    """Bash arrays (`ARGS=(--a 1 "b c")`, `ARGS+=(...)`), which bashlex cannot parse: each becomes a plain word
+    (`ARGS=__swiftpipe_array_N`, the text's lines kept) and its elements' text is returned by that word."""
+    arrays: dict[str, str] = {}
+    out, at = [], 0
+    for match in _ARRAY.finditer(text):
+        if match.start() < at:
+            continue
+        end = _closing_parenthesis(text, match.end() - 1)
+        if end is None:
+            continue
+        marker = f"{ARRAY_MARK}{len(arrays)}"
+        arrays[marker] = text[match.end():end]
+        out += [text[at:match.start()], match.group(1), marker, "\n" * text.count("\n", match.end(), end)]
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out), arrays
+
+
+def _without_case(match: re.Match[str]) -> str:
+    """A `case ... esac` with no swift command in it (bashlex cannot parse case) as a no-op, its lines kept; one
+    that holds a swift command stays, for bashlex to refuse by name."""
+    block = match.group(0)
+    return block if re.search(r"\bswift\b", block) else ":" + "\n" * block.count("\n")
+
+
+def _closing_parenthesis(text: str, start: int) -> int | None:
+    """The `)` closing the `(` at `start`, outside quotes."""
+    quote = ""
+    depth = 0
+    i = start
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = ""
+            elif c == "\\" and quote == '"':
+                i += 1
+        elif c in "'\"":
+            quote = c
+        elif c == "\\":
+            i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
 
 
 class _Walk:
-    def __init__(self, text: str, path: str, imported: Imported) -> None:
+    def __init__(self, text: str, path: str, imported: Imported, arrays: dict[str, str]) -> None:
         self.text = text
         self.path = path
         self.imported = imported
         self.words = Expander(text, path, imported)
+        self.words.array_texts = arrays
         self.pending_launch: tuple[int, list[tuple[str, list[Piece]]]] | None = None  # a variable line above
         self.last_call: Call | None = None
         self.last_end = -1
@@ -78,11 +138,19 @@ class _Walk:
         pairs = [(a.word.partition("=")[0], self._value_of(a)) for a in assignments]
         if not words:
             for name, pieces in pairs:
+                if context is not None:  # set only when a condition holds, or in a loop: not known here
+                    self.words.uncertain.setdefault(name.rstrip("+"), f"{self.path}:{start_line}")
+                    continue
                 self.words.assign(name, pieces)
             if pairs and all(name in LAUNCH_VARIABLES for name, _ in pairs):
                 self.pending_launch = (node.pos[1], pairs)
             return
         first = words[0].word
+        ahead = next((i for i, w in enumerate(words[:5]) if w.word == "swift" or w.word.endswith("/swift")), None)
+        if ahead and first not in _NOT_WRAPPERS and len(words) > ahead + 1 and words[ahead + 1].word.isidentifier():
+            self.imported.note(f"{self.path}:{start_line}", "dropped", f"`{' '.join(w.word for w in words[:ahead])}` "
+                               "in front of swift (swiftpipe runs swift in its own environment)")
+            words, first = words[ahead:], words[ahead].word
         if first == "export" or first == "declare":
             for word in words[1:]:
                 name, equals, _ = word.word.partition("=")

@@ -13,6 +13,7 @@ from swiftpipe.importer.calls import Code, Imported, ImportProblem, Item, litera
 _PARAMETER = re.compile(r"^(\w+|[@*#?$!])(?:(:?[-=?+])(.*))?$", re.S)
 _SIMPLE_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 ARITHMETIC = "__swiftpipe_arithmetic"  # `$((a / b))` is read as `$(__swiftpipe_arithmetic a / b)`
+ARRAY_MARK = "__swiftpipe_array_"  # `ARGS=(...)` is read as `ARGS=__swiftpipe_array_N` (shell.py)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Expander:
         self.imported = imported
         self.variables: dict[str, list[Piece]] = {}
         self.exported: list[str] = []
+        self.arrays: dict[str, list[list[Piece]]] = {}  # NAME -> its elements, each expanded
+        self.array_texts: dict[str, str] = {}  # the marker of an `ARGS=(...)` -> the text between the parentheses
+        self.uncertain: dict[str, str] = {}  # a variable set under a condition or in a loop -> where
 
     def line_of(self, position: int) -> int:
         return self.text.count("\n", 0, position) + 1
@@ -54,9 +58,15 @@ class Expander:
         return f"{self.file}:{self.line_of(node.pos[0])}"
 
     def words(self, node) -> list[list[Piece]]:
-        """A word node's expansion: usually one word; an unquoted `$ARGS` holding several words gives each."""
+        """A word node's expansion: usually one word; an unquoted `$ARGS` holding several words gives each, and
+        `"${ARGS[@]}"` each element of the array (none for an empty one)."""
         source = self.text[node.pos[0]:node.pos[1]]
         parts = [p for p in getattr(node, "parts", []) if p.kind in ("parameter", "commandsubstitution", "tilde")]
+        whole = re.fullmatch(r'"?\$\{(\w+)\[[@*]\]\}"?', source)
+        if whole:
+            name = whole.group(1)
+            self._check_certain(name, where=self.where(node))
+            return [list(element) for element in self.arrays.get(name, [])]
         if len(parts) == 1 and parts[0].kind == "parameter" and source in (f"${parts[0].value}",
                                                                            f"${{{parts[0].value}}}"):
             pieces = self.parameter(parts[0].value, where=self.where(node))
@@ -89,10 +99,18 @@ class Expander:
         return _merged(pieces)
 
     def parameter(self, expression: str, *, where: str) -> list[Piece]:
+        array = re.fullmatch(r"(\w+)\[[@*]\]", expression)
+        if array:  # "--x=${ARGS[*]}": the elements joined
+            self._check_certain(array.group(1), where=where)
+            joined: list[Piece] = []
+            for element in self.arrays.get(array.group(1), []):
+                joined += ([" "] if joined else []) + element
+            return _merged(joined)
         match = _PARAMETER.match(expression)
         if not match:
             raise ImportProblem(f"${{{expression}}} is an expansion a recipe cannot hold", where=where)
         name, operator, word = match.groups()
+        self._check_certain(name, where=where)
         if name in self.variables:
             return list(self.variables[name])
         if not name.isidentifier() and not name.isdigit():
@@ -121,6 +139,22 @@ class Expander:
             return "."
         expanded = _SIMPLE_VARIABLE.sub(lambda m: self._known(m.group(1) or m.group(2), m.group(0)), written)
         return Substitution(expanded.replace(f"$({ARITHMETIC} ", "$(("), self.where(part))
+
+    def _elements(self, marker: str) -> list[list[Piece]]:
+        """An array's elements, each word expanded as the script's variables stand now."""
+        import bashlex
+
+        inner = self.array_texts[marker]
+        if not inner.strip():
+            return []
+        source = "true " + inner.replace("\n", " ")
+        try:
+            [node] = bashlex.parse(source)
+        except (bashlex.errors.ParsingError, NotImplementedError, ValueError):
+            raise ImportProblem(f"the array ({inner.strip()[:60]}) cannot be read", where=self.file) from None
+        child = Expander(source, self.file, self.imported)
+        child.variables, child.arrays, child.uncertain = self.variables, self.arrays, self.uncertain
+        return [pieces for word in node.parts[1:] if word.kind == "word" for pieces in child.words(word)]
 
     def _share(self, words: list[str], written: str) -> PerProcessShare | None:
         """`N / $A / $B` (expr's words, or an arithmetic expansion's) as a share, else None."""
@@ -151,7 +185,23 @@ class Expander:
         except (SyntaxError, ZeroDivisionError):
             return None
 
+    def _check_certain(self, name: str, *, where: str) -> None:
+        """A variable that a condition or a loop may set: the recipe takes its value from before, and says so."""
+        if name in self.uncertain:
+            known = "the value set before it" if name in self.variables or name in self.arrays else "a parameter"
+            self.imported.note(where, "warning", f"${name} may be set differently under the condition or loop at "
+                               f"{self.uncertain.pop(name)}; the recipe takes {known}")
+
     def assign(self, name: str, pieces: list[Piece], *, export: bool = False) -> None:
+        if name.endswith("+"):  # ARGS+=(...)
+            name = name[:-1]
+            if len(pieces) == 1 and isinstance(pieces[0], str) and pieces[0] in self.array_texts:
+                self.arrays.setdefault(name, []).extend(self._elements(pieces[0]))
+                return
+            pieces = self.variables.get(name, []) + pieces
+        if len(pieces) == 1 and isinstance(pieces[0], str) and pieces[0] in self.array_texts:
+            self.arrays[name] = self._elements(pieces[0])
+            return
         self.variables[name] = pieces
         if export and name not in self.exported:
             self.exported.append(name)
