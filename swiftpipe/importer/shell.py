@@ -12,9 +12,9 @@ from typing import Iterator
 
 import bashlex
 
-from swiftpipe.importer import llamafactory, repairs, xtuner
+from swiftpipe.importer import llamafactory, repairs, rewrites, xtuner
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
-from swiftpipe.importer.words import ARITHMETIC, ARRAY_MARK, Expander, Piece, item_of
+from swiftpipe.importer.words import Expander, Piece, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
 
 _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
@@ -27,19 +27,12 @@ _TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank"
              "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}
 _LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
                                                    "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
-_ARRAY = re.compile(r"(?m)(^[ \t]*(?:local[ \t]+|declare[ \t]+-a[ \t]+)?[A-Za-z_]\w*\+?=)\(")
-_CASE = re.compile(r"\bcase\b.*?\besac\b", re.S)
-_TEST = re.compile(r"\[\[[^\n]*?\]\]")
-_ARITHMETIC = re.compile(r"\$\(\(([^()]*)\)\)")
 
 
 def read(path: str, text: str, imported: Imported) -> None:
     """Add every swift command of the script at `path` to `imported`."""
     text = repairs.repaired(text, path, imported)
-    text = _ARITHMETIC.sub(lambda m: f"$({ARITHMETIC} {m.group(1)})", text)
-    text, arrays = _arrays(text)
-    text = _CASE.sub(_without_case, text)
-    text = _TEST.sub("true", text)  # a `[[ ... ]]` condition (which bashlex cannot parse) is never evaluated here
+    text, arrays = rewrites.for_bashlex(text)
     try:
         nodes = bashlex.parse(text)
     except bashlex.errors.ParsingError as exc:
@@ -48,58 +41,6 @@ def read(path: str, text: str, imported: Imported) -> None:
     except NotImplementedError as exc:
         raise ImportProblem(f"uses shell syntax swiftpipe cannot import ({exc})", where=path) from None
     _Walk(text, path, imported, arrays).run(nodes)
-
-
-def _arrays(text: str) -> tuple[str, dict[str, str]]:
-    """Bash arrays (`ARGS=(--a 1 "b c")`, `ARGS+=(...)`), which bashlex cannot parse: each becomes a plain word
-    (`ARGS=__swiftpipe_array_N`, the text's lines kept) and its elements' text is returned by that word."""
-    arrays: dict[str, str] = {}
-    out, at = [], 0
-    for match in _ARRAY.finditer(text):
-        if match.start() < at:
-            continue
-        end = _closing_parenthesis(text, match.end() - 1)
-        if end is None:
-            continue
-        marker = f"{ARRAY_MARK}{len(arrays)}"
-        arrays[marker] = text[match.end():end]
-        out += [text[at:match.start()], match.group(1), marker, "\n" * text.count("\n", match.end(), end)]
-        at = end + 1
-    out.append(text[at:])
-    return "".join(out), arrays
-
-
-def _without_case(match: re.Match[str]) -> str:
-    """A `case ... esac` with no swift command in it (bashlex cannot parse case) as a no-op, its lines kept; one
-    that holds a swift command stays, for bashlex to refuse by name."""
-    block = match.group(0)
-    return block if re.search(r"\bswift\b", block) else ":" + "\n" * block.count("\n")
-
-
-def _closing_parenthesis(text: str, start: int) -> int | None:
-    """The `)` closing the `(` at `start`, outside quotes."""
-    quote = ""
-    depth = 0
-    i = start
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == quote:
-                quote = ""
-            elif c == "\\" and quote == '"':
-                i += 1
-        elif c in "'\"":
-            quote = c
-        elif c == "\\":
-            i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
 
 
 class _Walk:
