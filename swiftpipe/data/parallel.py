@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from swiftpipe.data import formats, stream
-from swiftpipe.data.validate import Report, checked_records
+from swiftpipe.data.validate import Report, checked_records, first_shape
 
 WORTH_SPLITTING = 64 << 20  # smaller files are read in one process: starting more costs more than it saves
 _PART_TARGET = 256 << 20  # parts per process: more than one each, so that one slow part does not hold the rest
@@ -38,7 +38,8 @@ def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int
     size = path.stat().st_size
     count = max(workers, min(workers * 4, size // _PART_TARGET))
     spans = _spans(path, size, count)
-    shape, first = _first_shape(path, kind, report.framing, spans[0], columns, max_record_bytes)
+    shape, first = first_shape(path, kind, report.framing, spans[0], columns=columns,
+                               max_record_bytes=max_record_bytes)
     if kind is not None and shape is None:
         return False
     done = multiprocessing.Array("q", len(spans), lock=False) if progress else None
@@ -88,22 +89,6 @@ def _next_line(f, offset: int) -> int:
         if cut >= 0:
             return offset + cut + 1
         offset += len(block)
-
-
-def _first_shape(path: Path, kind: str | None, framing: stream.Framing, span: tuple[int, int],
-                 columns: Mapping[str, str] | None, max_record_bytes: int
-                 ) -> tuple[formats.Shape | None, int | None]:
-    """The record shape the file's first part settles on, and the line of the record that settles it."""
-    if kind is None:
-        return None, None
-    for line, value in stream.records(path, framing=framing, max_record_bytes=max_record_bytes, span=span):
-        if type(value) is dict:
-            if columns:
-                value = {columns.get(key, key): v for key, v in value.items()}
-            shape = formats.detect(value, kind)
-            if shape is not None and kind in shape.kinds:
-                return shape, line  # type: ignore[return-value]
-    return None, None
 
 
 _done = None  # this worker's share of the progress array

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterator, NamedTuple, Protocol
 
 CHUNK = 1 << 20
-_BLANK = BLANK = object()  # a line holding only whitespace: no record
+_BLANK = object()  # a line holding only whitespace: no record
 _SPACE = re.compile(r"[ \t\r\n]*")
 _SEPARATOR = re.compile(r"[ \t\r\n]*,[ \t\r\n]*")
 DEFAULT_MAX_RECORD_BYTES = 64 << 20
@@ -106,38 +106,19 @@ def _lines(f: _Reader, limit: int, chunk_size: int) -> Iterator[tuple[int, objec
     """Each line decoded by orjson (about twice the standard library's speed here); a line orjson refuses is decoded
     again by the standard library, which gives the message (or accepts what orjson is stricter about: NaN, integers
     past 64 bits), so the values and the messages are the standard library's."""
-    fast, Fail = _fast_loads()
-    for number, raw in _split(f, limit, chunk_size, text=fast is json.loads):
-        if type(raw) is Unreadable:
-            yield number, raw
-            continue
-        try:
-            yield number, fast(raw)
-        except Fail:
-            value = _slow(raw)
-            if value is not _BLANK:
-                yield number, value
-
-
-def line_batches(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                 progress: Callable[[int], object] | None = None, chunk: int = CHUNK,
-                 span: tuple[int, int] | None = None) -> Iterator[tuple[int, list[str | bytes | Unreadable]]]:
-    """A JSON Lines file's lines, undecoded (bytes where orjson decodes them, else str), a chunk's worth at a time,
-    each batch after the number of the line before it (lines count from 1 at the span's start); an over-long line
-    is an Unreadable. `decode_line` or `fast_loads` make values of them."""
-    with open(path, "rb") as raw:
-        f: _Reader = raw if span is None else _Span(raw, *span)
-        f = _Progress(f, progress) if progress else f
-        yield from _batches(f, max_record_bytes, chunk, text=fast_loads()[0] is json.loads)
-
-
-def decode_line(raw: str | bytes) -> object:
-    """A line's value by the standard library, an Unreadable with its message, or BLANK for a line of spaces."""
-    return _slow(raw)
-
-
-def fast_loads() -> tuple[Callable[[str | bytes], object], type[Exception]]:
-    return _fast_loads()
+    for number, batch in _batches(f, limit, chunk_size, text=_LOADS is json.loads):
+        for raw in batch:
+            number += 1
+            if type(raw) is Unreadable:
+                yield number, raw
+                continue
+            try:
+                value = _LOADS(raw)
+            except _LOAD_ERROR:
+                value = _decoded(raw)
+                if value is _BLANK:
+                    continue
+            yield number, value
 
 
 def _fast_loads() -> tuple[Callable[[str | bytes], object], type[Exception]]:
@@ -148,8 +129,11 @@ def _fast_loads() -> tuple[Callable[[str | bytes], object], type[Exception]]:
     return orjson.loads, orjson.JSONDecodeError
 
 
-def _slow(raw: str | bytes) -> object:
-    """A line decoded by the standard library: its value, or an Unreadable with the library's message."""
+_LOADS, _LOAD_ERROR = _fast_loads()
+
+
+def _decoded(raw: str | bytes) -> object:
+    """A line decoded by the standard library: its value, an Unreadable with the library's message, or _BLANK."""
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -160,15 +144,6 @@ def _slow(raw: str | bytes) -> object:
                           + ("; the line is cut short (is the file truncated?)" if cut else ""))
     except UnicodeDecodeError as exc:
         return Unreadable(f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line")
-
-
-def _split(f: _Reader, limit: int, chunk_size: int, *, text: bool = True
-           ) -> Iterator[tuple[int, str | bytes | Unreadable]]:
-    """Lines without their newline, numbered from 1 (see `_batches`)."""
-    for number, batch in _batches(f, limit, chunk_size, text=text):
-        for line in batch:
-            number += 1
-            yield number, line
 
 
 def _batches(f: _Reader, limit: int, chunk_size: int, *, text: bool = True

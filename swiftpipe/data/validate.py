@@ -70,46 +70,39 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     state = _State(kind, report, shape, columns, first)
-    if report.framing.kind == "jsonl":
-        # The common case in one loop: a line that orjson decodes into a record the file's shape accepts. Anything
-        # else (the first record, a problem, --columns) goes the general way, which says what is wrong.
-        loads, Fail = stream.fast_loads()
-        Unreadable, BLANK, decode_line = stream.Unreadable, stream.BLANK, stream.decode_line
-        fast = kind is not None and not columns
-        ready, fine, count = fast and state.check is not None, state.fine, 0
-        for line, batch in stream.line_batches(path, max_record_bytes=max_record_bytes, progress=progress,
-                                               span=span):
-            for raw in batch:
-                line += 1
-                if type(raw) is Unreadable:
-                    report.add(line, raw.message)
-                    continue
-                try:
-                    value = loads(raw)
-                except Fail:
-                    value = decode_line(raw)
-                    if value is BLANK:
-                        continue
-                if ready and type(value) is dict and fine(value):
-                    count += 1
-                    if keep:
-                        yield state.shape, value  # type: ignore[misc]
-                    continue
-                good = state.take(line, value)
-                if good is not None and keep:
-                    yield good
-                if not ready and fast and state.check is not None:  # the file's shape is known from here on
-                    ready, fine = True, state.fine
-        state.count += count
-    else:
-        for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
-                                          progress=progress, span=span):  # `line` is a stream.Place in an array
-            good = state.take(line, value)
-            if good is not None and keep:
-                yield good
+    fast = kind is not None and not columns  # the common case inline: a record the file's shape accepts
+    ready, fine, count = fast and state.check is not None, state.fine, 0
+    for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
+                                      progress=progress, span=span):  # `line` is a stream.Place in an array
+        if ready and type(value) is dict and fine(value):
+            count += 1
+            if keep:
+                yield state.shape, value  # type: ignore[misc]
+            continue
+        good = state.take(line, value)  # anything else (the first record, a problem, --columns) says what is wrong
+        if good is not None and keep:
+            yield good
+        if not ready and fast and state.check is not None:  # the file's shape is known from here on
+            ready, fine = True, state.fine
+    state.count += count
     report.records = state.count
     if whole and report.records == 0 and report.problem_count == 0:
         report.add(None, "holds no records")
+
+
+def first_shape(path: Path, kind: str | None, framing: stream.Framing, span: tuple[int, int], *,
+                columns: Mapping[str, str] | None, max_record_bytes: int
+                ) -> tuple[formats.Shape | None, int | stream.Place | None]:
+    """The record shape the records in `span` settle on, as `checked_records` settles it, and where the record that
+    settles it is; (None, None) when none does or there is no kind."""
+    if kind is None:
+        return None, None
+    state = _State(kind, Report(path, kind, framing), None, columns, None)
+    for line, value in stream.records(path, framing=framing, max_record_bytes=max_record_bytes, span=span):
+        state.take(line, value)
+        if state.shape is not None:
+            return state.shape, state.first
+    return None, None
 
 
 class _State:
