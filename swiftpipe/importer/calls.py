@@ -6,6 +6,7 @@ import json
 import keyword
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Union
 
 from swiftpipe.errors import UserError
@@ -171,3 +172,9 @@ def python_literal(item: Item) -> str:
     if '"' in item and "'" not in item:
         return repr(item)  # '{"question": "instruction"}', as a person would write it
     return json.dumps(item, ensure_ascii=False)
+
+
+def hub_id(value: object) -> bool:
+    """`Qwen/Qwen3-0.6B`: an org/name id, not a path that exists here (LLaMA-Factory and xtuner read such ids from
+    the Hugging Face Hub)."""
+    return isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
+from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem, hub_id
 
 # LLaMA-Factory keys that only its trainer reads, with why ms-swift needs none.
 _NOT_NEEDED = {
@@ -133,7 +133,7 @@ class _Config:
         value = self.get(key)
         if key == "model_name_or_path":
             self.add("model", value, key)
-            if _hub_id(str(value)) and self.get("use_hf") is None:
+            if hub_id(value) and self.get("use_hf") is None:
                 self.add("use_hf", True, key)
                 self.flags[-1].implied_by = "model"  # not if the model turns out to be an earlier stage's output
         elif key == "adapter_name_or_path":
@@ -251,8 +251,3 @@ def _columns(spec: dict, kind: str) -> dict[str, str]:
                   "history": "history", "chosen": "chosen", "rejected": "rejected"}
     mapping = {column: wanted[role] for role, column in columns.items() if role in wanted and column != wanted[role]}
     return mapping
-
-
-def _hub_id(value: str) -> bool:
-    """`Qwen/Qwen3-0.6B`: an org/name id rather than a local path."""
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()

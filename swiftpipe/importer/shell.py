@@ -148,7 +148,7 @@ class _Walk:
             variable = _LAUNCHERS[launcher].get(name.replace("-", "_"))
             pieces: list[Piece] | None = None
             if equals:
-                pieces = self._option_value(words[i])
+                pieces = self._value_of(words[i])
             elif i + 1 < at and not words[i + 1].word.startswith("-"):
                 pieces = self.words.expand(words[i + 1])
                 i += 1
@@ -162,14 +162,6 @@ class _Walk:
         self.imported.note(f"{self.path}:{line}", "translated", f"{launcher} ... {words[at].word} -> "
                            f"{' '.join(f'{n}=...' for n, _ in pairs)} swift {subcommand}")
         return subcommand, pairs, [words[at], words[at], *words[at + 1:]]
-
-    def _option_value(self, node) -> list[Piece]:
-        """The value of `--option=value`, expanded."""
-        pieces = self.words.expand(node)
-        first = pieces[0]
-        if isinstance(first, str) and "=" in first:
-            return [first.partition("=")[2], *pieces[1:]] if first.partition("=")[2] else pieces[1:] or [""]
-        return pieces
 
     def _swift(self, node, words, pairs, line: int, *, subcommand: str | None = None) -> None:
         if subcommand is None and (len(words) < 2 or words[1].word.startswith("-")):
@@ -218,8 +210,7 @@ class _Walk:
         for call in self.imported.calls[before:]:
             if texts[1] == "webchat":
                 call.command = "app"
-            call.env = [(name, self.words.variables[name][0]) for name in self.words.exported
-                        if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]
+            call.env = self._exported_literals()
             call.env += [(name, "".join(str(p) for p in pieces)) for name, pieces in
                          ((a.word.partition("=")[0], self._value_of(a)) for a in node.parts if a.kind == "assignment")]
             self.imported.note(f"{self.path}:{line}", "translated", f"llamafactory-cli {texts[1]} {texts[2]} -> swift "
@@ -230,8 +221,7 @@ class _Walk:
         texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
         call = self.xtuner.call(texts, line=line)
         if call is not None:
-            call.env = [(name, self.words.variables[name][0]) for name in self.words.exported
-                        if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]
+            call.env = self._exported_literals()
             self.imported.calls.append(call)
             self.last_call, self.last_end = call, node.pos[1]
 
@@ -262,13 +252,18 @@ class _Walk:
                 call.flags[-1].many = len(call.flags[-1].values) > 1
 
     def _value_of(self, node) -> list[Piece]:
-        """An assignment's value (`NAME=value`) expanded."""
+        """The value of an assignment (`NAME=value`) or an option (`--name=value`), expanded."""
         pieces = self.words.expand(node)
-        name = node.word.partition("=")[0] + "="
         first = pieces[0]
-        if isinstance(first, str) and first.startswith(name):
-            return [first[len(name):], *pieces[1:]] if first[len(name):] or len(pieces) == 1 else pieces[1:]
+        if isinstance(first, str) and "=" in first:
+            value = first.partition("=")[2]
+            return [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
         return pieces
+
+    def _exported_literals(self) -> list[tuple[str, str]]:
+        """The exported variables whose values are plain text, for a tool's command line turned into a stage."""
+        return [(name, self.words.variables[name][0]) for name in self.words.exported
+                if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]
 
     def _check_context(self, node, context: tuple[str, object, set[str]]) -> None:
         kind, around, bound = context

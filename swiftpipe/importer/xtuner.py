@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
+from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem, hub_id
 
 # xtuner's PROMPT_TEMPLATE names -> ms-swift templates
 TEMPLATES = {"internlm2_chat": "internlm2", "internlm_chat": "internlm", "qwen_chat": "qwen", "llama3_chat": "llama3",
@@ -75,7 +75,7 @@ def config_call(path: str, text: str, imported: Imported, *, line: int) -> Call:
         data, hub = settings.get("data_files", settings.get("data_path")), False
     add("dataset", data, settings.line("train_dataset") or settings.line("data_files") or settings.line("data_path"))
     model = call.get("model")
-    if hub or (model and isinstance(model.values[0], str) and re.fullmatch(r"[\w.-]+/[\w.-]+", model.values[0])):
+    if hub or (model and hub_id(model.values[0])):
         add("use_hf", True, settings.line("pretrained_model_name_or_path"))  # xtuner loads from the Hugging Face Hub
         if model and not hub:
             call.flags[-1].implied_by = "model"
