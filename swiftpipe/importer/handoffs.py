@@ -47,24 +47,22 @@ def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imp
         return seen[text]
     merge = next((c for c in reversed(earlier) if c.command == "export" and c.text("output_dir") is not None
                   and _normal(str(c.text("output_dir"))) == _normal(text)), None)
-    if merge is not None:  # the folder a merge stage wrote its model to
-        code = Code(f'merged("{merge.name}")')
-        imported.note(where, "hand-off", f"--{flag.name} {text} -> {code.text}", call=call)
-        seen[text] = code
-        return code
-    found = _producer(text, earlier)
-    if found is None:
+    found = None if merge is not None else _producer(text, earlier)  # a merge's own output_dir, else a run's
+    if merge is None and found is None:
         if isinstance(value, Substitution):
             raise ImportProblem(f"--{flag.name}: {text!r} is built by another program at run time; swiftpipe cannot "
                                 "import it (give the path, or the earlier stage's output_dir)", where=value.where)
         return value
-    producer, merged_folder = found
-    if merged_folder:
-        merge = next((c for c in reversed(earlier) if c.command == "export" and _merges(c, producer)), None)
-        if merge is None:
-            imported.note(where, "warning", f"--{flag.name} {text}: a merged model of stage {producer.name!r}, "
-                          "but no earlier command merges it; kept as written", call=call)
-            return value
+    if found is not None:
+        producer, merged_folder = found
+        if merged_folder:
+            merge = next((c for c in reversed(earlier) if c.command == "export" and _source_stage(c) == producer.name),
+                         None)
+            if merge is None:
+                imported.note(where, "warning", f"--{flag.name} {text}: a merged model of stage {producer.name!r}, "
+                              "but no earlier command merges it; kept as written", call=call)
+                return value
+    if merge is not None:
         code = Code(f'merged("{merge.name}")')
     elif _CHECKPOINT.search(_normal(text)) or text in _BY_NAME or isinstance(value, Substitution) \
             or _normal(text) == _normal(_output_dir(producer)):
@@ -115,11 +113,6 @@ def _listed(text: str) -> str:
     """The folder an `$(ls -td DIR/v*/checkpoint-* | head -n 1)` lists."""
     words = [w.strip("'\"") for w in re.split(r"[\s|()]+", text)]
     return next((w for w in words if "/" in w and not w.startswith("-")), text)
-
-
-def _merges(call: Call, producer: Call) -> bool:
-    source = call.get("ckpt_dir") or call.get("adapters")
-    return source is not None and any(isinstance(v, Code) and f'("{producer.name}"' in v.text for v in source.values)
 
 
 def _source_stage(call: Call) -> str | None:

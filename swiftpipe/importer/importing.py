@@ -59,10 +59,10 @@ def kind_of(path: str, text: str) -> str:
         return "LLaMA-Factory config"
     if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text):
         return "shell"
-    if tree is None and re.search(r"\bswift\s+-*[a-z][\w-]*", text) and not re.search(r"^\s*(from|import)\s+swift\b",
-                                                                                    text, re.M):
+    imports_swift = bool(re.search(r"^\s*(from|import)\s+swift\b", text, re.M))
+    if tree is None and re.search(r"\bswift\s+-*[a-z][\w-]*", text) and not imports_swift:
         return "shell"  # the command is built in a variable or a string; the shell reader says why it can't import
-    if tree is None and re.search(r"^\s*(from|import)\s+swift\b", text, re.M):
+    if tree is None and imports_swift:
         raise ImportProblem(f"not valid Python: {python_error.msg}",
                             where=f"{path}:{python_error.lineno}")
     if tree is None and text.lstrip().split("\n", 1)[0].rstrip().endswith(":") or re.match(r"^\w+:\s", text):

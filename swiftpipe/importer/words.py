@@ -118,7 +118,7 @@ class Expander:
         param = f"arg{name}" if name.isdigit() else name.lower()
         origin = f"${{{expression}}}" if operator else f"${name}"
         if operator in ("-", ":-", "=", ":="):
-            default = self._plain(word, where=where)
+            default = self._plain(word)
         else:
             default = f"<{name.upper() if not name.isdigit() else 'ARG' + name}>"
         return [self.imported.param(param, default, where=where, origin=origin)]
@@ -137,7 +137,7 @@ class Expander:
                 return str(value)
         if command.kind == "command" and words == ["pwd"]:
             return "."
-        expanded = _SIMPLE_VARIABLE.sub(lambda m: self._known(m.group(1) or m.group(2), m.group(0)), written)
+        expanded = self._plain(written)
         return Substitution(expanded.replace(f"$({ARITHMETIC} ", "$(("), self.where(part))
 
     def _elements(self, marker: str) -> list[list[Piece]]:
@@ -210,8 +210,9 @@ class Expander:
         value = self.variables.get(name)
         return value[0] if value and len(value) == 1 and isinstance(value[0], str) else written
 
-    def _plain(self, word: str, *, where: str) -> str:
-        """A default written in `${X:-default}`: its own variables substituted where known."""
+    def _plain(self, word: str) -> str:
+        """Text (a `${X:-default}` default, a `$(...)` as written) with the variables the script gave plain values
+        substituted; the others left as written."""
         return _SIMPLE_VARIABLE.sub(lambda m: self._known(m.group(1) or m.group(2), m.group(0)), word)
 
 
