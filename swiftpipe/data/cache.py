@@ -55,11 +55,11 @@ class CheckCache:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def clean(self, path: Path, settings: Mapping[str, object]) -> dict | None:
-        """What the last clean check of this very file with these settings found, or None."""
+    def clean(self, path: Path, settings: Mapping[str, object], now: Identity) -> dict | None:
+        """What the last clean check of this very file (`now`, its identity) with these settings found, or None."""
         try:
             entry = json.loads(self._entry(path, settings).read_text())
-            return entry["found"] if entry["identity"] == asdict(identity(path)) else None
+            return entry["found"] if entry["identity"] == asdict(now) else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -94,15 +94,15 @@ def validate_once(path: Path, kind: str | None, *, cache: CheckCache | None, lim
     """`validate`, unless `cache` remembers a clean check of this same file with these settings; returns the report
     and whether it came from the cache."""
     path = Path(path)
+    if cache is None or not path.is_file():
+        return validate(path, kind, limit=limit, columns=columns, max_record_bytes=max_record_bytes,
+                        progress=progress), False
     settings = check_settings(kind, columns, max_record_bytes)
-    if cache is not None and path.is_file():
-        found = cache.clean(path, settings)
-        if found is not None:
-            report = Report(path, kind, stream.Framing(found["framing"], False), records=found["records"],
-                            shape=found["shape"], native=found["native"], limit=limit)
-            return report, True
-    before = identity(path) if cache is not None and path.is_file() else None
+    before = identity(path)
+    found = cache.clean(path, settings, before)
+    if found is not None:
+        return Report(path, kind, stream.Framing(found["framing"], False), records=found["records"],
+                      shape=found["shape"], native=found["native"], limit=limit), True
     report = validate(path, kind, limit=limit, columns=columns, max_record_bytes=max_record_bytes, progress=progress)
-    if cache is not None and before is not None:
-        cache.remember(path, settings, before, report)
+    cache.remember(path, settings, before, report)
     return report, False
