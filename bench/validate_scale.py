@@ -23,20 +23,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from validate_throughput import _BARE_BINARY as _BARE_LINES  # noqa: E402 (the same baseline and measurement)
+from validate_throughput import _MEASURE  # noqa: E402
 
-_MEASURE = """
-import re, sys, time
-start = time.perf_counter()
-exec(compile(sys.argv.pop(1), "pass", "exec"))
-peak = re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]  # this process's own peak, in kB
-print(time.perf_counter() - start, peak)
-"""
-_BARE_LINES = """
-import json, sys
-with open(sys.argv[1], "rb") as f:
-    for line in f:
-        json.loads(line)
-"""
 _BARE_WHOLE = """
 import json, sys
 with open(sys.argv[1], encoding="utf-8") as f:
