@@ -89,6 +89,7 @@ bench: $(TINY_MODEL)/config.json
 	$(PY) bench/render_overhead.py
 	$(PY) bench/run_overhead.py --model $(TINY_MODEL)
 	$(PY) bench/validate_throughput.py
+	$(PY) bench/validate_scale.py
 	$(PY) bench/report_scale.py
 	$(PY) bench/history_scale.py
 	$(PY) bench/import_speed.py

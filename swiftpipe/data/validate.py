@@ -58,13 +58,14 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
                     columns: Mapping[str, str] | None = None,
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                     progress: Callable[[int], object] | None = None, first: int | stream.Place | None = None,
-                    span: tuple[int, int] | None = None, whole: bool = True,
-                    keep: bool = True) -> Iterator[tuple[formats.Shape, dict]]:
+                    span: tuple[int, int] | None = None, whole: bool = True, keep: bool = True,
+                    chunk: int | None = None) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
     record's, unless one is given (a registry entry names its columns; a later part of a file split for parallel
     checking gets the file's, with `first`, where that record is). With no kind, only syntax is checked and nothing
     is yielded. `span`: only the JSON Lines between these byte offsets, numbered from 1; `whole`: the file is all
-    there is, so an empty one is a problem; `keep`: yield the good records (False: only check them)."""
+    there is, so an empty one is a problem; `keep`: yield the good records (False: only check them); `chunk`: the
+    reading size, for tests."""
     if kind is not None and kind not in formats.KINDS:
         raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
     if not path.is_file():
@@ -73,13 +74,20 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
     fast = kind is not None and not columns  # the common case inline: a record the file's shape accepts
     ready, fine, count = fast and state.check is not None, state.fine, 0
     for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
-                                      progress=progress, span=span):  # `line` is a stream.Place in an array
+                                      progress=progress, span=span, chunk=chunk,
+                                      accept=state.accepts if not columns else None):
+        if type(value) is stream.Accepted:  # a run of good records, decoded and checked at once
+            count += len(value.values)
+            if keep and kind is not None:
+                for record in value.values:
+                    yield state.shape, record  # type: ignore[misc]
+            continue
         if ready and type(value) is dict and fine(value):
             count += 1
             if keep:
                 yield state.shape, value  # type: ignore[misc]
             continue
-        good = state.take(line, value)  # anything else (the first record, a problem, --columns) says what is wrong
+        good = state.take(line, value)  # `line` is a stream.Place in an array
         if good is not None and keep:
             yield good
         if not ready and fast and state.check is not None:  # the file's shape is known from here on
@@ -124,6 +132,19 @@ class _State:
             return lambda record: False
         kind, check = self.kind, shape.check
         return shape.quick(kind) or (lambda record: not check(record, kind))
+
+    def accepts(self, records: list) -> bool:
+        """Whether every record of a run is good, so that none needs its place worked out: objects of the file's
+        shape (known from its first good record), or with no kind any objects."""
+        if self.kind is None:
+            return all(type(record) is dict for record in records)
+        if self.check is None:
+            return False
+        fine = self.fine
+        for record in records:
+            if type(record) is not dict or not fine(record):
+                return False
+        return True
 
     def take(self, line: int | stream.Place, value: object) -> tuple[formats.Shape, dict] | None:
         """One record checked: its shape and value if it is good; otherwise its problems go into the report."""
