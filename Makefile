@@ -1,6 +1,7 @@
 # swiftpipe's set-up, tests and the tutorials' stages.
 #   make install            .venv with swiftpipe + ms-swift 3.12 (the tutorials' major); idempotent
 #   make install SWIFT=4    .venv-swift4 with the current ms-swift 4.x
+#   make eval-venv [SWIFT=4] .venv-eval (.venv-swift4-eval): ms-swift with EvalScope, for evaluate() stages
 #   make test [SWIFT=4]     the layers contract (lint-imports), fast tests and the real-ms-swift tests
 #   make demo               the whole chain on a tiny local model, on the CPU (builds the model on first use)
 #   make pretrain|sft|merge|dpo|infer [RECIPE=recipes/medical.py]   one stage of a recipe
@@ -13,9 +14,11 @@ SWIFT ?= 3
 ifeq ($(SWIFT),3)
 VENV ?= .venv
 SWIFT_SPEC ?= ms-swift==3.12.*
+EVAL_SPEC ?= ms-swift[eval]==3.12.*
 else ifeq ($(SWIFT),4)
 VENV ?= .venv-swift4
 SWIFT_SPEC ?= ms-swift==4.*
+EVAL_SPEC ?= ms-swift[eval]==4.*
 else
 $(error SWIFT must be 3 or 4, not $(SWIFT))
 endif
@@ -33,7 +36,7 @@ RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
 SAMPLES := $(wildcard datasets/medical_*.jsonl)
 
-.PHONY: install test golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
+.PHONY: install eval-venv test golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -44,9 +47,30 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 
-test: install
+test: install eval-venv
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
+
+# `swift eval` with EvalScope, in a venv of its own: EvalScope's OpenCompass backend (ms-opencompass), which ms-swift
+# imports even for the Native backend, needs numpy<2, and the training venv's stack has numpy 2. The pins, each
+# for a reason found here: evalscope<1.11 (1.11 dropped the EvalType.SERVICE that ms-swift 3.12 and 4.6 call);
+# pyarrow<21 (the last built for numpy 1); setuptools<81 (mmengine imports pkg_resources). Without a GPU,
+# torchvision goes: PyPI's is built for the CUDA torch, and beside the CPU one its operators fail to load
+# (`operator torchvision::nms does not exist`); text benchmarks never use it.
+EVAL_VENV := $(VENV)-eval
+EVAL_PIP := $(EVAL_VENV)/bin/python -m pip --disable-pip-version-check -q
+EVAL_STAMP := $(EVAL_VENV)/.swiftpipe-installed
+eval-venv: $(EVAL_STAMP)
+
+$(EVAL_STAMP): Makefile
+	@test -x $(EVAL_VENV)/bin/python || $(PYTHON) -m venv $(EVAL_VENV)
+	$(EVAL_PIP) install --upgrade pip
+	printf '%s\n' "numpy<2" "evalscope<1.11" "pyarrow<21" "setuptools<81" $(TORCH) > $(EVAL_VENV)/constraints.txt
+	$(if $(TORCH),$(EVAL_PIP) install "$(TORCH)")
+	$(EVAL_PIP) install "$(EVAL_SPEC)" -c $(EVAL_VENV)/constraints.txt
+	$(if $(TORCH),$(EVAL_PIP) uninstall -y torchvision)
+	@touch $@
+	@$(EVAL_VENV)/bin/python -c "import importlib.metadata as m; print('eval venv: ms-swift', m.version('ms-swift'), '| evalscope', m.version('evalscope'), '| numpy', m.version('numpy'))"
 
 # The tiny Qwen2 model, built once per ms-swift major (transformers 4 or 5) from the sample text.
 $(TINY_MODEL)/config.json: $(STAMP) $(SAMPLES) swiftpipe/demo/tiny_model.py

@@ -1,6 +1,7 @@
 # swiftpipe render recipes/medical.py                 # the whole chain, as the tutorials write it
 # swiftpipe render recipes/medical.py -p sft=lisa --stage sft
-# swiftpipe run recipes/medical.py                    # pretrain -> sft -> merge -> dpo -> merge_dpo -> infer
+# swiftpipe run recipes/medical.py                    # pretrain -> sft -> merge -> dpo -> merge_dpo -> compare -> eval -> infer
+# swiftpipe run recipes/medical.py --stage eval -p eval_swift=.venv-eval/bin/swift   # EvalScope from `make eval-venv`
 """The medical domain-adaptation chain of the seed tutorials, for Qwen2.5-1.5B.
 
 Each stage is the tutorial's own command, flag for flag (seed 000's `pretrain.sh`; seed 004's `sft_full.sh`,
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from swiftpipe import Launch, checkpoint, compare, dpo, infer, make_recipe, merge, merged, per_process, pretrain, sft
+from swiftpipe import (Launch, checkpoint, compare, dpo, evaluate, infer, make_recipe, merge, merged, per_process,
+                       pretrain, sft)
 
 
 def recipe(
@@ -26,6 +28,7 @@ def recipe(
     dpo_data: str = "data/reward/train.json",
     output: str = "output",
     questions: str = "datasets/medical_questions_sample.jsonl",
+    eval_swift: str = "swift",
 ):
     stages = [
         # Seed 000's pretrain.sh. Its `NPROC_PER_NODE=1` line lacks the trailing backslash, so in the tutorial
@@ -71,6 +74,13 @@ def recipe(
     stages.append(compare("compare", questions, {"base": base_model, "pretrain": checkpoint("pretrain"),
                                                  "sft": sft_model, "dpo": final_model},
                           launch=Launch(cuda_visible_devices="0")))
+    # The issue's benchmarks for Chinese medicine, per model: C-Eval and CMMLU on EvalScope's own backend (with the
+    # questions above as a local set), CMB on its OpenCompass backend. `eval_swift`: ms-swift where EvalScope is.
+    models = {"base": base_model, "sft": sft_model, "dpo": final_model}
+    stages.append(evaluate("eval", models, ["ceval", "cmmlu", questions], swift=eval_swift,
+                           launch=Launch(cuda_visible_devices="0")))
+    stages.append(evaluate("eval_cmb", models, ["cmb"], {"eval_backend": "OpenCompass"}, swift=eval_swift,
+                           launch=Launch(cuda_visible_devices="0")))
     stages.append(infer("infer", {"stream": True, "model": final_model}, launch=Launch(cuda_visible_devices="0")))
     return make_recipe("medical", stages, description=__doc__.splitlines()[0])
 

@@ -29,8 +29,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_model.build(tmp_path_factory.mktemp("model") / "tiny-qwen2", sorted((REPO / "datasets").glob("medical_*.jsonl")))
 
 
-def _swiftpipe(*args: str, work: Path, **popen) -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+def _swiftpipe(*args: str, work: Path, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+    env = {**os.environ, **(env or {}), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.Popen([sys.executable, "-m", "swiftpipe", *args, "--work-dir", str(work)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
@@ -130,6 +130,46 @@ def test_the_report_page_loads_in_chromium_and_draws_the_logged_losses(demo: tup
             step = int(r["global_step/max_steps"].split("/")[0])
             assert abs(x - step) < 0.05 and abs(y - r["loss"]) < 2e-3 * max(1.0, abs(r["loss"])), (stage, step)
     assert "compare" in dumped.stdout and 'data-score="rouge-l"' in dumped.stdout
+
+
+EVALUATED = """
+import json
+from swiftpipe import evaluate, make_recipe
+
+def recipe(base: str, sft: str, swift: str):
+    return make_recipe("evaluated", evaluate("eval", {"base": base, "sft": sft}, ["datasets/medical_questions_sample.jsonl"],
+                                             {"model_type": "qwen2", "template": "qwen2_5",
+                                              "eval_generation_config": json.dumps({"max_tokens": 24})}, swift=swift))
+"""
+
+
+def test_evaluate_scores_the_base_and_the_sft_model_with_evalscope(tiny: Path, demo: tuple[Path, str],
+                                                                  tmp_path: Path) -> None:
+    """`swift eval` (EvalScope's Native backend, the local question set as general_qa) for real, offline, from the
+    eval venv `make eval-venv` builds beside this one; the scores land in the record per model."""
+    swift = Path(f"{sys.prefix}-eval") / "bin" / "swift"
+    assert swift.is_file(), f"no {swift}: build it with `make eval-venv` (SWIFT=4 for ms-swift 4)"
+    stages = _record(demo[0])["stages"]
+    recipe = tmp_path / "evaluated.py"
+    recipe.write_text(EVALUATED)
+    work = tmp_path / "work"
+    proc = _swiftpipe("run", str(recipe), "-p", f"base={tiny}", "-p", f"sft={stages['merge']['outputs']['merged']}",
+                      "-p", f"swift={swift}", "--quiet", work=work,
+                      env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MODELSCOPE_OFFLINE": "1"})
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output
+    evaluated = _record(work)["stages"]
+    scores = {}
+    for name in ("eval_base", "eval_sft"):
+        entry = evaluated[name]
+        assert entry["state"] == "done" and entry["command"][:2] == [str(swift), "eval"]
+        assert Path(entry["outputs"]["eval"]).is_file()
+        scores[name] = entry["scores"]
+        assert {"general_qa", "general_qa mean_Rouge-L-R", "general_qa mean_Rouge-L-F"} <= set(scores[name])
+    if SWIFT_MAJOR == 3:  # the demo's SFT model learned the sample answers; the base model knows none
+        assert scores["eval_base"]["general_qa"] < scores["eval_sft"]["general_qa"], scores
+    table = output[output.index("eval: scores of each model"):]
+    assert "general_qa" in table and "base" in table and "sft" in table
 
 
 def _sft_saved(work: Path, out: Path, proc: subprocess.Popen) -> None:

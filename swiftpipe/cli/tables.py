@@ -79,20 +79,26 @@ def print_summary(record: RunRecord) -> None:
 
 def comparison_table(comparison: Comparison) -> Table:
     """A row per question (with its reference answer, if any) and a column per model; then a row per score."""
-    table = Table(title=f"{comparison.name}: the same questions to each model", title_justify="left",
-                  show_lines=True)
+    title = "the same questions to each model" if comparison.questions else "scores of each model"
+    table = Table(title=f"{comparison.name}: {title}", title_justify="left", show_lines=True)
     references = any(comparison.references)
-    for column in ("question", *(("reference",) if references else ()), *comparison.labels):
+    first = "question" if comparison.questions else "score"
+    for column in (first, *(("reference",) if references else ()), *comparison.labels):
         table.add_column(column, overflow="fold")
     for i, question in enumerate(comparison.questions):
         answers = [comparison.answer(label, i) for label in comparison.labels]
         table.add_row(Text(question or ""), *((Text(comparison.references[i] or ""),) if references else ()),
                       *(Text(a) for a in answers))
-    for score in comparison.score_names:
+    for score in comparison.headline_scores:
         values = [comparison.scores[label].get(score) for label in comparison.labels]
         table.add_row(Text(score, style="bold"), *((Text(""),) if references else ()),
-                      *(Text("" if v is None else f"{v:.1f}", style="bold") for v in values))
+                      *(Text("" if v is None else _score(v), style="bold") for v in values))
     return table
+
+
+def _score(value: float) -> str:
+    """ms-swift's metrics are percentages (82.8), EvalScope's fractions (0.428): each with its own digits."""
+    return f"{value:.1f}" if value >= 1 or value == 0 else f"{value:.3f}"
 
 
 def runs_table(summaries: list[Summary]) -> Table:

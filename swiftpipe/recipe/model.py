@@ -11,10 +11,12 @@ ms-swift's flags, so a flag added in a new ms-swift release works without a swif
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Union
 
+from swiftpipe.errors import UserError
 from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.origin import Origin, caller_origin
 
@@ -103,7 +105,8 @@ class Stage:
     flags: Mapping[str, FlagValue]
     launch: Launch = field(default_factory=Launch)
     origin: Origin | None = field(default=None, compare=False)
-    group: Group | None = None  # the compare() this stage is one model of
+    group: Group | None = None  # the compare() or evaluate() this stage is one model of
+    program: str = "swift"  # the ms-swift executable: another environment's where EvalScope lives apart
 
     @property
     def trains(self) -> bool:
@@ -268,6 +271,46 @@ def compare(name: str, questions: str | Path, models: Mapping[str, FlagValue], f
     origin = caller_origin()
     return [Stage(f"{name}_{label}", "infer", {"model": model, **shared}, launch or Launch(), origin,
                   Group(name, label)) for label, model in models.items()]
+
+
+# `swift eval` on EvalScope's own (Native) backend, with ms-swift's PyTorch inference (vLLM needs a GPU), greedy.
+EVAL_SETTINGS: dict[str, FlagValue] = {"eval_backend": "Native", "infer_backend": "pt", "temperature": 0}
+LOCAL_QA = "general_qa"  # EvalScope's benchmark for a user's own questions with reference answers
+QUESTION_FILE = (".jsonl",)
+
+
+def evaluate(name: str, models: Mapping[str, FlagValue], datasets: list[str | Path] | tuple[str | Path, ...],
+             flags: Mapping[str, FlagValue] | None = None, *, swift: str = "swift",
+             launch: Launch | None = None) -> list[Stage]:
+    """EvalScope's benchmarks through `swift eval`, for several models of the chain: one stage per model, named
+    `<name>_<label>`, all with the same settings. `datasets`: benchmark names (`ceval`, `cmmlu`, ...; EvalScope
+    downloads them) and at most one local questions file (`.jsonl` of query/response, as `compare` takes), which
+    EvalScope scores as its `general_qa` set: ROUGE against the reference answers, the question asked as written.
+    `swift`: the ms-swift to run where EvalScope is installed apart from the training environment (its numpy<2
+    pin; `make eval-venv`).
+
+        evaluate("eval", {"base": "Qwen/Qwen2.5-1.5B", "dpo": merged("merge_dpo")}, ["ceval", "data/qa.jsonl"])
+    """
+    names: list[Scalar] = []
+    local: list[Path] = []
+    for dataset in datasets:
+        if str(dataset).endswith(QUESTION_FILE):
+            local.append(Path(dataset))
+        else:
+            names.append(str(dataset))
+    if len(local) > 1:
+        raise UserError(f"evaluate({name!r}): one local questions file at most, not {len(local)}")
+    shared: dict[str, FlagValue] = {**EVAL_SETTINGS, "eval_dataset": [*names, *([LOCAL_QA] if local else [])]}
+    if local:
+        # BLEU, EvalScope's other default for this set, needs NLTK data it downloads on first use: ROUGE alone
+        # runs offline. The question goes to the model as written, as compare() asks it.
+        shared["eval_dataset_args"] = json.dumps({LOCAL_QA: {
+            "local_path": str(local[0].parent), "subset_list": [local[0].stem], "metric_list": ["Rouge"],
+            "prompt_template": "{question}"}}, ensure_ascii=False)
+    shared.update(_normalize_flags(flags))
+    origin = caller_origin()
+    return [Stage(f"{name}_{label}", "eval", {"model": model, **shared}, launch or Launch(), origin,
+                  Group(name, label), program=swift) for label, model in models.items()]
 
 
 def make_recipe(name: str, stages: list[Stage | list[Stage]], *, launch: Launch | None = None,

@@ -46,16 +46,18 @@ class Flag:
 
 @dataclass(frozen=True)
 class Command:
-    """One stage's invocation: `env` assignments in front of `swift <subcommand>` and its flags."""
+    """One stage's invocation: `env` assignments in front of `swift <subcommand>` and its flags. `program`: the
+    ms-swift executable, `swift` on PATH unless the stage names another environment's."""
 
     stage: str
     subcommand: str
     env: tuple[tuple[str, str], ...]
     flags: tuple[Flag, ...]
+    program: str = "swift"
 
     @property
     def argv(self) -> list[str]:
-        words = ["swift", self.subcommand]
+        words = [self.program, self.subcommand]
         for flag in self.flags:
             words += flag.tokens
         return words
@@ -67,7 +69,7 @@ class Command:
     def redacted(self) -> Command:
         """The command as swiftpipe shows and saves it: secret flag values and variables replaced (recipe/secrets)."""
         flags = tuple(Flag(f.name, tuple(REDACTED for _ in f.words)) if is_secret(f.name) else f for f in self.flags)
-        return Command(self.stage, self.subcommand, tuple(redact_env(self.env)), flags)
+        return Command(self.stage, self.subcommand, tuple(redact_env(self.env)), flags, self.program)
 
     def secrets_from_environment(self) -> Command:
         """The command as a script for someone to run writes it: every secret is read from the environment when
@@ -79,7 +81,7 @@ class Command:
         flags = tuple(Flag(f.name, tuple(read(f.name) for _ in f.words)) if is_secret(f.name) else f
                       for f in self.flags)
         env = tuple((name, read(name) if is_secret(name) else value) for name, value in self.env)
-        return Command(self.stage, self.subcommand, env, flags)
+        return Command(self.stage, self.subcommand, env, flags, self.program)
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -136,7 +138,7 @@ def build_command(recipe: Recipe, stage: Stage, *, dialect: dialects.Dialect,
             raise UserError(f"{flag_where}: {dashed[0]!r} starts with '-', so ms-swift would read it as an option; "
                             "give such a value on its own")
         flags.append(Flag(name, words))
-    return Command(stage.name, stage.command, env, tuple(flags))
+    return Command(stage.name, stage.command, env, tuple(flags), stage.program)
 
 
 def _dashed(word: str) -> bool:

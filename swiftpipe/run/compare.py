@@ -1,7 +1,8 @@
 """The answers of several models to the same questions, side by side: what a compare() group of a run recorded.
 
 Each model's stage is a batch `swift infer` over one questions file, so its answers come in the file's order
-(ms-swift does not shuffle a --val_dataset) and line up by position.
+(ms-swift does not shuffle a --val_dataset) and line up by position. An evaluate() group is the same table with
+no questions: each model's `swift eval` scores.
 """
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ class Comparison:
         """Model `label`'s answer to question `i`; why it has none, when its stage gave none."""
         answers = self.answers[label]
         return (answers[i] if i < len(answers) else None) or self.missing.get(label, "")
+
+    @property
+    def headline_scores(self) -> list[str]:
+        """The scores a terminal table shows: each dataset's main score, not every metric EvalScope reports beside
+        it (`general_qa`, not `general_qa mean_Rouge-1-P`)."""
+        names = self.score_names
+        return [n for n in names if " " not in n] or names
 
     @property
     def score_names(self) -> list[str]:

@@ -38,4 +38,5 @@ class LocalLauncher:
 
     def invocation(self, stage: Stage, rendered: RenderedStage, *, script: Path, resolve: Resolver) -> Invocation:
         command = rendered.command
-        return Invocation(rendered.script, [self.swift, *command.argv[1:]], {**os.environ, **command.environment})
+        program = self.swift if command.program == "swift" else command.program
+        return Invocation(rendered.script, [program, *command.argv[1:]], {**os.environ, **command.environment})

@@ -7,7 +7,11 @@ Checked against ms-swift 3.12.6 and 4.6.0 (the e2e tests read what both write):
   `last_model_checkpoint` and `best_model_checkpoint`;
 - `swift export --merge_lora true` writes `<checkpoint>-merged/` unless `--output_dir` says otherwise;
 - `swift infer` logs `result_path: <file>` for its results (JSON Lines: `response`, `labels`, `messages`), and
-  with `--metric` the mean scores as a dict.
+  with `--metric` the mean scores as a dict;
+- `swift eval` appends its report, one JSON line per evaluation, to `eval_result.jsonl` (in a local checkpoint's
+  folder, else `result/<model>/`) and logs the file's path; the Native backend's line holds, per dataset, its
+  main score and each metric's (`{"Native": [{"dataset_name", "score", "metrics": [{"name", "score"}]}]}`), the
+  other backends' `{dataset: {metric: score}}`.
 Checkpoints and runs are ordered by the numbers in their names, never by file times.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ MERGED_LINE = re.compile(r"Successfully merged LoRA and saved in `?(\S.*?)`?\.?\
 RESULT_PATH_LINE = re.compile(r"saved to result_path: `(.+?)`")
 # `swift infer --metric rouge|acc` logs the mean scores as a Python dict: {'rouge-1': 82.8, ..., 'bleu-4': 71.6}
 METRIC_LINE = re.compile(r"\[INFO:swift\] (\{'(?:rouge-1|acc)': [^{}]*\})\s*$")
+EVAL_RESULT_LINE = re.compile(r"The eval result have been saved to result_jsonl: `(.+?)`")
 
 
 def run_dirs(output_dir: Path) -> dict[int, Path]:
@@ -176,3 +181,33 @@ def training_complete(run_dir: Path) -> bool:
         return False
     match = CHECKPOINT.match(saved[-1].name)
     return match is not None and int(match.group(1)) >= progress.max_steps
+
+
+def read_eval(path: Path) -> dict[str, float]:
+    """The scores of the newest evaluation in a `swift eval` result file: `<dataset>` for a dataset's main score
+    (Native backend) and `<dataset> <metric>` for each metric; nothing when the file has no readable report."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        report = json.loads(lines[-1]) if lines else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+    scores: dict[str, float] = {}
+    for backend, result in report.items() if isinstance(report, dict) else ():
+        if isinstance(result, list):  # Native: one report per dataset
+            for dataset in result:
+                name = dataset.get("dataset_name") if isinstance(dataset, dict) else None
+                if not name:
+                    continue
+                _number(scores, name, dataset.get("score"))
+                for metric in dataset.get("metrics") or []:
+                    _number(scores, f"{name} {metric.get('name')}", metric.get("score"))
+        elif isinstance(result, dict) and backend not in ("time", "model", "adapters"):
+            for name, metrics in result.items():
+                for metric, value in (metrics.items() if isinstance(metrics, dict) else ()):
+                    _number(scores, f"{name} {metric}", value)
+    return scores
+
+
+def _number(scores: dict[str, float], name: str, value: object) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        scores[name] = float(value)

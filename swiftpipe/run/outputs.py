@@ -56,6 +56,9 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
         produced.outputs["results"] = found["results"]
         produced.answers = _answers(Path(found["results"]))
         produced.scores = _scores(found.get("scores"))
+    elif stage.command == "eval" and "eval" in found:
+        produced.outputs["eval"] = found["eval"]
+        produced.scores = layout.read_eval(Path(found["eval"]))
     return produced
 
 

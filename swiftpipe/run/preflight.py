@@ -3,6 +3,7 @@ reported as one line naming the stage and flag (and file:line for data)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.launch import Launch
-from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true, items_of
+from swiftpipe.recipe.model import LOCAL_QA, Recipe, Ref, Stage, is_true, items_of
 
 if TYPE_CHECKING:
     from swiftpipe.data.cache import CheckCache
@@ -59,6 +60,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
                 elif flag in ADAPTER_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), None)]
+        problems += [f"{at}, --eval_dataset_args: {p}" for p in _check_eval_set(stage, checked, progress)]
         if stage.flags.get("output_dir") is not None and not _writable(Path(str(stage.flags["output_dir"]))):
             problems.append(f"{at}, --output_dir: {stage.flags['output_dir']} is not writable")
         if not allocation:
@@ -99,6 +101,28 @@ def _check_launch(stage: Stage, launch: Launch, gpus: int, allocation: bool) -> 
 
 
 MIN_FREE_BYTES = 16 << 20  # a run record and its first logs
+
+
+def _check_eval_set(stage: Stage, checked: CheckCache | None, progress: bool) -> list[str]:
+    """An evaluate() stage's own questions, EvalScope's `general_qa` set (`<local_path>/<subset>.jsonl`): there,
+    and each with its reference answer to score against (an SFT record)."""
+    text = stage.flags.get("eval_dataset_args")
+    if stage.command != "eval" or not isinstance(text, str):
+        return []
+    try:
+        local = json.loads(text).get(LOCAL_QA)
+    except (json.JSONDecodeError, AttributeError):
+        return [f"not a JSON object: {text}"]
+    if not isinstance(local, dict) or "local_path" not in local:
+        return []
+    problems = []
+    for subset in local.get("subset_list") or []:
+        path = Path(str(local["local_path"])) / f"{subset}.jsonl"
+        if not path.is_file():
+            problems.append(f"{path}: no such file (EvalScope reads {LOCAL_QA}'s <local_path>/<subset>.jsonl)")
+            continue
+        problems += check_data_file(path, "sft", checked=checked, progress=progress)  # a reference answer each
+    return problems
 
 
 def check_work_dir(work_dir: Path) -> None:

@@ -40,7 +40,7 @@ class StageWatcher:
         self.stream = stream or sys.stdout.buffer
         tty = getattr(self.stream, "isatty", lambda: False)()
         self.every = every if every is not None else (10.0 if tty else 30.0)
-        self.found: dict[str, str] = {}  # "run_dir" | "merged" | "results" | "scores" -> as ms-swift printed it
+        self.found: dict[str, str] = {}  # "run_dir" | "merged" | "results" | "scores" | "eval" -> as printed
         self._partial = b""
         self._at_line_start = True
         self._last_progress: tuple[int | None, float] = (None, 0.0)
@@ -61,7 +61,8 @@ class StageWatcher:
 
     def _scan(self, line: str) -> None:
         for key, pattern in (("run_dir", layout.OUTPUT_DIR_LINE), ("merged", layout.MERGED_LINE),
-                             ("results", layout.RESULT_PATH_LINE), ("scores", layout.METRIC_LINE)):
+                             ("results", layout.RESULT_PATH_LINE), ("scores", layout.METRIC_LINE),
+                             ("eval", layout.EVAL_RESULT_LINE)):
             match = pattern.search(line)
             if match:
                 self.found[key] = match.group(1)

@@ -1,0 +1,9 @@
+# medical: stage eval_cmb_dpo (swift eval, ms-swift 4.x)
+# re-run: swiftpipe run recipes/medical.py --stage eval_cmb_dpo
+CUDA_VISIBLE_DEVICES=0 \
+swift eval \
+    --model '<merge_dpo.merged>' \
+    --eval_backend OpenCompass \
+    --infer_backend transformers \
+    --temperature 0 \
+    --eval_dataset cmb

@@ -1,0 +1,9 @@
+# medical: stage eval_cmb_dpo (swift eval, ms-swift 3.x)
+# re-run: swiftpipe run recipes/medical.py -p dpo=full --stage eval_cmb_dpo
+CUDA_VISIBLE_DEVICES=0 \
+swift eval \
+    --model '<dpo.last_checkpoint>' \
+    --eval_backend OpenCompass \
+    --infer_backend pt \
+    --temperature 0 \
+    --eval_dataset cmb

@@ -1,0 +1,9 @@
+# medical: stage eval_cmb_sft (swift eval, ms-swift 4.x)
+# re-run: swiftpipe run recipes/medical.py -p dpo=full --stage eval_cmb_sft
+CUDA_VISIBLE_DEVICES=0 \
+swift eval \
+    --model '<merge.merged>' \
+    --eval_backend OpenCompass \
+    --infer_backend transformers \
+    --temperature 0 \
+    --eval_dataset cmb
