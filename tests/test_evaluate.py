@@ -111,3 +111,16 @@ def test_a_bad_questions_file_is_refused_before_anything_runs(write_recipe, chai
     assert result.exit_code == 2 and _calls(fake_swift) == []
     lines = result.output.splitlines()
     assert len(lines) == 2 and all(f"--eval_dataset_args: {problem}" in line for line in lines), result.output
+
+
+def test_an_evaluation_that_fails_says_so_in_the_score_table(write_recipe, chain: Path, fake_swift: Path,
+                                                            monkeypatch) -> None:
+    Path("data/qa.jsonl").write_text('{"query": "q", "response": "r"}\n')
+    path = write_recipe('recipe = make_recipe("r", evaluate("eval", {"base": "base"}, ["data/qa.jsonl"]))\n')
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_ON", "eval")
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 1, result.output
+    assert _record()["stages"]["eval_base"]["state"] == "failed"
+    table = result.output[result.output.index("eval: scores of each"):].replace("│", " ").replace("┃", " ")
+    row = next(line for line in table.splitlines() if "not scored" in line)
+    assert "failed" in row or "exit" in row, table

@@ -18,10 +18,11 @@ from swiftpipe.render import export as scripts
 
 
 def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Path]:
-    # infer in batch mode: with no terminal, the tutorial's interactive chat would end in EOFError, as in ms-swift
-    loaded = loader.load(repo / "recipes" / "medical.py", params=list(params),
+    # infer in batch mode: with no terminal, the tutorial's interactive chat would end in EOFError, as in ms-swift;
+    # the questions compared and evaluated are q.jsonl in the working folder
+    loaded = loader.load(repo / "recipes" / "medical.py", params=[*params, "questions=q.jsonl"],
                          sets=["pretrain.output_dir=out/pretrain", "sft.output_dir=out/sft", "dpo.output_dir=out/dpo",
-                               "infer.val_dataset=q.jsonl", "compare.val_dataset=q.jsonl"])
+                               "infer.val_dataset=q.jsonl"])
     return scripts.export(loaded.recipe, loaded.source, folder, dialect=dialect.target(major), project=folder.parent)
 
 
@@ -42,7 +43,8 @@ def test_writes_one_executable_script_per_stage_and_run_all(repo: Path, tmp_path
     written = _export(repo, tmp_path / "script")
     assert [p.name for p in written] == ["pretrain.sh", "sft.sh", "merge.sh", "dpo.sh", "merge_dpo.sh",
                                          "compare_base.sh", "compare_pretrain.sh", "compare_sft.sh", "compare_dpo.sh",
-                                         "infer.sh", "run_all.sh"]
+                                         "eval_base.sh", "eval_sft.sh", "eval_dpo.sh", "eval_cmb_base.sh",
+                                         "eval_cmb_sft.sh", "eval_cmb_dpo.sh", "infer.sh", "run_all.sh"]
     for path in written:
         assert os.access(path, os.X_OK)
         assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
@@ -51,10 +53,12 @@ def test_writes_one_executable_script_per_stage_and_run_all(repo: Path, tmp_path
 
 def test_the_whole_chain_runs_and_hands_each_checkpoint_on(repo: Path, tmp_path: Path, fake_swift: Path) -> None:
     _export(repo, tmp_path / "script")
-    (tmp_path / "q.jsonl").write_text('{"query": "what?"}\n')
+    (tmp_path / "q.jsonl").write_text('{"query": "what?", "response": "this."}\n')
     done = _bash(tmp_path / "script" / "run_all.sh", tmp_path, FAKE_SWIFT_STEPS="5", FAKE_SWIFT_SAVE_STEPS="2")
     assert done.returncode == 0, done.stderr
-    pt, sft, merge, dpo, merge_dpo, *compared, infer = _calls(fake_swift)
+    pt, sft, merge, dpo, merge_dpo, *compared_and_evaluated, infer = _calls(fake_swift)
+    compared, evaluated = compared_and_evaluated[:4], compared_and_evaluated[4:]
+    assert [c["argv"][1] for c in evaluated] == ["eval"] * 6
     pt_run = next((tmp_path / "out/pretrain").glob("v0-*"))
     assert _flag(sft, "--model") == f"{pt_run.relative_to(tmp_path)}/checkpoint-5"
     sft_run = next((tmp_path / "out/sft").glob("v0-*"))

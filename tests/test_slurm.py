@@ -23,7 +23,8 @@ from swiftpipe.slurm.client import JobState
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "medical"
 STAGES = ["pretrain", "sft", "merge", "dpo", "merge_dpo"]  # the training chain; infer chats in a terminal: no batch job
-COMPARED = ["compare_base", "compare_pretrain", "compare_sft", "compare_dpo"]
+COMPARED = ["compare_base", "compare_pretrain", "compare_sft", "compare_dpo",  # then evaluated (batch jobs too)
+            "eval_base", "eval_sft", "eval_dpo", "eval_cmb_base", "eval_cmb_sft", "eval_cmb_dpo"]
 
 # The medical recipe at scale: golden name -> render options. 8 sequences per step cannot be split over 16
 # processes, so the two-node cases say how many each one takes.

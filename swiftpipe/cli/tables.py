@@ -25,8 +25,9 @@ def _state(state: State) -> Text:
 
 
 def _produced(entry: StageRecord) -> str:
-    """The one output worth a column: the merged model, else the last checkpoint, results, run folder, or why not."""
-    for key in ("merged", "last_checkpoint", "results", "run_dir"):
+    """The one output worth a column: the merged model, else the last checkpoint, results (an inference's or an
+    evaluation's), run folder, or why not."""
+    for key in ("merged", "last_checkpoint", "results", "eval", "run_dir"):
         if entry.outputs.get(key):
             return entry.outputs[key]
     return entry.reason or ""
@@ -93,6 +94,10 @@ def comparison_table(comparison: Comparison) -> Table:
         values = [comparison.scores[label].get(score) for label in comparison.labels]
         table.add_row(Text(score, style="bold"), *((Text(""),) if references else ()),
                       *(Text("" if v is None else _score(v), style="bold") for v in values))
+    unscored = [label for label in comparison.labels if not comparison.scores[label]]
+    if not comparison.questions and unscored:  # an evaluation that gave no scores says why
+        table.add_row(Text("not scored", style="bold"), *(Text(comparison.missing.get(label, "") if label in unscored
+                                                                 else "") for label in comparison.labels))
     return table
 
 
