@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from swiftpipe.demo import tiny_model
 from swiftpipe.run import layout
 
 pytestmark = pytest.mark.e2e
-SWIFT_MAJOR = int(version("ms-swift").split(".")[0])
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -86,10 +84,11 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, demo: tuple
         assert [a["reference"] for a in stages[name]["answers"]] == [q["response"] for q in questions]
         assert all(isinstance(a["answer"], str) and "\ufffd" not in a["answer"] for a in stages[name]["answers"])
     rouge = {name: stages[name]["scores"]["rouge-l"] for name in compared}  # ms-swift's own ROUGE, per model
-    if SWIFT_MAJOR == 3:  # the tutorials' major: the demo learns its sample answers along the chain
-        assert rouge["compare_base"] < rouge["compare_sft"] and rouge["compare_base"] < rouge["compare_dpo"], rouge
-    else:  # ms-swift 4.6: the merged models answer '' on this tiny model (open in issue 12); scores still recorded
-        assert all(isinstance(value, float) for value in rouge.values()), rouge
+    # the demo learns its sample answers along the chain: the base model's noise scores nothing, the SFT model
+    # gives some references word for word
+    assert rouge["compare_base"] < 5 and rouge["compare_sft"] > 30 and rouge["compare_dpo"] > 30, rouge
+    assert any(a["answer"] == a["reference"] for a in stages["compare_sft"]["answers"]), stages["compare_sft"]["answers"]
+    assert all(a["answer"].strip() for name in compared for a in stages[name]["answers"])  # never an empty answer
     for name in ("pretrain", "sft", "dpo"):
         assert isinstance(stages[name]["final_loss"], float)
     table = output[output.index("compare: the same questions to each model"):]  # the summary ends side by side
@@ -166,8 +165,8 @@ def test_evaluate_scores_the_base_and_the_sft_model_with_evalscope(tiny: Path, d
         assert Path(entry["outputs"]["eval"]).is_file()
         scores[name] = entry["scores"]
         assert {"general_qa", "general_qa mean_Rouge-L-R", "general_qa mean_Rouge-L-F"} <= set(scores[name])
-    if SWIFT_MAJOR == 3:  # the demo's SFT model learned the sample answers; the base model knows none
-        assert scores["eval_base"]["general_qa"] < scores["eval_sft"]["general_qa"], scores
+    # the demo's SFT model learned the sample answers; the base model knows none
+    assert scores["eval_base"]["general_qa"] < scores["eval_sft"]["general_qa"], scores
     table = output[output.index("eval: scores of each model"):]
     assert "general_qa" in table and "base" in table and "sft" in table
 

@@ -133,6 +133,32 @@ def test_a_second_swiftpipe_on_a_running_chain_is_refused(chain: Path, fake_swif
     assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft"]
 
 
+def test_a_stage_killed_after_its_final_save_is_done_on_resume_without_training_again(chain: Path,
+                                                                                     fake_swift: Path) -> None:
+    """Resumed from its final checkpoint, ms-swift would train no step and save none (its last_model_checkpoint is
+    then None): the stage is done with what it saved, and the chain goes on from there."""
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "pt:60", "FAKE_SWIFT_SAVE_STEPS": "4"})
+
+    def final_saved() -> bool:
+        run_dir = _record()["stages"]["pretrain"].get("outputs", {}).get("run_dir") if _calls(fake_swift) else None
+        return bool(run_dir) and (Path(run_dir) / "checkpoint-4" / "trainer_state.json").is_file()
+
+    _wait_for(final_saved)
+    pt = _calls(fake_swift)[0]
+    proc.kill()
+    proc.wait(timeout=10)
+    _wait_for(lambda: _group_gone(pt["pgid"]), timeout=20)
+    result = _resume(chain)
+    assert result.exit_code == 0, result.output
+    assert "pretrain: it saved its final checkpoint before it was stopped; done" in result.output
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]
+    pretrain = _record()["stages"]["pretrain"]
+    assert pretrain["state"] == "done"
+    assert Path(pretrain["outputs"]["last_checkpoint"]) == Path(pretrain["outputs"]["run_dir"]) / "checkpoint-4"
+    sft = _calls(fake_swift)[1]["argv"]
+    assert sft[sft.index("--model") + 1] == pretrain["outputs"]["last_checkpoint"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL],
                          ids=lambda s: s.name)
 @pytest.mark.parametrize("after", [0.3, 0.6, 0.9, 1.2, 1.6, 2.2])

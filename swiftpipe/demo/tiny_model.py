@@ -1,15 +1,17 @@
 """A tiny Qwen2-architecture model built locally: for the demo and the end-to-end tests, on the CPU.
 
-A BPE tokenizer over whole characters, trained with `tokenizers` on the shipped sample text (with the chat
-special tokens ms-swift's qwen2_5 template uses), random weights (a few hundred thousand parameters), and
-`save_pretrained`. It loads under transformers 4 (ms-swift 3) and 5 (ms-swift 4). No network, no hub.
+A byte-level BPE tokenizer built exactly as transformers 5 rebuilds any `qwen2` tokenizer (its `Qwen2Tokenizer`:
+NFC, Qwen's split pattern, byte-level pieces), so that transformers 4 (ms-swift 3), which reads tokenizer.json as
+it is, and 5 (ms-swift 4) give the same tokens. It is trained with `tokenizers` on the shipped sample text (with the
+chat special tokens ms-swift's qwen2_5 template uses) until every character of the samples is one token, and the
+tokens that hold part of a character (or only whitespace) are suppressed at generation, so no answer shows broken
+bytes or is empty. Random weights (a few hundred thousand parameters), `save_pretrained`. No network, no hub.
 
     python -m swiftpipe.demo.tiny_model work/tiny-qwen2 datasets/*.jsonl
 """
 from __future__ import annotations
 
 import json
-import string
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -17,9 +19,10 @@ from typing import Iterable, Iterator
 from swiftpipe import console
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-UNKNOWN = "<unk>"
-VOCAB_SIZE = 700
-ALPHABET = string.ascii_letters + string.digits + string.punctuation + " \n"
+VOCAB_SIZE = 1400  # room for the 256 bytes and two merges per character of the samples (about 1,200 are used)
+# transformers 5's Qwen2Tokenizer pre-tokenizer pattern: the tiny model's must be the same
+QWEN_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"""
+              r"""\s+(?!\S)|\s+""")
 # What ms-swift's qwen2_5 template adds around every sample (its default system prompt), so that it costs a few
 # tokens of the short sequences rather than one per character.
 TEMPLATE_TEXT = "system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\nuser\nassistant\n"
@@ -42,22 +45,24 @@ def build(target: str | Path, text_files: Iterable[Path], *, vocab_size: int = V
           layers: int = 2, seed: int = 0) -> Path:
     """Write the model folder (config.json, weights, tokenizer) to `target` and return it."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     target = Path(target)
-    # Pieces of whole characters (SentencePiece-style BPE): a token is never part of a character's bytes, so no
-    # answer shows broken bytes. Characters outside the samples and ASCII become <unk>.
-    tokenizer = Tokenizer(models.BPE(unk_token=UNKNOWN))
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
-    tokenizer.decoder = decoders.Metaspace(prepend_scheme="never")
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[UNKNOWN, *SPECIAL_TOKENS],
-                                  initial_alphabet=list(ALPHABET), max_token_length=4,
-                                  show_progress=False)
+    tokenizer = Tokenizer(models.BPE(unk_token=None, continuing_subword_prefix="", end_of_word_suffix="",
+                                     fuse_unk=False, byte_fallback=False))
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), max_token_length=6)
     texts = list(sample_texts(text_files))
-    tokenizer.train_from_iterator([*texts, *[TEMPLATE_TEXT] * 20], trainer)
+    # each character on its own first, so that the merges complete every character before they join any
+    tokenizer.train_from_iterator([*"".join(texts), *texts, *[TEMPLATE_TEXT] * 20], trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   unk_token=UNKNOWN, additional_special_tokens=SPECIAL_TOKENS[1:])
+                                   additional_special_tokens=SPECIAL_TOKENS[1:])
     fast.chat_template = CHAT_TEMPLATE
     fast.model_max_length = 1024
     target.mkdir(parents=True, exist_ok=True)
@@ -74,8 +79,20 @@ def build(target: str | Path, text_files: Iterable[Path], *, vocab_size: int = V
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = fast.eos_token_id
     model.generation_config.pad_token_id = fast.pad_token_id
+    model.generation_config.suppress_tokens = unwanted_tokens(fast)  # ms-swift's infer keeps the model's setting
     model.save_pretrained(target)
     return target
+
+
+def unwanted_tokens(tokenizer) -> list[int]:
+    """The tokens a tiny model must never answer with: those whose bytes are not whole UTF-8 characters (a lone
+    byte, the first two bytes of a character; decoded alone, they give U+FFFD), and those that are only
+    whitespace, which a random model otherwise repeats, giving an empty answer that ms-swift 3's ROUGE refuses
+    ("Hypothesis is empty"). A space before a word is part of the word's token, so English still reads."""
+    decode = tokenizer.backend_tokenizer.decoder.decode
+    special = set(tokenizer.all_special_tokens)
+    return sorted(index for token, index in tokenizer.get_vocab().items()
+                  if token not in special and ("\ufffd" in decode([token]) or decode([token]).isspace()))
 
 
 def main(argv: list[str] | None = None) -> None:

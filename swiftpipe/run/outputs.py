@@ -81,6 +81,17 @@ def checkpoint_to_resume(stage: Stage, entry: StageRecord) -> str | None:
     return None
 
 
+def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
+    """What a training stage produced when it was stopped, or killed outright, after saving its final checkpoint:
+    it has nothing left to train (resumed, it would train no step and save none), so it is done. None otherwise."""
+    run_dir = entry.outputs.get("run_dir")
+    if not stage.trains or entry.state not in (State.INTERRUPTED, State.RUNNING) or not run_dir:
+        return None
+    if not layout.training_complete(Path(run_dir)):
+        return None
+    return collect(stage, {"run_dir": run_dir}, set())
+
+
 def _answers(path: Path) -> list[dict[str, str | None]]:
     answers: list[dict[str, str | None]] = []
     if not path.is_file():
