@@ -129,6 +129,8 @@ def test_the_report_page_loads_in_chromium_and_draws_the_logged_losses(demo: tup
             step = int(r["global_step/max_steps"].split("/")[0])
             assert abs(x - step) < 0.05 and abs(y - r["loss"]) < 2e-3 * max(1.0, abs(r["loss"])), (stage, step)
     assert "compare" in dumped.stdout and 'data-score="rouge-l"' in dumped.stdout
+    for producer, consumer in (("pretrain", "sft"), ("sft", "merge"), ("merge", "dpo"), ("merge_dpo", "compare_dpo")):
+        assert f'data-from="{producer}" data-to="{consumer}"' in dumped.stdout  # the chain drawn as a graph
 
 
 EVALUATED = """

@@ -11,6 +11,7 @@ from report_points import drawn_values
 
 from swiftpipe.cli import main
 from swiftpipe.report.curves import thin
+from swiftpipe.report.graph import BOX_HEIGHT, BOX_WIDTH, layout
 
 
 def _record() -> dict:
@@ -43,6 +44,46 @@ def test_a_run_writes_its_report_with_curves_that_are_the_logged_values(chain: P
     for name in ("pretrain", "sft", "merge", "infer"):
         assert f'data-stage="{name}"' in html
     assert "sft <code>--model</code></td><td>pretrain's last_checkpoint" in html  # the hand-off
+    chain = _chain_graph(html)  # and the chain drawn: one box per stage, one arrow per hand-off, left to right
+    assert set(chain["boxes"]) == {"pretrain", "sft", "merge", "infer"}
+    merge_flag = "--ckpt_dir" if "--ckpt_dir" in record["stages"]["merge"]["command"] else "--adapters"  # 3.x, 4.x
+    assert chain["edges"] == [("pretrain", "sft", "--model"), ("sft", "merge", merge_flag),
+                              ("merge", "infer", "--model")]
+    lefts = [chain["boxes"][name][0] for name in ("pretrain", "sft", "merge", "infer")]
+    assert lefts == sorted(set(lefts))  # each a column to the right of what it took
+
+
+def test_the_chain_graph_puts_each_stage_right_of_what_it_took_and_parallel_ones_in_a_column() -> None:
+    took = {"sft": [("pretrain", "--model", "last_checkpoint", "/o/pt/v0/checkpoint-4")],
+            "merge": [("sft", "--adapters", "last_checkpoint", "/o/sft/v0/checkpoint-9")],
+            "compare_sft": [("merge", "--model", "merged", "/o/sft/v0/checkpoint-9-merged")],
+            "dpo": [("merge", "--model", "merged", "/o/sft/v0/checkpoint-9-merged"),
+                    ("pretrain", "--ref_model", "last_checkpoint", "/o/pt/v0/checkpoint-4")]}
+    names = ["pretrain", "compare_base", "sft", "merge", "dpo", "compare_sft"]
+    graph = layout(names, took)
+    place = {node.name: (node.column, node.row) for node in graph.nodes}
+    assert place == {"pretrain": (0, 0), "compare_base": (0, 1), "sft": (1, 0), "merge": (2, 0), "dpo": (3, 0),
+                     "compare_sft": (3, 1)}
+    assert [(e.producer, e.consumer, e.flag) for e in graph.edges] == [
+        ("pretrain", "sft", "--model"), ("sft", "merge", "--adapters"), ("merge", "dpo", "--model"),
+        ("pretrain", "dpo", "--ref_model"), ("merge", "compare_sft", "--model")]
+    boxes = {node.name: node for node in graph.nodes}
+    right = max(node.x + BOX_WIDTH for node in graph.nodes)
+    bottom = max(node.y + BOX_HEIGHT for node in graph.nodes)
+    assert right < graph.width and bottom < graph.height  # everything drawn inside the picture
+    start, end = graph.edges[0].d.split()[0], graph.edges[0].d.split()[-1]
+    assert start == f"M{boxes['pretrain'].x + BOX_WIDTH},{boxes['pretrain'].y + BOX_HEIGHT // 2}"
+    assert int(end.split(",")[0]) < boxes["sft"].x  # the arrow's head ends at the consumer's left side
+    assert layout([], {}).nodes == []
+
+
+def _chain_graph(html: str) -> dict:
+    svg = html[html.index('<svg class="chain"'):]
+    svg = svg[:svg.index("</svg>")]
+    boxes = {m[1]: (int(m[2]), int(m[3])) for m in
+             re.finditer(r'<g class="stage \w+" data-stage="([^"]+)" transform="translate\((\d+),(\d+)\)"', svg)}
+    edges = re.findall(r'data-from="([^"]+)" data-to="([^"]+)"\s+data-flag="([^"]+)"', svg)
+    return {"boxes": boxes, "edges": edges}
 
 
 def test_report_of_a_named_run_and_a_missing_one(chain: Path, fake_swift: Path, tmp_path: Path) -> None:

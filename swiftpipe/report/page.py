@@ -15,6 +15,7 @@ import jinja2
 from swiftpipe.render.templating import templates_dir
 from swiftpipe.report.charts import Chart, charts
 from swiftpipe.report.curves import Curve, read_curves
+from swiftpipe.report.graph import BOX_HEIGHT, BOX_WIDTH, layout
 from swiftpipe.run.compare import Comparison, comparisons
 from swiftpipe.run.run_record import RunRecord, StageRecord
 
@@ -49,7 +50,11 @@ def write(record: RunRecord, target: Path) -> Path:
 def render(record: RunRecord) -> str:
     stages = [_view(record, name, entry) for name, entry in record.stages.items()]
     compared: list[Comparison] = comparisons(record)
-    return _environment().get_template(TEMPLATE).render(record=record, stages=stages, comparisons=compared)
+    graph = layout([view.name for view in stages],
+                   {view.name: [(h.producer, h.flag, h.kind, h.path) for h in view.handoffs] for view in stages})
+    return _environment().get_template(TEMPLATE).render(
+        record=record, stages=stages, comparisons=compared, graph=graph,
+        entries={view.name: view.entry for view in stages}, box=(BOX_WIDTH, BOX_HEIGHT))
 
 
 def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
