@@ -7,7 +7,10 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,7 +173,9 @@ def test_squeue_and_scontrol_lines_are_read() -> None:
     ("queued", JobState("7", "RUNNING", "None"), "running", None),
     ("queued", JobState("7", "PENDING", client.NEVER), "aborted", "job 7 would never start, as a job it depends on"),
     ("queued", JobState("7", "CANCELLED", "None"), "interrupted", "job 7 was cancelled"),
-    ("running", JobState("7", "TIMEOUT", "TimeLimit", "0:15"), "failed", "Slurm ended job 7 TIMEOUT (TimeLimit)"),
+    ("running", JobState("7", "TIMEOUT", "TimeLimit", "0:15"), "interrupted", "Slurm stopped job 7: TIMEOUT"),
+    ("running", JobState("7", "PREEMPTED", "None", "0:15"), "interrupted", "Slurm stopped job 7: PREEMPTED"),
+    ("running", JobState("7", "NODE_FAIL", "None", "0:9"), "failed", "Slurm ended job 7 NODE_FAIL"),
     ("running", None, "failed", "Slurm no longer knows job 7"),
     ("done", JobState("7", "COMPLETED", "None", "0:0"), "done", None),  # the job's own word stands
     ("failed", JobState("7", "FAILED", "NonZeroExitCode", "1:0"), "failed", None),
@@ -211,6 +216,88 @@ def test_chain_state_follows_its_stages(tmp_path: Path) -> None:
         for name, value in zip("abc", states):
             record.stage(name).end(State(value))
         assert submit.chain_state(record) is expected
+
+
+FAKE_SQUEUE = """#!/usr/bin/env bash
+# Answers `squeue -h -t all -j IDS -o %i|%T|%r` from $SQUEUE_STATES (lines of id|STATE|Reason).
+while [ $# -gt 0 ]; do [ "$1" = -j ] && ids=$2; shift; done
+for id in ${ids//,/ }; do grep "^$id|" "$SQUEUE_STATES" || true; done
+"""
+
+
+def _slurm_stand_ins(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """sbatch, squeue, scontrol, scancel and srun stand-ins first on PATH; returns sbatch's log."""
+    scancel = "#!/usr/bin/env bash\necho \"$*\" >> \"$SBATCH_LOG.scancel\"\n"
+    scontrol = '#!/usr/bin/env bash\necho "JobId=$4 ExitCode=0:9"\n'
+    folder.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("squeue", FAKE_SQUEUE), ("scontrol", scontrol),
+                       ("scancel", scancel), ("srun", FAKE_SRUN)):
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SBATCH_LOG", str(folder / "sbatch.log"))
+    monkeypatch.setenv("SQUEUE_STATES", str(folder / "squeue.txt"))
+    monkeypatch.setenv("SLURM_JOB_NUM_NODES", "1")
+    return folder / "sbatch.log"
+
+
+@pytest.mark.parametrize("final_saved", [True, False], ids=["after-final-save", "before-final-save"])
+def test_a_job_stopped_at_its_time_limit_is_resubmitted_only_if_it_had_steps_left(
+        chain: Path, fake_swift: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, final_saved: bool) -> None:
+    """Slurm kills the pretraining job at its time limit (every process, the job's swiftpipe too, so the record
+    still says running). If the final checkpoint was saved, a resubmitted job would train no step and save none:
+    --resume records pretraining done and submits the SFT at once, on that checkpoint. Otherwise pretraining is
+    resubmitted, continuing from its last checkpoint."""
+    sbatch_log = _slurm_stand_ins(tmp_path / "slurm", monkeypatch)
+    code, output = _cli("run", str(chain), "--launcher", "slurm", "--quiet")
+    assert code == 0, output
+    folder = next(Path(".swiftpipe/runs").iterdir())
+    steps = {"FAKE_SWIFT_STEPS": "4", "FAKE_SWIFT_SAVE_STEPS": "4" if final_saved else "2"}
+    job = subprocess.Popen([sys.executable, "-m", "swiftpipe", "job", str(folder), "pretrain"],
+                           env={**os.environ, "FAKE_SWIFT_SLEEP_ON": "pt:60", **steps}, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    saved = "checkpoint-4" if final_saved else "checkpoint-2"
+    deadline = time.monotonic() + 30
+    while True:
+        entry = run_record.read(folder).stage("pretrain")
+        run_dir = entry.outputs.get("run_dir")
+        if run_dir and (Path(run_dir) / saved / "trainer_state.json").is_file() and entry.pgid:
+            break
+        assert time.monotonic() < deadline and job.poll() is None, "the job never saved"
+        time.sleep(0.05)
+    for group in (entry.pgid, job.pid):  # Slurm kills every process of the job
+        os.killpg(group, signal.SIGKILL)
+    job.wait(timeout=10)
+    assert run_record.read(folder).stage("pretrain").state is State.RUNNING
+    (tmp_path / "slurm" / "squeue.txt").write_text(
+        "101|TIMEOUT|TimeLimit\n" + "".join(f"{j}|PENDING|DependencyNeverSatisfied\n" for j in (102, 103, 104)))
+
+    code, output = _cli("run", str(chain), "--launcher", "slurm", "--resume", "--quiet")
+    assert code == 0, output
+    record = run_record.read(folder)
+    pretrain, sft = record.stage("pretrain"), record.stage("sft")
+    submitted = sbatch_log.read_text().splitlines()
+    assert Path(f"{sbatch_log}.scancel").read_text() == "102 103 104\n"  # dependants that would never start
+    if final_saved:
+        assert "pretrain: it saved its final checkpoint before it was stopped; done" in output
+        assert pretrain.state is State.DONE and pretrain.job.id == "101"
+        assert pretrain.outputs["last_checkpoint"] == str(Path(run_dir) / "checkpoint-4")
+        assert re.fullmatch(r"--parsable \S+/sft\.sbatch", submitted[4])  # no dependency: nothing to wait for
+        assert sft.job.id == "105" and sft.state is State.QUEUED
+        assert [line.split()[-1].rsplit("/", 1)[-1] for line in submitted[4:]] == [
+            "sft.sbatch", "merge.sbatch", "infer.sbatch"]
+    else:
+        assert pretrain.state is State.QUEUED and pretrain.job.id == "105"
+        assert pretrain.resume_from == str(Path(run_dir) / "checkpoint-2")
+        assert "pretrain: job 105, continuing from" in output
+        assert re.fullmatch(r"--parsable --dependency afterok:105 \S+/sft\.sbatch", submitted[5])
+        resumed = subprocess.run([sys.executable, "-m", "swiftpipe", "job", str(folder), "pretrain"],
+                                 env={**os.environ, **steps}, capture_output=True, text=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        again = run_record.read(folder).stage("pretrain")
+        assert again.state is State.DONE and again.command[again.command.index("--resume_from_checkpoint") + 1] \
+            == pretrain.resume_from
+        assert again.fingerprint == entry.fingerprint  # the stage as written, so a later run can reuse it
 
 
 FAKE_SRUN = """#!/usr/bin/env bash

@@ -22,7 +22,7 @@ from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher
-from swiftpipe.run.outputs import checkpoint_to_resume, finished_before_stop
+from swiftpipe.run.outputs import FINISHED_BEFORE_STOP, checkpoint_to_resume, end_if_finished_before_stop
 from swiftpipe.run.process import Grace, group_alive
 from swiftpipe.run.resolve import References
 from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
@@ -160,14 +160,10 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
         say(f"[swiftpipe] {stage.name}: skipped: {entry.reason}")
         record.save()
         return State.SKIPPED
-    if options.resume and not changed_upstream and entry.fingerprint == current:
-        finished = finished_before_stop(stage, entry)
-        if finished is not None:
-            entry.outputs, entry.final_loss = finished.outputs, finished.final_loss
-            entry.end(State.DONE)
-            say(f"[swiftpipe] {stage.name}: it saved its final checkpoint before it was stopped; done")
-            record.save()
-            return State.DONE
+    if options.resume and not changed_upstream and end_if_finished_before_stop(stage, entry, current):
+        say(f"[swiftpipe] {stage.name}: {FINISHED_BEFORE_STOP}")
+        record.save()
+        return State.DONE
     resume_from = checkpoint_to_resume(stage, entry) if options.resume else None
     if resume_from:
         stage = stage.with_flag("resume_from_checkpoint", resume_from)

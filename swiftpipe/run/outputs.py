@@ -81,6 +81,9 @@ def checkpoint_to_resume(stage: Stage, entry: StageRecord) -> str | None:
     return None
 
 
+FINISHED_BEFORE_STOP = "it saved its final checkpoint before it was stopped; done"
+
+
 def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
     """What a training stage produced when it was stopped, or killed outright, after saving its final checkpoint:
     it has nothing left to train (resumed, it would train no step and save none), so it is done. None otherwise."""
@@ -90,6 +93,17 @@ def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
     if not layout.training_complete(Path(run_dir)):
         return None
     return collect(stage, {"run_dir": run_dir}, set())
+
+
+def end_if_finished_before_stop(stage: Stage, entry: StageRecord, current: str) -> bool:
+    """On resume: a stage that finished before it was stopped, and is unchanged since (`current`: its fingerprint
+    now), ends DONE with what it saved. The local chain and the Slurm resubmission share this."""
+    finished = finished_before_stop(stage, entry) if entry.fingerprint == current else None
+    if finished is None:
+        return False
+    entry.outputs, entry.final_loss = finished.outputs, finished.final_loss
+    entry.end(State.DONE)
+    return True
 
 
 def _answers(path: Path) -> list[dict[str, str | None]]:

@@ -95,13 +95,15 @@ def run_job(folder: Path, name: str) -> int:
     runner = StageRunner(record, launcher, references.resolve, console.say, echo=False,
                          resume_hint=loaded.source.continues())
     stage = loaded.recipe.stage(name)
-    if entry.resume_from:
-        stage = stage.with_flag("resume_from_checkpoint", entry.resume_from)
-        console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")
     try:
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
+        current = fingerprint(rendered)  # of the stage as written, without a checkpoint to continue from
+        if entry.resume_from:
+            stage = stage.with_flag("resume_from_checkpoint", entry.resume_from)
+            console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")
+            rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
     except Unresolved as missing:
         state = runner.not_launched(name, f"{missing} was not recorded by the job before this one")
     else:
-        state = runner.run(stage, rendered, fingerprint=fingerprint(rendered))
+        state = runner.run(stage, rendered, fingerprint=current)
     return 0 if state in run_record.FINISHED else 130 if state is State.INTERRUPTED else 1

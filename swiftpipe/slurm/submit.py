@@ -16,13 +16,14 @@ from swiftpipe import console
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe, jsonable
+from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
-from swiftpipe.render.commands import build_command
+from swiftpipe.render.commands import Resolver, build_command, render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_record
 from swiftpipe.run.chat import chat_note
-from swiftpipe.run.outputs import checkpoint_to_resume
-from swiftpipe.run.resolve import References
+from swiftpipe.run.outputs import FINISHED_BEFORE_STOP, checkpoint_to_resume, end_if_finished_before_stop
+from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.run_record import (
     CHECKED_DIR,
     ENDED,
@@ -33,6 +34,7 @@ from swiftpipe.run.run_record import (
     StageRecord,
     State,
 )
+from swiftpipe.run.stage import fingerprint
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.job import invocation
@@ -41,6 +43,9 @@ from swiftpipe.slurm.script import job_script
 
 POLL_SECONDS = float(os.environ.get("SWIFTPIPE_SLURM_POLL", "10"))
 LIVE = (State.QUEUED, State.RUNNING)
+# Job states in which Slurm stopped a job that had not failed: its time limit, a preemption. The stage was
+# interrupted (--resume continues from its last checkpoint, or finds it had finished), not failed.
+STOPPED_BY_SLURM = frozenset({"TIMEOUT", "PREEMPTED", "DEADLINE"})
 
 
 def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir: Path, stages: list[str] | None,
@@ -51,7 +56,8 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
     names = _to_submit(previous, loaded, stages)
     if previous is not None and not names:
         raise UserError(f"{loaded.path}: every stage of run {previous.id} finished; nothing to resubmit")
-    References(loaded, work_dir, names, previous).check()
+    references = References(loaded, work_dir, names, previous)
+    references.check()
     checked = None if recheck else CheckCache(work_dir / CHECKED_DIR)
     for warning in preflight.check(loaded.recipe, names, where=loaded.path, gpus=0, allocation=True,
                                    checked=checked):
@@ -64,20 +70,24 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
         record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port,
                                                            folder=record.folder))
         record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
-        _submit_stages(record, loaded, plan, dialect, names, say)
+        _submit_stages(record, loaded, plan, dialect, names, say, references.resolve)
         record.state = chain_state(record)
         record.save()
     return record
 
 
 def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, names: list[str],
-                   say: Callable[[str], None]) -> None:
-    """sbatch each stage after the previous one; secrets go to the jobs in sbatch's environment, never in a file."""
+                   say: Callable[[str], None], resolve: Resolver) -> None:
+    """sbatch each stage after the previous one; secrets go to the jobs in sbatch's environment, never in a file.
+    Resubmitting, a training stage whose job was stopped after its final save is done, as in a local resume."""
     after: str | None = None
     submitted: list[str] = []
     for name in names:
         stage = loaded.recipe.stage(name)
         entry = record.stage(name)
+        if not submitted and _finished_before_stop(loaded, dialect, stage, entry, resolve):
+            say(f"[swiftpipe] {name}: {FINISHED_BEFORE_STOP}")
+            continue
         resume_from = checkpoint_to_resume(stage, entry)
         if stage.interactive:
             entry.restart(State.SKIPPED, chat_note(loaded.path, stage))
@@ -102,6 +112,17 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
         say(f"[swiftpipe] {name}: job {job_id}" + (f" (after job {after})" if after else "")
             + (f", continuing from {resume_from}" if resume_from else ""))
         after = job_id
+
+
+def _finished_before_stop(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
+                          resolve: Resolver) -> bool:
+    if not stage.trains or not entry.outputs.get("run_dir"):
+        return False
+    try:
+        current = fingerprint(render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve))
+    except Unresolved:
+        return False
+    return end_if_finished_before_stop(stage, entry, current)
 
 
 def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:
@@ -168,6 +189,8 @@ def apply_slurm_state(entry: StageRecord, job: JobState | None) -> None:
         entry.end(State.RUNNING)
     elif job.state == "CANCELLED":
         entry.end(State.INTERRUPTED, f"job {job_id} was cancelled")
+    elif job.state in STOPPED_BY_SLURM:
+        entry.end(State.INTERRUPTED, f"Slurm stopped job {job_id}: {job.state} ({job.reason}); see {entry.job.output}")
     else:
         entry.end(State.FAILED, f"Slurm ended job {job_id} {job.state} ({job.reason}), exit code {job.exit_code}; "
                   f"see {entry.job.output}")
