@@ -124,3 +124,30 @@ def test_an_evaluation_that_fails_says_so_in_the_score_table(write_recipe, chain
     table = result.output[result.output.index("eval: scores of each"):].replace("│", " ").replace("┃", " ")
     row = next(line for line in table.splitlines() if "not scored" in line)
     assert "failed" in row or "exit" in row, table
+
+
+def test_a_failed_evaluation_stops_no_other_and_resume_runs_it_alone(write_recipe, chain: Path, fake_swift: Path,
+                                                                     monkeypatch) -> None:
+    """An evaluation that fails (a benchmark out of reach, a model server that does not start) stops none of the
+    others: no stage takes what an evaluation produces. The run still ends failed, and --resume runs only it."""
+    path = _evaluated(write_recipe)
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_MODEL", "base")
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "eval_base failed; no later stage takes what it produces, so the chain goes on" in result.output
+    record = _record()
+    assert record["state"] == "failed"
+    assert {n: s["state"] for n, s in record["stages"].items()} == {
+        "sft": "done", "merge": "done", "eval_base": "failed", "eval_sft": "done"}
+    assert record["stages"]["eval_sft"]["scores"]["cmmlu"] == 0.25
+
+    monkeypatch.delenv("FAKE_SWIFT_FAIL_MODEL")
+    resumed = CliRunner().invoke(main, ["run", str(path), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    merged = record["stages"]["merge"]["outputs"]["merged"]
+    assert [c["argv"][c["argv"].index("--model") + 1] for c in _calls(fake_swift) if c["argv"][1] == "eval"] == [
+        "base", merged, "base"]
+    after = _record()
+    assert after["state"] == "done" and after["stages"]["eval_base"]["scores"]["cmmlu"] == 0.25
+    assert {n: s["state"] for n, s in after["stages"].items()} == {
+        "sft": "reused", "merge": "reused", "eval_base": "done", "eval_sft": "reused"}

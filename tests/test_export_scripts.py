@@ -72,6 +72,23 @@ def test_the_whole_chain_runs_and_hands_each_checkpoint_on(repo: Path, tmp_path:
         "Qwen/Qwen2.5-1.5B", _flag(sft, "--model"), _flag(dpo, "--model"), _flag(infer, "--model")]
 
 
+@pytest.mark.parametrize("failing, ran, failed", [
+    ({"FAKE_SWIFT_FAIL_MODEL": "Qwen/Qwen2.5-1.5B"},  # the base model cannot be loaded: every stage asking it fails
+     ["pt", "sft", "export", "rlhf", "export", *["infer"] * 4, *["eval"] * 6, "infer"],
+     "failed: compare_base.sh eval_base.sh eval_cmb_base.sh"),
+    ({"FAKE_SWIFT_FAIL_ON": "sft"}, ["pt", "sft"], None),  # a stage that trains stops the chain where it fails
+])
+def test_run_all_goes_past_a_failed_comparison_but_not_a_failed_training(repo: Path, tmp_path: Path, fake_swift: Path,
+                                                                         failing: dict, ran: list, failed: str) -> None:
+    _export(repo, tmp_path / "script")
+    (tmp_path / "q.jsonl").write_text('{"query": "what?", "response": "this."}\n')
+    done = _bash(tmp_path / "script" / "run_all.sh", tmp_path, **failing)
+    assert done.returncode == 1, done.stderr
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ran
+    if failed:
+        assert done.stderr.splitlines()[-1] == failed
+
+
 def test_checkpoints_are_found_by_number_not_by_name_order_or_time(repo: Path, tmp_path: Path,
                                                                     fake_swift: Path) -> None:
     _export(repo, tmp_path / "script")

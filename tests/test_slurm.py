@@ -154,9 +154,12 @@ def test_exported_chain_submits_each_stage_after_the_previous_one(tmp_path: Path
                           env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_LOG": str(log)})
     assert done.returncode == 0, done.stderr
     jobs = tmp_path / "jobs"
-    chain = STAGES + COMPARED
+    trained = 100 + len(STAGES)  # merge_dpo's job: each comparison and evaluation needs it to have succeeded
     assert log.read_text().splitlines() == [f"--parsable {jobs}/pretrain.sbatch"] + [
-        f"--parsable --dependency=afterok:{job} {jobs}/{stage}.sbatch" for job, stage in enumerate(chain[1:], 101)]
+        f"--parsable --dependency=afterok:{job} {jobs}/{stage}.sbatch" for job, stage in enumerate(STAGES[1:], 101)
+    ] + [f"--parsable --dependency=afterok:{trained} {jobs}/{COMPARED[0]}.sbatch"] + [  # then one after another,
+        f"--parsable --dependency=afterok:{trained},afterany:{job} {jobs}/{stage}.sbatch"  # whether or not it failed
+        for job, stage in enumerate(COMPARED[1:], trained + 1)]
     assert "compare_dpo.sbatch: job 109" in done.stdout
 
 
@@ -298,6 +301,45 @@ def test_a_job_stopped_at_its_time_limit_is_resubmitted_only_if_it_had_steps_lef
         assert again.state is State.DONE and again.command[again.command.index("--resume_from_checkpoint") + 1] \
             == pretrain.resume_from
         assert again.fingerprint == entry.fingerprint  # the stage as written, so a later run can reuse it
+
+
+OBSERVED = """
+recipe = make_recipe("observed", [
+    sft("sft", {"model": "base", "train_type": "lora", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
+    compare("compare", "data/sft.jsonl", {"base": "base", "sft": checkpoint("sft")}),
+    merge("merge", {"ckpt_dir": checkpoint("sft")}),
+])
+"""
+
+
+def test_a_failed_comparison_job_stops_no_other_and_resume_resubmits_only_it(
+        chain: Path, fake_swift: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_recipe) -> None:
+    """A job after one that only observes waits for it to end, not to succeed (afterok on the last job that
+    must succeed, afterany on the comparison); --resume then resubmits the failed comparison alone."""
+    sbatch_log = _slurm_stand_ins(tmp_path / "slurm", monkeypatch)
+    recipe = str(write_recipe(OBSERVED, name="observed.py"))
+    code, output = _cli("run", recipe, "--launcher", "slurm", "--quiet")
+    assert code == 0, output
+    assert [line.rsplit(" ", 1)[0] for line in sbatch_log.read_text().splitlines()] == [
+        "--parsable", "--parsable --dependency afterok:101", "--parsable --dependency afterok:101,afterany:102",
+        "--parsable --dependency afterok:101,afterany:103"]
+    folder = next(Path(".swiftpipe/runs").iterdir())
+    for name in ("sft", "compare_base", "compare_sft", "merge"):  # what Slurm would run, one job after another
+        subprocess.run([sys.executable, "-m", "swiftpipe", "job", str(folder), name], capture_output=True,
+                       env={**os.environ, "FAKE_SWIFT_FAIL_MODEL": "base"}, timeout=60)
+    record = run_record.read(folder)
+    assert {n: e.state.value for n, e in record.stages.items()} == {
+        "sft": "done", "compare_base": "failed", "compare_sft": "done", "merge": "done"}
+    (tmp_path / "slurm" / "squeue.txt").write_text("101|COMPLETED|None\n102|FAILED|NonZeroExitCode\n"
+                                                   "103|COMPLETED|None\n104|COMPLETED|None\n")
+
+    code, output = _cli("run", recipe, "--launcher", "slurm", "--resume", "--quiet")
+    assert code == 0, output
+    assert re.fullmatch(r"--parsable \S+/compare_base\.sbatch", sbatch_log.read_text().splitlines()[-1])
+    record = run_record.read(folder)
+    assert {n: e.state.value for n, e in record.stages.items()} == {
+        "sft": "done", "compare_base": "queued", "compare_sft": "done", "merge": "done"}
+    assert record.stage("compare_base").job.id == "105" and record.stage("merge").job.id == "104"
 
 
 FAKE_SRUN = """#!/usr/bin/env bash

@@ -24,6 +24,7 @@ from swiftpipe.recipe.origin import Origin, caller_origin
 TRAINING_COMMANDS = frozenset({"pt", "sft", "rlhf"})
 # The subcommands that serve until stopped (a web UI, an API server): like a chat, never part of a batch chain.
 SERVING_COMMANDS = frozenset({"app", "deploy", "web-ui"})
+OBSERVING_COMMANDS = frozenset({"infer", "eval"})  # read a model; write answers or scores
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,13 @@ class Stage:
             return True
         return self.command == "infer" and not (self.flags.get("val_dataset") is not None
                                                 or is_true(self.flags.get("load_data_args")))
+
+    @property
+    def observes(self) -> bool:
+        """A stage that asks a model questions (infer, eval): its answers and scores are no stage's input (see
+        REF_KINDS), so its failure need stop no other; the chain goes on past it and still ends failed, so that one
+        benchmark out of reach does not cost the other models' scores."""
+        return self.command in OBSERVING_COMMANDS
 
     def refs(self) -> list[tuple[str, Ref]]:
         """(flag, reference) for every reference among this stage's flag values, in flag order."""

@@ -99,7 +99,8 @@ def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Di
     folder = Path(directory)
     layout = layout_of(folder, project)
     contents = {f"{s.name}.sh": _stage_script(recipe, s, source, folder, dialect, layout) for s in recipe.stages}
-    contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name, scripts=list(contents),
+    contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name,
+                                             scripts=[(f"{s.name}.sh", s.observes) for s in recipe.stages],
                                              self_path=str(folder / "run_all.sh"))
     return write_scripts(folder, contents, force=force)
 

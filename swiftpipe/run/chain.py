@@ -127,20 +127,26 @@ def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, nam
     record.recipe.sets = [redact_set(s) for s in loaded.source.sets]  # a resume may change the overrides
     record.save()
     interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
-    changed_upstream = False
+    changed_upstream, failed = False, []
     for i, name in enumerate(names):
-        state = _run_stage(loaded, dialect, runner, loaded.recipe.stage(name), options=options, names=names,
+        stage = loaded.recipe.stage(name)
+        state = _run_stage(loaded, dialect, runner, stage, options=options, names=names,
                            changed_upstream=changed_upstream, interactive=interactive)
+        if state is State.FAILED and stage.observes:  # its answers are no stage's input
+            failed.append(name)
+            if names[i + 1:]:
+                runner.say(f"[swiftpipe] {name} failed; no later stage takes what it produces, so the chain goes on")
+            continue
         if state in (State.FAILED, State.INTERRUPTED):
             for rest in names[i + 1:]:
                 record.stage(rest).restart(State.ABORTED, f"prerequisite {name} {state.value}")
             record.state = state
             record.save()
             return ChainResult(130 if state is State.INTERRUPTED else 1, record)
-        changed_upstream = changed_upstream or state is State.DONE
-    record.state = State.DONE
+        changed_upstream = changed_upstream or (state is State.DONE and not stage.observes)
+    record.state = State.FAILED if failed else State.DONE
     record.save()
-    return ChainResult(0, record)
+    return ChainResult(1 if failed else 0, record)
 
 
 def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stage: Stage, *, options: RunOptions,

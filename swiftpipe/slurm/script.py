@@ -54,12 +54,14 @@ def export(recipe: Recipe, source: Source, directory: str | Path, plan: SlurmPla
     folder = Path(directory)
     layout = layout_of(folder, project)
     contents = {}
-    for stage in batch_stages(recipe):
+    stages = batch_stages(recipe)
+    for stage in stages:
         inputs = ShellInputs(recipe)
         contents[f"{stage.name}.sbatch"] = sbatch_script(recipe, stage, source, plan, dialect=dialect, resolve=inputs,
                                                          inputs=inputs.found, chdir=str(layout.project),
                                                          self_path=str(folder / f"{stage.name}.sbatch"), layout=layout)
-    contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name, scripts=list(contents),
+    contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name,
+                                                scripts=[(f"{s.name}.sbatch", s.observes) for s in stages],
                                                 self_path=str(folder / "submit_all.sh"))
     return write_scripts(folder, contents, force=force)
 

@@ -80,13 +80,16 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
                    say: Callable[[str], None], resolve: Resolver) -> None:
     """sbatch each stage after the previous one; secrets go to the jobs in sbatch's environment, never in a file.
     Resubmitting, a training stage whose job was stopped after its final save is done, as in a local resume."""
-    after: str | None = None
+    after: str | None = None  # the last job that must succeed first
+    after_any: str | None = None  # the last job submitted, when it only observes: it need only end first
     submitted: list[str] = []
     for name in names:
         stage = loaded.recipe.stage(name)
         entry = record.stage(name)
-        if not submitted and _finished_before_stop(loaded, dialect, stage, entry, resolve):
+        if after is None and _finished_before_stop(loaded, dialect, stage, entry, resolve):
             say(f"[swiftpipe] {name}: {FINISHED_BEFORE_STOP}")
+            continue
+        if after is None and entry.finished:  # resubmitting: it ran after an observing stage that failed
             continue
         resume_from = checkpoint_to_resume(stage, entry)
         if stage.interactive:
@@ -99,7 +102,7 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
                           encoding="utf-8")
         secrets = build_command(loaded.recipe, stage, dialect=dialect).secrets
         try:
-            job_id = client.submit(script, after=after, env=secrets)
+            job_id = client.submit(script, after=after, after_any=after_any, env=secrets)
         except client.SlurmError:
             client.cancel(submitted)
             for other in names:
@@ -109,9 +112,10 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
         submitted.append(job_id)
         entry.job = SlurmJob(job_id, run_record.now(), str(script), str(output))
         entry.resume_from = resume_from
-        say(f"[swiftpipe] {name}: job {job_id}" + (f" (after job {after})" if after else "")
+        waits = [*([f"job {after}"] if after else []), *([f"job {after_any} ends"] if after_any else [])]
+        say(f"[swiftpipe] {name}: job {job_id}" + (f" (after {' and '.join(waits)})" if waits else "")
             + (f", continuing from {resume_from}" if resume_from else ""))
-        after = job_id
+        after, after_any = (after, job_id) if stage.observes else (job_id, None)
 
 
 def _finished_before_stop(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
