@@ -20,6 +20,7 @@ import pytest
 
 from swiftpipe.demo import tiny_model
 from swiftpipe.run import layout
+from swiftpipe.slurm import client
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parent.parent
@@ -163,3 +164,29 @@ def test_cancel_stops_the_running_and_the_queued_jobs(slurm: dict[str, str], tin
     assert after["pretrain"]["state"] == "interrupted" and after["sft"]["state"] == "interrupted"
     again = _swiftpipe(slurm, "cancel", *recipe, "--work-dir", str(work))
     assert again.returncode == 0 and "no job queued or running" in again.stdout
+
+
+def test_a_job_waits_for_the_last_that_must_succeed_and_for_an_observer_only_to_end(
+        slurm: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What submission relies on, asked of the real Slurm: a job submitted with client.submit(after=A,
+    after_any=B) runs once A has succeeded and B has ended, though B failed; if A failed, it never runs."""
+    monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
+    scripts = {}
+    for name, code in (("ok", 0), ("bad", 1)):
+        scripts[name] = tmp_path / f"{name}.sh"
+        scripts[name].write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/%j.out\nexit {code}\n")
+    trained = client.submit(scripts["ok"])
+    observer = client.submit(scripts["bad"], after=trained)  # a comparison that fails
+    after_observer = client.submit(scripts["ok"], after=trained, after_any=observer)
+    failed = client.submit(scripts["bad"], after=after_observer)  # a training stage that fails
+    never = client.submit(scripts["ok"], after=failed, after_any=observer)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = client.states([trained, observer, after_observer, failed, never])
+        if found[never].reason == client.NEVER or found[never].state not in client.ACTIVE:
+            break
+        time.sleep(0.5)
+    assert [found[j].state for j in (trained, observer, after_observer, failed)] == [
+        "COMPLETED", "FAILED", "COMPLETED", "FAILED"]
+    assert (found[never].state, found[never].reason) in (("PENDING", client.NEVER), ("CANCELLED", client.NEVER))
+    client.cancel([never])
