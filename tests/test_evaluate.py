@@ -135,6 +135,7 @@ def test_a_failed_evaluation_stops_no_other_and_resume_runs_it_alone(write_recip
     result = CliRunner().invoke(main, ["run", str(path)])
     assert result.exit_code == 1, result.output
     assert "eval_base failed; no later stage takes what it produces, so the chain goes on" in result.output
+    assert f"failed: eval_base; `swiftpipe run {path} --resume` runs it again and reuses the rest" in result.output
     record = _record()
     assert record["state"] == "failed"
     assert {n: s["state"] for n, s in record["stages"].items()} == {

@@ -146,6 +146,9 @@ def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, nam
         changed_upstream = changed_upstream or (state is State.DONE and not stage.observes)
     record.state = State.FAILED if failed else State.DONE
     record.save()
+    if failed:
+        runner.say(f"[swiftpipe] failed: {', '.join(failed)}; `{loaded.source.command('run', '--resume')}` runs "
+                   f"{'it' if len(failed) == 1 else 'them'} again and reuses the rest")
     return ChainResult(1 if failed else 0, record)
 
 
