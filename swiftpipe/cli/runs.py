@@ -104,21 +104,30 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
 
 
 def _write_report(record: RunRecord) -> None:
-    """The run's report page, beside its record; a page that cannot be written is a warning, not a failed run. The
-    record is final by now: a stop asked for meanwhile waits the second or two until the page is whole (never a
-    half-imported matplotlib), then ends the command as Ctrl-C does."""
+    """The run's report page, beside its record; a page that cannot be written or drawn is a one-line warning, never
+    a traceback or another exit code: the chain's outcome is the record's, not the page's. The record is final by
+    now: a stop asked for meanwhile waits the second or two until the page is whole (never a half-imported
+    matplotlib), then ends the command as Ctrl-C does."""
     from swiftpipe.report import page
 
     stops: list[int] = []
     with signals.handled(lambda sig, _: stops.append(sig)):
         try:
             path = page.write(record, record.folder / "report.html")
-        except OSError as exc:
-            console.warn(f"no report page: {exc}")
+        except Exception as exc:  # whatever the page trips on, the run is over and recorded
+            console.warn(f"no report page: {_one_line(exc)}")
         else:
             console.say(f"report: {path}")
     if stops:
         raise KeyboardInterrupt
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: an OSError's reason and file, else its type and its message's first line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 @click.command(epilog="""\b

@@ -73,9 +73,9 @@ def print_summary(record: RunRecord) -> None:
     for name, entry in record.stages.items():
         if entry.group is not None:
             continue
-        for answer in entry.answers[:ANSWERS_SHOWN]:
-            console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question')}\n"
-                                                        f"      A: {answer.get('answer')}"))
+        for answer in entry.answers[:ANSWERS_SHOWN]:  # a question or an answer ms-swift did not log is blank
+            console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question') or ''}\n"
+                                                        f"      A: {answer.get('answer') or ''}"))
 
 
 def comparison_table(comparison: Comparison) -> Table:

@@ -38,6 +38,7 @@ class StageView:
     handoffs: list[Handoff] = field(default_factory=list)
     curves: dict[str, Curve] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
+    answers: list[tuple[str, str]] = field(default_factory=list)  # (question, answer); either may be empty
 
 
 def write(record: RunRecord, target: Path) -> Path:
@@ -58,7 +59,8 @@ def render(record: RunRecord) -> str:
 
 
 def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
-    view = StageView(name, entry, shlex.join(entry.command), handoffs=_handoffs(record, name, entry))
+    view = StageView(name, entry, shlex.join(entry.command), handoffs=_handoffs(record, name, entry),
+                     answers=[(a.get("question") or "", a.get("answer") or "") for a in entry.answers])
     run_dir = entry.outputs.get("run_dir")
     if run_dir:
         view.curves = read_curves(Path(run_dir))
