@@ -45,14 +45,42 @@ def stops_deferred(stop: threading.Event) -> contextlib.AbstractContextManager[N
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether any process of the process group `pgid` is still running."""
+    """Whether any process of the process group `pgid` is still running. A zombie (ended, not yet reaped) is not:
+    after `kill -9` of swiftpipe its stage's processes go to pid 1, and where nothing reaps them (a container
+    without an init) they stay zombies for good, which `kill(0)` still finds."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
-        return True
-    return True
+        pass
+    states = _group_states(pgid)
+    return states is None or any(state not in _ENDED for state in states)
+
+
+_ENDED = ("Z", "X")  # /proc's states of a process that has ended: zombie, dead
+
+
+def _group_states(pgid: int) -> list[str] | None:
+    """The /proc states (R, S, Z, ...) of the processes in group `pgid`; None without /proc (not Linux)."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    if not pids:
+        return None
+    states = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            # pid (comm) state ppid pgrp ...: the name may hold spaces and parentheses, the fields after it not
+            state, _ppid, pgrp = stat[stat.rindex(")") + 2:].split(maxsplit=3)[:3]
+            if int(pgrp) == pgid:
+                # a zombie leader whose other threads still run (it called pthread_exit) is a running process
+                states.append("S" if state in _ENDED and len(os.listdir(f"/proc/{pid}/task")) > 1 else state)
+        except (OSError, ValueError):  # it ended meanwhile
+            continue
+    return states
 
 
 def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
