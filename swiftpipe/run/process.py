@@ -55,7 +55,8 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:  # it exists, under another user
         pass
     states = _group_states(pgid)
-    return states is None or any(state not in _ENDED for state in states)
+    # none seen although kill(0) found one: /proc hides it (another user's, hidepid) or it just ended; say alive
+    return not states or any(state not in _ENDED for state in states)
 
 
 _ENDED = ("Z", "X")  # /proc's states of a process that has ended: zombie, dead
