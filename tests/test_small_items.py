@@ -57,3 +57,63 @@ def test_a_page_that_cannot_be_drawn_is_one_warning_and_the_run_keeps_its_exit_c
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[-1] == "warning: no report page: ValueError: a page the report code cannot draw"
     assert "Traceback" not in result.stderr + result.stdout
+
+
+# 2. RECIPE and --work-dir of the wrong kind
+
+
+def _commands_taking(param: str) -> list[tuple[str, ...]]:
+    """Every command (as its words) that has the parameter `param`, found by walking the CLI."""
+    import click
+
+    found = []
+
+    def walk(group: click.Group, words: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                walk(command, (*words, name))
+            elif any(p.name == param for p in command.params):
+                found.append((*words, name))
+
+    walk(main, ())
+    return found
+
+
+def _argv(words: tuple[str, ...], recipe: str, *more: str) -> list[str]:
+    """The command with its required arguments: RECIPE first, then whatever else it needs."""
+    extra = {"resolve": ["sft"], "export-scripts": ["scripts"]}.get(words[-1], [])
+    if words == ("data", "validate"):
+        return [*words, "data.jsonl", *more]
+    if words == ("runs",):
+        return [*words, *more]
+    return [*words, recipe, *extra, *more]
+
+
+def test_every_command_refuses_a_folder_as_recipe_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("recipes").mkdir()
+    commands = _commands_taking("recipe_path")
+    assert {"run", "status", "render", "report", "cancel"} <= {c[-1] for c in commands}
+    for words in commands:
+        result = CliRunner().invoke(main, _argv(words, "recipes/"))
+        assert result.exit_code == 2, (words, result.output)
+        assert result.output == "error: RECIPE: recipes/ is a directory, not a recipe file\n", words
+        missing = CliRunner().invoke(main, _argv(words, "nope.py"))
+        assert (missing.exit_code, missing.output) == (2, "error: nope.py: no such recipe file\n"), words
+
+
+def test_every_command_refuses_a_file_as_work_dir_in_one_line(tmp_path: Path, write_recipe, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    recipe = write_recipe('recipe = make_recipe("r", [sft("sft", {"model": "m", "output_dir": "o"})])\n').name
+    Path("data.jsonl").write_text('{"query": "q", "response": "r"}\n')
+    Path("notes.txt").write_text("")
+    commands = _commands_taking("work_dir")
+    assert {"run", "status", "runs", "report", "validate"} <= {c[-1] for c in commands}
+    for words in commands:
+        result = CliRunner().invoke(main, _argv(words, recipe, "--work-dir", "notes.txt"))
+        assert (result.exit_code, result.output) == (2, "error: --work-dir: notes.txt is a file, not a folder\n"), \
+            words
+        below = CliRunner().invoke(main, _argv(words, recipe, "--work-dir", "notes.txt/w"))
+        assert below.output == "error: --work-dir: notes.txt/w: notes.txt is a file, not a folder\n", words
+    from_env = CliRunner().invoke(main, ["runs"], env={"SWIFTPIPE_WORK_DIR": "notes.txt"})
+    assert (from_env.exit_code, from_env.output) == (2, "error: SWIFTPIPE_WORK_DIR: notes.txt is a file, not a folder\n")

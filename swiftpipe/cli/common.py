@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
@@ -40,7 +40,25 @@ def recipe_options(fn: Command) -> Command:
                       help="Set a recipe parameter (repeatable).")(fn)
     fn = click.option("--set", "sets", multiple=True, metavar="STAGE.FLAG=VALUE",
                       help="Override or add a flag of a stage (repeatable). A JSON list gives several values.")(fn)
-    return click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))(fn)
+    return click.argument("recipe_path", metavar="RECIPE", callback=_recipe_file)(fn)
+
+
+def _recipe_file(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """RECIPE, refused in one line when it names a folder or something else that is not a file (a missing one is
+    the loader's `no such recipe file`)."""
+    path = Path(value)
+    if path.is_dir():
+        _refuse(ctx, UserError(f"{value} is a directory, not a recipe file", where="RECIPE"))
+    if path.exists() and not path.is_file():
+        _refuse(ctx, UserError(f"{value} is not a regular file", where="RECIPE"))
+    return value
+
+
+def _refuse(ctx: click.Context, error: UserError) -> NoReturn:
+    """A bad value found while click parses the command line: the one `error:` line and exit code that
+    `user_errors` gives, not click's usage block."""
+    console.error(str(error))
+    ctx.exit(error.exit_code)
 
 
 _SCALE = [
@@ -113,13 +131,29 @@ def stage_option(fn: Command) -> Command:
 def work_dir_option(fn: Command) -> Command:
     """--work-dir, handed to the command as a Path (default: the run records' own, .swiftpipe)."""
 
-    def as_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path:
+    def as_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path:
         from swiftpipe.run.run_record import DEFAULT_WORK_DIR  # here, not at import: `--help` stays light
 
-        return Path(value or DEFAULT_WORK_DIR)
+        path = Path(value or DEFAULT_WORK_DIR)
+        problem = _not_a_folder(path)
+        if problem:
+            given = ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT
+            _refuse(ctx, UserError(problem, where="SWIFTPIPE_WORK_DIR" if given else "--work-dir"))
+        return path
 
-    return click.option("--work-dir", type=click.Path(file_okay=False), default=None, envvar="SWIFTPIPE_WORK_DIR",
-                        callback=as_path, help="Where run records and stage logs go (default: .swiftpipe).")(fn)
+    return click.option("--work-dir", metavar="DIR", default=None, envvar="SWIFTPIPE_WORK_DIR", callback=as_path,
+                        help="Where run records and stage logs go (default: .swiftpipe).")(fn)
+
+
+def _not_a_folder(path: Path) -> str | None:
+    """Why `path` can be no folder: it, or the nearest of its parents that exists, is a file."""
+    probe = path.expanduser()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.exists() or probe.is_dir():
+        return None
+    return f"{path} is a file, not a folder" if probe == path.expanduser() else \
+        f"{path}: {probe} is a file, not a folder"
 
 
 def json_option(fn: Command) -> Command:
