@@ -4,8 +4,10 @@ re-render line, and a stage the recipe no longer has."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from swiftpipe.cli import main
@@ -117,3 +119,42 @@ def test_every_command_refuses_a_file_as_work_dir_in_one_line(tmp_path: Path, wr
         assert below.output == "error: --work-dir: notes.txt/w: notes.txt is a file, not a folder\n", words
     from_env = CliRunner().invoke(main, ["runs"], env={"SWIFTPIPE_WORK_DIR": "notes.txt"})
     assert (from_env.exit_code, from_env.output) == (2, "error: SWIFTPIPE_WORK_DIR: notes.txt is a file, not a folder\n")
+
+
+# 3. a folder to create below a file
+
+
+BLOCKED = '''
+recipe = make_recipe("blocked", [
+    sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/x/sft", "logging_dir": "out/x/logs"}),
+    merge("merge", {"ckpt_dir": checkpoint("sft"), "output_dir": "out/x"}),
+    infer("infer", {"model": merged("merge"), "val_dataset": "data/q.jsonl", "result_path": "out/x/r/answers.jsonl"}),
+    infer("ask", {"model": "base", "val_dataset": "data/q.jsonl", "result_path": "out"}),
+])
+'''
+
+
+def test_folders_to_create_below_a_file_fail_preflight_one_line_each(chain: Path, write_recipe,
+                                                                     fake_swift: Path) -> None:
+    Path("out").mkdir()
+    Path("out/x").write_text("not a folder")
+    recipe = write_recipe(BLOCKED, name="blocked.py").name
+    result = CliRunner().invoke(main, ["run", recipe, "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        "error: blocked.py: stage 'sft', --output_dir: out/x/sft: out/x is a file, not a folder",
+        "error: blocked.py: stage 'sft', --logging_dir: out/x/logs: out/x is a file, not a folder",
+        "error: blocked.py: stage 'merge', --output_dir: out/x is a file, not a folder",
+        "error: blocked.py: stage 'infer', --result_path: out/x/r/answers.jsonl: out/x is a file, not a folder",
+        "error: blocked.py: stage 'ask', --result_path: out is a folder, not a file"]
+    assert not fake_swift.exists()  # nothing launched
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder, as ms-swift would")
+def test_an_output_dir_in_a_read_only_folder_fails_preflight(chain: Path, write_recipe, fake_swift: Path) -> None:
+    Path("ro").mkdir()
+    os.chmod("ro", 0o555)
+    recipe = write_recipe(BLOCKED.replace("out/x/sft", "ro/sft"), name="blocked.py").name
+    result = CliRunner().invoke(main, ["run", recipe, "--stage", "sft", "--quiet"])
+    assert (result.exit_code, result.output) == (2, "error: blocked.py: stage 'sft', --output_dir: ro/sft: ro is not "
+                                                    "writable\n")

@@ -61,8 +61,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 elif flag in ADAPTER_FLAGS and _is_local(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), None)]
         problems += [f"{at}, --eval_dataset_args: {p}" for p in _check_eval_set(stage, checked, progress)]
-        if stage.flags.get("output_dir") is not None and not _writable(Path(str(stage.flags["output_dir"]))):
-            problems.append(f"{at}, --output_dir: {stage.flags['output_dir']} is not writable")
+        problems += [f"{at}, --{flag}: {p}" for flag, p in _check_created(stage)]
         if not allocation:
             problems += [f"{at}: {p}" for p in _check_devices(launch, gpus)]
         stage_problems, stage_warnings = _check_launch(stage, launch, gpus, allocation)
@@ -254,8 +253,41 @@ def _check_model_dir(path: Path, required: str | None) -> list[str]:
     return []
 
 
-def _writable(path: Path) -> bool:
-    probe = path.expanduser().absolute()
-    while not probe.exists():
+# What ms-swift creates where a flag says: these folders, and the folder of these files.
+CREATED_FOLDERS = ("output_dir", "logging_dir", "eval_output_dir")
+CREATED_FILES = ("result_path",)
+
+
+def _check_created(stage: Stage) -> list[tuple[str, str]]:
+    """(flag, problem) for each folder the stage will create (or write a file in) that cannot be: a file stands
+    there or above it, or the nearest folder that exists is not writable. ms-swift would fail only after loading
+    the model, with a NotADirectoryError or a PermissionError."""
+    found = []
+    for flag in CREATED_FOLDERS + CREATED_FILES:
+        value = stage.flags.get(flag)
+        if value is None or isinstance(value, Ref) or str(value) == "":
+            continue
+        path = Path(str(value)).expanduser()
+        if flag in CREATED_FILES and path.is_dir():
+            found.append((flag, f"{value} is a folder, not a file"))
+            continue
+        blocked = folder_blocked(path.parent if flag in CREATED_FILES else path)
+        if blocked is not None:
+            where, why = blocked
+            found.append((flag, f"{value} {why}" if where == path else f"{value}: {where} {why}"))
+    return found
+
+
+def folder_blocked(path: Path) -> tuple[Path, str] | None:
+    """What stops a folder from being created (or written in) at `path`: (the path that exists nearest to it, it
+    included, and why): a file, or a folder that cannot be written. None when nothing does."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:  # as written: a relative path's parents stay relative
         probe = probe.parent
-    return os.access(probe, os.W_OK)
+    if not probe.exists():
+        return None
+    if not probe.is_dir():
+        return probe, "is a file, not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return probe, "is not writable"
+    return None
