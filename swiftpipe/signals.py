@@ -6,6 +6,7 @@ handle signals, so elsewhere the block runs with the handlers as they are.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from typing import Any, Callable, Iterator, Sequence, Union
@@ -33,3 +34,24 @@ def handled(handler: Handler, signals: Sequence[signal.Signals] = STOP_SIGNALS) 
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(sig: signal.Signals, parent: int) -> bool:
+    """Have the kernel send this process `sig` when its parent ends, even by `kill -9` (Linux's PR_SET_PDEATHSIG;
+    strictly, when the parent's thread that started it ends: start it from a thread that lives as long as the
+    parent means it to). A `parent` already gone gets the same answer at once. False where the system cannot
+    (not Linux): the caller then needs a watch of its own."""
+    import ctypes  # here: only the processes that ask pay for it
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    if prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:  # it ended before the call above: no signal will come
+        os.kill(os.getpid(), sig)
+    return True

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Mapping
 
+from swiftpipe import signals
 from swiftpipe.data import formats, stream
 from swiftpipe.data.validate import Report, checked_records, first_shape
 
@@ -43,8 +46,11 @@ def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int
     if kind is not None and shape is None:
         return False
     done = multiprocessing.Array("q", len(spans), lock=False) if progress else None
+    # fork: the pool starts every worker at the first submit, from this thread, which outlives the pool (a worker's
+    # death signal follows the thread that started it)
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_remember, initargs=(done,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(done, os.getpid())) as pool:
         futures = [pool.submit(_part, str(path), kind, report.framing, span, index, columns, max_record_bytes,
                                report.limit, None if index == 0 else shape, None if index == 0 else first)
                    for index, span in enumerate(spans)]
@@ -94,9 +100,19 @@ def _next_line(f, offset: int) -> int:
 _done = None  # this worker's share of the progress array
 
 
-def _remember(done) -> None:
+def _start_worker(done, parent: int) -> None:
+    """A worker ends with the process that started it, even one killed outright: else it would wait for parts
+    forever, on a queue that its sibling workers keep open."""
     global _done
     _done = done
+    if not signals.die_with_parent(signal.SIGKILL, parent):
+        threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _part(path: str, kind: str | None, framing: stream.Framing, span: tuple[int, int], index: int,
