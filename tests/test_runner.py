@@ -485,8 +485,7 @@ def test_a_work_dir_that_cannot_be_written_is_one_line_before_anything_runs(chai
     blocked.write_text("a file where the work dir should be")
     result = CliRunner().invoke(main, ["run", str(chain), "--work-dir", str(blocked / "w")])
     assert result.exit_code == 2
-    assert result.output.splitlines() == [f"error: --work-dir {blocked / 'w'}: cannot write run records there (Not "
-                                          "a directory)"]
+    assert result.output.splitlines() == [f"error: --work-dir: {blocked / 'w'}: {blocked} is a file, not a folder"]
     assert _calls(fake_swift) == []
 
 
