@@ -170,7 +170,8 @@ def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ..
                   **options: Any) -> LoadedRecipe:
     """The recipe for a command about its recorded runs (status, resolve, chat, --resume). Without -p and with no
     run under the defaults, the parameters of its recorded runs, when there is one set (said on stderr); a list
-    of the sets to choose from when there are several."""
+    of the sets to choose from when there are several. A secret parameter, recorded as `<redacted>`, is read
+    from its environment variable (`hub_token` from $HUB_TOKEN), as the commands swiftpipe writes read it."""
     from swiftpipe.recipe import loading
     from swiftpipe.run import history
 
@@ -178,17 +179,34 @@ def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ..
     if params or history.latest(work_dir, loaded.key) is not None:
         return loaded
     recorded = history.parameter_sets(work_dir, recipe_path)
-    given = [tuple(f"{name}={value}" for name, value in found.items()) for found in recorded]
-    if len(given) == 1:
-        console.say(f"note: the runs of {recipe_path} used {_p(given[0])}", err=True)
-        return loading.load(recipe_path, params=given[0], sets=sets, **options)
-    if len(given) > 1:
+    if len(recorded) == 1:
+        given = _from_record(recorded[0], where=recipe_path)
+        console.say(f"note: the runs of {recipe_path} used {_p(recorded[0])}", err=True)
+        return loading.load(recipe_path, params=given, sets=sets, **options)
+    if len(recorded) > 1:
         raise UserError(f"{recipe_path}: its runs used several parameter sets; choose one: "
-                        + "; ".join(_p(g) for g in given))
+                        + "; ".join(_p(found) for found in recorded))
     return loaded
 
 
-def _p(assignments: tuple[str, ...]) -> str:
+def _from_record(recorded: dict[str, Any], *, where: str) -> list[str]:
+    """`NAME=VALUE` for each recorded parameter; a secret one's value from the environment (the record has none)."""
+    import os
+
+    from swiftpipe.recipe.secrets import REDACTED, variable
+
+    secret = [name for name, value in recorded.items() if value == REDACTED]
+    unset = [variable(name) for name in secret if variable(name) not in os.environ]
+    if unset:
+        raise UserError(f"{where}: its runs used {_p(recorded)}; set {', '.join(unset)} (swiftpipe keeps no secrets)")
+    return [f"{name}={os.environ[variable(name)] if name in secret else value}" for name, value in recorded.items()]
+
+
+def _p(recorded: dict[str, Any]) -> str:
+    """The recorded parameters as -p options, a secret one read from the environment: `-p hub_token="$HUB_TOKEN"`."""
     import shlex
 
-    return " ".join(f"-p {shlex.quote(a)}" for a in assignments) or "no -p"
+    from swiftpipe.recipe.secrets import REDACTED, param_from_environment
+
+    return " ".join(f"-p {param_from_environment(name) if value == REDACTED else shlex.quote(f'{name}={value}')}"
+                    for name, value in recorded.items()) or "no -p"

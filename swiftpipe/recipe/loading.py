@@ -15,11 +15,11 @@ from typing import Any, Sequence
 
 from swiftpipe.errors import RecipeError, UserError
 from swiftpipe.recipe import checks, overrides
-from swiftpipe.recipe.model import Recipe
+from swiftpipe.recipe.model import Recipe, items_of
 from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.scale import apply as apply_scale
-from swiftpipe.recipe.secrets import set_from_environment
+from swiftpipe.recipe.secrets import REDACTED, is_secret, param_from_environment, set_from_environment, variable
 
 _loaded = itertools.count()  # a fresh module name per load: the same file may be loaded with other parameters
 
@@ -32,6 +32,7 @@ class Source:
     params: tuple[str, ...] = ()  # "NAME=VALUE", as given to -p
     sets: tuple[str, ...] = ()  # "STAGE.FLAG=VALUE", as given to --set
     options: tuple[str, ...] = ()  # launch options as given: "--gpus", "0,1", ...
+    secret_params: frozenset[str] = frozenset()  # the parameters that hold a secret (LoadedRecipe.secret_params)
 
     def rerun(self, stage: str) -> str:
         return self.command("run", "--stage", stage)
@@ -40,7 +41,8 @@ class Source:
         """`swiftpipe <subcommand>` on this recipe with the same parameters, overrides and launch options."""
         words = [_shell_word(w) for w in ["swiftpipe", subcommand, self.path]]
         for p in self.params:
-            words += ["-p", _shell_word(p)]
+            name = p.partition("=")[0]
+            words += ["-p", param_from_environment(name) if name in self.secret_params else _shell_word(p)]
         for s in self.sets:
             word, secret = set_from_environment(s)
             words += ["--set", word if secret else _shell_word(s)]
@@ -55,8 +57,21 @@ class Source:
 
     @property
     def secret_variables(self) -> list[str]:
-        """The environment variables that `command` reads secrets from (`--set STAGE.hub_token=...`)."""
-        return [v for v in (set_from_environment(s)[1] for s in self.sets) if v]
+        """The environment variables that `command` reads secrets from (`-p hub_token=...`,
+        `--set STAGE.hub_token=...`)."""
+        found = [variable(name) for name in self._param_names if name in self.secret_params]
+        found += [v for v in (set_from_environment(s)[1] for s in self.sets) if v]
+        return list(dict.fromkeys(found))
+
+    @property
+    def shown_params(self) -> tuple[str, ...]:
+        """`params` as swiftpipe records or prints them: a secret one as `NAME=<redacted>`."""
+        return tuple(f"{name}={REDACTED}" if name in self.secret_params else p
+                     for p, name in zip(self.params, self._param_names))
+
+    @property
+    def _param_names(self) -> list[str]:
+        return [p.partition("=")[0] for p in self.params]
 
 
 def _shell_word(word: str) -> str:
@@ -78,8 +93,21 @@ class LoadedRecipe:
 
     @property
     def key(self) -> str:
-        """Identifies this recipe with these parameters: what --resume, status and resolve look up."""
-        return chain_key(self.path, jsonable(self.values))
+        """Identifies this recipe with these parameters: what --resume, status and resolve look up. A secret
+        parameter counts as `<redacted>`, as the record keeps it: a run is found again with the token rotated."""
+        return chain_key(self.path, self.recorded_params())
+
+    @property
+    def secret_params(self) -> frozenset[str]:
+        """The parameters that hold a secret: by name, as flags are (`hub_token`), or because a stage's secret flag
+        or variable takes the value (`{"hub_token": key}`)."""
+        return self.source.secret_params
+
+    def recorded_params(self) -> dict[str, Any]:
+        """The parameter values as run records keep them (JSON values; a secret one `<redacted>`), from which
+        `key` is computed."""
+        return {name: REDACTED if name in self.secret_params else value
+                for name, value in jsonable(self.values).items()}
 
     def adapted(self, recipe: Recipe, *options: str) -> LoadedRecipe:
         """The same recipe changed for where it runs (a launcher's plan), with the options that asked for it."""
@@ -97,7 +125,8 @@ def chain_key(recipe_path: str, params: dict[str, Any], *, project: str | Path |
     """Identifies "this recipe with these parameters": what --resume continues. The recipe is named by its path
     from the project (the folder swiftpipe runs in, where the work dir is), so moving the project keeps its
     history. `--set` overrides are left out on purpose: they change a stage's command, so resume re-runs that
-    stage (and what follows it) and reuses the ones before it."""
+    stage (and what follows it) and reuses the ones before it. `params` are as the record keeps them
+    (LoadedRecipe.recorded_params): a secret one is `<redacted>`, so no record holds even a hash of it."""
     where = os.path.relpath(Path(recipe_path).resolve(), Path(project or Path.cwd()).resolve())
     text = json.dumps([where, params], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -126,12 +155,28 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
     if not isinstance(recipe, Recipe):
         raise RecipeError(f"`recipe` must be a Recipe or return one, not {type(recipe).__name__}", where=shown)
     checks.check_shape(recipe, file=shown)
+    secret = _secret_parameters(values, recipe)
     recipe = overrides.apply_sets(recipe, sets, where=shown)
     if scale is not None:
         recipe = apply_scale(recipe, scale)
     checks.check(recipe, file=shown)
-    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else ())
+    source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else (),
+                    secret)
     return LoadedRecipe(shown, recipe, tuple(parameters), values, source)
+
+
+def _secret_parameters(values: dict[str, Any], recipe: Recipe) -> frozenset[str]:
+    """The parameters with a value to hide: named like a secret flag, or whose value a stage's secret flag or
+    launch variable takes, whatever the parameter is called. An empty or unset one hides nothing."""
+    taken: set[str] = set()
+    for stage in recipe.stages:
+        for flag, value in stage.flags.items():
+            if is_secret(flag):
+                taken.update(str(item) for item in items_of(value) if isinstance(item, (str, Path)))
+        taken.update(value for name, value in recipe.launch_for(stage).environment() if is_secret(name))
+    return frozenset(name for name, value in values.items()
+                     if value not in (None, "") and not isinstance(value, bool)
+                     and (is_secret(name) or (isinstance(value, (str, Path)) and str(value) in taken)))
 
 
 def _exec(path: Path, shown: str) -> Any:

@@ -2,7 +2,9 @@
 them only in the argv and environment of the process it starts, and writes `<redacted>` wherever it records or
 prints them: run records, logs, saved scripts, `render`. Where it writes a command for someone to run (exported
 scripts, Slurm jobs, the command that resumes a run), a secret is read from the environment instead: the flag's
-name in capitals, `--hub_token` from `$HUB_TOKEN`."""
+name in capitals, `--hub_token` from `$HUB_TOKEN`. A recipe parameter is a secret by the same rule for its name,
+or when a secret flag or variable takes its value (recipe/loading.py): `-p hub_token=...` is written
+`-p hub_token="$HUB_TOKEN"`."""
 from __future__ import annotations
 
 import re
@@ -52,6 +54,11 @@ def redact_set(text: str) -> str:
     """A `--set STAGE.FLAG=VALUE` with a secret flag's value replaced."""
     target, equals, _ = text.partition("=")
     return f"{target}={REDACTED}" if equals and is_secret(target.partition(".")[2]) else text
+
+
+def param_from_environment(name: str) -> str:
+    """A secret `-p NAME=VALUE` as a shell word for a command to run: `hub_token="$HUB_TOKEN"`."""
+    return f'{name}="${variable(name)}"'
 
 
 def set_from_environment(text: str) -> tuple[str, str | None]:
