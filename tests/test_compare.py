@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from records import latest_record
 from click.testing import CliRunner
 
 from swiftpipe.cli import main
@@ -33,8 +34,7 @@ def _calls(log: Path) -> list[dict]:
 
 
 def _record() -> dict:
-    [latest] = sorted(Path(".swiftpipe").glob("runs/*/record.json"))[-1:]
-    return json.loads(latest.read_text())
+    return latest_record()
 
 
 def test_compare_is_one_batch_infer_per_model_with_the_same_settings(write_recipe, chain: Path) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from records import latest_record
 import pytest
 
 from swiftpipe.demo import tiny_model
@@ -34,7 +35,7 @@ def _swiftpipe(*args: str, work: Path, env: dict[str, str] | None = None, **pope
 
 
 def _record(work: Path) -> dict:
-    return json.loads(sorted(work.glob("runs/*/record.json"))[-1].read_text())
+    return latest_record(work)
 
 
 def _flag(entry: dict, *names: str) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from records import latest_record
 import pytest
 from click.testing import CliRunner
 
@@ -36,7 +37,7 @@ def _calls(log: Path) -> list[dict]:
 
 
 def _record() -> dict:
-    return json.loads(sorted(Path(".swiftpipe").glob("runs/*/record.json"))[-1].read_text())
+    return latest_record()
 
 
 def _other_environment(tmp_path: Path) -> Path:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 import re
 from pathlib import Path
 
+from records import latest_record
 from click.testing import CliRunner
 from report_points import drawn_values
 
@@ -15,8 +17,7 @@ from swiftpipe.report.graph import BOX_HEIGHT, BOX_WIDTH, layout
 
 
 def _record() -> dict:
-    [latest] = sorted(Path(".swiftpipe").glob("runs/*/record.json"))[-1:]
-    return json.loads(latest.read_text())
+    return latest_record()
 
 
 def test_a_run_writes_its_report_with_curves_that_are_the_logged_values(chain: Path, fake_swift: Path,
@@ -27,7 +28,7 @@ def test_a_run_writes_its_report_with_curves_that_are_the_logged_values(chain: P
     assert result.exit_code == 0, result.output
     record = _record()
     page = Path(record["stages"]["infer"]["log"]).parent / "report.html"
-    assert result.output.splitlines()[-1] == f"report: {page}"
+    assert result.output.splitlines()[-1] == f"report: {os.path.relpath(page)}"
     html = page.read_text()
     assert "<script" not in html  # the model's text stays text; the page runs no code at all
     assert "answer to &lt;script&gt;alert(1)&lt;/script&gt; &amp; [/INST]?" in html
@@ -127,6 +128,6 @@ def test_a_stop_while_the_report_is_written_waits_for_the_page_then_exits_130(ch
     monkeypatch.setattr(page, "write", write_and_be_stopped)
     result = CliRunner().invoke(main, ["run", str(chain), "--quiet"])
     assert result.exit_code == 130, result.output
-    folder = Path(_record()["stages"]["infer"]["log"]).parent
+    folder = Path(os.path.relpath(_record()["stages"]["infer"]["log"])).parent
     assert result.output.splitlines()[-2:] == [f"report: {folder / 'report.html'}", "interrupted"]
     assert (folder / "report.html").read_text().rstrip().endswith("</html>") and _record()["state"] == "done"

@@ -45,13 +45,13 @@ def _write(folder: Path, data: object) -> Path:
     return folder
 
 
-def test_a_schema_1_record_is_read_and_saved_as_schema_2(tmp_path: Path) -> None:
-    folder = _write(tmp_path / "runs" / V1["id"], V1)
+def test_a_schema_1_record_is_read_and_saved_as_the_current_schema(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "runs" / V1["id"], {**V1, "cwd": str(tmp_path)})
     record = run_record.read(folder)
     pretrain, sft = record.stages["pretrain"], record.stages["sft"]
     assert record.launcher_name == "slurm" and record.state is State.FAILED
-    assert pretrain.job == run_record.SlurmJob("41", "2026-11-01T12:00:01+00:00", "pretrain.sbatch",
-                                               "pretrain.slurm.out", "COMPLETED", "None", "0:0")
+    assert pretrain.job == run_record.SlurmJob("41", "2026-11-01T12:00:01+00:00", str(tmp_path / "pretrain.sbatch"),
+                                               str(tmp_path / "pretrain.slurm.out"), "COMPLETED", "None", "0:0")
     assert pretrain.outputs["last_checkpoint"] == "/o/v0-1/checkpoint-4" and pretrain.final_loss == 1.25
     assert sft.job is not None and sft.job.id == "42" and sft.job.state == "PENDING"
     assert sft.resume_from == "/o/sft/v0-1/checkpoint-2"
@@ -60,6 +60,7 @@ def test_a_schema_1_record_is_read_and_saved_as_schema_2(tmp_path: Path) -> None
     assert saved["schema"] == run_record.SCHEMA
     assert saved["stages"]["merge"] == {"state": "aborted", "reason": "prerequisite sft failed"}
     assert "job_id" not in saved["stages"]["pretrain"] and saved["stages"]["pretrain"]["job"]["id"] == "41"
+    assert saved["project"] == "../.." and saved["stages"]["pretrain"]["job"]["sbatch"] == "pretrain.sbatch"
     assert run_record.read(folder) == record  # what is written reads back the same
 
 
@@ -77,15 +78,16 @@ def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    ({**V1, "schema": 3}, "written by a newer swiftpipe (record schema 3; this one reads 1 and 2): upgrade "
+    ({**V1, "schema": 4}, "written by a newer swiftpipe (record schema 4; this one reads 1 to 3): upgrade "
                           "swiftpipe, or give --work-dir another folder"),
     ({"hello": "world"}, "not a swiftpipe run record; move"),
-    ({**V1, "stages": {"sft": {"state": "exploded"}}}, "a damaged run record (ValueError: 'exploded' is not a valid"),
+    ({**V1, "stages": {"sft": {"state": "exploded"}}}, "a damaged run record: field stages.sft.state is a string "
+                                                       "('exploded'), not one of 'pending', "),
     ("[1, 2", "cannot read this run record (JSONDecodeError); move"),
     ([], "not a swiftpipe run record; move"),
     (None, "not a swiftpipe run record; move"),
     ({**V1, "stages": []}, "not a swiftpipe run record; move"),
-    ({**V1, "stages": {"sft": None}}, "a damaged run record (TypeError"),
+    ({**V1, "stages": {"sft": None}}, "a damaged run record: field stages.sft is null, not an object; move"),
     (b'{"id": "\xff"}', "cannot read this run record (UnicodeDecodeError); move"),
 ])
 def test_a_record_this_swiftpipe_cannot_read_is_one_line_saying_what_to_do(tmp_path: Path, content: object,

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from records import latest_record
 import pytest
 from click.testing import CliRunner
 
@@ -22,8 +23,7 @@ def _run(*args: str):
 
 
 def _record(work: Path = Path(".swiftpipe")) -> dict:
-    [latest] = sorted(work.glob("runs/*/record.json"))[-1:]
-    return json.loads(latest.read_text())
+    return latest_record(work)
 
 
 def _calls(log: Path) -> list[dict]:
@@ -111,9 +111,13 @@ def test_a_changed_stage_reruns_with_everything_after_it(chain: Path, fake_swift
     assert "--learning_rate" in _calls(fake_swift)[4]["argv"]
 
 
-def test_resume_without_an_earlier_run_is_a_clear_error(chain: Path, fake_swift: Path) -> None:
-    result = CliRunner().invoke(main, ["run", str(chain), "--resume"])
-    assert result.exit_code == 2 and "no earlier run of this recipe with these parameters" in result.output
+def test_resume_without_an_earlier_run_starts_the_chain_and_says_so(chain: Path, fake_swift: Path) -> None:
+    """A kill before any record existed leaves nothing to resume: --resume is then the first run."""
+    result = CliRunner().invoke(main, ["run", str(chain), "--resume", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (f"[swiftpipe] no earlier run of {chain} with these parameters under .swiftpipe: starting the chain"
+            in result.output.splitlines())
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]
 
 
 def test_the_run_folder_is_the_one_this_run_created_not_the_newest(chain: Path, fake_swift: Path,

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from records import latest_record
 import pytest
 
 from swiftpipe.demo import tiny_model
@@ -60,7 +61,7 @@ def _swiftpipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def _record(work: Path) -> dict:
-    return json.loads(sorted(work.glob("runs/*/record.json"))[-1].read_text())
+    return latest_record(work)
 
 
 def _squeue(env: dict[str, str], job_id: str) -> str:

@@ -37,6 +37,7 @@ Examples:
   swiftpipe run recipes/medical.py --gpus 0,1,2,3   # one training process per GPU, same global batch
   swiftpipe run recipes/medical.py --dry-run        # commands, env and resolved inputs; nothing launched
   swiftpipe run recipes/demo.py --resume            # finish a failed or interrupted chain
+  swiftpipe run recipes/demo.py --wait              # after the run of this chain that is going on now
   swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --time 24:00:00
   swiftpipe run recipes/medical.py --launcher slurm --wait     # submit, then follow the jobs to the end
   swiftpipe run recipes/medical.py --launcher slurm --resume   # resubmit from the first unfinished stage
@@ -50,7 +51,9 @@ Examples:
 @click.option("--dry-run", is_flag=True, help="Print what would run, with inputs resolved; launch nothing.")
 @click.option("--verbose", is_flag=True, help="Stream ms-swift's whole output, as it prints it.")
 @click.option("--quiet", is_flag=True, help="No live view: a line per stage and a progress line every 30 s.")
-@click.option("--wait", is_flag=True, help="Slurm: after submitting, follow the jobs until the chain ends.")
+@click.option("--wait", is_flag=True, help="When another swiftpipe runs this chain or writes into one of its "
+              "output_dir folders, wait for it to end instead of refusing. Slurm: after submitting, follow the jobs "
+              "until the chain ends.")
 @click.option("--recheck", is_flag=True, help="Read every local data file again, even one checked clean before "
               "and unchanged since.")
 @user_errors
@@ -83,12 +86,10 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
 
         sys.exit(run_on_slurm(loaded, slurm, target, work_dir=work_dir, stages=chosen, resume=resume, wait=wait,
                               master_port=scale.master_port, recheck=recheck))
-    if wait:
-        raise UserError("--wait is for --launcher slurm; a local run always waits")
     from swiftpipe.run.chain import RunOptions, run_chain
 
     options = RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run, echo=verbose,
-                         recheck=recheck)
+                         recheck=recheck, wait=wait)
     if verbose or quiet or dry_run or not sys.stdout.isatty():
         result = run_chain(loaded, target, options)
     else:

@@ -5,6 +5,7 @@ finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -14,19 +15,25 @@ from typing import Callable
 from swiftpipe import console, signals
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
-from swiftpipe.recipe.loading import LoadedRecipe, jsonable
+from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
-from swiftpipe.run import history, preflight, run_lock, run_record
+from swiftpipe.run import history, preflight, run_lock, run_record, safe_write
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher
-from swiftpipe.run.outputs import FINISHED_BEFORE_STOP, checkpoint_to_resume, end_if_finished_before_stop
+from swiftpipe.run.outputs import (
+    FINISHED_BEFORE_STOP,
+    changed_since_checkpoint,
+    checkpoint_to_resume,
+    end_if_finished_before_stop,
+)
 from swiftpipe.run.process import Grace, group_alive
 from swiftpipe.run.resolve import References
 from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
-from swiftpipe.run.stage import StageRunner, fingerprint
+from swiftpipe.run.fingerprint import Fingerprint, fingerprint
+from swiftpipe.run.stage import StageRunner
 from swiftpipe.run.watch import View
 
 
@@ -37,6 +44,7 @@ class RunOptions:
     resume: bool = False
     dry_run: bool = False
     recheck: bool = False  # read every data file again, even those checked clean and unchanged since
+    wait: bool = False  # another swiftpipe runs this chain or writes an output_dir of it: wait for it to end
     echo: bool = True
     view: View | None = None  # a live display (cli/live.py); None: lines on stdout
     interactive: bool | None = None  # None: when stdin and stdout are terminals
@@ -58,17 +66,29 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     """Check everything that can be checked, then run the chosen stages in order (here, by default).
 
     Whatever stops it (a failed stage, Ctrl-C, SIGTERM or a hang-up at any moment) leaves the record final: the
-    stage that was running interrupted or failed, the ones after it aborted, and `--resume` able to finish."""
+    stage that was running interrupted or failed, the ones after it aborted, and `--resume` able to finish.
+    Before anything else it claims the chain and its output folders (run_lock.claims): a second swiftpipe started
+    at the same moment is refused, or waits with `options.wait`."""
     names = options.stages or loaded.recipe.stage_names
+    if options.dry_run:
+        return _run_claimed(loaded, dialect, options, names, launcher)
+    who = f"swiftpipe run {loaded.path}, since {run_record.now()[11:19]}"
+    with run_lock.claimed(options.work_dir, run_lock.claims(loaded, names), who=who, wait=options.wait,
+                          say=options.say):
+        return _run_claimed(loaded, dialect, options, names, launcher)
+
+
+def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, names: list[str],
+                 launcher: Launcher | None) -> ChainResult:
     latest = history.latest(options.work_dir, loaded.key)
     if latest is not None and run_lock.held(latest):
         raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters is running now; wait "
                         f"for it to end (swiftpipe status {loaded.path}), or stop it")
     previous = None
-    if options.resume:
-        if latest is None:
-            raise UserError(f"{loaded.path}: no earlier run of this recipe with these parameters to resume "
-                            f"(runs are recorded under {options.work_dir})")
+    if options.resume and latest is None:
+        options.say(f"[swiftpipe] no earlier run of {loaded.path} with these parameters under {options.work_dir}: "
+                    "starting the chain")
+    elif options.resume:
         previous = settle(latest)
     references = References(loaded, options.work_dir, names, previous)
     references.check()
@@ -86,7 +106,7 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
     preflight.check_work_dir(options.work_dir)
     record = previous or run_record.create(
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
-        params=jsonable(loaded.values), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
+        params=loaded.recorded_params(), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     references.record = record
     hint = loaded.source.continues()
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
@@ -100,12 +120,18 @@ def run_chain(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions,
             _interrupted(record, names)
             options.say(f"[swiftpipe] interrupted; {hint}")
             return ChainResult(130, record)
+        except run_record.RecordWriteError:
+            _unrecorded(record, names)
+            raise
 
 
 def settle(record: RunRecord) -> RunRecord:
     """A local run that no swiftpipe runs any more, made final: a stage left "running" whose processes are gone
     (swiftpipe was killed, the machine restarted) is interrupted; one whose processes still run is refused."""
-    if record.launcher is not None or run_lock.held(record) or record.state is not State.RUNNING:
+    if record.launcher is not None or run_lock.held(record):
+        return record
+    safe_write.sweep(record.folder)  # the temporary files of a write that a kill cut short
+    if record.state is not State.RUNNING:
         return record
     for name, entry in record.stages.items():
         if entry.state is not State.RUNNING:
@@ -173,12 +199,16 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
         say(f"[swiftpipe] {stage.name}: {FINISHED_BEFORE_STOP}")
         record.save()
         return State.DONE
-    resume_from = checkpoint_to_resume(stage, entry) if options.resume else None
+    resume_from = checkpoint_to_resume(stage, entry, current) if options.resume else None
+    started_over = changed_since_checkpoint(stage, entry, current, rendered.command.redacted().argv) \
+        if options.resume else None
+    if started_over:
+        say(f"[swiftpipe] {stage.name}: {started_over}")
     if resume_from:
         stage = stage.with_flag("resume_from_checkpoint", resume_from)
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
         say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
-    return runner.run(stage, rendered, fingerprint=current, needed=_needed(loaded, stage.name, names))
+    return runner.run(stage, rendered, fingerprint=current.value, needed=_needed(loaded, stage.name, names))
 
 
 def _needed(loaded: LoadedRecipe, producer: str, names: list[str]) -> dict[str, str]:
@@ -191,11 +221,11 @@ def _needed(loaded: LoadedRecipe, producer: str, names: list[str]) -> dict[str, 
     return needed
 
 
-def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: str) -> str | None:
+def _reusable(record: RunRecord, name: str, current: Fingerprint, work_dir: Path, key: str) -> str | None:
     """Why stage `name` need not run again (None: it must): it finished unchanged, in this run or an earlier one
     of the same recipe and parameters, and what it produced is still on disk."""
     entry = record.stage(name)
-    if entry.finished and entry.fingerprint == current and entry.outputs_on_disk:
+    if entry.finished and current.matches(entry.fingerprint) and entry.outputs_on_disk:
         entry.end(State.REUSED)
         return "unchanged since it finished"
     earlier = history.finished_elsewhere(work_dir, key, name, current, besides=record.id)
@@ -206,6 +236,22 @@ def _reusable(record: RunRecord, name: str, current: str, work_dir: Path, key: s
     entry.fingerprint, entry.outputs, entry.final_loss = done.fingerprint, dict(done.outputs), done.final_loss
     entry.answers, entry.scores, entry.group, entry.label = done.answers, done.scores, done.group, done.label
     return f"finished unchanged in run {run_id}"
+
+
+def _unrecorded(record: RunRecord, names: list[str]) -> None:
+    """After a record write failed (a full disk): the chain stops, and one more write, the reserve given up,
+    makes the record final if the disk allows it; if not, the next command finds it "running" with no swiftpipe
+    and settles it."""
+    with signals.handled(signal.SIG_IGN):
+        for name in names:
+            entry = record.stage(name)
+            if entry.state is State.RUNNING:
+                entry.end(State.INTERRUPTED, "its run record could not be written")
+            elif entry.state is State.PENDING:
+                entry.end(State.ABORTED, "the run record could not be written")
+        record.state = State.INTERRUPTED
+        with contextlib.suppress(run_record.RecordWriteError):
+            record.save()
 
 
 def _interrupted(record: RunRecord, names: list[str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from swiftpipe import console
 from swiftpipe.run import index
+from swiftpipe.run.fingerprint import Fingerprint
 from swiftpipe.run.index import Summary
 from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
 
@@ -50,13 +51,13 @@ def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
     return None
 
 
-def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: str, *,
+def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: Fingerprint, *,
                        besides: str) -> tuple[str, StageRecord] | None:
     """The newest other run of this chain (id, stage record) where `stage` finished with this fingerprint and its
     outputs are all still on disk."""
     for record in _records_of(work_dir, key):
         entry = record.stages.get(stage)
-        if (record.id != besides and entry is not None and entry.finished and entry.fingerprint == fingerprint
+        if (record.id != besides and entry is not None and entry.finished and fingerprint.matches(entry.fingerprint)
                 and entry.outputs_on_disk):
             return record.id, entry
     return None

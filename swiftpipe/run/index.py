@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from swiftpipe.run import safe_write
 from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, read
+from swiftpipe.run.typed_json import FieldError, decode
 
 INDEX_FILE = ".index.json"
 _VERSION = 1
@@ -50,38 +51,55 @@ def summaries(work_dir: Path, *, warn: Callable[[str], None]) -> list[Summary]:
                 continue
             stamp = [stat.st_mtime_ns, stat.st_size, stat.st_ino]
             hit = cached.get(entry.name)
-            if hit is not None and hit[:3] == stamp:
+            if hit is not None and hit[0] == stamp:
                 fresh[entry.name] = hit
                 continue
             try:
-                fresh[entry.name] = [*stamp, _summary(read(Path(entry.path)))]
+                fresh[entry.name] = (stamp, _summary(read(Path(entry.path))))
             except RecordError as exc:
                 warn(str(exc))
     if fresh != cached:
         _save(runs, fresh)
-    return sorted((Summary(**value[3]) for value in fresh.values()), key=lambda s: (s.created, s.id))
+    return sorted((summary for _, summary in fresh.values()), key=lambda s: (s.created, s.id))
 
 
-def _summary(record: RunRecord) -> dict[str, Any]:
-    return asdict(Summary(record.id, record.folder.name, record.key, record.created, record.recipe.path,
-                          record.recipe.abspath, record.recipe.params, record.state.value,
-                          sum(1 for s in record.stages.values() if s.finished), len(record.stages)))
+def _summary(record: RunRecord) -> Summary:
+    return Summary(record.id, record.folder.name, record.key, record.created, record.recipe.path,
+                   record.recipe.abspath, record.recipe.params, record.state.value,
+                   sum(1 for s in record.stages.values() if s.finished), len(record.stages))
 
 
-def _load(runs: Path) -> dict[str, list[Any]]:
+_Entry = tuple[list[int], Summary]  # the record file's (mtime_ns, size, inode) when summarised, and its summary
+
+
+def _load(runs: Path) -> dict[str, _Entry]:
+    """The cached summaries; an entry that is not what this module writes (a damaged or hand-edited index) is left
+    out, and its record read again."""
     try:
         data = json.loads((runs / INDEX_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data.get("runs", {}) if isinstance(data, dict) and data.get("version") == _VERSION else {}
+    if not (isinstance(data, dict) and data.get("version") == _VERSION and isinstance(data.get("runs"), dict)):
+        return {}
+    if data.get("folder") != os.path.abspath(runs):  # the project moved: the summaries' paths are the old ones
+        return {}
+    cached: dict[str, _Entry] = {}
+    for name, value in data["runs"].items():
+        if not (isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value[:3])):
+            continue
+        try:
+            cached[name] = (value[:3], decode(Summary, value[3]))
+        except FieldError:
+            continue
+    return cached
 
 
-def _save(runs: Path, fresh: dict[str, list[Any]]) -> None:
-    """Atomically; a work dir that cannot take it (read-only, full) just goes without the cache."""
+def _save(runs: Path, fresh: dict[str, _Entry]) -> None:
+    """Whole or not at all; a work dir that cannot take it (read-only, full) just goes without the cache."""
+    text = json.dumps({"version": _VERSION, "folder": os.path.abspath(runs), "runs": {name: [*stamp, asdict(summary)]
+                                                     for name, (stamp, summary) in fresh.items()}},
+                      ensure_ascii=False)
     try:
-        fd, tmp = tempfile.mkstemp(dir=runs, prefix=".index-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": _VERSION, "runs": fresh}, f, ensure_ascii=False)
-        os.replace(tmp, runs / INDEX_FILE)
+        safe_write.replace(runs / INDEX_FILE, text, prefix="index")
     except OSError:
         pass

@@ -5,9 +5,11 @@ import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from swiftpipe.recipe.model import Stage
 from swiftpipe.run import layout
+from swiftpipe.run.fingerprint import Fingerprint, changed_flags
 from swiftpipe.run.run_record import FINISHED, StageRecord, State
 
 ANSWERS_KEPT = 20
@@ -62,23 +64,40 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
     return produced
 
 
-def checkpoint_to_resume(stage: Stage, entry: StageRecord) -> str | None:
+def checkpoint_to_resume(stage: Stage, entry: StageRecord, current: Fingerprint) -> str | None:
     """The last complete checkpoint of a training stage that did not finish (failed, stopped, or killed outright
-    and left "running"), to continue from. A launch that was stopped before its first save leaves an empty run
-    folder: the earlier launches' folders are searched too, newest first."""
-    if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED, State.RUNNING):
+    and left "running"), to continue from, written by a launch of the same command (`current`): a checkpoint of
+    another command (LoRA when the stage now trains in full) is never continued. A launch that was stopped before
+    its first save leaves an empty run folder: the earlier launches' folders are searched too, newest first."""
+    return next((str(saved) for saved, fingerprint in _unfinished_checkpoints(stage, entry)
+                 if fingerprint is None or current.matches(fingerprint)), None)
+
+
+def changed_since_checkpoint(stage: Stage, entry: StageRecord, current: Fingerprint, argv: list[str]) -> str | None:
+    """Why a stage that left a checkpoint starts over: its command changed since (`argv`: the command now)."""
+    if checkpoint_to_resume(stage, entry, current) is not None:
         return None
-    unfinished = [entry.outputs]
+    saved = next((saved for saved, _ in _unfinished_checkpoints(stage, entry)), None)
+    if saved is None:
+        return None
+    return f"its command changed since {saved} was written ({changed_flags(entry.command, argv)}); starting over"
+
+
+def _unfinished_checkpoints(stage: Stage, entry: StageRecord) -> Iterator[tuple[Path, str | None]]:
+    """The last complete checkpoint of each unfinished launch of the stage, newest first, with that launch's
+    fingerprint; back to the last launch that finished."""
+    if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED, State.RUNNING):
+        return
+    launches = [(entry.outputs, entry.fingerprint)]
     for attempt in reversed(entry.attempts):
         if attempt.state in FINISHED:  # an earlier, finished run of the stage is not this run's start
             break
-        unfinished.append(attempt.outputs)
-    for outputs in unfinished:
+        launches.append((attempt.outputs, attempt.fingerprint))
+    for outputs, fingerprint in launches:
         run_dir = outputs.get("run_dir")
         saved = layout.checkpoints(Path(run_dir)) if run_dir else []
         if saved:
-            return str(saved[-1])
-    return None
+            yield saved[-1], fingerprint
 
 
 FINISHED_BEFORE_STOP = "it saved its final checkpoint before it was stopped; done"
@@ -95,10 +114,10 @@ def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
     return collect(stage, {"run_dir": run_dir}, set())
 
 
-def end_if_finished_before_stop(stage: Stage, entry: StageRecord, current: str) -> bool:
+def end_if_finished_before_stop(stage: Stage, entry: StageRecord, current: Fingerprint) -> bool:
     """On resume: a stage that finished before it was stopped, and is unchanged since (`current`: its fingerprint
     now), ends DONE with what it saved. The local chain and the Slurm resubmission share this."""
-    finished = finished_before_stop(stage, entry) if entry.fingerprint == current else None
+    finished = finished_before_stop(stage, entry) if current.matches(entry.fingerprint) else None
     if finished is None:
         return False
     entry.outputs, entry.final_loss = finished.outputs, finished.final_loss

@@ -1,16 +1,21 @@
-"""The run lock: one swiftpipe runs a run record at a time. The kernel drops the lock when its holder dies, however
-it dies, so a killed swiftpipe never blocks the next one."""
+"""One swiftpipe at a time: for a run record (the run lock), and for what two runs would share, a chain (a recipe
+with its parameters) and an output_dir that ms-swift writes into (the claims). Both are flock(2) locks: the kernel
+drops them when their holder dies, however it dies, so a killed swiftpipe never blocks the next one."""
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
-from typing import Iterator
+from pathlib import Path
+from typing import IO, Callable, Iterator
 
 from swiftpipe.errors import UserError
+from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.run.run_record import RunRecord
 
 RUN_LOCK = ".run.lock"
+CLAIMS_DIR = "locks"  # in the work dir
 
 
 @contextlib.contextmanager
@@ -47,3 +52,51 @@ def held(record: RunRecord) -> bool:
             return True
         fcntl.flock(lock, fcntl.LOCK_UN)
         return False
+
+
+def claims(loaded: LoadedRecipe, names: list[str]) -> dict[str, str]:
+    """What a run of these stages must have to itself: the chain (another run of it would resume or record the
+    same stages) and every output_dir its stages write (ms-swift numbers its run folders there by what it finds:
+    two runs at once take the same number). Key -> what it is, said to the one refused."""
+    found = {f"chain {loaded.key}": f"{loaded.path} with these parameters"}
+    for name in names:
+        folder = loaded.recipe.stage(name).flags.get("output_dir")
+        if isinstance(folder, (str, os.PathLike)):
+            found[f"output_dir {os.path.abspath(folder)}"] = f"--output_dir {folder}"
+    return found
+
+
+@contextlib.contextmanager
+def claimed(work_dir: Path, wanted: dict[str, str], *, who: str, wait: bool = False,
+            say: Callable[[str], None] = lambda text: None) -> Iterator[None]:
+    """Hold every claim in `wanted` until the block ends (in one order, so that two runs never wait on each
+    other). One held by another swiftpipe refuses in one line naming it, or with `wait` is waited for."""
+    folder = work_dir / CLAIMS_DIR
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--work-dir {work_dir}: cannot write run records there ({exc.strerror or exc})") from None
+    with contextlib.ExitStack() as held:
+        for key in sorted(wanted):
+            lock = held.enter_context(open(folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock", "a+"))
+            _take(lock, wanted[key], who=who, wait=wait, say=say)
+            held.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        yield
+
+
+def _take(lock: IO[str], what: str, *, who: str, wait: bool, say: Callable[[str], None]) -> None:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another swiftpipe"
+        if not wait:
+            pid = holder.split(" ", 1)[0]
+            raise UserError(f"{what}: in use by {holder}; wait for it to end (--wait waits), or stop it "
+                            f"(kill -INT {pid})") from None
+        say(f"[swiftpipe] {what}: in use by {holder}; waiting for it to end")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()} ({who})")
+    lock.flush()

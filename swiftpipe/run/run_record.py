@@ -8,8 +8,10 @@ record is small, written a few times per stage, and read by people (`cat .swiftp
     <work_dir>/runs/<run id>/<stage>.sh     the exact script that ran
     <work_dir>/runs/<run id>/<stage>.log    its output
 
-Schema 2 (this module) reads schema 1, the records of swiftpipe 0.1 (no "schema" key, a Slurm job's fields flat
-in its stage), and refuses anything else with one line saying what to do.
+Schema 3 (this module) keeps paths inside the project relative to it (record_paths.py); it reads schema 2 (absolute
+paths) and schema 1, the records of swiftpipe 0.1 (no "schema" key, a Slurm job's fields flat in its stage), and
+refuses anything else with one line saying what to do. Every field's type is checked as it is read (typed_json.py):
+a hand-edited or damaged record is one error naming the field, never a crash in a later command.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import datetime
 import fcntl
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -28,16 +29,24 @@ from typing import Any, Iterator
 from swiftpipe import versions
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import chain_key
+from swiftpipe.run import record_paths, safe_write
+from swiftpipe.run.typed_json import FieldError, decode
 
 DEFAULT_WORK_DIR = ".swiftpipe"
 CHECKED_DIR = "checked"  # in the work dir, beside runs/: the data files checked clean (data/cache.py)
-SCHEMA = 2
+SCHEMA = 3
 RECORD_FILE = "record.json"
 _V1_JOB_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm")
 
 
 class RecordError(UserError):
     """A record.json this swiftpipe cannot read."""
+
+
+class RecordWriteError(UserError):
+    """A record.json that could not be written (a full disk, a file-size limit): the last good one is in place."""
+
+    exit_code = 1
 
 
 class State(str, Enum):
@@ -86,6 +95,7 @@ class Attempt:
     script: str | None = None
     log: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    fingerprint: str | None = None  # of the command it ran (None in records before schema 3)
 
 
 @dataclass
@@ -105,6 +115,7 @@ class StageRecord:
     fingerprint: str | None = None
     pgid: int | None = None  # the process group of the running launch (its supervisor's pid)
     target: str | None = None  # where a merge launch writes its merged model
+    target_made: str | None = None  # "device:inode" of that folder, once this stage's launch saw ms-swift create it
     outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
     final_loss: float | None = None
     answers: list[dict[str, str | None]] = field(default_factory=list)  # question, answer, reference
@@ -148,7 +159,7 @@ class StageRecord:
     def _archive(self) -> None:
         if self.started is not None:
             self.attempts.append(Attempt(self.state, self.started, self.ended, self.seconds, self.exit_code,
-                                         self.reason, self.script, self.log, dict(self.outputs)))
+                                         self.reason, self.script, self.log, dict(self.outputs), self.fingerprint))
         fresh = StageRecord(resume_from=self.resume_from, job=self.job, attempts=self.attempts)
         self.__dict__.update(fresh.__dict__)
 
@@ -218,21 +229,29 @@ class RunRecord:
         self.stages, self.state, self.updated = current.stages, current.state, current.updated
 
     def to_json(self) -> dict[str, Any]:
+        """The record as it is written: paths inside the project relative to it (record_paths.py)."""
         data = {"schema": SCHEMA, **_plain(dataclasses.asdict(self), drop_empty=False)}
         data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True)
                           for name, entry in self.stages.items()}
         for name in ("folder", "owns"):
             data.pop(name, None)
+        project = record_paths.project_field(self.folder, self.cwd) if self.cwd else None
+        if project is not None:
+            data["project"] = project
+            record_paths.to_project(data, self.cwd)
         return data
 
     def _write(self) -> None:
+        """Whole or not at all: a write that fails (a full disk) leaves the last good record and raises
+        RecordWriteError."""
         self.updated = now()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".record-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, self.folder / RECORD_FILE)
+        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            safe_write.replace(self.folder / RECORD_FILE, text, prefix="record")
+        except OSError as exc:
+            raise RecordWriteError(f"cannot write the run record ({exc.strerror or exc}); the last one written is "
+                                   "kept: free space, then --resume", where=str(self.folder / RECORD_FILE)) from None
 
 
 def _plain(value: Any, *, drop_empty: bool) -> Any:
@@ -270,6 +289,7 @@ def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[s
     record = RunRecord(runs / run_id, run_id, recipe, now(), {name: StageRecord() for name in stages},
                        cwd=os.getcwd(), versions=versions.recorded())
     record.save()
+    safe_write.keep_reserve(record.folder)
     return record
 
 
@@ -285,43 +305,50 @@ def read(folder: Path) -> RunRecord:
 
 def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
     schema = data.get("schema", 1) if isinstance(data, dict) else None
-    if schema not in (1, SCHEMA) or not isinstance(data.get("stages"), dict):
+    if schema not in (1, 2, SCHEMA) or not isinstance(data.get("stages"), dict):
         if isinstance(schema, int) and schema > SCHEMA:
-            raise RecordError(f"written by a newer swiftpipe (record schema {schema}; this one reads 1 and {SCHEMA}): "
+            raise RecordError(f"written by a newer swiftpipe (record schema {schema}; this one reads 1 to {SCHEMA}): "
                               "upgrade swiftpipe, or give --work-dir another folder", where=str(path))
         raise RecordError(f"not a swiftpipe run record; move {folder} out of the work dir to go on without it",
                           where=str(path))
-    if schema == 1 and isinstance(data.get("recipe"), dict):  # its key named the recipe by its absolute path
-        recipe = data["recipe"]
-        data = {**data, "recipe": {**recipe, "key": chain_key(recipe.get("abspath", ""), recipe.get("params", {}),
-                                                            project=data.get("cwd") or None)}}
+    data = _from_schema_1(dict(data)) if schema == 1 else dict(data)
+    project = record_paths.project_of(folder, data)
+    if schema < 3 and isinstance(data.get("cwd"), str) and data["cwd"] != project:
+        record_paths.to_project(data, data["cwd"])  # absolute under the project where it was: rebased on where it is
+    record_paths.from_project(data, project)
+    data["cwd"] = project
+    data.pop("project", None), data.pop("schema", None)
     try:
-        launcher = data.get("launcher")
-        return RunRecord(
-            folder, data["id"], RecipeInfo(**data["recipe"]), data["created"],
-            {name: _stage_from_json(entry, schema) for name, entry in data["stages"].items()},
-            State(data.get("state", State.PENDING.value)), data.get("cwd", ""), data.get("versions", {}),
-            LauncherInfo(**launcher) if launcher else None, data.get("updated"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordError(f"a damaged run record ({type(exc).__name__}: {exc}); move {folder} out of the work dir "
-                          "to go on without it", where=str(path)) from None
+        return decode(RunRecord, data, given={"folder": folder})
+    except FieldError as exc:
+        raise RecordError(f"a damaged run record: field {exc.field} is {exc.message}; move {folder} out of the work "
+                          "dir to go on without it", where=str(path)) from None
 
 
-def _stage_from_json(entry: dict[str, Any], schema: int) -> StageRecord:
-    entry = dict(entry)
-    if schema == 1 and "job_id" in entry:
-        slurm = entry.get("slurm", {})
-        entry["job"] = {"id": entry["job_id"], "submitted": entry.get("submitted", ""),
-                        "sbatch": entry.get("sbatch", ""), "output": entry.get("slurm_out", ""),
-                        "state": slurm.get("state", "PENDING"), "reason": slurm.get("reason"),
-                        "exit_code": slurm.get("exit_code")}
-        for key in _V1_JOB_KEYS:
-            entry.pop(key, None)
-    entry["outputs"] = {k: v for k, v in entry.get("outputs", {}).items() if v}  # schema 1 kept "none found" as null
-    job = entry.pop("job", None)
-    attempts = [Attempt(**{**a, "state": State(a["state"])}) for a in entry.pop("attempts", [])]
-    return StageRecord(**{**entry, "state": State(entry.get("state", State.PENDING.value))},
-                       job=SlurmJob(**job) if job else None, attempts=attempts)
+def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1: the key named the recipe by its absolute path; a Slurm job's fields were flat in its stage; an
+    output found missing was kept as null."""
+    recipe = data.get("recipe")
+    if isinstance(recipe, dict):
+        data["recipe"] = {**recipe, "key": chain_key(str(recipe.get("abspath", "")), recipe.get("params", {}),
+                                                     project=data.get("cwd") or None)}
+    stages = {}
+    for name, entry in data["stages"].items():
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            if "job_id" in entry:
+                slurm = entry.get("slurm") or {}
+                entry["job"] = {"id": entry["job_id"], "submitted": entry.get("submitted", ""),
+                                "sbatch": entry.get("sbatch", ""), "output": entry.get("slurm_out", ""),
+                                "state": slurm.get("state", "PENDING"), "reason": slurm.get("reason"),
+                                "exit_code": slurm.get("exit_code")}
+                for key in _V1_JOB_KEYS:
+                    entry.pop(key, None)
+            if isinstance(entry.get("outputs"), dict):
+                entry["outputs"] = {k: v for k, v in entry["outputs"].items() if v}
+        stages[name] = entry
+    data["stages"] = stages
+    return data
 
 
 @contextlib.contextmanager

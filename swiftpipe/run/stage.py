@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -17,16 +15,13 @@ from swiftpipe.run import history, layout
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
-from swiftpipe.run.run_record import RunRecord, StageRecord, State, now
+from swiftpipe.run.run_record import RecordWriteError, RunRecord, StageRecord, State, now
 from swiftpipe.run.watch import StageWatcher, View
 
 LOG_TAIL = 20
 
 
-def fingerprint(rendered: RenderedStage) -> str:
-    """What decides whether a finished stage can be reused: its argv and environment."""
-    text = json.dumps([rendered.command.argv, sorted(rendered.command.env)])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+UNFINISHED_MARK = ".swiftpipe-unfinished"  # in a merge target while the launch that created it has not finished
 
 
 @dataclass
@@ -82,6 +77,7 @@ class StageRunner:
         def tick() -> None:
             watcher.tick()
             self._note_run_dir(stage, watcher, entry, before)
+            self._note_target(entry)
 
         def started(pgid: int) -> None:
             entry.pgid = pgid
@@ -92,6 +88,7 @@ class StageRunner:
                                   attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
                                   say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop,
                                   shown=redact_argv(invocation.argv))
+        self._note_target(entry)
         produced = collect(stage, watcher.found, before)
         run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
@@ -108,6 +105,9 @@ class StageRunner:
         else:
             missing = self._missing(stage, entry, needed)
             entry.end(State.FAILED if missing else State.DONE, missing)
+        if entry.state is State.DONE and entry.target_made is not None:
+            with contextlib.suppress(OSError):
+                (Path(entry.target or "") / UNFINISHED_MARK).unlink()
         self.record.save()
         if entry.state is State.FAILED:
             self._report_failure(stage.name, log, entry)
@@ -136,19 +136,40 @@ class StageRunner:
 
     def refused_merge_target(self, stage: Stage) -> str | None:
         """Why a merge must not launch: the folder it would write exists, and ms-swift refuses to overwrite it
-        after loading the whole model. A folder this stage's own earlier launch left unfinished is removed."""
+        after loading the whole model. Only a folder that is provably what this stage's own unfinished launch
+        created (the same folder it recorded, still holding the mark it put there) is removed; never one chosen by
+        its name alone."""
         target = self.merge_target(stage)
         if target is None or not Path(target).exists():
             return None
         entry = self.record.stage(stage.name)
-        if entry.target == target and entry.started is not None and not entry.finished:
+        if (entry.target == target and not entry.finished and entry.target_made is not None
+                and entry.target_made == _identity(Path(target)) and (Path(target) / UNFINISHED_MARK).is_file()):
             shutil.rmtree(target)
             self.say(f"[swiftpipe] {stage.name}: removed {target}, which its own unfinished launch left")
             return None
         owner = history.producer_of(self.record.folder.parent.parent, target)
-        whose = f" (the merged model of run {owner[0]}, stage {owner[1]!r})" if owner else ""
+        whose = f" (the merged model of run {owner[0]}, stage {owner[1]!r})" if owner else \
+            " (not what this stage's own launch left)" if entry.target == target and not entry.finished else ""
         return (f"{target} already exists{whose} and ms-swift refuses to overwrite a merged model: remove it, or "
                 f"--set {stage.name}.output_dir=NEW_FOLDER")
+
+    def _note_target(self, entry: StageRecord) -> None:
+        """A merge target that this launch saw appear (it did not exist at launch) is marked and its identity
+        recorded, so that a later launch can tell it from anyone else's folder at the same path."""
+        if entry.target is None or entry.target_made is not None or not Path(entry.target).is_dir():
+            return
+        try:
+            (Path(entry.target) / UNFINISHED_MARK).write_text(f"{self.record.id}\n", encoding="utf-8")
+        except OSError:
+            return
+        entry.target_made = _identity(Path(entry.target))
+        self._save_quietly()
+
+    def _save_quietly(self) -> None:
+        """A save while the stage runs: one that cannot be written now (a full disk) is kept for the next."""
+        with contextlib.suppress(RecordWriteError):
+            self.record.save()
 
     def _missing(self, stage: Stage, entry: StageRecord, needed: dict[str, str]) -> str | None:
         """Why a stage that exited 0 did not produce what it must: a training run's checkpoint, a merge's model on
@@ -176,10 +197,18 @@ class StageRunner:
         found = run_dir_of(stage, watcher.found, before)
         if found is not None:
             entry.outputs["run_dir"] = str(found)
-            self.record.save()
+            self._save_quietly()
 
     def _report_failure(self, name: str, log: Path, entry: StageRecord) -> None:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL:]
         reason = entry.reason or f"exit code {entry.exit_code}"
         self.say("\n".join([f"[swiftpipe] {name} failed ({reason}); last lines of {log}:",
                             *("    " + line for line in tail)]))
+
+
+def _identity(path: Path) -> str | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return f"{stat.st_dev}:{stat.st_ino}"

@@ -26,7 +26,8 @@ from swiftpipe.run import preflight, run_record
 from swiftpipe.run.launcher import Invocation
 from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.run_record import State
-from swiftpipe.run.stage import StageRunner, fingerprint
+from swiftpipe.run.fingerprint import fingerprint
+from swiftpipe.run.stage import StageRunner
 from swiftpipe.slurm.options import SlurmOptions, SlurmPlan, adapt
 from swiftpipe.slurm.script import sbatch_script
 
@@ -59,7 +60,7 @@ def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, ma
     text = Path(loaded.path).read_bytes()
     (folder / SNAPSHOT).write_bytes(text)
     sets = [redact_set(s) for s in loaded.source.sets]  # the jobs read secrets from sbatch's environment
-    return {"path": loaded.path, "params": list(loaded.source.params), "sets": sets,
+    return {"path": loaded.path, "params": list(loaded.source.shown_params), "sets": sets,
             "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect),
             "recipe_sha256": hashlib.sha256(text).hexdigest()}
 
@@ -105,5 +106,5 @@ def run_job(folder: Path, name: str) -> int:
     except Unresolved as missing:
         state = runner.not_launched(name, f"{missing} was not recorded by the job before this one")
     else:
-        state = runner.run(stage, rendered, fingerprint=current)
+        state = runner.run(stage, rendered, fingerprint=current.value)
     return 0 if state in run_record.FINISHED else 130 if state is State.INTERRUPTED else 1

@@ -15,14 +15,19 @@ from typing import Callable
 from swiftpipe import console
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
-from swiftpipe.recipe.loading import LoadedRecipe, jsonable
+from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
-from swiftpipe.render.commands import Resolver, build_command, render_stage
+from swiftpipe.render.commands import RenderedStage, Resolver, build_command, render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_record
 from swiftpipe.run.chat import chat_note
-from swiftpipe.run.outputs import FINISHED_BEFORE_STOP, checkpoint_to_resume, end_if_finished_before_stop
+from swiftpipe.run.outputs import (
+    FINISHED_BEFORE_STOP,
+    changed_since_checkpoint,
+    checkpoint_to_resume,
+    end_if_finished_before_stop,
+)
 from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.run_record import (
     CHECKED_DIR,
@@ -34,7 +39,7 @@ from swiftpipe.run.run_record import (
     StageRecord,
     State,
 )
-from swiftpipe.run.stage import fingerprint
+from swiftpipe.run.fingerprint import fingerprint
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.job import invocation
@@ -64,7 +69,7 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
         console.warn(warning)
     preflight.swift_executable()
     record = previous or run_record.create(
-        work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path, params=jsonable(loaded.values),
+        work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path, params=loaded.recorded_params(),
         sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     with run_record.locked(record.folder) as record:
         record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port,
@@ -91,7 +96,7 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
             continue
         if after is None and entry.finished:  # resubmitting: it ran after an observing stage that failed
             continue
-        resume_from = checkpoint_to_resume(stage, entry)
+        resume_from = _checkpoint_to_resume(loaded, dialect, stage, entry, resolve, say)
         if stage.interactive:
             entry.restart(State.SKIPPED, chat_note(loaded.path, stage))
             continue
@@ -122,11 +127,28 @@ def _finished_before_stop(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, 
                           resolve: Resolver) -> bool:
     if not stage.trains or not entry.outputs.get("run_dir"):
         return False
+    rendered = _rendered(loaded, dialect, stage, resolve)
+    return rendered is not None and end_if_finished_before_stop(stage, entry, fingerprint(rendered))
+
+
+def _checkpoint_to_resume(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
+                          resolve: Resolver, say: Callable[[str], None]) -> str | None:
+    rendered = _rendered(loaded, dialect, stage, resolve) if stage.trains else None
+    if rendered is None:
+        return None
+    current = fingerprint(rendered)
+    started_over = changed_since_checkpoint(stage, entry, current, rendered.command.redacted().argv)
+    if started_over:
+        say(f"[swiftpipe] {stage.name}: {started_over}")
+    return checkpoint_to_resume(stage, entry, current)
+
+
+def _rendered(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, resolve: Resolver) -> RenderedStage | None:
+    """The stage as written, or None while an input it takes is not recorded yet."""
     try:
-        current = fingerprint(render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve))
+        return render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve)
     except Unresolved:
-        return False
-    return end_if_finished_before_stop(stage, entry, current)
+        return None
 
 
 def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:

@@ -1,0 +1,114 @@
+"""Files that are replaced whole or not at all, even on a full disk: the run record and the work dir's index.
+
+A write goes to a temporary file beside the target, is flushed to disk, and is renamed over it; a write that fails
+(no space, a file-size limit, a read-only disk) removes its temporary file and leaves the last good file in place.
+A run folder keeps a small reserve file: when the disk is full, the reserve is given up so that the record saying
+how the stage ended can still be written. Temporaries are named after their writer's pid, so that those of a
+killed swiftpipe are swept on the next start and a live writer's never are.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import time
+from pathlib import Path
+
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 1 << 20  # a record with twenty answers per stage is well under 100 KB: room for several writes
+_TEMPORARY = re.compile(r"^\.(?:record|index)-(\d+)-[\w.-]*\.tmp$")
+_UNNAMED = re.compile(r"^\.(?:record|index)-[\w]+\.json$")  # swiftpipe 0.1's, without their writer's pid
+_UNNAMED_AGE = 600.0  # seconds: no write takes that long
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class WriteFailed(OSError):
+    """A file that could not be written; the one it replaces is unchanged."""
+
+
+def replace(path: Path, text: str, *, prefix: str) -> None:
+    """Write `text` to `path` through a temporary file renamed over it. On a full disk the folder's reserve, if
+    any, is released and the write tried once more; a write that still fails raises WriteFailed."""
+    try:
+        _replace(path, text, prefix)
+    except OSError as exc:
+        if exc.errno not in _FULL or not _release_reserve(path.parent):
+            raise WriteFailed(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        try:
+            _replace(path, text, prefix)
+        except OSError as again:
+            raise WriteFailed(again.errno, f"cannot write {path}: {again.strerror or again}") from None
+
+
+def _replace(path: Path, text: str, prefix: str) -> None:
+    temporary = path.parent / f".{prefix}-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def keep_reserve(folder: Path) -> None:
+    """Set aside RESERVE_BYTES in `folder` for the writes that end a run; nothing if the disk is already full."""
+    reserve = folder / RESERVE_FILE
+    if reserve.exists():
+        return
+    try:
+        with open(reserve, "wb") as f:
+            f.write(b"\0" * RESERVE_BYTES)  # written, not a sparse file: the blocks are really held
+    except OSError:
+        with contextlib.suppress(OSError):
+            reserve.unlink()
+
+
+def _release_reserve(folder: Path) -> bool:
+    try:
+        (folder / RESERVE_FILE).unlink()
+    except OSError:
+        return False
+    return True
+
+
+def sweep(folder: Path) -> int:
+    """Remove the temporaries in `folder` whose writer is gone (a killed swiftpipe's); returns how many."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match is None and not (_UNNAMED.match(name) and _older(folder / name, _UNNAMED_AGE)):
+            continue
+        if match is not None and _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(folder / name)
+            removed += 1
+    return removed
+
+
+def _older(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
