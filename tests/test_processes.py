@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from test_nothing_lost import _sleeping_sft, _start
+from test_runner import _record
 
 from swiftpipe.data import parallel
 from swiftpipe.run.process import group_alive
@@ -106,3 +108,61 @@ def test_kill_9_of_data_validate_ends_its_workers(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def _gone(pid: int) -> bool:
+    return _stat(pid) is None or _stat(pid)[0] in "ZX"  # type: ignore[index]
+
+
+def _ends_with_the_sft_failed(proc: subprocess.Popen, supervisor: int) -> str:
+    """The run's output, once it ended with the SFT failed for its killed supervisor and every later stage aborted."""
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, output
+    record = _record()
+    sft = record["stages"]["sft"]
+    assert record["state"] == "failed" and sft["state"] == "failed" and sft["exit_code"] == -signal.SIGKILL
+    assert sft["reason"].startswith(f"its supervisor (process {supervisor}) was killed by SIGKILL")
+    assert record["stages"]["merge"] == {"state": "aborted", "reason": "prerequisite sft failed"}
+    assert f"sft failed (its supervisor (process {supervisor}) was killed by SIGKILL" in output
+    return output
+
+
+@pytest.mark.skipif(not LINUX, reason="the stage's processes are found through /proc")
+def test_a_killed_supervisor_takes_what_it_started_down_with_it(chain: Path, fake_swift: Path) -> None:
+    """As ms-swift's `swift` does, the fake runs the training in a child of its own: the kernel ends `swift` with
+    its supervisor, and swiftpipe stops the training it leaves in the group."""
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:120", "FAKE_SWIFT_RUN_SH": "1"})
+    training = _sleeping_sft(fake_swift)
+    supervisor = _record()["stages"]["sft"]["pgid"]
+    wrapper = _stat(training["pid"])[1]  # type: ignore[index]
+    assert training["pgid"] == supervisor and _stat(wrapper)[1] == supervisor  # type: ignore[index]
+    try:
+        os.kill(supervisor, signal.SIGKILL)
+        output = _ends_with_the_sft_failed(proc, supervisor)
+        assert _gone(wrapper) and _gone(training["pid"]) and not group_alive(supervisor)
+        assert "what it started was stopped" in _record()["stages"]["sft"]["reason"]
+        assert f"stopping: SIGINT sent to process group {supervisor}" in output
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(supervisor, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux's")
+def test_swift_ends_with_its_supervisor_while_swiftpipe_cannot_act(chain: Path, fake_swift: Path) -> None:
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:120"})
+    swift = _sleeping_sft(fake_swift)
+    supervisor = _record()["stages"]["sft"]["pgid"]
+    try:
+        proc.send_signal(signal.SIGSTOP)  # swiftpipe stops nothing now: only the kernel can
+        os.kill(supervisor, signal.SIGKILL)
+        _wait_for(lambda: _gone(swift["pid"]), timeout=20)
+        proc.send_signal(signal.SIGCONT)
+        _ends_with_the_sft_failed(proc, supervisor)
+        assert not group_alive(supervisor)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(supervisor, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()

@@ -109,14 +109,15 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
             try:
                 on_start(proc.pid)
                 interrupted = _wait(proc, stop, tick, grace, say, copier)
+                orphaned = None if interrupted else _after_supervisor_killed(proc, grace, say)
             except BaseException:  # swiftpipe's own failure: the stage must not outlive it
                 _stop_group(proc, grace, say)
                 raise
             if copier is not None:
-                copier.join()
+                copier.join()  # after the group is stopped: what it leaves running holds the output open
         finally:
             os.close(held)
-    failure = copier.failure if copier is not None else None
+    failure = (copier.failure if copier is not None else None) or orphaned
     return Outcome(proc.returncode, interrupted and failure is None, time.monotonic() - started, failure)
 
 
@@ -190,6 +191,26 @@ def _wait(proc: subprocess.Popen, stop: threading.Event, tick: Callable[[], None
     return False
 
 
+def _after_supervisor_killed(proc: subprocess.Popen, grace: Grace, say: Callable[[str], None]) -> str | None:
+    """Why the stage failed when its supervisor was killed (it ends by a signal no other way, see supervise.py),
+    after stopping what it left running: the stage follows its supervisor, as its supervisor follows swiftpipe."""
+    if proc.returncode >= 0:
+        return None
+    why = f"its supervisor (process {proc.pid}) was killed by {_signal_name(-proc.returncode)}"
+    if not group_alive(proc.pid):
+        return why
+    say(f"{why}; stopping what it started")
+    _stop_group(proc, grace, say)
+    return f"{why}; what it started was stopped"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _stop_group(proc: subprocess.Popen, grace: Grace, say: Callable[[str], None]) -> None:
     steps = ((signal.SIGINT, grace.interrupt, "terminate"), (signal.SIGTERM, grace.terminate, "kill"),
              (signal.SIGKILL, None, ""))
@@ -202,8 +223,20 @@ def _stop_group(proc: subprocess.Popen, grace: Grace, say: Callable[[str], None]
             proc.wait()
             break
         say(f"stopping: {sig.name} sent to process group {proc.pid}; {next_step} in {wait:g} s if it goes on")
-        try:
-            proc.wait(timeout=wait)
+        if _ended(proc, wait):
             break
-        except subprocess.TimeoutExpired:
-            continue
+
+
+def _ended(proc: subprocess.Popen, seconds: float) -> bool:
+    """Whether the supervisor and every process of its group end within `seconds`: a process the supervisor
+    no longer waits for (its own is gone, or it was killed) is stopped too."""
+    deadline = time.monotonic() + seconds
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    while group_alive(proc.pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -5,17 +5,21 @@ would leave them running. The supervisor leads the stage's process group and sta
 read end of a pipe whose write end only swiftpipe holds. When swiftpipe dies, even by `kill -9` or a dropped ssh
 session, the pipe reads end-of-file and the supervisor stops the whole group: interrupt, terminate, kill, with
 the grace periods swiftpipe gave it. It ignores the interrupt and terminate it sends (they are for ms-swift) and
-exits with ms-swift's exit code (128 + N for signal N, as shells report it).
+exits with ms-swift's exit code (128 + N for signal N, as shells report it). If the supervisor itself is killed,
+`swift` gets SIGTERM from the kernel (Linux), and swiftpipe stops the rest of the group.
 
     python -m swiftpipe.run.supervise FD INTERRUPT_GRACE TERMINATE_GRACE -- ARGV...
 """
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 import threading
+
+from swiftpipe import signals
 
 
 def _watch_parent(fd: int, child: subprocess.Popen, graces: tuple[float, float]) -> None:
@@ -35,7 +39,10 @@ def main(argv: list[str]) -> int:
     fd, interrupt, terminate, separator, *command = argv
     if separator != "--" or not command:
         sys.exit("usage: python -m swiftpipe.run.supervise FD INTERRUPT_GRACE TERMINATE_GRACE -- ARGV...")
-    child = subprocess.Popen(command)  # the pipe is not inherited: close_fds
+    # The pipe is not inherited (close_fds). preexec_fn is safe here: no other thread runs yet. SIGTERM, not SIGKILL:
+    # real `swift` runs the training in a child of its own, which swiftpipe stops gently with the rest of the group.
+    child = subprocess.Popen(command, preexec_fn=functools.partial(signals.die_with_parent, signal.SIGTERM,
+                                                                   os.getpid()))
     for sig in (signal.SIGINT, signal.SIGTERM):  # after the start: an ignored signal would be inherited
         signal.signal(sig, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(int(fd), child, (float(interrupt), float(terminate))),
