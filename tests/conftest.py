@@ -65,6 +65,30 @@ def real_swift_guard(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     assert not calls.exists(), f"a fast test launched swift: {calls.read_text()}"
 
 
+@pytest.fixture(scope="session")
+def stand_in_hub():
+    """One tests/fake_hub.py server for the session: what a fast test reaches when it asks "a hub"."""
+    from fake_hub import FakeHub
+
+    hub = FakeHub().start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(autouse=True)
+def real_hub_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A fast test never asks a real hub: pre-flight asks whether the hub of a model id answers, and here the
+    stand-in on 127.0.0.1 does (with no model in it), whatever the machine's network or offline settings. A test
+    of hub behaviour sets its own endpoints and caches in the environment of the process it starts."""
+    if request.node.get_closest_marker("e2e"):
+        return
+    hub = request.getfixturevalue("stand_in_hub")
+    for name in ("HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE", "USE_HF"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", hub.url)
+
+
 # Four stages on the fake swift: pretrain -> LoRA SFT -> merge -> batch inference, with one parameter.
 FAKE_CHAIN = '''
 def recipe(out: str = "out"):

@@ -158,3 +158,99 @@ def test_an_output_dir_in_a_read_only_folder_fails_preflight(chain: Path, write_
     result = CliRunner().invoke(main, ["run", recipe, "--stage", "sft", "--quiet"])
     assert (result.exit_code, result.output) == (2, "error: blocked.py: stage 'sft', --output_dir: ro/sft: ro is not "
                                                     "writable\n")
+
+
+# 4. a model that is neither a folder nor in a hub cache, with the hub unreachable
+
+ASK = '''
+def recipe(model: str = "Qwen/Tiny"):
+    return make_recipe("ask", [infer("ask", {"model": model, "val_dataset": "q.jsonl"})])
+'''
+
+
+def test_a_missing_model_written_as_a_folder_is_a_missing_folder_and_no_hub_is_asked(
+        tmp_path: Path, write_recipe, monkeypatch, stand_in_hub) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("q.jsonl").write_text('{"query": "q"}\n')
+    Path("work").mkdir()
+    recipe = write_recipe(ASK).name
+    for model in ("work/tiny-qwen2", "./tiny", "models/qwen/tiny", "~/nowhere-swiftpipe"):
+        result = CliRunner().invoke(main, ["run", recipe, "-p", f"model={model}", "--dry-run"])
+        shown = str(Path(model).expanduser())
+        assert (result.exit_code, result.output) == (2, f"error: {recipe}: stage 'ask', --model: {shown}: no such "
+                                                        "folder\n"), model
+    assert stand_in_hub.requests == []
+
+
+@pytest.fixture
+def offline_run(tmp_path: Path, write_recipe):
+    """`swiftpipe run ask.py ...` in its own process (the hubs' libraries read their settings at import), with
+    its own caches and the hubs at `hub.url`; returns (exit code, stderr)."""
+    import subprocess
+    import sys
+
+    from fake_hub import FakeHub
+
+    hub = FakeHub().start()
+    hub.add("model", "Qwen/Tiny", {"config.json": b"{}"})
+    (tmp_path / "q.jsonl").write_text('{"query": "q"}\n')
+    write_recipe(ASK, name="ask.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "MODELSCOPE_", "USE_HF"))}
+    env.update(HOME=str(tmp_path / "home"), HF_HOME=str(tmp_path / "hf"), MODELSCOPE_CACHE=str(tmp_path / "ms"),
+               HF_ENDPOINT=hub.url, MODELSCOPE_ENDPOINT=hub.url, HF_HUB_DISABLE_TELEMETRY="1",
+               MODELSCOPE_API_MAX_RETRIES="1", MODELSCOPE_DOWNLOAD_MAX_RETRIES="1",
+               PATH=f"{Path(__file__).parent / 'fake_swift'}{os.pathsep}{env['PATH']}",
+               FAKE_SWIFT_LOG=str(tmp_path / "swift-calls.jsonl"))
+
+    def run(*args: str, **extra: str) -> tuple[int, str]:
+        done = subprocess.run([sys.executable, "-m", "swiftpipe", *args], env={**env, **extra}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.returncode, done.stderr
+
+    run.hub = hub
+    yield run
+    hub.stop()
+
+
+@pytest.mark.parametrize("use_hf", ["0", "1"], ids=["modelscope", "hf"])
+def test_a_model_id_in_no_cache_with_the_hub_unreachable_is_one_line(offline_run, use_hf: str,
+                                                                     tmp_path: Path) -> None:
+    hub, cache = ("the Hugging Face Hub", "Hugging Face") if use_hf == "1" else ("ModelScope", "ModelScope")
+    which = "hf" if use_hf == "1" else "modelscope"
+    offline_run.hub.stop()  # connection refused from now on
+    code, stderr = offline_run("run", "ask.py", "--quiet", USE_HF=use_hf)
+    assert code == 2
+    [line] = stderr.splitlines()
+    assert line.startswith(f"error: ask.py: stage 'ask', --model: Qwen/Tiny: no such folder, and not a model id in "
+                           f"the {cache} cache; {hub} cannot be reached (no answer from {offline_run.hub.url}: ")
+    assert line.endswith(f"): give a model folder, or run `swiftpipe download model Qwen/Tiny --hub {which}` where "
+                         "there is network")
+    assert not (tmp_path / "swift-calls.jsonl").exists()  # nothing launched
+
+
+def test_an_offline_switch_is_taken_at_its_word_and_no_hub_is_asked(offline_run) -> None:
+    code, stderr = offline_run("run", "ask.py", "--quiet", USE_HF="1", HF_HUB_OFFLINE="1")
+    assert (code, stderr) == (2, "error: ask.py: stage 'ask', --model: Qwen/Tiny: no such folder, and not a model id "
+                                 "in the Hugging Face cache; the Hugging Face Hub cannot be reached (offline: "
+                                 "HF_HUB_OFFLINE=1): give a model folder, or run `swiftpipe download model Qwen/Tiny "
+                                 "--hub hf` where there is network\n")
+    assert offline_run.hub.requests == []
+
+
+def test_a_cached_model_id_with_the_hub_unreachable(offline_run) -> None:
+    """The Hugging Face Hub's library reads its cache when the hub is unreachable, so ms-swift gets the model;
+    ModelScope's asks the hub even for a cached model, so pre-flight names the cached folder to give instead."""
+    for which in ("hf", "modelscope"):
+        assert offline_run("download", "model", "Qwen/Tiny", "--hub", which)[0] == 0
+    assert offline_run("run", "ask.py", "--dry-run")[0] == 0  # the hub answers: nothing to say
+    offline_run.hub.stop()
+    assert offline_run("run", "ask.py", "--dry-run", USE_HF="1") == (0, "")
+    code, stderr = offline_run("run", "ask.py", "--dry-run")
+    assert code == 2
+    folder = stderr.rstrip("\n").rsplit("--model ", 1)[1]
+    assert stderr.startswith("error: ask.py: stage 'ask', --model: Qwen/Tiny: ModelScope cannot be reached (no "
+                             f"answer from {offline_run.hub.url}: ")
+    assert "), and ms-swift asks it even for a model in its cache: give the cached folder, --model " in stderr
+    assert (Path(folder) / "config.json").is_file()
+    assert offline_run("run", "ask.py", "--dry-run", "-p", f"model={folder}")[0] == 0

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Sequence
 
 from swiftpipe.errors import UserError
+from swiftpipe.hub.offline import hub_of, offline_switch
 
 HUBS = ("modelscope", "hf")
 KINDS = ("model", "dataset")
-_TRUE = ("1", "true", "yes", "on")
 
 
 class HubError(UserError):
@@ -40,13 +40,16 @@ class Fetched:
 
 def default_hub() -> str:
     """ms-swift's own switch: `USE_HF=1` means the Hugging Face Hub, anything else ModelScope."""
-    return "hf" if os.environ.get("USE_HF", "").lower() in _TRUE else "modelscope"
+    return hub_of(os.environ)
 
 
 def is_offline(hub: str) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE:
-        return True
-    return hub == "modelscope" and os.environ.get("MODELSCOPE_OFFLINE", "").lower() in _TRUE
+    return offline_switch(hub, os.environ) is not None
+
+
+def fetch_cached(kind: str, repo_id: str, hub: str) -> list[Path]:
+    """A whole repository from the hub's cache, never the network; the library's error when it is not there."""
+    return (_from_hf if hub == "hf" else _from_modelscope)(kind, repo_id, (), None, True)
 
 
 def download(kind: str, repo_id: str, *, hub: str | None = None, files: Sequence[str] = (),

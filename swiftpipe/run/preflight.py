@@ -38,6 +38,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
     a bar while a large one is read, on a terminal."""
     problems: list[str] = []
     warnings: list[str] = []
+    asked: dict[tuple[str, str], str | None] = {}  # each hub asked once: why it cannot be reached, or None
     gpus = visible_gpus() if gpus is None else gpus
     for name in stages:
         stage = recipe.stage(name)
@@ -56,10 +57,12 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                     if not found and flag == "val_dataset" and stage.flags.get("metric") is not None:
                         found = _check_references(Path(data_path), str(stage.flags["metric"]))
                     problems += [f"{at}, --{flag}: {p}" for p in found]
-                elif flag in MODEL_FLAGS and _is_local(text):
+                elif flag in MODEL_FLAGS and _looks_like_path(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), "config.json")]
-                elif flag in ADAPTER_FLAGS and _is_local(text):
+                elif flag in ADAPTER_FLAGS and _looks_like_path(text):
                     problems += [f"{at}, --{flag}: {p}" for p in _check_model_dir(Path(text), None)]
+                elif flag in MODEL_FLAGS and not allocation:  # a Slurm job asks the hub from its own node
+                    problems += [f"{at}, --{flag}: {p}" for p in _check_hub_model(text, flag, stage, launch, asked)]
         problems += [f"{at}, --eval_dataset_args: {p}" for p in _check_eval_set(stage, checked, progress)]
         problems += [f"{at}, --{flag}: {p}" for flag, p in _check_created(stage)]
         if not allocation:
@@ -242,6 +245,26 @@ def _visible(launch: Launch, gpus: int) -> int:
 def _is_local(text: str) -> bool:
     """A path rather than a hub id: it exists, or it is written like a path."""
     return text.startswith(("/", "./", "../", "~")) or Path(text).exists() or text.endswith((".json", ".jsonl"))
+
+
+def _looks_like_path(text: str) -> bool:
+    """A model or adapter written as a folder, so a missing one is a missing folder, never a hub id to ask for:
+    it exists, starts like a path, has more than one `/` (a hub id has one), or its first part is a folder here
+    (`work/tiny-qwen2` where `work/` exists)."""
+    name = text.split(":", 1)[0]  # ms-swift's `model_id:subfolder`
+    first = name.split("/", 1)[0]
+    return (text.startswith((".", "/", "~")) or name.count("/") > 1 or Path(text).exists()
+            or ("/" in name and Path(first).is_dir()))
+
+
+def _check_hub_model(text: str, flag: str, stage: Stage, launch: Launch,
+                     asked: dict[tuple[str, str], str | None]) -> list[str]:
+    from swiftpipe.hub import offline
+
+    given = stage.flags.get("use_hf")
+    problem = offline.unavailable(text, flag=flag, env={**os.environ, **dict(launch.environment())},
+                                  use_hf=None if given is None else is_true(given), asked=asked)
+    return [problem] if problem else []
 
 
 def _check_model_dir(path: Path, required: str | None) -> list[str]:
