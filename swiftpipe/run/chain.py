@@ -107,6 +107,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     record = previous or run_record.create(
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
         params=loaded.recorded_params(), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
+    safe_write.keep_reserve(record.folder)  # a resumed run's reserve may have been given up to a full disk
     references.record = record
     hint = loaded.source.continues()
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,

@@ -316,7 +316,8 @@ def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
     if schema < 3 and isinstance(data.get("cwd"), str) and data["cwd"] != project:
         record_paths.to_project(data, data["cwd"])  # absolute under the project where it was: rebased on where it is
     record_paths.from_project(data, project)
-    data["cwd"] = project
+    if isinstance(data.get("cwd", ""), str):  # one of another type is left for the typed reading to name
+        data["cwd"] = project
     data.pop("project", None), data.pop("schema", None)
     try:
         return decode(RunRecord, data, given={"folder": folder})

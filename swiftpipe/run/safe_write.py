@@ -34,11 +34,11 @@ def replace(path: Path, text: str, *, prefix: str) -> None:
         _replace(path, text, prefix)
     except OSError as exc:
         if exc.errno not in _FULL or not _release_reserve(path.parent):
-            raise WriteFailed(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+            raise WriteFailed(exc.errno, exc.strerror or str(exc), str(path)) from None
         try:
             _replace(path, text, prefix)
         except OSError as again:
-            raise WriteFailed(again.errno, f"cannot write {path}: {again.strerror or again}") from None
+            raise WriteFailed(again.errno, again.strerror or str(again), str(path)) from None
 
 
 def _replace(path: Path, text: str, prefix: str) -> None:

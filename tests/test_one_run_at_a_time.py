@@ -1,0 +1,62 @@
+"""Two swiftpipes started at the same moment on one chain, or on two chains writing one output_dir: one runs, the
+other is refused in one line naming the running one, or waits for it with --wait. Against the fake `swift`."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_runner import _calls
+
+TRIES = 5
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", *args, "--quiet"],
+                            env={**os.environ, "FAKE_SWIFT_SLEEP_ON": "pt:0.5", **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _pair(first: list[str], second: list[str]) -> list[tuple[int, str]]:
+    """Both started within a few milliseconds; their exit codes and outputs."""
+    procs = [_start(*first), _start(*second)]
+    return [(p.wait(timeout=60), p.stdout.read()) for p in procs]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("second", [[], ["--resume"]], ids=["run", "resume"])
+def test_two_runs_of_one_chain_started_together_make_one_run(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                               second: list[str]) -> None:
+    for attempt in range(TRIES):
+        work = f"w{attempt}"
+        ended = _pair([str(chain), "--work-dir", work], [str(chain), "--work-dir", work, *second])
+        codes = sorted(code for code, _ in ended)
+        assert codes == [0, 2], ended
+        refused = next(output for code, output in ended if code == 2)
+        assert len(refused.strip().splitlines()) == 1, refused
+        assert refused.startswith(f"error: {chain} with these parameters: in use by ") and \
+            f"(swiftpipe run {chain}, since " in refused and "--wait" in refused, refused
+        assert len(list(Path(work, "runs").glob("*/record.json"))) == 1
+    calls = [c["argv"][1] for c in _calls(fake_swift)]
+    assert calls == ["pt", "sft", "export", "infer"] * TRIES  # every stage once per try, never twice at once
+
+
+def test_two_recipes_writing_one_output_dir_do_not_run_at_once(chain: Path, fake_swift: Path, write_recipe) -> None:
+    other = write_recipe("def recipe():\n    return make_recipe('other', [pretrain('pt', {'model': 'base', "
+                         "'dataset': 'data/pt.jsonl', 'output_dir': 'out/sft'})])\n", name="other.py")
+    ended = _pair([str(chain)], [other.name])
+    assert sorted(code for code, _ in ended) == [0, 2], ended
+    refused = next(output for code, output in ended if code == 2)
+    assert refused.startswith("error: --output_dir out/sft: in use by ") and len(refused.splitlines()) == 1
+
+
+def test_wait_runs_after_the_running_one_ends(chain: Path, fake_swift: Path) -> None:
+    first = _start(str(chain))
+    second = _start(str(chain), "--resume", "--wait", env={"FAKE_SWIFT_SLEEP_ON": ""})
+    assert first.wait(timeout=60) == 0
+    output = second.stdout.read()  # type: ignore[union-attr]
+    assert second.wait(timeout=60) == 0, output
+    assert "in use by" in output and "waiting for it to end" in output
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]  # then all reused
+    assert len(list(Path(".swiftpipe/runs").glob("*/record.json"))) == 1
