@@ -20,7 +20,7 @@ from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import RenderedStage, Resolver, build_command, render_stage
 from swiftpipe.render.dialects import Dialect
-from swiftpipe.run import history, preflight, run_record
+from swiftpipe.run import history, preflight, run_lock, run_record
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.outputs import (
     FINISHED_BEFORE_STOP,
@@ -55,8 +55,18 @@ STOPPED_BY_SLURM = frozenset({"TIMEOUT", "PREEMPTED", "DEADLINE"})
 
 def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir: Path, stages: list[str] | None,
            resume: bool, master_port: int | None, say: Callable[[str], None], recheck: bool = False) -> RunRecord:
-    """Check, then sbatch every stage of the chain (from the first unfinished one, with `resume`)."""
+    """Check, then sbatch every stage of the chain (from the first unfinished one, with `resume`). The chain and its
+    output folders are claimed while it is submitted, as for a local run: two submissions at once make one."""
     client.available()
+    chosen = stages or loaded.recipe.stage_names
+    with run_lock.claimed(work_dir, run_lock.claims(loaded, chosen), who=f"swiftpipe run {loaded.path} --launcher "
+                          f"slurm, since {run_record.now()[11:19]}"):
+        return _submit(loaded, plan, dialect, work_dir=work_dir, stages=stages, resume=resume, say=say,
+                       recheck=recheck, master_port=master_port)
+
+
+def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir: Path, stages: list[str] | None,
+            resume: bool, master_port: int | None, say: Callable[[str], None], recheck: bool) -> RunRecord:
     previous = _resumable(work_dir, loaded) if resume else None
     names = _to_submit(previous, loaded, stages)
     if previous is not None and not names:
