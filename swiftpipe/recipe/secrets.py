@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 REDACTED = "<redacted>"
 # By the name's last word: hub_token, HF_TOKEN, wandb_api_key, OPENAI_API_KEY, aws_secret_access_key; never
@@ -38,7 +38,7 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
             hide_next = False
             continue
         name, equals, _ = word.partition("=")
-        if word.startswith("--") and is_secret(name):
+        if word.startswith("--") and is_secret(name[2:]):
             shown.append(f"{name}={REDACTED}" if equals else word)
             hide_next = not equals
         else:
@@ -69,3 +69,86 @@ def set_from_environment(text: str) -> tuple[str, str | None]:
     if not (equals and is_secret(flag)) or not re.fullmatch(r"[\w.-]+", target):
         return shlex.quote(text), None
     return f'{target}="${variable(flag)}"', variable(flag)
+
+
+def secret_values(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The values of the secret flags in `argv` and of the secret variables in `env`: what a program's output must
+    not show, in whatever form it prints them."""
+    values = [value for name, value in env.items() if is_secret(name)]
+    hide_next = False
+    for word in argv:
+        if hide_next:
+            values.append(word)
+            hide_next = False
+            continue
+        name, equals, value = word.partition("=")
+        if word.startswith("--") and is_secret(name[2:]):
+            if equals:
+                values.append(value)
+            else:
+                hide_next = True
+    return values
+
+
+# The forms ms-swift 3.12 prints its arguments in, each value then hidden when its name is a secret's:
+#   run sh: `python .../sft.py --hub_token VALUE ...`     (swift/cli/main.py echoes the whole command)
+#   args: ExportArguments(..., hub_token='VALUE', ...)      (a dataclass's repr: export, infer, eval)
+#   swanlab_secret=VALUE,                                    (transformers' TrainingArguments.__str__, one a line;
+#                                                             it hides *_token itself, not *_secret or *_api_key)
+#   {'hub_token': 'VALUE'}, HF_TOKEN=VALUE, "api_key": "VALUE"  (dicts, the environment, JSON)
+_VALUE = r"""(?P<value>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|[^\s,;)}\]`'"]+)"""
+_FLAG_WORD = re.compile(r"--(?P<name>[\w-]+)(?:=|[ \t]+)(?!--)" + _VALUE)
+_ASSIGNED = re.compile(r"(?P<name>\w+)=" + _VALUE)
+_QUOTED_KEY = re.compile(r"""(?P<quote>['"])(?P<name>\w+)(?P=quote)[ \t]*:[ \t]*""" + _VALUE)  # not `NAME: text`
+_SHORTEST_KNOWN = 4  # a known value shorter than this is not replaced wherever it appears: it would be everywhere
+
+
+def redact_text(text: str, known: Iterable[str] = ()) -> str:
+    """`text` (a program's output) with every `known` secret value replaced wherever it appears, and the value of
+    every secret name in the forms above; a value never spans lines."""
+    for value in sorted({v for v in known if len(v) >= _SHORTEST_KNOWN}, key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    for form in (_FLAG_WORD, _ASSIGNED, _QUOTED_KEY):
+        text = form.sub(_hidden, text)
+    return text
+
+
+_NO_SECRET = re.compile(r"None|''|\"\"|<[A-Z_]+>")  # nothing given, or hidden already (transformers' <HUB_TOKEN>)
+
+
+def _hidden(match: re.Match[str]) -> str:
+    if not is_secret(match["name"]) or _NO_SECRET.fullmatch(match["value"]):
+        return match[0]
+    value = match["value"]
+    quote = value[0] if value[0] in "'\"" else ""
+    return match[0][:match.start("value") - match.start()] + quote + REDACTED + quote
+
+
+class OutputRedactor:
+    """A program's output redacted as it streams (bytes in, bytes out, byte for byte elsewhere): a line at a time, so
+    that no secret is cut in two where a read ends. The unfinished last line is held until its end (a newline, or
+    the carriage return of a progress bar) comes, or until it is `longest` bytes long."""
+
+    def __init__(self, known: Iterable[str] = (), *, longest: int = 1 << 20) -> None:
+        self.known, self.longest = list(known), longest
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._held + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if not cut and len(data) < self.longest:
+            self._held = data
+            return b""
+        cut = cut or len(data)
+        self._held = data[cut:]
+        return self._redacted(data[:cut])
+
+    def end(self) -> bytes:
+        """What is still held, at the end of the output."""
+        rest, self._held = self._held, b""
+        return self._redacted(rest)
+
+    def _redacted(self, data: bytes) -> bytes:
+        if not data:
+            return data
+        return redact_text(data.decode("utf-8", "surrogateescape"), self.known).encode("utf-8", "surrogateescape")

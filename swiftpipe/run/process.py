@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Callable, Mapping, Sequence
 
 from swiftpipe import signals
+from swiftpipe.recipe.secrets import OutputRedactor, redact_argv, secret_values
 
 
 @dataclass(frozen=True)
@@ -95,17 +96,19 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
     `on_start` gets the process group as soon as it exists; `tick` is called about once a second while it runs
     (progress display); `say` tells what happens while the group is being stopped. A `stop` already set (a signal
     that arrived while the stage was being prepared, see `stops_deferred`) stops the process as soon as it starts.
-    The log's first line is `shown` (the argv with secrets redacted), else the argv.
+    The log's first line is `shown`, else the argv with secrets redacted; in the output copied to `log` and
+    `on_output`, secrets are redacted (recipe/secrets.py: redact_text), a line at a time.
     """
     started = time.monotonic()
     stop = stop or threading.Event()
     # Unbuffered: a write that fails is lost, not retried when the log is closed.
     with stops_deferred(stop), open(log, "ab", buffering=0) as sink:  # a stop now stops the group (see _wait)
-        sink.write(f"$ {' '.join(shown or argv)}\n".encode())
+        sink.write(f"$ {' '.join(shown or redact_argv(argv))}\n".encode())
         lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
         try:
             proc = _start_supervised(argv, env=env, attach=attach, grace=grace, lifeline=lifeline)
-            copier = None if attach else _Copier(proc, sink, on_output, stop)
+            # ms-swift prints its arguments, secrets too (see recipe/secrets.py): neither log nor screen shows them
+            copier = None if attach else _Copier(proc, sink, on_output, stop, OutputRedactor(secret_values(argv, env)))
             try:
                 on_start(proc.pid)
                 interrupted = _wait(proc, stop, tick, grace, say, copier)
@@ -153,27 +156,33 @@ class _Copier(threading.Thread):
     noted and the output still drained, so that the process never blocks on a full pipe; the stage is stopped."""
 
     def __init__(self, proc: subprocess.Popen, sink: IO[bytes], on_output: Callable[[bytes], None],
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, redactor: OutputRedactor) -> None:
         super().__init__(daemon=True)
-        self.proc, self.sink, self.on_output, self.stop = proc, sink, on_output, stop
+        self.proc, self.sink, self.on_output, self.stop, self.redactor = proc, sink, on_output, stop, redactor
         self.failure: str | None = None
         self.start()
 
     def run(self) -> None:
         assert self.proc.stdout is not None
         while chunk := os.read(self.proc.stdout.fileno(), 65536):
-            if self.failure is not None:
-                continue
-            try:
-                _write_all(self.sink, chunk)
-            except OSError as exc:
-                self.failure = f"cannot write its log {self.sink.name}: {exc.strerror or exc}"
-                self.stop.set()
-                continue
-            try:
-                self.on_output(chunk)
-            except OSError:  # the terminal went away: the log still has everything
-                self.on_output = _ignore
+            if self.failure is None:
+                self._copy(self.redactor.feed(chunk))
+        if self.failure is None:
+            self._copy(self.redactor.end())
+
+    def _copy(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            _write_all(self.sink, data)
+        except OSError as exc:
+            self.failure = f"cannot write its log {self.sink.name}: {exc.strerror or exc}"
+            self.stop.set()
+            return
+        try:
+            self.on_output(data)
+        except OSError:  # the terminal went away: the log still has everything
+            self.on_output = _ignore
 
 
 def _wait(proc: subprocess.Popen, stop: threading.Event, tick: Callable[[], None], grace: Grace,
