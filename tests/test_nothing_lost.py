@@ -128,7 +128,8 @@ def test_a_second_swiftpipe_on_a_running_chain_is_refused(chain: Path, fake_swif
         for args in ([], ["--resume"]):
             second = CliRunner().invoke(main, ["run", str(chain), "--quiet", *args])
             assert second.exit_code == 2
-            assert "of this recipe with these parameters is running now; wait for it to end" in second.output
+            assert second.output.startswith(f"error: {chain} with these parameters: in use by {proc.pid} "
+                                            f"(swiftpipe run {chain}, since "), second.output
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
