@@ -1,5 +1,5 @@
 # make demo                                   # builds the tiny model, then runs this chain on the CPU
-# swiftpipe run recipes/demo.py               # the same, once work/tiny-qwen2 exists
+# swiftpipe run recipes/demo.py               # the same chain, once make demo has built work/tiny-qwen2-swift3
 # swiftpipe run recipes/demo.py --resume      # finish an interrupted or failed run
 """The medical chain's shape on a tiny local model and the sample data in datasets/, on the CPU in minutes.
 
@@ -30,7 +30,9 @@ TINY = {
 }
 
 
-def recipe(model: str = "work/tiny-qwen2", data: str = "datasets", output: str = "work/demo-output"):
+# What `make demo` builds and writes for ms-swift 3 (`make demo SWIFT=4`: -p model=work/tiny-qwen2-swift4
+# -p output=work/demo-swift4), so that the commands the README shows after it find the same chain.
+def recipe(model: str = "work/tiny-qwen2-swift3", data: str = "datasets", output: str = "work/demo-swift3"):
     return make_recipe("demo", [
         pretrain("pretrain", {"model": model, "train_type": "full", "dataset": f"{data}/medical_pretrain_sample.jsonl",
                               "learning_rate": 5e-3, "output_dir": f"{output}/pretrain", **TINY,

@@ -254,3 +254,57 @@ def test_a_cached_model_id_with_the_hub_unreachable(offline_run) -> None:
     assert "), and ms-swift asks it even for a model in its cache: give the cached folder, --model " in stderr
     assert (Path(folder) / "config.json").is_file()
     assert offline_run("run", "ask.py", "--dry-run", "-p", f"model={folder}")[0] == 0
+
+
+# 5. the README's commands after `make demo`
+
+
+def _make_demo_command(repo: Path) -> list[str]:
+    """The `swiftpipe run` that `make demo` runs (for ms-swift 3, the default), from the Makefile itself."""
+    import re
+    import shlex
+
+    makefile = (repo / "Makefile").read_text()
+    tiny = re.search(r"^TINY_MODEL := (\S+)$", makefile, re.M).group(1)
+    [line] = [line for line in makefile.splitlines() if "/bin/swiftpipe run recipes/demo.py" in line]
+    return [w.replace("$(TINY_MODEL)", tiny).replace("$(SWIFT)", "3") for w in shlex.split(line)[1:]]
+
+
+def _readme_demo_commands(repo: Path) -> list[list[str]]:
+    """Every `swiftpipe ...` line of the README's code blocks about recipes/demo.py (and `runs`), each optional
+    `[...]` part left out and put in."""
+    import re
+    import shlex
+
+    readme = (repo / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```\n(.*?)```", readme, re.S):
+        for line in block.splitlines():
+            line = re.sub(r"\s+#\s.*$", "", line).strip()  # the comment
+            if not line.startswith("swiftpipe ") or not ("recipes/demo.py" in line or line.startswith("swiftpipe runs")):
+                continue
+            commands.append(shlex.split(re.sub(r"\[[^]]*\]", "", line))[1:])
+            if "[" in line:
+                commands.append(shlex.split(re.sub(r"\[([^]]*)\]", r"\1", line))[1:])
+    return commands
+
+
+def test_every_demo_command_of_the_readme_works_after_make_demo(repo: Path, tmp_path: Path, fake_swift: Path,
+                                                                monkeypatch) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(repo / "recipes", "recipes")
+    shutil.copytree(repo / "datasets", "datasets")
+    made = _make_demo_command(repo)
+    model = Path(made[made.index("-p") + 1].removeprefix("model="))
+    model.mkdir(parents=True)  # what the Makefile's tiny_model step builds
+    (model / "config.json").write_text("{}")
+    assert CliRunner().invoke(main, [*made, "--quiet"]).exit_code == 0
+    commands = _readme_demo_commands(repo)
+    assert ["run", "recipes/demo.py"] in commands and ["compare", "recipes/demo.py"] in commands
+    for command in commands:
+        run_id = sorted(p.name for p in Path(".swiftpipe/runs").iterdir())[-1]
+        command = [{"ID": run_id, "FILE": "page.html"}.get(word, word) for word in command]
+        result = CliRunner().invoke(main, [*command, *(["--quiet"] if command[0] == "run" else [])])
+        assert result.exit_code == 0, (command, result.output)

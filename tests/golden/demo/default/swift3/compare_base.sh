@@ -1,7 +1,7 @@
 # demo: stage compare_base (swift infer, ms-swift 3.x)
 # re-run: swiftpipe run recipes/demo.py --stage compare_base
 swift infer \
-    --model work/tiny-qwen2 \
+    --model work/tiny-qwen2-swift3 \
     --infer_backend pt \
     --use_chat_template true \
     --stream false \

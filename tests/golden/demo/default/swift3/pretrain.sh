@@ -1,11 +1,11 @@
 # demo: stage pretrain (swift pt, ms-swift 3.x)
 # re-run: swiftpipe run recipes/demo.py --stage pretrain
 swift pt \
-    --model work/tiny-qwen2 \
+    --model work/tiny-qwen2-swift3 \
     --train_type full \
     --dataset datasets/medical_pretrain_sample.jsonl \
     --learning_rate 5e-3 \
-    --output_dir work/demo-output/pretrain \
+    --output_dir work/demo-swift3/pretrain \
     --model_type qwen2 \
     --template qwen2_5 \
     --torch_dtype float32 \

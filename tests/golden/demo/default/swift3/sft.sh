@@ -7,7 +7,7 @@ swift sft \
     --learning_rate 5e-3 \
     --lora_rank 8 \
     --lora_alpha 32 \
-    --output_dir work/demo-output/sft \
+    --output_dir work/demo-swift3/sft \
     --model_type qwen2 \
     --template qwen2_5 \
     --torch_dtype float32 \

@@ -6,7 +6,7 @@ swift rlhf \
     --tuner_type lora \
     --dataset datasets/medical_dpo_sample.jsonl \
     --learning_rate 1e-3 \
-    --output_dir work/demo-output/dpo \
+    --output_dir work/demo-swift3/dpo \
     --model_type qwen2 \
     --template qwen2_5 \
     --torch_dtype float32 \
