@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,11 @@ def test_two_recipes_writing_one_output_dir_do_not_run_at_once(chain: Path, fake
 
 
 def test_wait_runs_after_the_running_one_ends(chain: Path, fake_swift: Path) -> None:
-    first = _start(str(chain))
+    first = _start(str(chain), env={"FAKE_SWIFT_SLEEP_ON": "pt:2"})
+    deadline = time.monotonic() + 30
+    while not _calls(fake_swift):  # the first one runs its first stage: it holds the chain
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     second = _start(str(chain), "--resume", "--wait", env={"FAKE_SWIFT_SLEEP_ON": ""})
     assert first.wait(timeout=60) == 0
     output = second.stdout.read()  # type: ignore[union-attr]
