@@ -308,3 +308,27 @@ def test_every_demo_command_of_the_readme_works_after_make_demo(repo: Path, tmp_
         command = [{"ID": run_id, "FILE": "page.html"}.get(word, word) for word in command]
         result = CliRunner().invoke(main, [*command, *(["--quiet"] if command[0] == "run" else [])])
         assert result.exit_code == 0, (command, result.output)
+
+
+# 6. the re-render line of exported scripts
+
+
+def test_exported_scripts_re_render_with_their_parameters_and_overrides(chain: Path, monkeypatch) -> None:
+    args = ["-p", "out=elsewhere", "--set", "sft.learning_rate=2e-5", "--set", "sft.hub_token=hf_secret123",
+            "--gpus", "0"]
+    first = CliRunner().invoke(main, ["export-scripts", str(chain), "my scripts", *args])
+    assert first.exit_code == 0, first.output
+    expected = (f"# re-render: swiftpipe export-scripts {chain} -p out=elsewhere --set sft.learning_rate=2e-5 --set "
+                "sft.hub_token=\"$HUB_TOKEN\" --gpus 0 'my scripts' --force\n")
+    scripts = {p.name: p.read_text() for p in Path("my scripts").glob("*.sh")}
+    assert set(scripts) == {"pretrain.sh", "sft.sh", "merge.sh", "infer.sh", "run_all.sh"}
+    for name, text in scripts.items():
+        assert expected in text, name
+        assert "hf_secret123" not in text
+    # the line, run as printed (with the secret in its variable), writes the same scripts again
+    import shlex
+
+    line = expected.removeprefix("# re-render: swiftpipe ").rstrip("\n")
+    again = CliRunner().invoke(main, [w.replace("$HUB_TOKEN", "hf_secret123") for w in shlex.split(line)])
+    assert again.exit_code == 0, again.output
+    assert {p.name: p.read_text() for p in Path("my scripts").glob("*.sh")} == scripts

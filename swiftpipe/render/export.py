@@ -98,10 +98,11 @@ def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Di
     in the recipe are the project's (by default the working directory, as for `swiftpipe run`)."""
     folder = Path(directory)
     layout = layout_of(folder, project)
-    contents = {f"{s.name}.sh": _stage_script(recipe, s, source, folder, dialect, layout) for s in recipe.stages}
+    rerun = source.command("export-scripts", str(folder), "--force")  # -p and --set too, secrets as variables
+    contents = {f"{s.name}.sh": _stage_script(recipe, s, folder, dialect, layout, rerun) for s in recipe.stages}
     contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name,
                                              scripts=[(f"{s.name}.sh", s.observes) for s in recipe.stages],
-                                             self_path=str(folder / "run_all.sh"))
+                                             self_path=str(folder / "run_all.sh"), rerun=rerun)
     return write_scripts(folder, contents, force=force)
 
 
@@ -120,13 +121,13 @@ def write_scripts(folder: Path, contents: dict[str, str], *, force: bool) -> lis
     return written
 
 
-def _stage_script(recipe: Recipe, stage: Stage, source: Source, folder: Path, dialect: Dialect,
-                  layout: Layout) -> str:
+def _stage_script(recipe: Recipe, stage: Stage, folder: Path, dialect: Dialect, layout: Layout,
+                  rerun: str) -> str:
     inputs = ShellInputs(recipe)
     command = build_command(recipe, stage, dialect=dialect, resolve=inputs).secrets_from_environment()
     return render_template("script.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),
                            self_path=str(folder / f"{stage.name}.sh"), command=command, inputs=inputs.found,
-                           rerun=f"swiftpipe export-scripts {source.path} {folder}", layout=layout,
+                           rerun=rerun, layout=layout,
                            made_run=layout.made_run(recipe, stage, command.subcommand))
 
 
