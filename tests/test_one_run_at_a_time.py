@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_runner import _calls
 
-TRIES = 5
+TRIES = 4
 
 
 def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
