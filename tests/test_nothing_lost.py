@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -271,3 +272,20 @@ def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Pat
     made = [run_record.create(tmp_path, recipe_name="r", recipe_path="r.py", params={}, sets=[], stages=["a"])
             for _ in range(3)]
     assert len({r.folder for r in made}) == 3 and all((r.folder / "record.json").is_file() for r in made)
+
+
+def test_a_missing_output_outside_the_project_is_said_when_the_stage_runs_again(chain: Path, fake_swift: Path,
+                                                                                tmp_path: Path) -> None:
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-scratch"  # an output_dir outside the project, by absolute path
+    result = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain",
+                                       "--set", f"pretrain.output_dir={elsewhere}"])
+    assert result.exit_code == 0, result.output
+    checkpoint = _record()["stages"]["pretrain"]["outputs"]["last_checkpoint"]
+    assert checkpoint.startswith(str(elsewhere))
+    shutil.rmtree(elsewhere)  # the scratch disk was wiped
+    result = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain", "--resume",
+                                       "--set", f"pretrain.output_dir={elsewhere}"])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "outside the project" in line]
+    assert said and said[0].startswith("[swiftpipe] pretrain: it finished, but ") and "is missing; running it " \
+        "again" in said[0], result.output

@@ -6,6 +6,7 @@ finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from swiftpipe.run.outputs import (
 )
 from swiftpipe.run.process import Grace, group_alive
 from swiftpipe.run.resolve import References
-from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
+from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, StageRecord, State
 from swiftpipe.run.fingerprint import Fingerprint, fingerprint
 from swiftpipe.run.stage import StageRunner
 from swiftpipe.run.watch import View
@@ -191,6 +192,10 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
             say(f"[swiftpipe] {stage.name}: {reused}; reusing its outputs")
             record.save()
             return State.REUSED
+        gone = _gone_outside_project(entry, record.cwd)
+        if gone:
+            say(f"[swiftpipe] {stage.name}: it finished, but {gone} (outside the project, recorded by its absolute "
+                "path) is missing; running it again")
     if stage.interactive and not interactive:
         entry.end(State.SKIPPED, chat_note(loaded.path, stage))
         say(f"[swiftpipe] {stage.name}: skipped: {entry.reason}")
@@ -253,6 +258,14 @@ def _unrecorded(record: RunRecord, names: list[str]) -> None:
         record.state = State.INTERRUPTED
         with contextlib.suppress(run_record.RecordWriteError):
             record.save()
+
+
+def _gone_outside_project(entry: StageRecord, project: str) -> str | None:
+    """An output of a finished stage that is missing and lies outside the project: a moved project's own outputs
+    move with it (record_paths.py), these do not, and the user should know why the stage runs again."""
+    inside = project.rstrip(os.sep) + os.sep
+    missing = [path for path in entry.outputs.values() if not path.startswith(inside) and not os.path.exists(path)]
+    return missing[0] if entry.finished and missing else None
 
 
 def _interrupted(record: RunRecord, names: list[str]) -> None:
