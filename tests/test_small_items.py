@@ -332,3 +332,22 @@ def test_exported_scripts_re_render_with_their_parameters_and_overrides(chain: P
     again = CliRunner().invoke(main, [w.replace("$HUB_TOKEN", "hf_secret123") for w in shlex.split(line)])
     assert again.exit_code == 0, again.output
     assert {p.name: p.read_text() for p in Path("my scripts").glob("*.sh")} == scripts
+
+
+# 7. a stage the recipe no longer has
+
+
+def test_status_marks_a_stage_no_longer_in_the_recipe(chain: Path, monkeypatch) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet"]).exit_code == 0
+    text = chain.read_text()
+    chain.write_text(text.replace('        infer("infer", {"model": merged("merge"), "val_dataset": "data/q.jsonl"}),\n',
+                                  ""))
+    assert chain.read_text() != text
+    monkeypatch.setenv("COLUMNS", "200")
+    table = CliRunner().invoke(main, ["status", str(chain)])
+    assert table.exit_code == 0, table.output
+    [row] = [line for line in table.output.splitlines() if "infer" in line]
+    assert "infer (no longer in the recipe)" in row and "done" in row
+    assert not any("no longer" in line for line in table.output.splitlines() if "infer" not in line)
+    as_json = json.loads(CliRunner().invoke(main, ["status", str(chain), "--json"]).output)
+    assert as_json["stages_not_in_recipe"] == ["infer"] and as_json["stages"]["infer"]["state"] == "done"

@@ -25,6 +25,7 @@ from swiftpipe.errors import UserError
 RUNS_SHOWN = 50
 
 if TYPE_CHECKING:
+    from swiftpipe.recipe.loading import LoadedRecipe
     from swiftpipe.recipe.scale import Scale
     from swiftpipe.run.run_record import RunRecord
     from swiftpipe.slurm.options import SlurmOptions
@@ -150,7 +151,7 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     from swiftpipe.run.chain import settle
     from swiftpipe.slurm import submit
 
-    record = latest_run(recipe_path, params, sets, work_dir)
+    loaded, record = _latest(recipe_path, params, sets, work_dir)
     try:
         record = submit.refresh(settle(record))  # a local run whose swiftpipe is gone; Slurm's word on jobs
     except UserError as exc:  # a stage still runs on its own, or Slurm does not answer: show what the record knows
@@ -161,10 +162,12 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
         changed = recipe_changed(record.folder, record.launcher.invocation)
         if changed:
             console.warn(changed)
+    current = {stage.name for stage in loaded.recipe.stages}
+    gone = [name for name in record.stages if name not in current]  # run then, since removed from the recipe
     if as_json:
-        print_json(record.to_json())
+        print_json({**record.to_json(), "stages_not_in_recipe": gone})
     else:
-        console.console.print(tables.stage_table(record))
+        console.console.print(tables.stage_table(record, gone=gone))
 
 
 @click.command(epilog="""\b
@@ -246,13 +249,19 @@ def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift
 
 def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
     """The newest run record of this recipe with these parameters, or a UserError."""
+    return _latest(recipe_path, params, sets, work_dir)[1]
+
+
+def _latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
+            work_dir: Path) -> tuple[LoadedRecipe, RunRecord]:
+    """The recipe as it is now, and its newest run record with these parameters (or a UserError)."""
     from swiftpipe.run import history
 
     loaded = load_recorded(recipe_path, params, sets, work_dir)
     record = history.latest(work_dir, loaded.key)
     if record is None:
         raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
-    return record
+    return loaded, record
 
 
 @click.command(epilog="""\b

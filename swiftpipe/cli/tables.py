@@ -4,7 +4,7 @@ Cells hold text from paths, models and recipes, so every cell is a rich Text: ne
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +33,8 @@ def _produced(entry: StageRecord) -> str:
     return entry.reason or ""
 
 
-def stage_table(record: RunRecord, title: str | None = None) -> Table:
+def stage_table(record: RunRecord, title: str | None = None, *, gone: Collection[str] = ()) -> Table:
+    """A row per stage of the run; those named in `gone`, which the recipe no longer has, dim and marked so."""
     table = Table(title=title or f"run {record.id}", title_justify="left")
     slurm = any(entry.job for entry in record.stages.values())
     relaunched = any(entry.attempts for entry in record.stages.values())
@@ -43,9 +44,11 @@ def stage_table(record: RunRecord, title: str | None = None) -> Table:
     for name, entry in record.stages.items():
         jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
         launches = (Text(_launches(entry)),) if relaunched else ()
-        table.add_row(Text(name), _state(entry.state), *jobs, *launches,
+        stage = Text.assemble(name, " (no longer in the recipe)") if name in gone else Text(name)
+        table.add_row(stage, _state(entry.state), *jobs, *launches,
                       Text(f"{entry.seconds:.1f}s" if entry.seconds is not None else ""),
-                      Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(_produced(entry)))
+                      Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(_produced(entry)),
+                      style="dim" if name in gone else None)
     return table
 
 
