@@ -10,7 +10,7 @@ from swiftpipe.run import record_paths
 
 def record_json(path: Path) -> dict:
     data = json.loads(path.read_text())
-    record_paths.from_project(data, record_paths.project_of(path.parent, data))
+    record_paths.from_project(data, record_paths.project_of(path.parent, data, data.get("schema", 1)))
     return data
 
 

@@ -70,8 +70,12 @@ def test_the_forms_ms_swift_prints_its_arguments_in_are_redacted_by_name() -> No
 
 
 def test_the_secrets_known_are_the_values_of_secret_flags_and_variables() -> None:
-    argv = ["swift", "deploy", "--hub_token", "a", "--api_key=b", "--max_new_tokens", "5", "--token", "c"]
-    assert secret_values(argv, {"HF_TOKEN": "d", "PATH": "/bin"}) == ["d", "a", "b", "c"]
+    argv = ["swift", "deploy", "--hub_token", "hf_aaaaaaaa", "--api_key=sk-bbbbbbbb", "--max_new_tokens", "5",
+            "--token", "cccccccc"]
+    assert secret_values(argv, {"HF_TOKEN": "dddddddd", "PATH": "/bin"}) == [
+        "dddddddd", "hf_aaaaaaaa", "sk-bbbbbbbb", "cccccccc"]
+    # a placeholder such as EMPTY is no secret to replace in every line (its name still hides it)
+    assert secret_values(["swift", "infer"], {"OPENAI_API_KEY": "EMPTY"}) == []
 
 
 def test_a_known_secret_is_redacted_in_any_form() -> None:

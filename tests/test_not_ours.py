@@ -92,3 +92,36 @@ def test_an_unchanged_stage_still_continues_from_its_checkpoint(chain: Path, fak
     assert result.exit_code == 0 and "starting over" not in result.output, result.output
     sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
     assert sft[sft.index("--resume_from_checkpoint") + 1].endswith("/checkpoint-2")
+
+
+def test_a_merge_into_a_relative_output_dir_knows_its_own_unfinished_folder(chain: Path, fake_swift: Path) -> None:
+    chain.write_text(chain.read_text().replace('merge("merge", {"ckpt_dir": checkpoint("sft")})',
+                                               'merge("merge", {"ckpt_dir": checkpoint("sft"), "output_dir": '
+                                               '"out/merged"})'))
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"],
+                            env={**os.environ, "FAKE_SWIFT_SLEEP_ON": "export:60"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not Path("out/merged", UNFINISHED_MARK).is_file():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    result = _run(str(chain), "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"merge: removed {Path('out/merged').resolve()}, which its own unfinished launch left" in result.output
+    again = _run(str(chain), "--stage", "merge")  # and once merged, it is named as that run's model
+    assert again.exit_code == 1 and "(the merged model of run " in again.output.replace("\n", ""), again.output
+
+
+def test_a_rotated_token_changes_no_stage(chain: Path, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_ON", "sft")
+    tokens = ["pretrain.hub_token=hf_aaaa1111", "sft.hub_token=hf_aaaa1111"]
+    assert _run(str(chain), *(w for t in tokens for w in ("--set", t))).exit_code == 1
+    monkeypatch.delenv("FAKE_SWIFT_FAIL_ON")
+    rotated = [t.replace("aaaa1111", "bbbb2222") for t in tokens]
+    result = _run(str(chain), "--resume", *(w for t in rotated for w in ("--set", t)))
+    assert result.exit_code == 0, result.output
+    assert latest_record()["stages"]["pretrain"]["state"] == "reused" and "starting over" not in result.output
+    sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
+    assert "--resume_from_checkpoint" in sft and sft[sft.index("--hub_token") + 1] == "hf_bbbb2222"

@@ -289,3 +289,47 @@ def test_a_missing_output_outside_the_project_is_said_when_the_stage_runs_again(
     said = [line for line in result.output.splitlines() if "outside the project" in line]
     assert said and said[0].startswith("[swiftpipe] pretrain: it finished, but ") and "is missing; running it " \
         "again" in said[0], result.output
+
+
+SCHEMA_2_COMMIT = "1e78d93"  # the last swiftpipe that wrote schema 2 (absolute paths, fingerprints of them)
+
+
+def test_a_moved_project_with_records_of_the_previous_swiftpipe_continues_its_sft(
+        chain: Path, fake_swift: Path, tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's case with a record that swiftpipe at SCHEMA_2_COMMIT wrote itself: the SFT failed after a
+    checkpoint, the project was moved, and this swiftpipe's --resume reuses the pretraining and continues the SFT."""
+    old = tmp_path.parent / f"{tmp_path.name}-old-swiftpipe"
+    archive = subprocess.run(["git", "-C", str(repo), "archive", SCHEMA_2_COMMIT, "swiftpipe", "templates"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"this clone lacks commit {SCHEMA_2_COMMIT}")  # a shallow clone
+    old.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    failed = subprocess.run([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(old), "FAKE_SWIFT_FAIL_ON": "sft"})
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    [written] = Path(".swiftpipe/runs").glob("*/record.json")
+    assert json.loads(written.read_text())["schema"] == 2
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    os.rename(tmp_path, moved)
+    monkeypatch.chdir(moved)
+    monkeypatch.setenv("FAKE_SWIFT_LOG", str(moved / fake_swift.name))
+    resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert _record()["stages"]["pretrain"]["state"] == "reused"
+    sft = [c["argv"] for c in _calls(moved / fake_swift.name) if c["argv"][1] == "sft"][-1]
+    continued = sft[sft.index("--resume_from_checkpoint") + 1]
+    assert continued.startswith(str(moved / "out/sft/v0-")) and continued.endswith("/checkpoint-2")
+
+
+def test_a_work_dir_behind_a_link_to_another_disk_keeps_its_records_readable_from_both_paths(
+        chain: Path, fake_swift: Path, tmp_path: Path) -> None:
+    scratch = tmp_path.parent / f"{tmp_path.name}-scratch-records"
+    scratch.mkdir()
+    os.symlink(scratch, ".swiftpipe")  # a work dir on a scratch disk, as clusters have them
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain"]).exit_code == 0
+    for work in (".swiftpipe", str(scratch)):
+        resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain", "--resume",
+                                            "--work-dir", work])
+        assert resumed.exit_code == 0 and "reusing its outputs" in resumed.output, (work, resumed.output)
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt"]

@@ -20,7 +20,7 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
-from swiftpipe.run import history, run_record
+from swiftpipe.run import history, run_record, safe_write
 from swiftpipe.run.run_record import Attempt, LauncherInfo, RecipeInfo, RecordError, RunRecord, SlurmJob, StageRecord
 from swiftpipe.run.run_record import State
 
@@ -50,7 +50,7 @@ def _schema_fields(cls: type, prefix: str = "") -> set[str]:
     """Every field of the record's dataclasses, as a dotted path with a stage and an attempt as examples."""
     found = set()
     for f in dataclasses.fields(cls):
-        if f.name in ("folder", "owns"):
+        if f.name in ("folder", "owns", "recorded_in"):  # not in the JSON
             continue
         path = f"{prefix}{f.name}"
         found.add(path)
@@ -195,12 +195,15 @@ def test_the_temporary_files_of_a_killed_writer_are_swept_on_the_next_start(chai
     assert CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain"]).exit_code == 0
     folder = Path(latest_record()["stages"]["pretrain"]["log"]).parent
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    left = [folder / f".record-{dead.stdout.strip()}-0a1b2c3d.tmp", folder / ".record-k2j3h4.json"]
-    live = folder / f".record-{os.getpid()}-9f8e7d6c.tmp"  # a writer that is still there (this test)
-    for path in (*left, live):
+    host = safe_write._HOST
+    left = [folder / f".record-{host}-{dead.stdout.strip()}-0a1b2c3d.tmp", folder / ".record-k2j3h4.json",
+            folder.parent / f".index-{host}-{dead.stdout.strip()}-1a2b3c4d.tmp"]
+    live = folder / f".record-{host}-{os.getpid()}-9f8e7d6c.tmp"  # a writer that is still there (this test)
+    other_host = folder / ".record-elsewhere-1-5e6f7a8b.tmp"  # a writer on another host sharing the disk
+    for path in (*left, live, other_host):
         path.write_text("{")
     os.utime(left[1], (0, 0))  # swiftpipe 0.1's name, without a pid: swept once it is old
     result = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
     assert result.exit_code == 0, result.output
-    assert not any(p.exists() for p in left) and live.exists()
+    assert not any(p.exists() for p in left) and live.exists() and other_host.exists()
     assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]

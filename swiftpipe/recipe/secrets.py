@@ -12,6 +12,7 @@ import shlex
 from typing import Iterable, Mapping, Sequence
 
 REDACTED = "<redacted>"
+MIN_SECRET_LENGTH = 8
 # By the name's last word: hub_token, HF_TOKEN, wandb_api_key, OPENAI_API_KEY, aws_secret_access_key; never
 # lazy_tokenize or max_new_tokens.
 _SECRET = re.compile(r"(^|_)(token|api_?key|secret|password|passwd|credentials?|access_key|private_key)$",
@@ -87,7 +88,9 @@ def secret_values(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
                 values.append(value)
             else:
                 hide_next = True
-    return values
+    # Replaced wherever they appear, so a placeholder such as OPENAI_API_KEY=EMPTY in the shell's environment
+    # must not blank every EMPTY of a log: values that short are no secret, and their names still hide them.
+    return [value for value in values if len(value) >= MIN_SECRET_LENGTH]
 
 
 # The forms ms-swift 3.12 prints its arguments in, each value then hidden when its name is a secret's:

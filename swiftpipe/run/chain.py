@@ -117,14 +117,16 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         options.view.attach(record)
     with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
         try:
-            return _run_stages(loaded, dialect, runner, names, options)
+            result = _run_stages(loaded, dialect, runner, names, options)
         except KeyboardInterrupt:
             _interrupted(record, names)
             options.say(f"[swiftpipe] interrupted; {hint}")
-            return ChainResult(130, record)
+            result = ChainResult(130, record)
         except run_record.RecordWriteError:
             _unrecorded(record, names)
             raise
+    safe_write.drop_reserve(record.folder)  # the record is final
+    return result
 
 
 def settle(record: RunRecord) -> RunRecord:
@@ -133,6 +135,7 @@ def settle(record: RunRecord) -> RunRecord:
     if record.launcher is not None or run_lock.held(record):
         return record
     safe_write.sweep(record.folder)  # the temporary files of a write that a kill cut short
+    safe_write.sweep(record.folder.parent)  # and of the index's
     if record.state is not State.RUNNING:
         return record
     for name, entry in record.stages.items():
@@ -185,7 +188,8 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
     record, say = runner.record, runner.say
     entry = record.stage(stage.name)
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
-    current = fingerprint(rendered)  # of the stage as written, without a checkpoint to continue from
+    # of the stage as written, without a checkpoint to continue from
+    current = fingerprint(rendered, recorded_in=record.recorded_in)
     if options.resume and not changed_upstream:
         reused = _reusable(record, stage.name, current, options.work_dir, loaded.key)
         if reused:

@@ -11,9 +11,10 @@ from swiftpipe.render.commands import RenderedStage
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What decides whether a finished stage can be reused: its argv and environment, with paths inside the project
-    taken relative to it (a moved project's stages are unchanged). `legacy` is the same taken with absolute paths,
-    as records before schema 3 hold it, so that they still match where the project has not moved."""
+    """What decides whether a finished stage can be reused: its argv and environment, secrets redacted (a rotated
+    token changes no stage, and no record holds a hash of one) and paths inside the project taken relative to it (a
+    moved project's stages are unchanged). `legacy` is the same taken as records before schema 3 hold it: the
+    values as given and absolute paths in the folder the project was in then, so that those records still match."""
 
     value: str
     legacy: str
@@ -22,16 +23,21 @@ class Fingerprint:
         return recorded is not None and recorded in (self.value, self.legacy)
 
 
-def fingerprint(rendered: RenderedStage, project: str | None = None) -> Fingerprint:
-    project = (project or os.getcwd()).rstrip(os.sep) + os.sep
-    argv, env = rendered.command.argv, sorted(rendered.command.env)
+def fingerprint(rendered: RenderedStage, *, project: str | None = None, recorded_in: str | None = None) -> Fingerprint:
+    """`rendered`'s fingerprint in `project` (the working directory); `recorded_in`: where the project was when
+    an older record of the run was written (RunRecord.recorded_in)."""
+    here = (project or os.getcwd()).rstrip(os.sep) + os.sep
+    then = (recorded_in or here).rstrip(os.sep) + os.sep
 
-    def portable(word: str) -> str:
+    def rebased(word: str, prefix: str) -> str:
         head, equals, tail = word.rpartition("=") if word.startswith("--") else ("", "", word)
-        return f"{head}{equals}{tail[len(project):]}" if tail.startswith(project) else word
+        return f"{head}{equals}{prefix}{tail[len(here):]}" if tail.startswith(here) else word
 
-    return Fingerprint(_digest([[portable(w) for w in argv], [(k, portable(v)) for k, v in env]]),
-                       _digest([argv, env]))
+    shown = rendered.command.redacted()
+    value = _digest([[rebased(w, "") for w in shown.argv], [(k, rebased(v, "")) for k, v in sorted(shown.env)]])
+    argv, env = rendered.command.argv, sorted(rendered.command.env)
+    legacy = _digest([[rebased(w, then) for w in argv], [(k, rebased(v, then)) for k, v in env]])
+    return Fingerprint(value, legacy)
 
 
 def _digest(value: object) -> str:

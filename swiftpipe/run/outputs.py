@@ -69,7 +69,7 @@ def checkpoint_to_resume(stage: Stage, entry: StageRecord, current: Fingerprint)
     and left "running"), to continue from, written by a launch of the same command (`current`): a checkpoint of
     another command (LoRA when the stage now trains in full) is never continued. A launch that was stopped before
     its first save leaves an empty run folder: the earlier launches' folders are searched too, newest first."""
-    return next((str(saved) for saved, fingerprint in _unfinished_checkpoints(stage, entry)
+    return next((str(saved) for saved, fingerprint, _ in _unfinished_checkpoints(stage, entry)
                  if fingerprint is None or current.matches(fingerprint)), None)
 
 
@@ -77,27 +77,28 @@ def changed_since_checkpoint(stage: Stage, entry: StageRecord, current: Fingerpr
     """Why a stage that left a checkpoint starts over: its command changed since (`argv`: the command now)."""
     if checkpoint_to_resume(stage, entry, current) is not None:
         return None
-    saved = next((saved for saved, _ in _unfinished_checkpoints(stage, entry)), None)
-    if saved is None:
+    found = next(iter(_unfinished_checkpoints(stage, entry)), None)
+    if found is None:
         return None
-    return f"its command changed since {saved} was written ({changed_flags(entry.command, argv)}); starting over"
+    saved, _, before = found
+    return f"its command changed since {saved} was written ({changed_flags(before, argv)}); starting over"
 
 
-def _unfinished_checkpoints(stage: Stage, entry: StageRecord) -> Iterator[tuple[Path, str | None]]:
+def _unfinished_checkpoints(stage: Stage, entry: StageRecord) -> Iterator[tuple[Path, str | None, list[str]]]:
     """The last complete checkpoint of each unfinished launch of the stage, newest first, with that launch's
-    fingerprint; back to the last launch that finished."""
+    fingerprint and command; back to the last launch that finished."""
     if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED, State.RUNNING):
         return
-    launches = [(entry.outputs, entry.fingerprint)]
+    launches = [(entry.outputs, entry.fingerprint, entry.command)]
     for attempt in reversed(entry.attempts):
         if attempt.state in FINISHED:  # an earlier, finished run of the stage is not this run's start
             break
-        launches.append((attempt.outputs, attempt.fingerprint))
-    for outputs, fingerprint in launches:
+        launches.append((attempt.outputs, attempt.fingerprint, attempt.command))
+    for outputs, fingerprint, command in launches:
         run_dir = outputs.get("run_dir")
         saved = layout.checkpoints(Path(run_dir)) if run_dir else []
         if saved:
-            yield saved[-1], fingerprint
+            yield saved[-1], fingerprint, command
 
 
 FINISHED_BEFORE_STOP = "it saved its final checkpoint before it was stopped; done"

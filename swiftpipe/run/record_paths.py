@@ -17,19 +17,21 @@ _JOB_PATHS = ("sbatch", "output")
 
 
 def project_field(folder: Path, cwd: str) -> str | None:
-    """How the record in `folder` names its project: relative to the folder when the folder is inside it."""
-    folder_text = os.path.abspath(folder)
-    return os.path.relpath(cwd, folder_text) if _inside(folder_text, cwd) else None
+    """How the record in `folder` names its project: relative to the folder when the folder is really inside it
+    (a work dir that is a link to another disk is not: its records keep absolute paths, read from anywhere)."""
+    real_folder, real_cwd = os.path.realpath(folder), os.path.realpath(cwd)
+    return os.path.relpath(real_cwd, real_folder) if _inside(real_folder, real_cwd) else None
 
 
-def project_of(folder: Path, data: dict[str, Any]) -> str:
-    """Where the project of the record in `folder` is now."""
+def project_of(folder: Path, data: dict[str, Any], schema: int) -> str:
+    """Where the project of the record in `folder` is now. A record older than schema 3 says only where it was:
+    if that is gone, the project is taken to be the folder above the work dir (`<project>/.swiftpipe`)."""
     project, cwd = data.get("project"), data.get("cwd")
     if isinstance(project, str):
-        return os.path.normpath(os.path.join(os.path.abspath(folder), project))
-    if isinstance(cwd, str) and cwd and os.path.isdir(cwd):
+        return os.path.normpath(os.path.join(os.path.realpath(folder), project))
+    if isinstance(cwd, str) and cwd and (schema >= 3 or os.path.isdir(cwd)):
         return cwd
-    return os.path.abspath(folder.parent.parent.parent)  # an older record whose project moved: <project>/<work dir>
+    return os.path.realpath(folder.parent.parent.parent)
 
 
 def to_project(data: dict[str, Any], project: str) -> None:

@@ -56,6 +56,7 @@ class Attempt:
     log: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     fingerprint: str | None = None  # of the command it ran (None in records before schema 3)
+    command: list[str] = field(default_factory=list)  # the command it ran, secrets redacted
 
 
 @dataclass
@@ -119,7 +120,8 @@ class StageRecord:
     def _archive(self) -> None:
         if self.started is not None:
             self.attempts.append(Attempt(self.state, self.started, self.ended, self.seconds, self.exit_code,
-                                         self.reason, self.script, self.log, dict(self.outputs), self.fingerprint))
+                                         self.reason, self.script, self.log, dict(self.outputs), self.fingerprint,
+                                         list(self.command)))
         fresh = StageRecord(resume_from=self.resume_from, job=self.job, attempts=self.attempts)
         self.__dict__.update(fresh.__dict__)
 

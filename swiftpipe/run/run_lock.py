@@ -80,7 +80,7 @@ def claimed(work_dir: Path, wanted: dict[str, str], *, who: str, wait: bool = Fa
         for key in sorted(wanted):
             lock = held.enter_context(open(folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock", "a+"))
             _take(lock, wanted[key], who=who, wait=wait, say=say)
-            held.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+            held.callback(_give_back, lock)
         yield
 
 
@@ -89,14 +89,23 @@ def _take(lock: IO[str], what: str, *, who: str, wait: bool, say: Callable[[str]
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.seek(0)
-        holder = lock.read().strip() or "another swiftpipe"
+        holder = lock.read().strip()
         if not wait:
             pid = holder.split(" ", 1)[0]
-            raise UserError(f"{what}: in use by {holder}; wait for it to end (--wait waits), or stop it "
-                            f"(kill -INT {pid})") from None
-        say(f"[swiftpipe] {what}: in use by {holder}; waiting for it to end")
+            stop = f", or stop it (kill -INT {pid})" if pid.isdigit() else ""
+            raise UserError(f"{what}: in use by {holder or 'another swiftpipe'}; wait for it to end (--wait "
+                            f"waits){stop}") from None
+        say(f"[swiftpipe] {what}: in use by {holder or 'another swiftpipe'}; waiting for it to end")
         fcntl.flock(lock, fcntl.LOCK_EX)
     lock.seek(0)
     lock.truncate()
     lock.write(f"{os.getpid()} ({who})")
     lock.flush()
+
+
+def _give_back(lock: IO[str]) -> None:
+    """Unlock, leaving no holder's name behind to be read by the next one refused before it writes its own."""
+    lock.seek(0)
+    lock.truncate()
+    lock.flush()
+    fcntl.flock(lock, fcntl.LOCK_UN)

@@ -29,6 +29,7 @@ from typing import Any, Iterator
 from swiftpipe import versions
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import chain_key
+from swiftpipe.recipe.secrets import REDACTED, is_secret
 from swiftpipe.run import record_paths, safe_write
 from swiftpipe.run.record_types import (  # noqa: F401  (the record's parts, imported from here by the rest)
     ENDED,
@@ -75,6 +76,9 @@ class RunRecord:
     launcher: LauncherInfo | None = None
     updated: str | None = None
     owns: str | None = field(default=None, compare=False)  # a Slurm job's record: see save()
+    # Where the project was when a record older than schema 3 was written: its fingerprints hold absolute paths
+    # there (fingerprint.py). Not written: a record saved now holds paths relative to the project.
+    recorded_in: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -94,15 +98,15 @@ class RunRecord:
     def path_for(self, stage: str, suffix: str) -> Path:
         return self.folder / f"{stage}{suffix}"
 
-    def save(self) -> None:
+    def save(self, *, use_reserve: bool = True) -> None:
         """Write the record. One that `owns` a stage (a Slurm job's) merges that stage into what is on disk, under
         the record's lock, so that `status` or `cancel` writing meanwhile lose nothing."""
         if self.owns is None:
-            self._write()
+            self._write(use_reserve)
             return
         with locked(self.folder) as current:
             current.stages[self.owns] = self.stages[self.owns]
-            current.save()
+            current.save(use_reserve=use_reserve)
         self.stages, self.state, self.updated = current.stages, current.state, current.updated
 
     def to_json(self) -> dict[str, Any]:
@@ -110,7 +114,7 @@ class RunRecord:
         data = {"schema": SCHEMA, **_plain(dataclasses.asdict(self), drop_empty=False)}
         data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True)
                           for name, entry in self.stages.items()}
-        for name in ("folder", "owns"):
+        for name in ("folder", "owns", "recorded_in"):
             data.pop(name, None)
         project = record_paths.project_field(self.folder, self.cwd) if self.cwd else None
         if project is not None:
@@ -118,14 +122,14 @@ class RunRecord:
             record_paths.to_project(data, self.cwd)
         return data
 
-    def _write(self) -> None:
+    def _write(self, use_reserve: bool) -> None:
         """Whole or not at all: a write that fails (a full disk) leaves the last good record and raises
         RecordWriteError."""
         self.updated = now()
         text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            safe_write.replace(self.folder / RECORD_FILE, text, prefix="record")
+            safe_write.replace(self.folder / RECORD_FILE, text, prefix="record", use_reserve=use_reserve)
         except OSError as exc:
             raise RecordWriteError(f"cannot write the run record ({exc.strerror or exc}); the last one written is "
                                    "kept: free space, then --resume", where=str(self.folder / RECORD_FILE)) from None
@@ -189,18 +193,34 @@ def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
         raise RecordError(f"not a swiftpipe run record; move {folder} out of the work dir to go on without it",
                           where=str(path))
     data = _from_schema_1(dict(data)) if schema == 1 else dict(data)
-    project = record_paths.project_of(folder, data)
+    project = record_paths.project_of(folder, data, schema)
+    recorded_in = data.get("cwd") if schema < 3 and isinstance(data.get("cwd"), str) and data["cwd"] else None
     if schema < 3 and isinstance(data.get("cwd"), str) and data["cwd"] != project:
         record_paths.to_project(data, data["cwd"])  # absolute under the project where it was: rebased on where it is
     record_paths.from_project(data, project)
+    if schema < 3:
+        _redact_secret_params(data, project)
     if isinstance(data.get("cwd", ""), str):  # one of another type is left for the typed reading to name
         data["cwd"] = project
     data.pop("project", None), data.pop("schema", None)
     try:
-        return decode(RunRecord, data, given={"folder": folder})
+        return decode(RunRecord, data, given={"folder": folder, "recorded_in": recorded_in})
     except FieldError as exc:
         raise RecordError(f"a damaged run record: field {exc.field} is {exc.message}; move {folder} out of the work "
                           "dir to go on without it", where=str(path)) from None
+
+
+def _redact_secret_params(data: dict[str, Any], project: str) -> None:
+    """Records before schema 3 kept a parameter such as hub_token in plain text, and their key was computed from
+    it; the key is now computed with it redacted (LoadedRecipe.recorded_params), so such a run is found again.
+    A secret passed under a harmless name could not be told then and is left as it was."""
+    recipe = data.get("recipe")
+    params = recipe.get("params") if isinstance(recipe, dict) else None
+    if not isinstance(params, dict) or not any(is_secret(name) for name in params):
+        return
+    recipe["params"] = {name: REDACTED if is_secret(name) else value for name, value in params.items()}
+    if isinstance(recipe.get("abspath"), str):
+        recipe["key"] = chain_key(recipe["abspath"], recipe["params"], project=project)
 
 
 def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:

@@ -12,14 +12,16 @@ import contextlib
 import errno
 import os
 import re
+import socket
 import time
 from pathlib import Path
 
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 1 << 20  # a record with twenty answers per stage is well under 100 KB: room for several writes
-_TEMPORARY = re.compile(r"^\.(?:record|index)-(\d+)-[\w.-]*\.tmp$")
+_HOST = re.sub(r"[^\w.]", "_", socket.gethostname())  # a work dir on a shared disk: only this host's pids are known
+_TEMPORARY = re.compile(r"^\.(?:record|index)-([\w.]+)-(\d+)-[0-9a-f]+\.tmp$")
 _UNNAMED = re.compile(r"^\.(?:record|index)-[\w]+\.json$")  # swiftpipe 0.1's, without their writer's pid
-_UNNAMED_AGE = 600.0  # seconds: no write takes that long
+_STALE = 600.0  # seconds: no write takes that long
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
@@ -27,13 +29,14 @@ class WriteFailed(OSError):
     """A file that could not be written; the one it replaces is unchanged."""
 
 
-def replace(path: Path, text: str, *, prefix: str) -> None:
+def replace(path: Path, text: str, *, prefix: str, use_reserve: bool = True) -> None:
     """Write `text` to `path` through a temporary file renamed over it. On a full disk the folder's reserve, if
-    any, is released and the write tried once more; a write that still fails raises WriteFailed."""
+    any and if `use_reserve`, is released and the write tried once more; a write that still fails raises
+    WriteFailed. The writes made while a stage runs keep the reserve for the one that says how it ended."""
     try:
         _replace(path, text, prefix)
     except OSError as exc:
-        if exc.errno not in _FULL or not _release_reserve(path.parent):
+        if exc.errno not in _FULL or not use_reserve or not _release_reserve(path.parent):
             raise WriteFailed(exc.errno, exc.strerror or str(exc), str(path)) from None
         try:
             _replace(path, text, prefix)
@@ -42,7 +45,7 @@ def replace(path: Path, text: str, *, prefix: str) -> None:
 
 
 def _replace(path: Path, text: str, prefix: str) -> None:
-    temporary = path.parent / f".{prefix}-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    temporary = path.parent / f".{prefix}-{_HOST}-{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:
             f.write(text)
@@ -76,8 +79,14 @@ def _release_reserve(folder: Path) -> bool:
     return True
 
 
+def drop_reserve(folder: Path) -> None:
+    """The run ended with its record final: its reserve is no longer needed (a later --resume sets one again)."""
+    _release_reserve(folder)
+
+
 def sweep(folder: Path) -> int:
-    """Remove the temporaries in `folder` whose writer is gone (a killed swiftpipe's); returns how many."""
+    """Remove the temporaries in `folder` whose writer is gone: a killed swiftpipe's on this host, and any old
+    enough that no write can still be making it. Returns how many."""
     removed = 0
     try:
         names = os.listdir(folder)
@@ -85,9 +94,10 @@ def sweep(folder: Path) -> int:
         return 0
     for name in names:
         match = _TEMPORARY.match(name)
-        if match is None and not (_UNNAMED.match(name) and _older(folder / name, _UNNAMED_AGE)):
+        if match is None and not _UNNAMED.match(name):
             continue
-        if match is not None and _alive(int(match.group(1))):
+        ours = match is not None and match.group(1) == _HOST
+        if not (_older(folder / name, _STALE) or (ours and not _alive(int(match.group(2))))):  # type: ignore[union-attr]
             continue
         with contextlib.suppress(OSError):
             os.unlink(folder / name)

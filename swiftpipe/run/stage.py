@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -123,7 +124,8 @@ class StageRunner:
         return State.FAILED
 
     def merge_target(self, stage: Stage) -> str | None:
-        """Where `swift export --merge_lora true` writes: its --output_dir, else `<first adapter>-merged`."""
+        """Where `swift export --merge_lora true` writes: its --output_dir, else `<first adapter>-merged`; absolute,
+        as the record holds paths once read back."""
         if not stage.merges:
             return None
         target = stage.flags.get("output_dir")
@@ -132,7 +134,7 @@ class StageRunner:
             if source is None:
                 return None
             target = f"{self.resolve(source) if isinstance(source, Ref) else source}{layout.MERGED_SUFFIX}"
-        return str(target)
+        return os.path.abspath(str(target))
 
     def refused_merge_target(self, stage: Stage) -> str | None:
         """Why a merge must not launch: the folder it would write exists, and ms-swift refuses to overwrite it
@@ -167,9 +169,10 @@ class StageRunner:
         self._save_quietly()
 
     def _save_quietly(self) -> None:
-        """A save while the stage runs: one that cannot be written now (a full disk) is kept for the next."""
+        """A save while the stage runs: one that cannot be written now (a full disk) is kept for the next, and the
+        reserve is left for the write that says how the stage ended."""
         with contextlib.suppress(RecordWriteError):
-            self.record.save()
+            self.record.save(use_reserve=False)
 
     def _missing(self, stage: Stage, entry: StageRecord, needed: dict[str, str]) -> str | None:
         """Why a stage that exited 0 did not produce what it must: a training run's checkpoint, a merge's model on

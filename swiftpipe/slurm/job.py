@@ -98,7 +98,8 @@ def run_job(folder: Path, name: str) -> int:
     stage = loaded.recipe.stage(name)
     try:
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
-        current = fingerprint(rendered)  # of the stage as written, without a checkpoint to continue from
+        # of the stage as written, without a checkpoint to continue from
+        current = fingerprint(rendered, recorded_in=record.recorded_in)
         if entry.resume_from:
             stage = stage.with_flag("resume_from_checkpoint", entry.resume_from)
             console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")

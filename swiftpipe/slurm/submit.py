@@ -101,12 +101,12 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
     for name in names:
         stage = loaded.recipe.stage(name)
         entry = record.stage(name)
-        if after is None and _finished_before_stop(loaded, dialect, stage, entry, resolve):
+        if after is None and _finished_before_stop(loaded, dialect, stage, entry, resolve, record.recorded_in):
             say(f"[swiftpipe] {name}: {FINISHED_BEFORE_STOP}")
             continue
         if after is None and entry.finished:  # resubmitting: it ran after an observing stage that failed
             continue
-        resume_from = _checkpoint_to_resume(loaded, dialect, stage, entry, resolve, say)
+        resume_from = _checkpoint_to_resume(loaded, dialect, stage, entry, resolve, say, record.recorded_in)
         if stage.interactive:
             entry.restart(State.SKIPPED, chat_note(loaded.path, stage))
             continue
@@ -134,19 +134,20 @@ def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dia
 
 
 def _finished_before_stop(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
-                          resolve: Resolver) -> bool:
+                          resolve: Resolver, recorded_in: str | None) -> bool:
     if not stage.trains or not entry.outputs.get("run_dir"):
         return False
     rendered = _rendered(loaded, dialect, stage, resolve)
-    return rendered is not None and end_if_finished_before_stop(stage, entry, fingerprint(rendered))
+    return rendered is not None and end_if_finished_before_stop(
+        stage, entry, fingerprint(rendered, recorded_in=recorded_in))
 
 
 def _checkpoint_to_resume(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
-                          resolve: Resolver, say: Callable[[str], None]) -> str | None:
+                          resolve: Resolver, say: Callable[[str], None], recorded_in: str | None) -> str | None:
     rendered = _rendered(loaded, dialect, stage, resolve) if stage.trains else None
     if rendered is None:
         return None
-    current = fingerprint(rendered)
+    current = fingerprint(rendered, recorded_in=recorded_in)
     started_over = changed_since_checkpoint(stage, entry, current, rendered.command.redacted().argv)
     if started_over:
         say(f"[swiftpipe] {stage.name}: {started_over}")
