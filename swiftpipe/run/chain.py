@@ -85,6 +85,11 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     if latest is not None and run_lock.held(latest):
         raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters is running now; wait "
                         f"for it to end (swiftpipe status {loaded.path}), or stop it")
+    if latest is not None and latest.launcher is not None and any(
+            entry.state in (State.QUEUED, State.RUNNING) for entry in latest.stages.values()):
+        raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters has jobs queued or "
+                        f"running on {latest.launcher.name}; follow them (swiftpipe status {loaded.path}) or cancel "
+                        f"them (swiftpipe cancel {loaded.path}) first")
     previous = None
     if options.resume and latest is None:
         options.say(f"[swiftpipe] no earlier run of {loaded.path} with these parameters under {options.work_dir}: "

@@ -66,7 +66,9 @@ def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, ma
 
 
 def recipe_changed(folder: Path, given: dict[str, Any]) -> str | None:
-    """A note when the recipe file differs from the copy its jobs run."""
+    """A note when the recipe file differs from the copy its jobs run (none when the record cannot say)."""
+    if not isinstance(given.get("path"), str):
+        return None
     try:
         now = hashlib.sha256(Path(given["path"]).read_bytes()).hexdigest()
     except OSError:
