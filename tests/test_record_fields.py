@@ -33,7 +33,7 @@ FULL_STAGE = StageRecord(
     "out/sft/v0-20261201-100000/checkpoint-2", SlurmJob("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out",
                                                         "FAILED", "NonZeroExitCode", "1:0"),
     [Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130, "stopped",
-             "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef")])
+             "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef", ["swift", "sft"])])
 
 
 def _full_record(folder: Path) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def test_every_field_of_the_schema_with_a_wrong_type_is_one_line_naming_it(tmp_p
             continue
         assert message.startswith(f"{folder / 'record.json'}: a damaged run record: field "), (path, message)
         named = message.split("field ", 1)[1].split(" is ", 1)[0]
-        assert path.startswith(named) or named.startswith(path), (path, message)  # the field, or the item in it
+        assert named == path, (path, message)
 
 
 DAMAGES = [  # the fields the issue found crashing a command, and the values they had
@@ -161,7 +161,7 @@ def test_a_damaged_record_is_said_and_left_out_by_every_command(chain: Path, fak
             result = CliRunner().invoke(main, command)
             assert result.exit_code == 0, (field, command, result.output)
             warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
-            assert len(warnings) <= 1 and "Traceback" not in result.output, (field, command, result.output)
+            assert len(warnings) == 1 and "Traceback" not in result.output, (field, command, result.output)
             if command == ["runs"]:
                 assert len(warnings) == 1, result.output
                 assert warnings[0].startswith(f"warning: {damaged}: a damaged run record: field {field}"), warnings

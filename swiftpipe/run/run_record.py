@@ -186,6 +186,7 @@ def read(folder: Path) -> RunRecord:
 
 def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
     schema = data.get("schema", 1) if isinstance(data, dict) else None
+    schema = schema if type(schema) is int else None  # "schema": true is no schema 1
     if schema not in (1, 2, SCHEMA) or not isinstance(data.get("stages"), dict):
         if isinstance(schema, int) and schema > SCHEMA:
             raise RecordError(f"written by a newer swiftpipe (record schema {schema}; this one reads 1 to {SCHEMA}): "

@@ -44,7 +44,7 @@ def decode(cls: type[T], data: Any, *, where: str = "", given: Mapping[str, Any]
             raise FieldError(path, "missing")
     unknown = sorted(set(data) - known)
     if unknown:
-        raise FieldError(f"{where}.{unknown[0]}" if where else unknown[0], "not a field this swiftpipe knows")
+        raise FieldError(f"{where}.{unknown[0]}" if where else unknown[0], "not a field this swiftpipe knows (written by a newer one?)")
     return cls(**values)
 
 
