@@ -32,15 +32,41 @@ def say(text: str, *, err: bool = False, style: str | None = None) -> None:
     """Print `text` as it is, as one line (or several); `style` colours it where the stream is a terminal."""
     if style is None:
         write(text + "\n", err=err)
-    else:
+        return
+    try:
         _rich(err).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+    except (OSError, ValueError):
+        _gone(err)
 
 
 def write(text: str, *, err: bool = False) -> None:
     """`text` exactly, no newline added (rendered scripts)."""
     stream = sys.stderr if err else sys.stdout
-    stream.write(text)
-    stream.flush()
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):  # a closed pipe (`| head`, a `| tee` stopped by the same Ctrl-C), a lost terminal
+        _gone(err)
+
+
+def _gone(err: bool) -> None:
+    """Whoever read the stream is gone: what the chain does next (stop a stage, write its record) must not fail for
+    it, so the rest of the output goes nowhere: the stream's file descriptor now points at /dev/null, and what the
+    stream still buffers (Python flushes it once more at exit) goes there too."""
+    import os
+
+    stream = sys.stderr if err else sys.stdout
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+        stream.flush()
+    except (OSError, ValueError):  # a stream without a descriptor of its own (a test's capture): drop it
+        sink = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
+        if err:
+            sys.stderr = sink
+        else:
+            sys.stdout = sink
 
 
 def warn(text: str) -> None:

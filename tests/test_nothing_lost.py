@@ -333,3 +333,41 @@ def test_a_work_dir_behind_a_link_to_another_disk_keeps_its_records_readable_fro
                                             "--work-dir", work])
         assert resumed.exit_code == 0 and "reusing its outputs" in resumed.output, (work, resumed.output)
     assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt"]
+
+
+def test_a_reader_that_goes_away_stops_nothing(chain: Path, fake_swift: Path) -> None:
+    """`swiftpipe run ... | head -1`: the pipe closes after the first line; the chain goes on, its record final."""
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"[swiftpipe] pretrain: ")
+    proc.stdout.close()
+    _, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"Traceback" not in errors and b"Exception" not in errors, errors
+    assert _record()["state"] == "done" and [c["argv"][1] for c in _calls(fake_swift)] == [
+        "pt", "sft", "export", "infer"]
+
+
+@pytest.mark.parametrize("other", ["reused", "1", "0", "-1"])
+def test_a_recorded_process_group_that_is_not_the_stages_runs_nothing_of_it(chain: Path, fake_swift: Path,
+                                                                            other: str) -> None:
+    """A stage left "running" names a process group that is now another program's (a reboot reused the number) or
+    that no stage can have (a damaged record): status settles it, and --resume continues."""
+    proc = _start(chain, env={"FAKE_SWIFT_SLEEP_ON": "sft:60"})
+    _sleeping_sft(fake_swift)
+    proc.kill()
+    proc.wait(timeout=10)
+    _wait_for(lambda: _group_gone(_record()["stages"]["sft"]["pgid"]), timeout=20)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # another program's group
+    try:
+        [path] = Path(".swiftpipe/runs").glob("*/record.json")
+        data = json.loads(path.read_text())
+        data["stages"]["sft"]["pgid"] = stranger.pid if other == "reused" else int(other)
+        path.write_text(json.dumps(data))
+        status = CliRunner().invoke(main, ["status", str(chain)])
+        assert status.exit_code == 0 and "still runs" not in status.output, status.output
+        assert _record()["stages"]["sft"]["state"] == "interrupted"
+        assert _resume(chain).exit_code == 0
+        assert stranger.poll() is None  # left alone
+    finally:
+        stranger.kill()
+        stranger.wait()

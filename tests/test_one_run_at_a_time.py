@@ -85,3 +85,10 @@ def test_a_local_run_while_jobs_of_the_chain_are_queued_on_slurm_is_refused(chai
         f"error: {chain}: run {record.id} of this recipe with these parameters has jobs queued or running on slurm; "
         f"follow them (swiftpipe status {chain}) or cancel them (swiftpipe cancel {chain}) first\n")
     assert _calls(fake_swift) == []
+
+
+def test_two_work_dirs_on_one_output_dir_do_not_run_at_once(chain: Path, fake_swift: Path) -> None:
+    ended = _pair([str(chain), "--work-dir", "w1"], [str(chain), "--work-dir", "w2"])
+    assert sorted(code for code, _ in ended) == [0, 2], ended
+    refused = next(output for code, output in ended if code == 2)
+    assert refused.startswith("error: --output_dir out/") and " in use by " in refused, refused

@@ -207,3 +207,14 @@ def test_the_temporary_files_of_a_killed_writer_are_swept_on_the_next_start(chai
     assert result.exit_code == 0, result.output
     assert not any(p.exists() for p in left) and live.exists() and other_host.exists()
     assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]
+
+
+def test_a_finished_stage_whose_record_lost_its_outputs_runs_again(chain: Path, fake_swift: Path) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet", "--stage", "pretrain"]).exit_code == 0
+    [path] = Path(".swiftpipe/runs").glob("chain-*/record.json")
+    data = json.loads(path.read_text())
+    data["stages"]["pretrain"]["outputs"] = {}  # edited by hand: still "done", nothing to hand the SFT
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "pt", "sft", "export", "infer"]

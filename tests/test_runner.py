@@ -106,6 +106,8 @@ def test_a_changed_stage_reruns_with_everything_after_it(chain: Path, fake_swift
     assert len(_calls(fake_swift)) == 4
     result = _run(str(chain), "--quiet", "--resume", "--set", "sft.learning_rate=1e-3")
     assert result.exit_code == 0, result.output
+    assert ("[swiftpipe] sft: changed since it finished (--learning_rate added); running it again"
+            in result.output.splitlines())
     assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done"]
     assert [c["argv"][1] for c in _calls(fake_swift)[4:]] == ["sft", "export", "infer"]
     assert "--learning_rate" in _calls(fake_swift)[4]["argv"]

@@ -148,7 +148,7 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     job's id and Slurm state, asked of Slurm now.
     """
     from swiftpipe.cli import tables
-    from swiftpipe.run.chain import settle
+    from swiftpipe.run.settle import settle
     from swiftpipe.slurm import submit
 
     loaded, record = _latest(recipe_path, params, sets, work_dir)

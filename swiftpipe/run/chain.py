@@ -30,10 +30,11 @@ from swiftpipe.run.outputs import (
     checkpoint_to_resume,
     end_if_finished_before_stop,
 )
-from swiftpipe.run.process import Grace, group_alive
-from swiftpipe.run.resolve import References
+from swiftpipe.run.process import Grace
+from swiftpipe.run.settle import settle
+from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, StageRecord, State
-from swiftpipe.run.fingerprint import Fingerprint, fingerprint
+from swiftpipe.run.fingerprint import Fingerprint, changed_flags, fingerprint
 from swiftpipe.run.stage import StageRunner
 from swiftpipe.run.watch import View
 
@@ -95,7 +96,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         options.say(f"[swiftpipe] no earlier run of {loaded.path} with these parameters under {options.work_dir}: "
                     "starting the chain")
     elif options.resume:
-        previous = settle(latest)
+        previous = settle(latest, wait=options.wait, say=options.say)
     references = References(loaded, options.work_dir, names, previous)
     references.check()
     checked = None if options.recheck else CheckCache(options.work_dir / CHECKED_DIR)
@@ -134,28 +135,6 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     return result
 
 
-def settle(record: RunRecord) -> RunRecord:
-    """A local run that no swiftpipe runs any more, made final: a stage left "running" whose processes are gone
-    (swiftpipe was killed, the machine restarted) is interrupted; one whose processes still run is refused."""
-    if record.launcher is not None or run_lock.held(record):
-        return record
-    safe_write.sweep(record.folder)  # the temporary files of a write that a kill cut short
-    safe_write.sweep(record.folder.parent)  # and of the index's
-    if record.state is not State.RUNNING:
-        return record
-    for name, entry in record.stages.items():
-        if entry.state is not State.RUNNING:
-            continue
-        if entry.pgid is not None and group_alive(entry.pgid):
-            raise UserError(f"run {record.id}: stage {name!r} still runs (process group {entry.pgid}) though no "
-                            f"swiftpipe follows it; wait for it, or stop it (kill -INT -{entry.pgid}), then resume")
-        entry.end(State.INTERRUPTED, "its swiftpipe stopped without recording an outcome (killed, or the machine "
-                  "restarted)")
-    record.state = State.INTERRUPTED
-    record.save()
-    return record
-
-
 def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, names: list[str],
                 options: RunOptions) -> ChainResult:
     record = runner.record
@@ -192,15 +171,22 @@ def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stag
                names: list[str], changed_upstream: bool, interactive: bool) -> State:
     record, say = runner.record, runner.say
     entry = record.stage(stage.name)
-    rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
+    try:
+        rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
+    except Unresolved as missing:  # what it reads was not recorded by the stage before it (a damaged record)
+        return runner.not_launched(stage.name, f"{missing} is not in the run record")
     # of the stage as written, without a checkpoint to continue from
     current = fingerprint(rendered, recorded_in=record.recorded_in)
     if options.resume and not changed_upstream:
-        reused = _reusable(record, stage.name, current, options.work_dir, loaded.key)
+        reused = _reusable(record, stage.name, current, options.work_dir, loaded.key,
+                           _needed(loaded, stage.name, names))
         if reused:
             say(f"[swiftpipe] {stage.name}: {reused}; reusing its outputs")
             record.save()
             return State.REUSED
+        if entry.finished and not current.matches(entry.fingerprint) and entry.command:
+            say(f"[swiftpipe] {stage.name}: changed since it finished "
+                f"({changed_flags(entry.command, rendered.command.redacted().argv)}); running it again")
         gone = _gone_outside_project(entry, record.cwd)
         if gone:
             say(f"[swiftpipe] {stage.name}: it finished, but {gone} (outside the project, recorded by its absolute "
@@ -236,15 +222,18 @@ def _needed(loaded: LoadedRecipe, producer: str, names: list[str]) -> dict[str, 
     return needed
 
 
-def _reusable(record: RunRecord, name: str, current: Fingerprint, work_dir: Path, key: str) -> str | None:
+def _reusable(record: RunRecord, name: str, current: Fingerprint, work_dir: Path, key: str,
+              needed: dict[str, str]) -> str | None:
     """Why stage `name` need not run again (None: it must): it finished unchanged, in this run or an earlier one
-    of the same recipe and parameters, and what it produced is still on disk."""
+    of the same recipe and parameters, what it produced is still on disk, and it recorded what later stages read
+    of it (`needed`: a record edited by hand may have lost it)."""
     entry = record.stage(name)
-    if entry.finished and current.matches(entry.fingerprint) and entry.outputs_on_disk:
+    if (entry.finished and current.matches(entry.fingerprint) and entry.outputs_on_disk
+            and all(entry.outputs.get(kind) for kind in needed)):
         entry.end(State.REUSED)
         return "unchanged since it finished"
     earlier = history.finished_elsewhere(work_dir, key, name, current, besides=record.id)
-    if earlier is None:
+    if earlier is None or not all(earlier[1].outputs.get(kind) for kind in needed):
         return None
     run_id, done = earlier
     entry.restart(State.REUSED)

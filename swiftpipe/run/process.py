@@ -61,6 +61,21 @@ def group_alive(pgid: int) -> bool:
 
 
 _ENDED = ("Z", "X")  # /proc's states of a process that has ended: zombie, dead
+SUPERVISOR = "swiftpipe.run.supervise"
+
+
+def stage_alive(pgid: int, project: str) -> bool:
+    """Whether the process group a record names (its stage's supervisor's) still runs that stage. A number the
+    system gave to another program since (a reboot, a long uptime), the group of the same stage in a copy of the
+    project, or a number no stage can have (a damaged record: 0, 1, negative) runs nothing of it."""
+    if pgid <= 1 or not group_alive(pgid):
+        return False
+    try:
+        command = Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")
+        cwd = os.readlink(f"/proc/{pgid}/cwd")
+    except OSError:  # the supervisor itself is gone and what it started goes on, or no /proc: still running
+        return True
+    return SUPERVISOR.encode() in command and os.path.realpath(cwd) == os.path.realpath(project)
 
 
 def _group_states(pgid: int) -> list[str] | None:
@@ -127,7 +142,7 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
 def _start_supervised(argv: Sequence[str], *, env: Mapping[str, str], attach: bool, grace: Grace,
                       lifeline: int) -> subprocess.Popen:
     """`argv` under its supervisor, leading a new process group; `lifeline` goes to the supervisor alone."""
-    supervised = [sys.executable, "-m", "swiftpipe.run.supervise", str(lifeline), str(grace.interrupt),
+    supervised = [sys.executable, "-m", SUPERVISOR, str(lifeline), str(grace.interrupt),
                   str(grace.terminate), "--", *argv]
     try:
         return subprocess.Popen(supervised, env=dict(env), start_new_session=True, pass_fds=(lifeline,),
@@ -181,7 +196,7 @@ class _Copier(threading.Thread):
             return
         try:
             self.on_output(data)
-        except OSError:  # the terminal went away: the log still has everything
+        except (OSError, ValueError):  # the terminal or the pipe went away: the log still has everything
             self.on_output = _ignore
 
 

@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -62,8 +63,20 @@ def claims(loaded: LoadedRecipe, names: list[str]) -> dict[str, str]:
     for name in names:
         folder = loaded.recipe.stage(name).flags.get("output_dir")
         if isinstance(folder, (str, os.PathLike)):
-            found[f"output_dir {os.path.abspath(folder)}"] = f"--output_dir {folder}"
+            found[f"{OUTPUT_DIR} {os.path.realpath(folder)}"] = f"--output_dir {folder}"
     return found
+
+
+OUTPUT_DIR = "output_dir"  # a claim on a folder is this machine's, whatever work dir or project asks for it
+
+
+def _folder_for(key: str, work_dir: Path) -> Path:
+    """Where a claim's lock lives: a chain's in its work dir; an output folder's in one folder for the whole
+    machine (this user's), so that runs with other work dirs or from other projects see it too."""
+    if not key.startswith(f"{OUTPUT_DIR} "):
+        return work_dir / CLAIMS_DIR
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"swiftpipe-{os.getuid()}-locks"
 
 
 @contextlib.contextmanager
@@ -71,14 +84,18 @@ def claimed(work_dir: Path, wanted: dict[str, str], *, who: str, wait: bool = Fa
             say: Callable[[str], None] = lambda text: None) -> Iterator[None]:
     """Hold every claim in `wanted` until the block ends (in one order, so that two runs never wait on each
     other). One held by another swiftpipe refuses in one line naming it, or with `wait` is waited for."""
-    folder = work_dir / CLAIMS_DIR
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--work-dir {work_dir}: cannot write run records there ({exc.strerror or exc})") from None
     with contextlib.ExitStack() as held:
         for key in sorted(wanted):
-            lock = held.enter_context(open(folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock", "a+"))
+            folder = _folder_for(key, work_dir)
+            try:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                lock = held.enter_context(open(folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock", "a+"))
+            except OSError as exc:
+                if folder == work_dir / CLAIMS_DIR:
+                    raise UserError(f"--work-dir {work_dir}: cannot write run records there "
+                                    f"({exc.strerror or exc})") from None
+                raise UserError(f"{folder}: cannot keep swiftpipe's locks there ({exc.strerror or exc}); set "
+                                "XDG_RUNTIME_DIR to a folder of yours") from None
             _take(lock, wanted[key], who=who, wait=wait, say=say)
             held.callback(_give_back, lock)
         yield
@@ -92,20 +109,26 @@ def _take(lock: IO[str], what: str, *, who: str, wait: bool, say: Callable[[str]
         holder = lock.read().strip()
         if not wait:
             pid = holder.split(" ", 1)[0]
-            stop = f", or stop it (kill -INT {pid})" if pid.isdigit() else ""
+            stop = f", or stop it (kill {pid})" if pid.isdigit() else ""  # SIGTERM: a background job ignores INT
             raise UserError(f"{what}: in use by {holder or 'another swiftpipe'}; wait for it to end (--wait "
                             f"waits){stop}") from None
         say(f"[swiftpipe] {what}: in use by {holder or 'another swiftpipe'}; waiting for it to end")
         fcntl.flock(lock, fcntl.LOCK_EX)
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.getpid()} ({who})")
-    lock.flush()
+    try:  # who holds it, for the message of the one refused; a full disk only loses the name
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()} ({who})")
+        lock.flush()
+    except OSError:
+        pass
 
 
 def _give_back(lock: IO[str]) -> None:
     """Unlock, leaving no holder's name behind to be read by the next one refused before it writes its own."""
-    lock.seek(0)
-    lock.truncate()
-    lock.flush()
+    try:
+        lock.seek(0)
+        lock.truncate()
+        lock.flush()
+    except OSError:
+        pass
     fcntl.flock(lock, fcntl.LOCK_UN)
