@@ -505,3 +505,15 @@ def test_a_work_dir_on_a_full_disk_is_one_line_before_anything_runs(chain: Path,
     assert result.output.splitlines() == [f"error: --work-dir {tmp_path / 'w'}: 3 MiB free; run records and logs "
                                           "need more room"]
     assert _calls(fake_swift) == [] and not list((tmp_path / "w" / "runs").glob("*/record.json"))
+
+
+def test_resume_without_set_keeps_the_set_of_the_run_it_continues(chain: Path, fake_swift: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_ON", "sft")
+    assert _run(str(chain), "--quiet", "--set", "sft.learning_rate=2e-5").exit_code == 1
+    monkeypatch.delenv("FAKE_SWIFT_FAIL_ON")
+    result = _run(str(chain), "--quiet", "--resume")  # as the README shows it, without the --set
+    assert result.exit_code == 0, result.output
+    assert "starting over" not in result.output
+    sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
+    assert sft[sft.index("--learning_rate") + 1] == "2e-5" and "--resume_from_checkpoint" in sft

@@ -166,21 +166,29 @@ def print_json(value: Any) -> None:
     console.say(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path,
-                  **options: Any) -> LoadedRecipe:
+def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path, *,
+                  secrets_needed: bool = True, keep_sets: bool = False, **options: Any) -> LoadedRecipe:
     """The recipe for a command about its recorded runs (status, resolve, chat, --resume). Without -p and with no
     run under the defaults, the parameters of its recorded runs, when there is one set (said on stderr); a list
     of the sets to choose from when there are several. A secret parameter, recorded as `<redacted>`, is read
-    from its environment variable (`hub_token` from $HUB_TOKEN), as the commands swiftpipe writes read it."""
+    from its environment variable (`hub_token` from $HUB_TOKEN), as the commands swiftpipe writes read it; a
+    command that only reads records (`secrets_needed` False: status, resolve, report) finds the runs without it.
+    With `keep_sets` (--resume) and no --set given, the --set of the run it continues: a stage keeps the command
+    its checkpoint was written with (changed, it would start over)."""
     from swiftpipe.recipe import loading
     from swiftpipe.run import history
 
     loaded = loading.load(recipe_path, params=params, sets=sets, **options)
-    if params or history.latest(work_dir, loaded.key) is not None:
+    latest = history.latest(work_dir, loaded.key)
+    if latest is not None and keep_sets and not sets and latest.recipe.sets:
+        kept = _sets_from_record(latest.recipe.sets, where=recipe_path)
+        console.say(f"note: resuming with the --set of run {latest.id}: {' '.join(latest.recipe.sets)}", err=True)
+        return loading.load(recipe_path, params=params, sets=kept, **options)
+    if params or latest is not None:
         return loaded
     recorded = history.parameter_sets(work_dir, recipe_path)
     if len(recorded) == 1:
-        given = _from_record(recorded[0], where=recipe_path)
+        given = _from_record(recorded[0], where=recipe_path, strict=secrets_needed)
         console.say(f"note: the runs of {recipe_path} used {_p(recorded[0])}", err=True)
         return loading.load(recipe_path, params=given, sets=sets, **options)
     if len(recorded) > 1:
@@ -189,14 +197,37 @@ def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ..
     return loaded
 
 
-def _from_record(recorded: dict[str, Any], *, where: str) -> list[str]:
-    """`NAME=VALUE` for each recorded parameter; a secret one's value from the environment (the record has none)."""
+def _sets_from_record(recorded: list[str], *, where: str) -> list[str]:
+    """A run's --set as given again; a secret one's value from the environment (the record has none)."""
+    import os
+
+    from swiftpipe.recipe.secrets import REDACTED, variable
+
+    kept, unset = [], []
+    for text in recorded:
+        target, _, value = text.partition("=")
+        name = variable(target.partition(".")[2])
+        if value == REDACTED and name not in os.environ:
+            unset.append(name)
+        kept.append(f"{target}={os.environ.get(name, '')}" if value == REDACTED else text)
+    if unset:
+        raise UserError(f"{where}: its last run used --set {' '.join(recorded)}; set {', '.join(unset)} (swiftpipe "
+                        "keeps no secrets), or give --set yourself")
+    return kept
+
+
+def _from_record(recorded: dict[str, Any], *, where: str, strict: bool) -> list[str]:
+    """`NAME=VALUE` for each recorded parameter; a secret one's value from the environment (the record has none),
+    or without `strict` left redacted where the environment lacks it (the chain's key is the same)."""
     import os
 
     from swiftpipe.recipe.secrets import REDACTED, variable
 
     secret = [name for name, value in recorded.items() if value == REDACTED]
     unset = [variable(name) for name in secret if variable(name) not in os.environ]
+    if unset and not strict:
+        return [f"{name}={os.environ.get(variable(name), REDACTED) if name in secret else value}"
+                for name, value in recorded.items()]
     if unset:
         raise UserError(f"{where}: its runs used {_p(recorded)}; set {', '.join(unset)} (swiftpipe keeps no secrets)")
     return [f"{name}={os.environ[variable(name)] if name in secret else value}" for name, value in recorded.items()]

@@ -76,7 +76,7 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
     from swiftpipe.recipe import loading, overrides
     from swiftpipe.render import dialects
 
-    loaded = load_recorded(recipe_path, params, sets, work_dir, scale=scale) if resume \
+    loaded = load_recorded(recipe_path, params, sets, work_dir, keep_sets=True, scale=scale) if resume \
         else loading.load(recipe_path, params=params, sets=sets, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     target = dialects.target(swift_version)
@@ -216,7 +216,7 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], st
     from swiftpipe.recipe import overrides
     from swiftpipe.run import history
 
-    loaded = load_recorded(recipe_path, params, sets, work_dir)
+    loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False)
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
@@ -257,7 +257,7 @@ def _latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
     """The recipe as it is now, and its newest run record with these parameters (or a UserError)."""
     from swiftpipe.run import history
 
-    loaded = load_recorded(recipe_path, params, sets, work_dir)
+    loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False)
     record = history.latest(work_dir, loaded.key)
     if record is None:
         raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
