@@ -15,7 +15,7 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
-from swiftpipe.run.stage import UNFINISHED_MARK
+from swiftpipe.run.supervise import UNFINISHED_MARK
 
 
 def _run(*args: str):
@@ -125,3 +125,30 @@ def test_a_rotated_token_changes_no_stage(chain: Path, fake_swift: Path, monkeyp
     assert latest_record()["stages"]["pretrain"]["state"] == "reused" and "starting over" not in result.output
     sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
     assert "--resume_from_checkpoint" in sft and sft[sft.index("--hub_token") + 1] == "hf_bbbb2222"
+
+
+def test_a_merge_folder_left_when_swiftpipe_was_killed_the_moment_it_appeared_is_replaced(
+        chain: Path, fake_swift: Path) -> None:
+    """swiftpipe killed outright before it could note the folder: the stage's supervisor marked it, so it is still
+    provably the launch's own."""
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"],
+                            env={**os.environ, "FAKE_SWIFT_SLEEP_ON": "export:60"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not list(Path("out/sft").glob("v0-*/checkpoint-4-merged")):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait(timeout=10)
+    [partial] = Path("out/sft").glob("v0-*/checkpoint-4-merged")
+    export = [c for c in _calls(fake_swift) if c["argv"][1] == "export"][0]
+    while True:  # its supervisor stops the merge, then is gone
+        try:
+            os.killpg(export["pgid"], 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline + 30
+        time.sleep(0.05)
+    result = _run(str(chain), "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"merge: removed {partial.resolve()}, which its own unfinished launch left" in result.output

@@ -28,7 +28,7 @@ from swiftpipe.run.run_record import State
 FULL_STAGE = StageRecord(
     State.FAILED, "exit code 1", "2026-12-01T10:00:00+00:00", "2026-12-01T10:01:00+00:00", 60.5, 1,
     ["swift", "sft", "--model", "base"], {"NPROC_PER_NODE": "1"}, "out/sft.sh", "out/sft.log", "0123456789abcdef",
-    4242, "out/merged", "1:2", {"run_dir": "out/sft/v0-20261201-100000"}, 1.25,
+    4242, "out/merged", "1:2", "run sft 0a1b", {"run_dir": "out/sft/v0-20261201-100000"}, 1.25,
     [{"question": "q", "answer": "a", "reference": None}], {"rouge-l": 50.0}, "compare", "sft",
     "out/sft/v0-20261201-100000/checkpoint-2", SlurmJob("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out",
                                                         "FAILED", "NonZeroExitCode", "1:0"),

@@ -104,7 +104,7 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
                 tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
                 on_start: Callable[[int], None] = lambda pgid: None,
                 say: Callable[[str], None] = lambda text: None, stop: threading.Event | None = None,
-                shown: Sequence[str] | None = None) -> Outcome:
+                shown: Sequence[str] | None = None, mark: tuple[str, str] | None = None) -> Outcome:
     """Run `argv` to the end (or until Ctrl-C, SIGTERM or a hang-up); output goes to `log` and to `on_output`.
 
     With `attach`, the process gets the terminal itself (an interactive chat): nothing is captured.
@@ -121,7 +121,7 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
         sink.write(f"$ {' '.join(shown or redact_argv(argv))}\n".encode())
         lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
         try:
-            proc = _start_supervised(argv, env=env, attach=attach, grace=grace, lifeline=lifeline)
+            proc = _start_supervised(argv, env=env, attach=attach, grace=grace, lifeline=lifeline, mark=mark)
             # ms-swift prints its arguments, secrets too (see recipe/secrets.py): neither log nor screen shows them
             copier = None if attach else _Copier(proc, sink, on_output, stop, OutputRedactor(secret_values(argv, env)))
             try:
@@ -140,10 +140,11 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
 
 
 def _start_supervised(argv: Sequence[str], *, env: Mapping[str, str], attach: bool, grace: Grace,
-                      lifeline: int) -> subprocess.Popen:
-    """`argv` under its supervisor, leading a new process group; `lifeline` goes to the supervisor alone."""
-    supervised = [sys.executable, "-m", SUPERVISOR, str(lifeline), str(grace.interrupt),
-                  str(grace.terminate), "--", *argv]
+                      lifeline: int, mark: tuple[str, str] | None) -> subprocess.Popen:
+    """`argv` under its supervisor, leading a new process group; `lifeline` goes to the supervisor alone; `mark`:
+    a folder the process creates, and the text the supervisor marks it with (supervise.py)."""
+    supervised = [sys.executable, "-m", SUPERVISOR, str(lifeline), str(grace.interrupt), str(grace.terminate),
+                  *(("--mark", *mark) if mark else ()), "--", *argv]
     try:
         return subprocess.Popen(supervised, env=dict(env), start_new_session=True, pass_fds=(lifeline,),
                                 stdin=None if attach else subprocess.DEVNULL,

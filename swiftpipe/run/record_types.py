@@ -77,6 +77,7 @@ class StageRecord:
     pgid: int | None = None  # the process group of the running launch (its supervisor's pid)
     target: str | None = None  # where a merge launch writes its merged model
     target_made: str | None = None  # "device:inode" of that folder, once this stage's launch saw ms-swift create it
+    target_mark: str | None = None  # what the launch's supervisor marks that folder with once it appears
     outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
     final_loss: float | None = None
     answers: list[dict[str, str | None]] = field(default_factory=list)  # question, answer, reference

@@ -17,12 +17,10 @@ from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
 from swiftpipe.run.run_record import RecordWriteError, RunRecord, StageRecord, State, now
+from swiftpipe.run.supervise import UNFINISHED_MARK, mark
 from swiftpipe.run.watch import StageWatcher, View
 
 LOG_TAIL = 20
-
-
-UNFINISHED_MARK = ".swiftpipe-unfinished"  # in a merge target while the launch that created it has not finished
 
 
 @dataclass
@@ -69,6 +67,7 @@ class StageRunner:
         entry.begin(command=shown.argv, env=shown.environment, script=str(script), log=str(log),
                     fingerprint=fingerprint)
         entry.target = self.merge_target(stage)
+        entry.target_mark = f"{self.record.id} {stage.name} {os.urandom(8).hex()}" if entry.target else None
         if stage.group is not None:
             entry.group, entry.label = stage.group.name, stage.group.label
         self.record.save()
@@ -88,7 +87,9 @@ class StageRunner:
             outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
                                   attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
                                   say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop,
-                                  shown=redact_argv(invocation.argv))
+                                  shown=redact_argv(invocation.argv),
+                                  mark=(entry.target, entry.target_mark) if entry.target and entry.target_mark
+                                  else None)
         self._note_target(entry)
         produced = collect(stage, watcher.found, before)
         run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
@@ -145,8 +146,7 @@ class StageRunner:
         if target is None or not Path(target).exists():
             return None
         entry = self.record.stage(stage.name)
-        if (entry.target == target and not entry.finished and entry.target_made is not None
-                and entry.target_made == _identity(Path(target)) and (Path(target) / UNFINISHED_MARK).is_file()):
+        if entry.target == target and not entry.finished and self._made_by_its_launch(entry):
             shutil.rmtree(target)
             self.say(f"[swiftpipe] {stage.name}: removed {target}, which its own unfinished launch left")
             return None
@@ -156,14 +156,23 @@ class StageRunner:
         return (f"{target} already exists{whose} and ms-swift refuses to overwrite a merged model: remove it, or "
                 f"--set {stage.name}.output_dir=NEW_FOLDER")
 
-    def _note_target(self, entry: StageRecord) -> None:
-        """A merge target that this launch saw appear (it did not exist at launch) is marked and its identity
-        recorded, so that a later launch can tell it from anyone else's folder at the same path."""
-        if entry.target is None or entry.target_made is not None or not Path(entry.target).is_dir():
-            return
+    @staticmethod
+    def _made_by_its_launch(entry: StageRecord) -> bool:
+        """Whether the folder at the merge target is the one the stage's last launch created: it holds the mark
+        that launch's supervisor put in it, and is the same folder the launch recorded (when it lived to)."""
+        target = Path(entry.target or "")
         try:
-            (Path(entry.target) / UNFINISHED_MARK).write_text(f"{self.record.id}\n", encoding="utf-8")
+            marked = (target / UNFINISHED_MARK).read_text(encoding="utf-8") == entry.target_mark
         except OSError:
+            return False
+        return marked and entry.target_mark is not None and entry.target_made in (None, _identity(target))
+
+    def _note_target(self, entry: StageRecord) -> None:
+        """A merge target that this launch saw appear (it did not exist at launch) is marked, as its supervisor
+        marks it, and its identity recorded, so that a later launch can tell it from anyone else's folder there."""
+        if entry.target is None or entry.target_mark is None or entry.target_made is not None:
+            return
+        if not mark(Path(entry.target), entry.target_mark):
             return
         entry.target_made = _identity(Path(entry.target))
         self._save_quietly()
