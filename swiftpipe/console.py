@@ -18,7 +18,25 @@ if TYPE_CHECKING:
 def _rich(err: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=err, highlight=False, emoji=False)
+    return Console(file=_Stream(err), highlight=False, emoji=False)  # type: ignore[arg-type]
+
+
+class _Stream:
+    """stdout or stderr as rich writes to it: through `write`, so that a reader gone (a closed pipe) is no error
+    there either; everything else (isatty, encoding, fileno) is the stream's own."""
+
+    def __init__(self, err: bool) -> None:
+        self.err = err
+
+    def write(self, text: str) -> int:
+        write(text, err=self.err)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stderr if self.err else sys.stdout, name)
 
 
 def __getattr__(name: str) -> Any:
@@ -36,7 +54,7 @@ def say(text: str, *, err: bool = False, style: str | None = None) -> None:
     try:
         _rich(err).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
     except (OSError, ValueError):
-        _gone(err)
+        gone(err=err)
 
 
 def write(text: str, *, err: bool = False) -> None:
@@ -46,10 +64,10 @@ def write(text: str, *, err: bool = False) -> None:
         stream.write(text)
         stream.flush()
     except (OSError, ValueError):  # a closed pipe (`| head`, a `| tee` stopped by the same Ctrl-C), a lost terminal
-        _gone(err)
+        gone(err=err)
 
 
-def _gone(err: bool) -> None:
+def gone(*, err: bool) -> None:
     """Whoever read the stream is gone: what the chain does next (stop a stage, write its record) must not fail for
     it, so the rest of the output goes nowhere: the stream's file descriptor now points at /dev/null, and what the
     stream still buffers (Python flushes it once more at exit) goes there too."""

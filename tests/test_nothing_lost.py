@@ -339,10 +339,13 @@ def test_a_reader_that_goes_away_stops_nothing(chain: Path, fake_swift: Path) ->
     """`swiftpipe run ... | head -1`: the pipe closes after the first line; the chain goes on, its record final."""
     proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdout.readline().startswith(b"[swiftpipe] pretrain: ")
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
     proc.stdout.close()
     _, errors = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and b"Traceback" not in errors and b"Exception" not in errors, errors
+    assert first.startswith(b"[swiftpipe] pretrain: "), (first, errors)
+    assert proc.returncode == 0 and b"Traceback" not in errors and b"Exception" not in errors, (proc.returncode,
+                                                                                                 errors)
     assert _record()["state"] == "done" and [c["argv"][1] for c in _calls(fake_swift)] == [
         "pt", "sft", "export", "infer"]
 
@@ -371,3 +374,17 @@ def test_a_recorded_process_group_that_is_not_the_stages_runs_nothing_of_it(chai
     finally:
         stranger.kill()
         stranger.wait()
+
+
+@pytest.mark.parametrize("how", ["say", "rich"])
+def test_output_to_a_reader_gone_is_no_error_whichever_way_it_is_written(how: str) -> None:
+    """The summary table (rich) may be the first write after the reader went away, as may a plain line."""
+    write = {"say": "console.say('x' * 100)", "rich": "console.console.print('x' * 100)"}[how]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom swiftpipe import console\n"
+                             "sys.stdin.read()\n" + f"{write}\n{write}\nconsole.say('done', err=True)"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    proc.stdin.close()  # now it writes
+    errors = proc.stderr.read()
+    assert (proc.wait(timeout=30), errors) == (0, b"done\n")

@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -105,8 +106,7 @@ def _take(lock: IO[str], what: str, *, who: str, wait: bool, say: Callable[[str]
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip()
+        holder = _holder(lock)
         if not wait:
             pid = holder.split(" ", 1)[0]
             stop = f", or stop it (kill {pid})" if pid.isdigit() else ""  # SIGTERM: a background job ignores INT
@@ -132,3 +132,15 @@ def _give_back(lock: IO[str]) -> None:
     except OSError:
         pass
     fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _holder(lock: IO[str]) -> str:
+    """Who holds the lock, as it wrote itself in; a holder that took it a moment ago writes its name within
+    milliseconds, so an empty file is read again for a little while."""
+    for _ in range(25):
+        lock.seek(0)
+        holder = lock.read().strip()
+        if holder:
+            return holder
+        time.sleep(0.02)
+    return ""

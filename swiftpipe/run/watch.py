@@ -7,12 +7,14 @@ out of its output, and its progress is read from the lines appended to logging.j
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ContextManager, Protocol
 
+from swiftpipe import console
 from swiftpipe.run import layout
 
 if TYPE_CHECKING:
@@ -48,8 +50,7 @@ class StageWatcher:
 
     def output(self, chunk: bytes) -> None:
         if self.echo:
-            self.stream.write(chunk)
-            self.stream.flush()
+            self._emit(chunk)
         self._at_line_start = chunk.endswith((b"\n", b"\r"))
         lines = re.split(rb"[\r\n]", self._partial + chunk)
         self._partial = lines.pop()
@@ -58,6 +59,16 @@ class StageWatcher:
             self._scan(text)
             if self.view is not None and text.strip():
                 self.view.line(self.stage, text.strip())
+
+    def _emit(self, data: bytes) -> None:
+        """To the terminal or pipe; one that went away (`| head`) takes nothing more and stops nothing."""
+        try:
+            self.stream.write(data)
+            self.stream.flush()
+        except (OSError, ValueError):
+            if self.stream is sys.stdout.buffer:
+                console.gone(err=False)
+            self.stream = open(os.devnull, "wb")  # noqa: SIM115 (for the rest of the stage)
 
     def _scan(self, line: str) -> None:
         for key, pattern in (("run_dir", layout.OUTPUT_DIR_LINE), ("merged", layout.MERGED_LINE),
@@ -87,8 +98,7 @@ class StageWatcher:
         if self.echo and not self._at_line_start:
             return
         self._last_progress = (progress.step, time.monotonic())
-        self.stream.write(format_progress(self.stage, progress).encode() + b"\n")
-        self.stream.flush()
+        self._emit(format_progress(self.stage, progress).encode() + b"\n")
 
 
 def format_progress(stage: str, progress: layout.Progress) -> str:
