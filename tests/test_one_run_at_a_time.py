@@ -92,3 +92,15 @@ def test_two_work_dirs_on_one_output_dir_do_not_run_at_once(chain: Path, fake_sw
     assert sorted(code for code, _ in ended) == [0, 2], ended
     refused = next(output for code, output in ended if code == 2)
     assert refused.startswith("error: --output_dir out/") and " in use by " in refused, refused
+
+
+def test_the_node_ranks_of_one_job_share_their_output_folders(chain: Path) -> None:
+    """Two ranks of a multi-node job may run on one machine (the rehearsal): their output_dir claims differ."""
+    from swiftpipe.recipe import loading
+    from swiftpipe.recipe.scale import Scale
+    from swiftpipe.run import run_lock
+
+    keys = [set(run_lock.claims(loading.load(str(chain), scale=Scale(nodes=2, node_rank=rank,
+                                                                     master_addr="127.0.0.1")), ["pretrain"]))
+            for rank in (0, 1)]
+    assert not {k for k in keys[0] & keys[1] if k.startswith("output_dir ")}

@@ -62,9 +62,13 @@ def claims(loaded: LoadedRecipe, names: list[str]) -> dict[str, str]:
     two runs at once take the same number). Key -> what it is, said to the one refused."""
     found = {f"chain {loaded.key}": f"{loaded.path} with these parameters"}
     for name in names:
-        folder = loaded.recipe.stage(name).flags.get("output_dir")
+        stage = loaded.recipe.stage(name)
+        folder = stage.flags.get("output_dir")
         if isinstance(folder, (str, os.PathLike)):
-            found[f"{OUTPUT_DIR} {os.path.realpath(folder)}"] = f"--output_dir {folder}"
+            # The node ranks of one multi-node job share their output folders by design (even on one machine)
+            launch = loaded.recipe.launch_for(stage)
+            rank = f" node {launch.node_rank or 0}" if (launch.nnodes or 1) > 1 else ""
+            found[f"{OUTPUT_DIR} {os.path.realpath(folder)}{rank}"] = f"--output_dir {folder}"
     return found
 
 
