@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8
@@ -29,21 +29,28 @@ def variable(name: str) -> str:
     return re.sub(r"\W", "_", name).upper()
 
 
-def redact_argv(argv: Sequence[str]) -> list[str]:
-    """`argv` with the value of every secret flag (`--name value` or `--name=value`) replaced."""
-    shown: list[str] = []
+def _secret_words(argv: Sequence[str]) -> Iterator[tuple[int, str, bool]]:
+    """(index of the word that holds it, the value, whether it is inline) for every secret flag's value in `argv`:
+    the word after `--name`, or the `--name=value` word itself."""
     hide_next = False
-    for word in argv:
+    for i, word in enumerate(argv):
         if hide_next:
-            shown.append(REDACTED)
+            yield i, word, False
             hide_next = False
             continue
-        name, equals, _ = word.partition("=")
+        name, equals, value = word.partition("=")
         if word.startswith("--") and is_secret(name[2:]):
-            shown.append(f"{name}={REDACTED}" if equals else word)
-            hide_next = not equals
-        else:
-            shown.append(word)
+            if equals:
+                yield i, value, True
+            else:
+                hide_next = True
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """`argv` with the value of every secret flag (`--name value` or `--name=value`) replaced."""
+    shown = list(argv)
+    for i, _, inline in _secret_words(argv):
+        shown[i] = f"{shown[i].partition('=')[0]}={REDACTED}" if inline else REDACTED
     return shown
 
 
@@ -76,18 +83,7 @@ def secret_values(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
     """The values of the secret flags in `argv` and of the secret variables in `env`: what a program's output must
     not show, in whatever form it prints them."""
     values = [value for name, value in env.items() if is_secret(name)]
-    hide_next = False
-    for word in argv:
-        if hide_next:
-            values.append(word)
-            hide_next = False
-            continue
-        name, equals, value = word.partition("=")
-        if word.startswith("--") and is_secret(name[2:]):
-            if equals:
-                values.append(value)
-            else:
-                hide_next = True
+    values += [value for _, value, _ in _secret_words(argv)]
     # Replaced wherever they appear, so a placeholder such as OPENAI_API_KEY=EMPTY in the shell's environment
     # must not blank every EMPTY of a log: values that short are no secret, and their names still hide them.
     return [value for value in values if len(value) >= MIN_SECRET_LENGTH]
