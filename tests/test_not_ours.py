@@ -76,10 +76,11 @@ def test_a_stage_edited_between_a_stop_and_resume_starts_over_and_says_what_chan
     chain.write_text(chain.read_text().replace('"train_type": "lora"', '"train_type": "full"'))
     result = _run(str(chain), "--resume")
     assert result.exit_code == 0, result.output
-    assert (f"[swiftpipe] sft: its command changed since {checkpoint.resolve()} was written (--train_type lora -> "
-            "full); starting over") in result.output.splitlines()
     sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
-    assert "--resume_from_checkpoint" not in sft and sft[sft.index("--train_type") + 1] == "full"
+    flag = "--tuner_type" if "--tuner_type" in sft else "--train_type"  # ms-swift 4 renamed it
+    assert (f"[swiftpipe] sft: its command changed since {checkpoint.resolve()} was written ({flag} lora -> "
+            "full); starting over") in result.output.splitlines()
+    assert "--resume_from_checkpoint" not in sft and sft[sft.index(flag) + 1] == "full"
     assert latest_record()["stages"]["pretrain"]["state"] == "reused"
 
 
