@@ -36,7 +36,7 @@ RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
 SAMPLES := $(wildcard datasets/medical_*.jsonl)
 
-.PHONY: install eval-venv test golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
+.PHONY: install eval-venv test check golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -47,9 +47,12 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 
-test: install eval-venv
-	$(VENV)/bin/lint-imports
+test: install eval-venv check
 	$(PY) -m pytest
+
+# The static checks: the layers contract, lint and types.
+check: install
+	$(VENV)/bin/lint-imports
 
 # `swift eval` with EvalScope, in a venv of its own: EvalScope's OpenCompass backend (ms-opencompass), which ms-swift
 # imports even for the Native backend, needs numpy<2, and the training venv's stack has numpy 2. The pins, each
