@@ -55,12 +55,15 @@ CORPUS = [
     ("nested junk in messages", "sft", _lines({"messages": [{"role": "user", "content": {"x": 1}}]},
                                                {"messages": [{"role": "doctor", "content": "hi"}]},
                                                {"messages": [{"role": "user", "content": "hi"}]},
-                                               {"messages": "hello"}),
+                                               {"messages": "hello"},
+                                               {"messages": [{"role": ["user"], "content": "hi"}]}),
      ["1: messages[0].content: is an object, not a string",
       "2: messages[0].role: is 'doctor'; expected one of ['assistant', 'bot', 'function', 'function_call', 'gpt', "
       "'human', 'observation', 'system', 'tool', 'tool_call', 'tool_response', 'user']",
       "3: messages[0].role: the last turn must be the assistant's",
-      "4: messages: is a string, not a list of turns"]),
+      "4: messages: is a string, not a list of turns",
+      "5: messages[0].role: is ['user']; expected one of ['assistant', 'bot', 'function', 'function_call', 'gpt', "
+      "'human', 'observation', 'system', 'tool', 'tool_call', 'tool_response', 'user']"]),
     ("not UTF-8", "sft", _lines(GOOD) + b'{"query": "caf\xe9", "response": "r"}\n' + _lines(GOOD),
      ["2: not UTF-8: byte 0xe9 at byte 15 of the line"]),
     ("a record that is not an object", "sft", _lines(GOOD, ["q", "r"], "text", 3),

@@ -201,7 +201,7 @@ class Messages(Shape):
                 out.append((where, f"is {type_name(turn)}, not an object with {self.role!r} and {self.content!r}"))
                 return out
             role = turn.get(self.role)
-            if roles.get(role) is None:
+            if type(role) is not str or role not in roles:  # a list or an object is no key: no TypeError here
                 out.append((f"{where}.{self.role}", f"is {role!r}; expected one of {sorted(set(roles))}"))
                 return out
             check_text(turn, self.content, out, optional=roles[role] != "assistant")
