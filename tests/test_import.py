@@ -172,6 +172,15 @@ def test_the_cli_writes_the_recipe_and_reports_on_stderr_and_never_overwrites(tm
      "the file sourced at sourced.sh:1 may set"),
     ("built.sh", "swift sft --model $(python pick_model.py)\n", "built.sh:1: --model: '$(python pick_model.py)' is "
      "built by another program"),
+    ("built_joined.sh", "swift sft --model m --dataset d --output_dir=out/$(date +%s)\n", "built_joined.sh:1: "
+     "--output_dir: 'out/$(date +%s)' is built by another program"),
+    ("unmerged.sh", "swift sft --model m --dataset d --output_dir out/sft\n"
+     'swift infer --model "$(ls -td out/sft/v*/checkpoint-*-merged | head -n 1)"\n', "unmerged.sh:2: --model: "
+     "'$(ls -td out/sft/v*/checkpoint-*-merged | head -n 1)' looks for a merged model of stage 'sft', but no earlier "
+     "command merges it"),
+    ("literals.py", "from swift.llm import sft_main, SftArguments\n"
+     "sft_main(SftArguments(model='m',\n    dataset=['a', ['b']]))\n", "literals.py:3: dataset=['b']: not a value a "
+     "flag takes"),
 ])
 def test_bad_input_is_one_line_naming_file_and_line_and_nothing_is_written(tmp_path: Path, monkeypatch, name: str,
                                                                             text: str, message: str) -> None:
@@ -395,3 +404,15 @@ def test_arrays_conditions_and_wrappers_around_swift_are_read_as_the_script_runs
     assert any("$QUANT may be set differently under the condition" in w for w in warnings)
     assert any("$TRAIN_TYPE may be set differently" in w for w in warnings)
     assert any(f.kind == "dropped" and "`$RUN` in front of swift" in f.text for f in imported.findings)
+
+
+def test_a_joined_value_that_expands_stays_with_its_flag_and_a_computed_variable_is_dropped(tmp_path: Path) -> None:
+    script = tmp_path / "joined.sh"
+    script.write_text("export STAMP=$(date +%s)\nN=3\n"
+                      "swift sft --model m --dataset d --output_dir=out/$N --learning_rate=$LR --save_steps 5\n")
+    imported, loaded = _import(tmp_path, script)
+    [sft] = [r.command for r in _rendered(loaded, INSTALLED).values()]
+    flags = dict(flag_pairs(sft.argv))
+    assert flags["--output_dir"] == ("out/3",) and flags["--learning_rate"] == ("<LR>",)
+    assert "STAMP" not in sft.environment
+    assert any(f.kind == "dropped" and f.text.startswith("STAMP=$(date +%s)") for f in imported.findings)

@@ -8,7 +8,7 @@ import posixpath
 import re
 from pathlib import Path
 
-from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
 from swiftpipe.importer.words import Substitution
 
 _TRAINING = ("pt", "sft", "rlhf")
@@ -37,9 +37,13 @@ def link(imported: Imported) -> None:
         _implied(call, earlier, imported)
 
 
-def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imported, seen: dict[str, Code]):
-    text = value.text if isinstance(value, Substitution) else value if isinstance(value, str) else None
-    if text is None:
+def _reference(value: Item | Substitution, call: Call, flag: Flag, earlier: list[Call], imported: Imported,
+               seen: dict[str, Code]) -> Item:
+    if isinstance(value, Substitution):
+        text = value.text
+    elif isinstance(value, str):
+        text = value
+    else:
         return value
     where = f"{call.file}:{flag.line}"
     if text in seen and text not in _BY_NAME:
@@ -59,6 +63,10 @@ def _reference(value, call: Call, flag: Flag, earlier: list[Call], imported: Imp
             merge = next((c for c in reversed(earlier) if c.command == "export" and _source_stage(c) == producer.name),
                          None)
             if merge is None:
+                if isinstance(value, Substitution):  # nothing to keep as written: a recipe runs no `ls`
+                    raise ImportProblem(f"--{flag.name}: {text!r} looks for a merged model of stage "
+                                        f"{producer.name!r}, but no earlier command merges it (merge it first, or "
+                                        "give the path)", where=value.where)
                 imported.note(where, "warning", f"--{flag.name} {text}: a merged model of stage {producer.name!r}, "
                               "but no earlier command merges it; kept as written", call=call)
                 return value

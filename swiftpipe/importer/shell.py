@@ -13,8 +13,8 @@ from typing import Iterator
 import bashlex
 
 from swiftpipe.importer import llamafactory, repairs, rewrites, xtuner
-from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
-from swiftpipe.importer.words import Expander, Piece, item_of
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
+from swiftpipe.importer.words import Expander, Node, Piece, Substitution, item_of
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
 
 _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
@@ -27,6 +27,9 @@ _TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank"
              "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}
 _LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
                                                    "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
+
+Context = tuple[str, Node, set[str]]  # the loop, condition or function a command sits in: kind, node, names it binds
+Assignments = list[tuple[str, list[Piece]]]
 
 
 def read(path: str, text: str, imported: Imported) -> None:
@@ -50,26 +53,26 @@ class _Walk:
         self.imported = imported
         self.words = Expander(text, path, imported)
         self.words.array_texts = arrays
-        self.pending_launch: tuple[int, list[tuple[str, list[Piece]]]] | None = None  # a variable line above
+        self.pending_launch: tuple[int, Assignments] | None = None  # a variable line above
         self.last_call: Call | None = None
         self.last_end = -1
         self.sourced: str | None = None
         self.xtuner = xtuner.CommandLines(path, imported)
 
-    def run(self, nodes) -> None:
+    def run(self, nodes: list[Node]) -> None:
         for node, context in _commands(nodes, None):
             self.command(node, context)
 
-    def command(self, node, context: tuple[str, object, set[str]] | None) -> None:
+    def command(self, node: Node, context: Context | None) -> None:
         assignments = [p for p in node.parts if p.kind == "assignment"]
         words = [p for p in node.parts if p.kind == "word"]
         start_line = self.words.line_of(node.pos[0])
-        joined_flags = bool(words) and words[0].word.startswith("--") and self.last_call is not None \
-            and self.text[self.last_end:node.pos[0]].strip() == ""
-        if joined_flags:
+        last = self.last_call
+        if last is not None and words and words[0].word.startswith("--") \
+                and self.text[self.last_end:node.pos[0]].strip() == "":  # flags joined to the command above
             self.imported.note(f"{self.path}:{start_line}", "repaired", "these flags follow a line that lost its "
-                               f"backslash; they belong to the command at {self.last_call.where}")
-            self._add_flags(self.last_call, words)
+                               f"backslash; they belong to the command at {last.where}")
+            self._add_flags(last, words)
             self.last_end = node.pos[1]
             return
         while words and words[0].word in _WRAPPERS:
@@ -134,14 +137,14 @@ class _Walk:
             self._check_context(node, context)
         self._swift(node, words, pairs, start_line, subcommand=subcommand)
 
-    def _launcher(self, words, line: int):
+    def _launcher(self, words: list[Node], line: int) -> tuple[str, Assignments, list[Node]] | None:
         """`torchrun --nproc_per_node 4 ... swift/cli/sft.py FLAGS` (or deepspeed's launcher) as `swift sft FLAGS` with
         the launch variables ms-swift's own launcher reads; None when it launches something other than ms-swift."""
         launcher = words[0].word
         at = next((i for i, w in enumerate(words) if re.search(r"(^|/)swift/cli/[\w-]+\.py$", w.word)), None)
         if at is None:
             return None
-        pairs: list[tuple[str, list[Piece]]] = []
+        pairs: Assignments = []
         i = 1
         while i < at:
             name, equals, value = words[i].word.lstrip("-").partition("=")
@@ -163,7 +166,8 @@ class _Walk:
                            f"{' '.join(f'{n}=...' for n, _ in pairs)} swift {subcommand}")
         return subcommand, pairs, [words[at], words[at], *words[at + 1:]]
 
-    def _swift(self, node, words, pairs, line: int, *, subcommand: str | None = None) -> None:
+    def _swift(self, node: Node, words: list[Node], pairs: Assignments, line: int, *,
+               subcommand: str | None = None) -> None:
         if subcommand is None and (len(words) < 2 or words[1].word.startswith("-")):
             raise ImportProblem("`swift` without a subcommand", where=f"{self.path}:{line}")
         env = [(name, pieces) for name in self.words.exported for pieces in [self.words.variables[name]]]
@@ -176,8 +180,13 @@ class _Walk:
         env += pairs
         launch = {name: p[0] for name, p in env if len(p) == 1 and isinstance(p[0], str)}
         call = Call(subcommand or words[1].word, [], [], self.path, line)
-        call.env = [(name, item_of(pieces, launch=launch, where=call.where, imported=self.imported))
-                    for name, pieces in dict(env).items()]
+        for name, pieces in dict(env).items():
+            item = item_of(pieces, launch=launch, where=call.where, imported=self.imported)
+            if isinstance(item, Substitution):  # a recipe holds values, not commands to run
+                self.imported.note(call.where, "dropped", f"{name}={item.text} (built by another program at run "
+                                   "time; give the recipe its value)", call=call)
+            else:
+                call.env.append((name, item))
         before = set(self.imported.params)
         self._add_flags(call, words[2:])
         unset = [p for name, p in self.imported.params.items() if name not in before and not name.startswith("arg")]
@@ -192,7 +201,7 @@ class _Walk:
         self.last_call = call
         self.last_end = node.pos[1]
 
-    def _llamafactory(self, node, words, line: int) -> None:
+    def _llamafactory(self, node: Node, words: list[Node], line: int) -> None:
         """`llamafactory-cli train|export|chat|webchat CONFIG.yaml [key=value ...]`: the config, with the command
         line's overrides, as its stage (webchat: `swift app`)."""
         texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
@@ -217,7 +226,7 @@ class _Walk:
                                f"{call.command}", call=call)
             self.last_call, self.last_end = call, node.pos[1]
 
-    def _xtuner(self, node, words, line: int) -> None:
+    def _xtuner(self, node: Node, words: list[Node], line: int) -> None:
         texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
         call = self.xtuner.call(texts, line=line)
         if call is not None:
@@ -225,33 +234,36 @@ class _Walk:
             self.imported.calls.append(call)
             self.last_call, self.last_end = call, node.pos[1]
 
-    def _add_flags(self, call: Call, words) -> None:
+    def _add_flags(self, call: Call, words: list[Node]) -> None:
         launch = {name: str(v) for name, v in call.env if not isinstance(v, Code)}
         for node in words:
             where = self.words.where(node)
             line = self.words.line_of(node.pos[0])
             for pieces in self.words.words(node):
-                text = pieces[0] if len(pieces) == 1 and isinstance(pieces[0], str) else None
-                if text is not None and text.startswith("--"):
-                    name, equals, value = text[2:].partition("=")
-                    flag = Flag(name, [], line)
+                head = pieces[0]
+                if isinstance(head, str) and head.startswith("--") and (len(pieces) == 1 or "=" in head):
+                    name, equals, value = head[2:].partition("=")  # the value may expand: `--lr=$LR`
                     if call.get(name) is not None:
                         call.remove(name)
                         self.imported.note(where, "dropped", f"an earlier --{name} of the same command (ms-swift "
                                            "keeps the last)", call=call)
-                    call.flags.append(flag)
-                    if equals:
-                        flag.values.append(item_of([value], launch=launch, where=where, imported=self.imported))
-                        flag.written.append(node.word.partition("=")[2])
-                    continue
-                if not call.flags:
+                    call.flags.append(Flag(name, [], line))
+                    if not equals:
+                        continue
+                    pieces = [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
+                    written = node.word.partition("=")[2]
+                elif not call.flags:
                     raise ImportProblem(f"`swift {call.command}` takes flags, not {node.word!r}", where=where)
+                else:
+                    written = node.word
+                flag = call.flags[-1]
                 item = item_of(pieces, launch=launch, where=where, imported=self.imported)
-                call.flags[-1].values.append(item)  # type: ignore[arg-type]
-                call.flags[-1].written.append(node.word)
-                call.flags[-1].many = len(call.flags[-1].values) > 1
+                # a Substitution stays only until handoffs.link, which makes it a reference or stops the import
+                flag.values.append(item)  # type: ignore[arg-type]
+                flag.written.append(written)
+                flag.many = len(flag.values) > 1
 
-    def _value_of(self, node) -> list[Piece]:
+    def _value_of(self, node: Node) -> list[Piece]:
         """The value of an assignment (`NAME=value`) or an option (`--name=value`), expanded."""
         pieces = self.words.expand(node)
         first = pieces[0]
@@ -260,12 +272,16 @@ class _Walk:
             return [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
         return pieces
 
-    def _exported_literals(self) -> list[tuple[str, str]]:
+    def _exported_literals(self) -> list[tuple[str, Item]]:
         """The exported variables whose values are plain text, for a tool's command line turned into a stage."""
-        return [(name, self.words.variables[name][0]) for name in self.words.exported
-                if len(self.words.variables[name]) == 1 and isinstance(self.words.variables[name][0], str)]
+        literals: list[tuple[str, Item]] = []
+        for name in self.words.exported:
+            pieces = self.words.variables[name]
+            if len(pieces) == 1 and isinstance(pieces[0], str):
+                literals.append((name, pieces[0]))
+        return literals
 
-    def _check_context(self, node, context: tuple[str, object, set[str]]) -> None:
+    def _check_context(self, node: Node, context: Context) -> None:
         kind, around, bound = context
         where = self.words.where(around)
         source = self.text[node.pos[0]:node.pos[1]]
@@ -277,7 +293,7 @@ class _Walk:
                            f"the {kind} itself was left out")
 
 
-def _commands(nodes, context) -> Iterator[tuple[object, tuple[str, object, set[str]] | None]]:
+def _commands(nodes: list[Node], context: Context | None) -> Iterator[tuple[Node, Context | None]]:
     """Every simple command in order, with the loop, condition or function it sits in (kind, where, the names it
     binds)."""
     for node in nodes:

@@ -8,7 +8,7 @@ import ast
 import posixpath
 from typing import Iterator
 
-from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
 
 # entry point -> swift subcommand (2.x names are translated later, as the shell's are)
 MAINS = {
@@ -86,9 +86,10 @@ class _Module:
         if not node.args:
             raise ImportProblem(f"{function}() without arguments", where=self._where(node))
         argument = node.args[0]
-        if isinstance(argument, ast.Name) and isinstance(self.names.get(argument.id), tuple) \
-                and self.names[argument.id][0] == "arguments":
-            keywords = self.names[argument.id][1]
+        bound = self.names.get(argument.id) if isinstance(argument, ast.Name) else None
+        keywords: list[tuple[str, object, int]]
+        if isinstance(bound, tuple) and bound[0] == "arguments":
+            keywords = bound[1]
         elif isinstance(argument, ast.Call):
             keywords = self._arguments(argument)
         elif isinstance(argument, (ast.List, ast.Tuple)):
@@ -97,12 +98,14 @@ class _Module:
             raise ImportProblem(f"{function}({ast.unparse(argument)}): the arguments are built where swiftpipe "
                                 "cannot read them (give an arguments object or a list of flags)",
                                 where=self._where(node))
-        call = Call(MAINS[function], [], [(k, v) for k, v in self.env.items()], self.path, node.lineno)
+        where = self._where(node)
+        call = Call(MAINS[function], [], [(k, _item(k, v, where)) for k, v in self.env.items()], self.path,
+                    node.lineno)
         for name, value, line in keywords:
             if value is None:
                 self.imported.note(f"{self.path}:{line}", "dropped", f"{name}=None (ms-swift's default)", call=call)
                 continue
-            values = list(value) if isinstance(value, list) else [value]
+            values = [_item(name, v, f"{self.path}:{line}") for v in (value if isinstance(value, list) else [value])]
             call.flags.append(Flag(name, values, line, many=isinstance(value, list)))
         self.imported.calls.append(call)
         return call
@@ -120,14 +123,14 @@ class _Module:
         return out
 
     def _argv(self, node: ast.List | ast.Tuple) -> list[tuple[str, object, int]]:
-        out: list[tuple[str, object, int]] = []
+        out: list[tuple[str, list[object], int]] = []
         for element in node.elts:
             word = self._value(element, where=self._where(element), name="argv")
             if isinstance(word, str) and word.startswith("--"):
                 out.append((word[2:], [], element.lineno))
             elif out:
-                out[-1][1].append(word)  # type: ignore[union-attr]
-        return [(n, v[0] if len(v) == 1 else (v or True), line) for n, v, line in out]  # type: ignore[index]
+                out[-1][1].append(word)
+        return [(n, v[0] if len(v) == 1 else (v or True), line) for n, v, line in out]
 
     def _value(self, node: ast.expr, *, where: str, name: str) -> object:
         try:
@@ -171,8 +174,9 @@ class _Module:
             return ("arguments", self._arguments(node))
         if isinstance(node, ast.Call) and _name(node.func) == "os.path.join":
             parts = [self._evaluate(a) for a in node.args]
-            if all(isinstance(p, str) for p in parts):
-                return posixpath.join(*parts)  # type: ignore[arg-type]
+            texts = [p for p in parts if isinstance(p, str)]
+            if texts and len(texts) == len(parts):
+                return posixpath.join(*texts)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             value = self._evaluate(node.operand)
             if isinstance(value, (int, float)):
@@ -187,6 +191,15 @@ class _Module:
 
     def _where(self, node: ast.AST) -> str:
         return f"{self.path}:{getattr(node, 'lineno', 1)}"
+
+
+def _item(name: str, value: object, where: str) -> Item:
+    """A literal as a flag's (or a variable's) value; one that no recipe value can be (bytes, `...`, a list in a
+    list) stops the import here, rather than writing a recipe that fails to render."""
+    if isinstance(value, (str, int, float, Code)):
+        return value
+    raise ImportProblem(f"{name}={value!r}: not a value a flag takes (text, a number, a boolean, or a list of them)",
+                        where=where)
 
 
 def _name(node: ast.expr) -> str:

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from swiftpipe.importer.calls import Call, Flag, Imported
+from swiftpipe.importer.calls import Call, Flag, Imported, Item
 
 # 2.x subcommand -> (3/4 subcommand, flags it implies)
-SUBCOMMANDS: Mapping[str, tuple[str, dict[str, object]]] = {
+SUBCOMMANDS: Mapping[str, tuple[str, dict[str, Item]]] = {
     "merge-lora": ("export", {"merge_lora": True}),
     "app-ui": ("app", {}),
     "dpo": ("rlhf", {"rlhf_type": "dpo"}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from swiftpipe.importer.calls import Code, Imported, ImportProblem, Item, literal
 
@@ -14,6 +14,7 @@ _PARAMETER = re.compile(r"^(\w+|[@*#?$!])(?:(:?[-=?+])(.*))?$", re.S)
 _SIMPLE_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 ARITHMETIC = "__swiftpipe_arithmetic"  # `$((a / b))` is read as `$(__swiftpipe_arithmetic a / b)`
 ARRAY_MARK = "__swiftpipe_array_"  # `ARGS=(...)` is read as `ARGS=__swiftpipe_array_N` (shell.py)
+Node = Any  # a node of bashlex's parse tree (bashlex.ast.node): bashlex ships no type hints
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,10 @@ class Expander:
     def line_of(self, position: int) -> int:
         return self.text.count("\n", 0, position) + 1
 
-    def where(self, node) -> str:
+    def where(self, node: Node) -> str:
         return f"{self.file}:{self.line_of(node.pos[0])}"
 
-    def words(self, node) -> list[list[Piece]]:
+    def words(self, node: Node) -> list[list[Piece]]:
         """A word node's expansion: usually one word; an unquoted `$ARGS` holding several words gives each, and
         `"${ARGS[@]}"` each element of the array (none for an empty one)."""
         source = self.text[node.pos[0]:node.pos[1]]
@@ -70,12 +71,13 @@ class Expander:
         if len(parts) == 1 and parts[0].kind == "parameter" and source in (f"${parts[0].value}",
                                                                            f"${{{parts[0].value}}}"):
             pieces = self.parameter(parts[0].value, where=self.where(node))
-            if all(isinstance(p, str) for p in pieces) and len("".join(pieces).split()) > 1:
-                return [[word] for word in "".join(pieces).split()]  # bash splits an unquoted expansion
+            texts = [p for p in pieces if isinstance(p, str)]
+            if len(texts) == len(pieces) and len("".join(texts).split()) > 1:
+                return [[word] for word in "".join(texts).split()]  # bash splits an unquoted expansion
             return [pieces]
         return [self.expand(node)]
 
-    def expand(self, node) -> list[Piece]:
+    def expand(self, node: Node) -> list[Piece]:
         word = unquoted(self.text[node.pos[0]:node.pos[1]], fallback=node.word)
         parts = [p for p in getattr(node, "parts", []) if p.kind in ("parameter", "commandsubstitution", "tilde")]
         pieces: list[Piece] = []
@@ -123,7 +125,7 @@ class Expander:
             default = f"<{name.upper() if not name.isdigit() else 'ARG' + name}>"
         return [self.imported.param(param, default, where=where, origin=origin)]
 
-    def substitution(self, part, written: str) -> Piece:
+    def substitution(self, part: Node, written: str) -> Piece:
         command = part.command
         words = [p.word for p in getattr(command, "parts", []) if p.kind == "word"]
         if command.kind == "command" and words and words[0] in ("expr", ARITHMETIC):
@@ -161,7 +163,7 @@ class Expander:
         words = [w for word in words for w in re.split(r"\s+|(?=/)|(?<=/)", word) if w]
         if len(words) < 3 or not words[0].isdigit() or words[1::2] != ["/"] * (len(words) // 2) or len(words) % 2 == 0:
             return None
-        divisors = []
+        divisors: list[tuple[str, str | None]] = []
         for word in words[2::2]:
             name = word.lstrip("$").strip("{}")
             if word.isdigit():
@@ -288,14 +290,15 @@ def item_of(pieces: list[Piece], *, launch: dict[str, str], where: str, imported
         text = "".join(p.text if isinstance(p, Substitution) else p if isinstance(p, str) else f"<{_code(p)}>"
                        for p in pieces)
         return Substitution(text, next(p.where for p in pieces if isinstance(p, Substitution)))
-    pieces = [_share(p, launch=launch, where=where, imported=imported) if isinstance(p, PerProcessShare) else p
-              for p in pieces]
-    if len(pieces) == 1:
-        return literal(pieces[0]) if isinstance(pieces[0], str) else pieces[0]  # type: ignore[return-value]
-    if all(isinstance(p, str) for p in pieces):
-        return literal("".join(pieces))  # type: ignore[arg-type]
+    known = [_share(p, launch=launch, where=where, imported=imported) if isinstance(p, PerProcessShare) else p
+             for p in pieces if not isinstance(p, Substitution)]
+    if len(known) == 1:
+        return literal(known[0]) if isinstance(known[0], str) else known[0]
+    texts = [p for p in known if isinstance(p, str)]
+    if len(texts) == len(known):
+        return literal("".join(texts))
     body = "".join(p.replace("{", "{{").replace("}", "}}").replace('"', '\\"') if isinstance(p, str)
-                   else f"{{{_code(p)}}}" for p in pieces)
+                   else f"{{{_code(p)}}}" for p in known)
     return Code(f'f"{body}"')
 
 
@@ -303,7 +306,7 @@ def _code(piece: Piece) -> str:
     return piece.text if isinstance(piece, Code) else str(piece)
 
 
-def _share(share: PerProcessShare, *, launch: dict[str, str], where: str, imported: Imported) -> Piece:
+def _share(share: PerProcessShare, *, launch: dict[str, str], where: str, imported: Imported) -> str | Code:
     """per_process(TOTAL) when the divisors are the command's process counts (by name, or by the value the script
     gave them), else the number, when every divisor has one."""
     counts = {name: value for name, value in launch.items() if name in ("NPROC_PER_NODE", "NNODES")}
@@ -316,11 +319,11 @@ def _share(share: PerProcessShare, *, launch: dict[str, str], where: str, import
     else:
         if "NPROC_PER_NODE" not in unmatched and "NNODES" not in unmatched:
             return Code(f"per_process({share.total})")
-    values = [value for _, value in share.divisors]
-    if all(v is not None and v.isdigit() and int(v) for v in values):
+    numbers = [int(value) for _, value in share.divisors if value is not None and value.isdigit()]
+    if len(numbers) == len(share.divisors) and all(numbers):
         result = share.total
-        for v in values:
-            result //= int(v)  # type: ignore[arg-type]
+        for number in numbers:
+            result //= number
         imported.note(where, "translated", f"{share.written} -> {result}")
         return str(result)
     missing = next(name for name, value in share.divisors if value is None)

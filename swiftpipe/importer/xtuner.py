@@ -9,7 +9,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem, hub_id
 
@@ -137,7 +137,7 @@ def _datasets(spec: Any) -> tuple[list[str], bool]:
     return [], False
 
 
-def _adder(call: Call):
+def _adder(call: Call) -> Callable[[str, Any, int], None]:
     def add(name: str, value: Any, line: int) -> None:
         if value is None or value == [] or value == "":
             return
@@ -179,8 +179,7 @@ class _Settings:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
             return {k.arg: self.value(k.value) for k in node.keywords if k.arg}
         if isinstance(node, ast.JoinedStr):
-            return "".join(str(self.value(v.value)) if isinstance(v, ast.FormattedValue) else str(v.value)
-                           for v in node.values)
+            return "".join(str(self.value(v.value if isinstance(v, ast.FormattedValue) else v)) for v in node.values)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self.value(node.left), self.value(node.right)
             return left + right if type(left) is type(right) and isinstance(left, (str, list)) else None
