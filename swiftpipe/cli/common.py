@@ -112,10 +112,10 @@ def _launch_options(fn: Command, *, slurm: bool) -> Command:
         options = from_command_line(gpus=gpus, nodes=nodes, node_rank=node_rank, master_addr=master_addr, **asked)
         return fn(*args, scale=Scale(master_port=master_port), slurm=options, **kwargs)
 
-    wrapper = user_errors(wrapper)  # a bad option is a user error too
+    command = user_errors(wrapper)  # a bad option is a user error too
     for option in reversed(_SCALE + (_SLURM if slurm else [])):
-        wrapper = option(wrapper)
-    return wrapper
+        command = option(command)
+    return command
 
 
 def dialect_option(fn: Command) -> Command:

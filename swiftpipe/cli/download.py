@@ -1,12 +1,13 @@
 """`swiftpipe download`: models and datasets from ModelScope or the Hugging Face Hub, into their caches."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import user_errors
+from swiftpipe.cli.common import Command, user_errors
 
 _EXAMPLES = """\b
 Examples:
@@ -27,7 +28,7 @@ def download() -> None:
     """Fetch models and datasets with the hubs' own libraries and caches."""
 
 
-def _options(fn):
+def _options(fn: Command) -> Command:
     fn = click.option("--offline", is_flag=True, help="Use the cache only; never touch the network.")(fn)
     fn = click.option("--to", "to", type=click.Path(file_okay=False), default=None,
                       help="Also place the files here (hard links out of the cache where possible).")(fn)
@@ -60,6 +61,7 @@ def _fetch(kind: str, repo_id: str, hub: str | None, files: tuple[str, ...], rev
     if done.from_cache:
         console.say(f"note: {done.hub} is offline or unreachable; these files come from its cache", err=True,
                     style="yellow")
-    for cached, placed in zip(done.cached, done.placed or [None] * len(done.cached)):
+    places: Sequence[Path | None] = done.placed or [None] * len(done.cached)
+    for cached, placed in zip(done.cached, places):
         console.say(f"{done.hub} {kind} {repo_id}: {placed if placed is not None else cached}"
                    + (f"  (cache: {cached})" if placed is not None else ""))

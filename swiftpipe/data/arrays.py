@@ -43,16 +43,17 @@ Elements = Iterator[tuple[Place, object]]
 
 
 def read(f: Reader, limit: int, chunk: int, accept: Accept | None = None, path: Path | None = None
-         ) -> Iterator[tuple[Place | None, object]]:
-    """(place, value) for every element, or (None, Accepted) for a run of them. With `accept` (and the file's
-    `path`, to count up to a run read again), the fast lane where the elements are objects."""
+         ) -> Iterator[tuple[int | Place | None, object]]:
+    """(place, value) for every element, or (None, Accepted) for a run of them; the place is a line number where
+    the text is not UTF-8. With `accept` (and the file's `path`, to count up to a run read again), the fast lane
+    where the elements are objects."""
     head = f.read(max(chunk, 4096))
     opening = _opening(head) if accept is not None and FAST and path is not None else None
     try:
-        if opening is None:
+        if opening is None or accept is None or path is None:
             yield from _careful(_ArrayReader(Chain(head, f), limit, chunk))
         else:
-            yield from _fast(f, head, *opening, limit=limit, chunk=chunk, accept=accept, path=path)  # type: ignore
+            yield from _fast(f, head, *opening, limit=limit, chunk=chunk, accept=accept, path=path)
     except _Stop as stop:
         yield stop.line, Unreadable(f"{stop.message}; reading stops here", fatal=True)
 
@@ -71,10 +72,10 @@ def _opening(head: bytes) -> tuple[int, bytes] | None:
     return (at, found.group()) if found else None
 
 
-def _fast(f: Reader, buf: bytes, start: int, opening: bytes, *, limit: int, chunk: int, accept: Accept,
+def _fast(f: Reader, head: bytes, start: int, opening: bytes, *, limit: int, chunk: int, accept: Accept,
           path: Path) -> Iterator[tuple[Place | None, object]]:
-    position = _Position(path, bom=buf.startswith(BOM))
-    buf, offset, index, eof = bytearray(buf[start:]), start, 1, False  # offset: where buf[0] is in the file
+    position = _Position(path, bom=head.startswith(BOM))
+    buf, offset, index, eof = bytearray(head[start:]), start, 1, False  # offset: where buf[0] is in the file
     searched = 0  # buf before this holds no element start still to find
     while not eof:
         data = f.read(chunk)

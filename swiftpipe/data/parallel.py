@@ -11,7 +11,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import BinaryIO, Callable, Mapping, MutableSequence
 
 from swiftpipe import signals
 from swiftpipe.data import formats, stream
@@ -54,8 +54,8 @@ def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int
         futures = [pool.submit(_part, str(path), kind, report.framing, span, index, columns, max_record_bytes,
                                report.limit, None if index == 0 else shape, None if index == 0 else first)
                    for index, span in enumerate(spans)]
-        while progress and not all(f.done() for f in futures):
-            progress(sum(done))  # type: ignore[arg-type]
+        while progress and done is not None and not all(f.done() for f in futures):
+            progress(sum(done))
             time.sleep(0.1)
         parts = [f.result() for f in futures]
     lines = _LinesBefore(path, spans)
@@ -84,7 +84,7 @@ def _spans(path: Path, size: int, count: int) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [size]))
 
 
-def _next_line(f, offset: int) -> int:
+def _next_line(f: BinaryIO, offset: int) -> int:
     """The offset of the first line start after `offset`, read a block at a time (a line may be 100 MB long)."""
     f.seek(offset)
     while True:
@@ -97,10 +97,10 @@ def _next_line(f, offset: int) -> int:
         offset += len(block)
 
 
-_done = None  # this worker's share of the progress array
+_done: MutableSequence[int] | None = None  # this worker's share of the progress array
 
 
-def _start_worker(done, parent: int) -> None:
+def _start_worker(done: MutableSequence[int] | None, parent: int) -> None:
     """A worker ends with the process that started it, even one killed outright: else it would wait for parts
     forever, on a queue that its sibling workers keep open."""
     global _done
@@ -117,11 +117,12 @@ def _end_with(parent: int) -> None:
 
 def _part(path: str, kind: str | None, framing: stream.Framing, span: tuple[int, int], index: int,
           columns: Mapping[str, str] | None, max_record_bytes: int, limit: int, shape: formats.Shape | None,
-          first: int | None) -> Report:
+          first: int | stream.Place | None) -> Report:
     report = Report(Path(path), kind, framing, limit=limit)
 
     def progress(read: int) -> None:
-        _done[index] = read  # type: ignore[index]
+        if _done is not None:  # it is, where progress is passed
+            _done[index] = read
 
     for _ in checked_records(Path(path), kind, report=report, shape=shape, columns=columns, first=first,
                              max_record_bytes=max_record_bytes, span=span, whole=False, keep=False,

@@ -11,7 +11,7 @@ WORTH_A_BAR = 64 << 20
 
 
 @contextlib.contextmanager
-def reading(path: Path, label: str) -> Iterator[Callable[[int], object] | None]:
+def reading(path: str | Path, label: str) -> Iterator[Callable[[int], object] | None]:
     """A callback taking bytes read so far, or None for small files and when stderr is not a terminal."""
     try:
         size = Path(path).stat().st_size

@@ -146,7 +146,7 @@ class _State:
                 return False
         return True
 
-    def take(self, line: int | stream.Place, value: object) -> tuple[formats.Shape, dict] | None:
+    def take(self, line: int | stream.Place | None, value: object) -> tuple[formats.Shape, dict] | None:
         """One record checked: its shape and value if it is good; otherwise its problems go into the report."""
         report, kind = self.report, self.kind
         if type(value) is dict:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from swiftpipe import console
+
+if TYPE_CHECKING:  # transformers is imported when a model is built: importing it takes seconds
+    from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 VOCAB_SIZE = 1400  # room for the 256 bytes and two merges per character of the samples (about 1,200 are used)
@@ -77,14 +80,16 @@ def build(target: str | Path, text_files: Iterable[Path], *, vocab_size: int = V
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
-    model.generation_config.eos_token_id = fast.eos_token_id
-    model.generation_config.pad_token_id = fast.pad_token_id
-    model.generation_config.suppress_tokens = unwanted_tokens(fast)  # ms-swift's infer keeps the model's setting
+    generation = model.generation_config
+    assert generation is not None  # a causal LM gets one from its config
+    generation.eos_token_id = fast.eos_token_id
+    generation.pad_token_id = fast.pad_token_id
+    generation.suppress_tokens = unwanted_tokens(fast)  # ms-swift's infer keeps the model's setting
     model.save_pretrained(target)
     return target
 
 
-def unwanted_tokens(tokenizer) -> list[int]:
+def unwanted_tokens(tokenizer: PreTrainedTokenizerFast) -> list[int]:
     """The tokens a tiny model must never answer with: those whose bytes are not whole UTF-8 characters (a lone
     byte, the first two bytes of a character; decoded alone, they give U+FFFD), and those that are only
     whitespace, which a random model otherwise repeats, giving an empty answer that ms-swift 3's ROUGE refuses

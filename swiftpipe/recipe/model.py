@@ -86,7 +86,7 @@ def per_process(total: int) -> PerProcess:
 
 
 Scalar = Union[str, int, float, bool, Path]
-FlagValue = Union[Scalar, Ref, PerProcess, None, "list[Scalar | Ref]"]
+FlagValue = Union[Scalar, Ref, PerProcess, None, "list[Scalar | Ref]", "tuple[Scalar | Ref, ...]"]
 
 
 @dataclass(frozen=True)

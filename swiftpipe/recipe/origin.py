@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # swiftpipe/, not swiftpipe/recipe/
 
@@ -19,7 +20,7 @@ class Origin:
 
 def caller_origin() -> Origin | None:
     """The first frame outside swiftpipe: the recipe line that called a swiftpipe helper."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_PACKAGE_DIR):

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from swiftpipe.errors import DialectError
+from swiftpipe.recipe.model import FlagValue
 from swiftpipe.versions import swift_version
 
 SUPPORTED_MAJORS = (3, 4)
@@ -94,8 +95,8 @@ def _dialect_of(version: str) -> Dialect:
     return Dialect(major, full)
 
 
-def translate(flag: str, value: object, *, command: str, dialect: Dialect, where: str,
-              tuner_of_reference: str | None, merging: bool) -> tuple[str, object]:
+def translate(flag: str, value: FlagValue, *, command: str, dialect: Dialect, where: str,
+              tuner_of_reference: str | None, merging: bool) -> tuple[str, FlagValue]:
     """The (flag, value) spelled for `dialect`, or a DialectError naming the flag, stage and version.
 
     `tuner_of_reference` is the tuner of the stage a reference value points to (None for literal values);

@@ -8,8 +8,13 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from swiftpipe.report.curves import Curve
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not when swiftpipe starts
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 WIDTH, HEIGHT = 5.2, 2.6  # inches; the SVG is drawn at 72 points an inch
 # Curves that share a chart: the losses, the rewards; the others stand alone.
@@ -65,14 +70,14 @@ def _chart(title: str, shown: list[Curve]) -> Chart | None:
     return Chart(title, svg, tuple(c.name for c in shown), *_maps(figure, axes))
 
 
-def _maps(figure, axes) -> tuple[tuple[float, float], tuple[float, float]]:
+def _maps(figure: Figure, axes: Axes) -> tuple[tuple[float, float], tuple[float, float]]:
     """Data to SVG coordinates along each axis. matplotlib draws at 72 dpi and the SVG's y grows downwards."""
     (x0, y0), (x1, y1) = axes.transData.transform([(0.0, 0.0), (1.0, 1.0)])
     height = figure.get_figheight() * 72
     return (x1 - x0, x0), (-(y1 - y0), height - y0)
 
 
-def _svg(figure) -> str:
+def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", dpi=72, metadata={"Date": None})
     text = buffer.getvalue()

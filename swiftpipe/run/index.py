@@ -40,7 +40,7 @@ def summaries(work_dir: Path, *, warn: Callable[[str], None]) -> list[Summary]:
     if not runs.is_dir():
         return []
     cached = _load(runs)
-    fresh: dict[str, list[Any]] = {}
+    fresh: dict[str, _Entry] = {}
     with os.scandir(runs) as entries:
         for entry in entries:
             if not entry.is_dir():

@@ -20,6 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOGGING = "logging.jsonl"
 TRAINER_STATE = "trainer_state.json"
@@ -78,7 +79,7 @@ class TrainingResult:
 def read_training(run_dir: Path) -> TrainingResult:
     """What a run produced: ms-swift's own last/best from logging.jsonl, else the highest complete checkpoint."""
     records = read_log(run_dir)
-    final = next((r for r in reversed(records) if "last_model_checkpoint" in r), {})
+    final: dict[str, Any] = next((r for r in reversed(records) if "last_model_checkpoint" in r), {})
     complete = checkpoints(run_dir)
     last = _existing(final.get("last_model_checkpoint"), run_dir) or (complete[-1] if complete else None)
     best = _existing(final.get("best_model_checkpoint"), run_dir)

@@ -11,9 +11,12 @@ import functools
 import types
 import typing
 from enum import Enum
-from typing import Any, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class FieldError(ValueError):
@@ -33,7 +36,7 @@ def decode(cls: type[T], data: Any, *, where: str = "", given: Mapping[str, Any]
     hints = _hints(cls)
     values: dict[str, Any] = dict(given or {})
     known = set()
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if not f.init or f.name in values:
             continue
         known.add(f.name)
@@ -78,8 +81,8 @@ def _value(hint: Any, value: Any, path: str) -> Any:
             raise FieldError(path, f"{_shown(value)}, not an object")
         _, item = typing.get_args(hint)
         return {k: _value(item, v, f"{path}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(hint):
-        return decode(hint, value, where=path)  # type: ignore[arg-type]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return decode(hint, value, where=path)
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(value)
