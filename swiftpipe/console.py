@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 def _rich(err: bool) -> Console:
     from rich.console import Console
 
+    # _Stream is no IO[str] subclass: it writes itself and hands the rest (isatty, encoding, fileno) to the stream
     return Console(file=_Stream(err), highlight=False, emoji=False)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,7 @@ from swiftpipe.cli import main
 from swiftpipe.errors import UserError
 from swiftpipe.recipe import loading as loader
 from swiftpipe.render import dialects as dialect
-from swiftpipe.render import export as scripts
+from swiftpipe.run import exported as scripts
 
 
 def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Path]:
@@ -23,7 +23,7 @@ def _export(repo: Path, folder: Path, *params: str, major: str = "3") -> list[Pa
     loaded = loader.load(repo / "recipes" / "medical.py", params=[*params, "questions=q.jsonl"],
                          sets=["pretrain.output_dir=out/pretrain", "sft.output_dir=out/sft", "dpo.output_dir=out/dpo",
                                "infer.val_dataset=q.jsonl"])
-    return scripts.export(loaded.recipe, loaded.source, folder, dialect=dialect.target(major), project=folder.parent)
+    return scripts.export(loaded, folder, dialect=dialect.target(major), project=folder.parent)
 
 
 def _calls(log: Path) -> list[dict]:
@@ -48,7 +48,7 @@ def test_writes_one_executable_script_per_stage_and_run_all(repo: Path, tmp_path
     for path in written:
         assert os.access(path, os.X_OK)
         assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
-        assert "swiftpipe " not in path.read_text().split("set -euo pipefail", 1)[1]  # runs without swiftpipe
+        assert "swiftpipe " not in path.read_text().split("pipefail", 1)[1]  # runs without swiftpipe
 
 
 def test_the_whole_chain_runs_and_hands_each_checkpoint_on(repo: Path, tmp_path: Path, fake_swift: Path) -> None:
@@ -130,7 +130,7 @@ def test_refuses_to_overwrite_without_force(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="pretrain.sh already exists"):
         _export(repo, tmp_path / "script")
     loaded = loader.load(repo / "recipes" / "medical.py")
-    scripts.export(loaded.recipe, loaded.source, tmp_path / "script", dialect=dialect.target("3"), force=True)
+    scripts.export(loaded, tmp_path / "script", dialect=dialect.target("3"), force=True)
 
 
 def test_a_producer_without_output_dir_and_a_referenced_model_is_an_error(write_recipe, tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_a_producer_without_output_dir_and_a_referenced_model_is_an_error(write_
 ''')
     loaded = loader.load(path)
     with pytest.raises(UserError, match=r"scenario.py:4: stage 'b' has no --output_dir"):
-        scripts.export(loaded.recipe, loaded.source, tmp_path / "s", dialect=dialect.target("3"))
+        scripts.export(loaded, tmp_path / "s", dialect=dialect.target("3"))
 
 
 def test_a_best_checkpoint_lookup_without_a_finished_log_is_one_line(write_recipe, tmp_path: Path,

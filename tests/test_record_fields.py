@@ -21,19 +21,24 @@ from test_runner import _calls
 
 from swiftpipe.cli import main
 from swiftpipe.run import history, run_record, safe_write
-from swiftpipe.run.run_record import Attempt, LauncherInfo, RecipeInfo, RecordError, RunRecord, SlurmJob, StageRecord
+from swiftpipe.run.run_record import Attempt, Handed, LauncherInfo, RecipeInfo, RecordError, RunRecord, SlurmJob, StageRecord
 from swiftpipe.run.run_record import State
 
 # A stage record with every field set, so that every field is in the JSON to be damaged.
 FULL_STAGE = StageRecord(
-    State.FAILED, "exit code 1", "2026-12-01T10:00:00+00:00", "2026-12-01T10:01:00+00:00", 60.5, 1,
-    ["swift", "sft", "--model", "base"], {"NPROC_PER_NODE": "1"}, "out/sft.sh", "out/sft.log", "0123456789abcdef",
-    4242, "out/merged", "1:2", "run sft 0a1b", {"run_dir": "out/sft/v0-20261201-100000"}, 1.25,
-    [{"question": "q", "answer": "a", "reference": None}], {"rouge-l": 50.0}, "compare", "sft",
-    "out/sft/v0-20261201-100000/checkpoint-2", SlurmJob("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out",
-                                                        "FAILED", "NonZeroExitCode", "1:0"),
-    [Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130, "stopped",
-             "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef", ["swift", "sft"])])
+    state=State.FAILED, reason="exit code 1", started="2026-12-01T10:00:00+00:00",
+    ended="2026-12-01T10:01:00+00:00", seconds=60.5, exit_code=1, command=["swift", "sft", "--model", "base"],
+    env={"NPROC_PER_NODE": "1"}, script="out/sft.sh", log="out/sft.log", fingerprint="0123456789abcdef",
+    inputs=[Handed("model", "out/pt/v0-20261201-090000/checkpoint-2", "fedcba9876543210", "pretrain",
+                   "last_checkpoint")],
+    pgid=4242, target="out/merged", target_made="1:2", target_mark="run sft 0a1b",
+    outputs={"run_dir": "out/sft/v0-20261201-100000"}, final_loss=1.25,
+    answers=[{"question": "q", "answer": "a", "reference": None}], scores={"rouge-l": 50.0}, group="compare",
+    label="sft", resume_from="out/sft/v0-20261201-100000/checkpoint-2",
+    job=SlurmJob("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),
+    attempts=[Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130,
+                      "stopped", "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef",
+                      ["swift", "sft"], [Handed("dataset", "data/sft.jsonl", "0011223344556677")])])
 
 
 def _full_record(folder: Path) -> dict[str, Any]:

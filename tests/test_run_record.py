@@ -67,10 +67,10 @@ def test_a_schema_1_record_is_read_and_saved_as_the_current_schema(tmp_path: Pat
 def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
     record = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["pt"])
     entry = record.stage("pt")
-    entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a")
+    entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a", inputs=[])
     entry.exit_code = 1
     entry.end(State.FAILED, "exit code 1")
-    entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a")
+    entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a", inputs=[])
     record.save()
     again = run_record.read(record.folder).stages["pt"]
     assert again.state is State.RUNNING and again.reason is None and again.exit_code is None

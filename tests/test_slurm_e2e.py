@@ -177,10 +177,10 @@ def test_a_job_waits_for_the_last_that_must_succeed_and_for_an_observer_only_to_
         scripts[name] = tmp_path / f"{name}.sh"
         scripts[name].write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/%j.out\nexit {code}\n")
     trained = client.submit(scripts["ok"])
-    observer = client.submit(scripts["bad"], after=trained)  # a comparison that fails
-    after_observer = client.submit(scripts["ok"], after=trained, after_any=observer)
-    failed = client.submit(scripts["bad"], after=after_observer)  # a training stage that fails
-    never = client.submit(scripts["ok"], after=failed, after_any=observer)
+    observer = client.submit(scripts["bad"], after=[trained])  # a comparison that fails
+    after_observer = client.submit(scripts["ok"], after=[trained], after_any=[observer])
+    failed = client.submit(scripts["bad"], after=[after_observer])  # a training stage that fails
+    never = client.submit(scripts["ok"], after=[failed], after_any=[observer])
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = client.states([trained, observer, after_observer, failed, never])

@@ -139,17 +139,18 @@ def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, .
     folder, by the numbers in vN-... and checkpoint-N.
     """
     from swiftpipe.recipe import loading
-    from swiftpipe.render import dialects, export
+    from swiftpipe.render import dialects
+    from swiftpipe.run import exported
 
     loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
     target = dialects.target(swift_version)
     if slurm is None:
-        written = export.export(loaded.recipe, loaded.source, directory, dialect=target, force=force)
+        written = exported.export(loaded, directory, dialect=target, force=force)
     else:
         from swiftpipe.slurm import options, script
 
-        loaded, plan = options.adapt(loaded, slurm)
-        written = script.export(loaded.recipe, loaded.source, directory, plan, dialect=target, force=force)
+        loaded, resources = options.adapt(loaded, slurm)
+        written = script.export(loaded, directory, resources, dialect=target, force=force)
     for path in written:
         console.say(str(path))
 

@@ -125,7 +125,7 @@ def _last_start(buf: bytearray, opening: bytes, lo: int) -> tuple[int, int]:
 
 def _decoded(buf: bytearray, end: int) -> list | None:
     try:
-        return LOADS(b"[" + buf[:end] + b"]")  # type: ignore[return-value]
+        return LOADS(b"[" + buf[:end] + b"]")  # type: ignore[return-value]  # a JSON array decodes to a list
     except LOAD_ERROR:
         return None
 
@@ -221,7 +221,7 @@ class _ArrayReader:
     def skip_space(self) -> str:
         """The next non-space character ('' at the end of the text)."""
         while True:
-            self.advance(_SPACE.match(self.buf, self.pos).end())  # type: ignore[union-attr]
+            self.advance(_SPACE.match(self.buf, self.pos).end())  # type: ignore[union-attr]  # `*`: always matches
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if self.bad is not None:

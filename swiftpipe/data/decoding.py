@@ -3,12 +3,13 @@ record is, what cannot be read, and a run of records accepted whole)."""
 from __future__ import annotations
 
 import json
-from typing import Callable, NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol, final
 
 DEFAULT_MAX_RECORD_BYTES = 64 << 20
 BOM = b"\xef\xbb\xbf"
 
 
+@final  # no subclass: readers test `type(value) is Unreadable`, the fast test, and mypy narrows on it
 class Unreadable(NamedTuple):
     """A line (or array element) that is not a JSON value; `fatal` when nothing after it can be read."""
 

@@ -35,7 +35,7 @@ def read(f: Reader, limit: int, chunk_size: int, accept: Accept | None = None
                 values = [LOADS(line) for line in lines]
             except LOAD_ERROR:
                 values = None
-            if values is not None and accept(values):  # type: ignore[misc]
+            if values is not None and accept is not None and accept(values):
                 number += len(lines)
                 yield None, Accepted(values)
                 continue
@@ -48,24 +48,24 @@ def read(f: Reader, limit: int, chunk_size: int, accept: Accept | None = None
                 yield number, value
 
 
-def _split(body: bytes) -> list[str | bytes]:
+def _split(body: bytes) -> list[str] | list[bytes]:
     """The lines of a chunk: as str when the standard library decodes (its fast path), decoded as a whole; as bytes
     with orjson (which checks UTF-8 itself), or where the chunk is not UTF-8, so that the bad line alone fails."""
     if not FAST:
         try:
-            return body.decode("utf-8").split("\n")  # type: ignore[return-value]
+            return body.decode("utf-8").split("\n")
         except UnicodeDecodeError:
             pass
-    return body.split(b"\n")  # type: ignore[return-value]
+    return body.split(b"\n")
 
 
 def _one(raw: str | bytes | Unreadable) -> object:
     if type(raw) is Unreadable:
         return raw
     try:
-        return LOADS(raw)  # type: ignore[arg-type]
+        return LOADS(raw)
     except ValueError:  # the decoder's error, or bytes that are not UTF-8 given to the standard library
-        return _decoded(raw)  # type: ignore[arg-type]
+        return _decoded(raw)
 
 
 def _decoded(raw: str | bytes) -> object:

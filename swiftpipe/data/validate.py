@@ -72,26 +72,27 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
         raise DataError(f"{path}: no such file")
     state = _State(kind, report, shape, columns, first)
     fast = kind is not None and not columns  # the common case inline: a record the file's shape accepts
-    ready, fine, count = fast and state.check is not None, state.fine, 0
+    known, fine, count = state.shape if fast else None, state.fine, 0  # known: the shape, once checked inline
     for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
                                       progress=progress, span=span, chunk=chunk,
                                       accept=state.accepts if not columns else None):
         if type(value) is stream.Accepted:  # a run of good records, decoded and checked at once
             count += len(value.values)
-            if keep and kind is not None:
+            shape = state.shape  # known whenever a run is accepted with a kind
+            if keep and kind is not None and shape is not None:
                 for record in value.values:
-                    yield state.shape, record  # type: ignore[misc]
+                    yield shape, record
             continue
-        if ready and type(value) is dict and fine(value):
+        if known is not None and type(value) is dict and fine(value):
             count += 1
             if keep:
-                yield state.shape, value  # type: ignore[misc]
+                yield known, value
             continue
         good = state.take(line, value)  # `line` is a stream.Place in an array
         if good is not None and keep:
             yield good
-        if not ready and fast and state.check is not None:  # the file's shape is known from here on
-            ready, fine = True, state.fine
+        if known is None and fast and state.shape is not None:  # the file's shape is known from here on
+            known, fine = state.shape, state.fine
     state.count += count
     report.records = state.count
     if whole and report.records == 0 and report.problem_count == 0:
@@ -155,7 +156,8 @@ class _State:
                 return None
             if self.columns:  # ms-swift's --columns renames before it reads
                 value = {self.columns.get(key, key): v for key, v in value.items()}
-            if self.check is None:
+            shape = self.shape
+            if shape is None:
                 shape = formats.detect(value, kind)
                 if shape is None or kind not in shape.kinds:
                     report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
@@ -163,13 +165,13 @@ class _State:
                 self.shape, self.check, self.first = shape, shape.check, line
                 self.fine = self._fine(shape)
                 report.shape, report.native = shape.name, shape.native
-            problems = self.check(value, kind)
+            problems = shape.check(value, kind)
             if not problems:
-                return self.shape, value  # type: ignore[return-value]
+                return shape, value
             other = formats.detect(value, kind)
-            if self.first and other is not None and other != self.shape:
+            if self.first and other is not None and other != shape:
                 at = f"line {self.first}" if type(self.first) is int else self.first
-                name = self.shape.name  # type: ignore[union-attr]
+                name = shape.name
                 report.add(line, f"a {other.name} record in a {name} file ({at}); ms-swift reads a whole file with one "
                                  "format")
                 return None

@@ -47,8 +47,9 @@ def read(path: str, text: str, imported: Imported, *, overrides: dict[str, str] 
     """Add the call one LLaMA-Factory config describes (`overrides`: `key=value` from llamafactory-cli's command
     line, which take precedence, as there)."""
     repaired = _SECTION_GLUED.sub(r"  # \1", text)
-    if repaired != text:
-        line = text[:_SECTION_GLUED.search(text).start()].count("\n") + 1  # type: ignore[union-attr]
+    glued = _SECTION_GLUED.search(text)
+    if glued is not None:
+        line = text[:glued.start()].count("\n") + 1
         imported.note(f"{path}:{line}", "repaired", "section headers (`### method`) glued to the value before them "
                       "read as the comments they were")
     try:

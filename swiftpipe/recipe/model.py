@@ -152,7 +152,7 @@ class Stage:
         """What a merge stage merges: its --ckpt_dir or --adapters (the first one, which ms-swift names the
         `-merged` folder after)."""
         source = self.flags.get("ckpt_dir", self.flags.get("adapters"))
-        return (items_of(source) or [None])[0]  # type: ignore[return-value]
+        return (items_of(source) or [None])[0]
 
     def tuner(self) -> str:
         """The tuner a training stage uses; ms-swift 3 and 4 default to LoRA, for `swift pt` too."""
@@ -199,7 +199,7 @@ class Recipe:
         return self.launch.overridden_by(stage.launch)
 
 
-def items_of(value: FlagValue) -> list[object]:
+def items_of(value: FlagValue) -> list[Scalar | Ref | PerProcess | None]:
     """A flag's values as a list: a list or tuple as it is, anything else as its only item."""
     return list(value) if isinstance(value, (list, tuple)) else [value]
 

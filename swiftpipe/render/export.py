@@ -1,4 +1,4 @@
-"""`swiftpipe export-scripts`: one standalone bash script per stage, and run_all.sh for the chain.
+"""`swiftpipe export-scripts`: one standalone bash script per stage (run/exported.py adds run_all.sh).
 
 Where a stage uses what an earlier stage produced, its script finds it in shell from that stage's
 `--output_dir`, the way ms-swift lays it out (see templates/_find_checkpoint.sh.j2). As the runner does, each
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from swiftpipe.errors import UserError
-from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true
 from swiftpipe.render.commands import build_command, source_file
 from swiftpipe.render.dialects import Dialect
@@ -92,20 +91,6 @@ class ShellInputs:
         return ShellText(f'"${located.variable}"')
 
 
-def export(recipe: Recipe, source: Source, directory: str | Path, *, dialect: Dialect, force: bool = False,
-           project: str | Path | None = None) -> list[Path]:
-    """Write `<stage>.sh` for every stage and run_all.sh; refuse to overwrite existing ones unless `force`. Paths
-    in the recipe are the project's (by default the working directory, as for `swiftpipe run`)."""
-    folder = Path(directory)
-    layout = layout_of(folder, project)
-    rerun = source.command("export-scripts", str(folder), "--force")  # -p and --set too, secrets as variables
-    contents = {f"{s.name}.sh": _stage_script(recipe, s, folder, dialect, layout, rerun) for s in recipe.stages}
-    contents["run_all.sh"] = render_template("run_all.sh.j2", recipe=recipe.name,
-                                             scripts=[(f"{s.name}.sh", s.observes) for s in recipe.stages],
-                                             self_path=str(folder / "run_all.sh"), rerun=rerun)
-    return write_scripts(folder, contents, force=force)
-
-
 def write_scripts(folder: Path, contents: dict[str, str], *, force: bool) -> list[Path]:
     """Write each named text as an executable file in `folder`; nothing is written if one exists, unless `force`."""
     existing = [name for name in contents if (folder / name).exists()]
@@ -121,8 +106,8 @@ def write_scripts(folder: Path, contents: dict[str, str], *, force: bool) -> lis
     return written
 
 
-def _stage_script(recipe: Recipe, stage: Stage, folder: Path, dialect: Dialect, layout: Layout,
-                  rerun: str) -> str:
+def stage_script(recipe: Recipe, stage: Stage, folder: Path, dialect: Dialect, layout: Layout, rerun: str) -> str:
+    """`<stage>.sh`: the stage's command, with what it takes of earlier stages found in shell."""
     inputs = ShellInputs(recipe)
     command = build_command(recipe, stage, dialect=dialect, resolve=inputs).secrets_from_environment()
     return render_template("script.sh.j2", recipe=recipe.name, stage=stage.name, dialect=str(dialect),

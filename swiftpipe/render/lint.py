@@ -119,7 +119,7 @@ def _parser(subcommand: str, major: int, version: str, *, where: str) -> argpars
     def error(message: str) -> Any:
         raise _ParseError(message)
 
-    parser.error = error  # type: ignore[method-assign]
+    parser.error = error  # type: ignore[method-assign]  # argparse would exit; the caller collects the error
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 
 import jinja2
@@ -28,9 +29,9 @@ def quote(value: object) -> ShellText:
     return ShellText(shlex.quote(str(value)))
 
 
-def quote_words(words: object) -> ShellText:
+def quote_words(words: Iterable[object]) -> ShellText:
     """Several shell words, each quoted, separated by spaces."""
-    return ShellText(" ".join(quote(word) for word in words))  # type: ignore[attr-defined]
+    return ShellText(" ".join(quote(word) for word in words))
 
 
 def comment(value: object) -> ShellText:

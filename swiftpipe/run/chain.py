@@ -6,7 +6,6 @@ finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -17,25 +16,17 @@ from swiftpipe import console, signals
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record, safe_write
-from swiftpipe.run.chat import chat_note
 from swiftpipe.run.launcher import Launcher, LocalLauncher
-from swiftpipe.run.outputs import (
-    FINISHED_BEFORE_STOP,
-    changed_since_checkpoint,
-    checkpoint_to_resume,
-    end_if_finished_before_stop,
-)
+from swiftpipe.run.plan import Action, Plan, Step, carry_out, plan
 from swiftpipe.run.process import Grace
-from swiftpipe.run.settle import settle
 from swiftpipe.run.resolve import References, Unresolved
-from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, StageRecord, State
-from swiftpipe.run.fingerprint import Fingerprint, changed_flags, fingerprint
-from swiftpipe.run.stage import StageRunner
+from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
+from swiftpipe.run.settle import settle
+from swiftpipe.run.stage import StageRunner, prepare
 from swiftpipe.run.watch import View
 
 
@@ -99,15 +90,15 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         previous = settle(latest, wait=options.wait, say=options.say)
     references = References(loaded, options.work_dir, names, previous)
     references.check()
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
+    steps = plan(loaded, dialect, names, work_dir=options.work_dir, record=previous, resume=options.resume,
+                 interactive=interactive)
     checked = None if options.recheck else CheckCache(options.work_dir / CHECKED_DIR)
-    for warning in preflight.check(loaded.recipe, names, where=loaded.path, checked=checked,
-                                   progress=options.view is None):
+    for warning in preflight.check(loaded.recipe, [step.stage for step in steps.launched], where=loaded.path,
+                                   checked=checked, progress=options.view is None):
         options.warn(warning)
     if options.dry_run:
-        for name in names:
-            options.say(render_stage(loaded.recipe, loaded.recipe.stage(name), loaded.source, dialect=dialect,
-                                     resolve=references.resolve_or_placeholder).script)
-        options.say("dry run: nothing was launched")
+        _show(loaded, dialect, steps, references, options.say)
         return ChainResult(0)
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     preflight.check_work_dir(options.work_dir)
@@ -123,7 +114,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         options.view.attach(record)
     with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
         try:
-            result = _run_stages(loaded, dialect, runner, names, options)
+            result = _carry_out(loaded, dialect, runner, references, steps)
         except KeyboardInterrupt:
             _interrupted(record, names)
             options.say(f"[swiftpipe] interrupted; {hint}")
@@ -135,111 +126,74 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     return result
 
 
-def _run_stages(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, names: list[str],
-                options: RunOptions) -> ChainResult:
+def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: References,
+          say: Callable[[str], None]) -> None:
+    """A dry run: the plan, then the script of each step it launches, inputs not produced yet as placeholders."""
+    say("plan:\n" + "\n".join(f"  {line}" for line in steps.lines()))
+    for step in steps.launched:
+        stage = loaded.recipe.stage(step.stage)
+        if step.resume_from:
+            stage = stage.with_flag("resume_from_checkpoint", step.resume_from)
+        say(render_stage(loaded.recipe, stage, loaded.source, dialect=dialect,
+                         resolve=references.resolve_or_placeholder).script)
+    say("dry run: nothing was launched")
+
+
+def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References,
+               steps: Plan) -> ChainResult:
+    """The plan's steps, here, one after another: a step starts once the steps it waits for succeeded (else it is
+    aborted); an interrupted step ends the chain."""
     record = runner.record
     record.state = State.RUNNING
     record.recipe.sets = [redact_set(s) for s in loaded.source.sets]  # a resume may change the overrides
     record.save()
-    interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
-    changed_upstream, failed = False, []
-    for i, name in enumerate(names):
-        stage = loaded.recipe.stage(name)
-        state = _run_stage(loaded, dialect, runner, stage, options=options, names=names,
-                           changed_upstream=changed_upstream, interactive=interactive)
-        if state is State.FAILED and stage.observes:  # its answers are no stage's input
-            failed.append(name)
-            if names[i + 1:]:
-                runner.say(f"[swiftpipe] {name} failed; no later stage takes what it produces, so the chain goes on")
-            continue
-        if state in (State.FAILED, State.INTERRUPTED):
-            for rest in names[i + 1:]:
-                record.stage(rest).restart(State.ABORTED, f"prerequisite {name} {state.value}")
-            record.state = state
+    failed = []
+    for i, step in enumerate(steps.steps):
+        entry = record.stage(step.stage)
+        blocked = next((name for name in step.after_ok if not record.stage(name).finished), None)
+        if blocked is not None:
+            before = record.stage(blocked)
+            entry.restart(State.ABORTED, before.reason if before.state is State.ABORTED
+                          else f"prerequisite {blocked} {before.state.value}")
             record.save()
-            return ChainResult(130 if state is State.INTERRUPTED else 1, record)
-        changed_upstream = changed_upstream or (state is State.DONE and not stage.observes)
+            continue
+        state = _step(loaded, dialect, runner, references, step)
+        if state is State.INTERRUPTED:
+            for rest in steps.steps[i + 1:]:
+                record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
+            record.state = State.INTERRUPTED
+            record.save()
+            return ChainResult(130, record)
+        if state is State.FAILED:
+            failed.append(step.stage)
+            if not steps.awaited(step.stage) and steps.steps[i + 1:]:
+                runner.say(f"[swiftpipe] {step.stage} failed; no later stage takes what it produces, so the chain "
+                           "goes on")
     record.state = State.FAILED if failed else State.DONE
     record.save()
-    if failed:
+    if failed and not any(steps.awaited(name) for name in failed):
         runner.say(f"[swiftpipe] failed: {', '.join(failed)}; `{loaded.source.command('run', '--resume')}` runs "
                    f"{'it' if len(failed) == 1 else 'them'} again and reuses the rest")
     return ChainResult(1 if failed else 0, record)
 
 
-def _run_stage(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, stage: Stage, *, options: RunOptions,
-               names: list[str], changed_upstream: bool, interactive: bool) -> State:
+def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References, step: Step) -> State:
+    """One step, as the plan says: recorded as settled, or launched."""
     record, say = runner.record, runner.say
-    entry = record.stage(stage.name)
+    entry = record.stage(step.stage)
+    if not step.launches:
+        carry_out(step, entry)
+        say(f"[swiftpipe] {step.stage}: " + (f"skipped: {step.reason}" if step.action is Action.SKIP else
+                                            step.said or step.reason))
+        record.save()
+        return entry.state
+    if step.said:
+        say(f"[swiftpipe] {step.stage}: {step.said}")
     try:
-        rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
+        prepared = prepare(loaded, loaded.recipe.stage(step.stage), dialect, references, resume_from=step.resume_from)
     except Unresolved as missing:  # what it reads was not recorded by the stage before it (a damaged record)
-        return runner.not_launched(stage.name, f"{missing} is not in the run record")
-    # of the stage as written, without a checkpoint to continue from
-    current = fingerprint(rendered, recorded_in=record.recorded_in)
-    if options.resume and not changed_upstream:
-        reused = _reusable(record, stage.name, current, options.work_dir, loaded.key,
-                           _needed(loaded, stage.name, names))
-        if reused:
-            say(f"[swiftpipe] {stage.name}: {reused}; reusing its outputs")
-            record.save()
-            return State.REUSED
-        if entry.finished and not current.matches(entry.fingerprint) and entry.command:
-            say(f"[swiftpipe] {stage.name}: changed since it finished "
-                f"({changed_flags(entry.command, rendered.command.redacted().argv)}); running it again")
-        gone = _gone_outside_project(entry, record.cwd)
-        if gone:
-            say(f"[swiftpipe] {stage.name}: it finished, but {gone} (outside the project, recorded by its absolute "
-                "path) is missing; running it again")
-    if stage.interactive and not interactive:
-        entry.end(State.SKIPPED, chat_note(loaded.path, stage))
-        say(f"[swiftpipe] {stage.name}: skipped: {entry.reason}")
-        record.save()
-        return State.SKIPPED
-    if options.resume and not changed_upstream and end_if_finished_before_stop(stage, entry, current):
-        say(f"[swiftpipe] {stage.name}: {FINISHED_BEFORE_STOP}")
-        record.save()
-        return State.DONE
-    resume_from = checkpoint_to_resume(stage, entry, current) if options.resume else None
-    started_over = changed_since_checkpoint(stage, entry, current, rendered.command.redacted().argv) \
-        if options.resume else None
-    if started_over:
-        say(f"[swiftpipe] {stage.name}: {started_over}")
-    if resume_from:
-        stage = stage.with_flag("resume_from_checkpoint", resume_from)
-        rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=runner.resolve)
-        say(f"[swiftpipe] {stage.name}: continuing from {resume_from}")
-    return runner.run(stage, rendered, fingerprint=current.value, needed=_needed(loaded, stage.name, names))
-
-
-def _needed(loaded: LoadedRecipe, producer: str, names: list[str]) -> dict[str, str]:
-    """What the later stages of this run read of `producer`: kind -> "stage X (--flag)"."""
-    needed: dict[str, str] = {}
-    for name in names[names.index(producer) + 1:]:
-        for flag, ref in loaded.recipe.stage(name).refs():
-            if ref.stage == producer:
-                needed.setdefault(ref.kind, f"stage {name!r} (--{flag})")
-    return needed
-
-
-def _reusable(record: RunRecord, name: str, current: Fingerprint, work_dir: Path, key: str,
-              needed: dict[str, str]) -> str | None:
-    """Why stage `name` need not run again (None: it must): it finished unchanged, in this run or an earlier one
-    of the same recipe and parameters, what it produced is still on disk, and it recorded what later stages read
-    of it (`needed`: a record edited by hand may have lost it)."""
-    entry = record.stage(name)
-    if (entry.finished and current.matches(entry.fingerprint) and entry.outputs_on_disk
-            and all(entry.outputs.get(kind) for kind in needed)):
-        entry.end(State.REUSED)
-        return "unchanged since it finished"
-    earlier = history.finished_elsewhere(work_dir, key, name, current, besides=record.id)
-    if earlier is None or not all(earlier[1].outputs.get(kind) for kind in needed):
-        return None
-    run_id, done = earlier
-    entry.restart(State.REUSED)
-    entry.fingerprint, entry.outputs, entry.final_loss = done.fingerprint, dict(done.outputs), done.final_loss
-    entry.answers, entry.scores, entry.group, entry.label = done.answers, done.scores, done.group, done.label
-    return f"finished unchanged in run {run_id}"
+        return runner.not_launched(step.stage, f"{missing} is not in the run record")
+    return runner.run(prepared, needed=dict(step.needed))
 
 
 def _unrecorded(record: RunRecord, names: list[str]) -> None:
@@ -256,14 +210,6 @@ def _unrecorded(record: RunRecord, names: list[str]) -> None:
         record.state = State.INTERRUPTED
         with contextlib.suppress(run_record.RecordWriteError):
             record.save()
-
-
-def _gone_outside_project(entry: StageRecord, project: str) -> str | None:
-    """An output of a finished stage that is missing and lies outside the project: a moved project's own outputs
-    move with it (record_paths.py), these do not, and the user should know why the stage runs again."""
-    inside = project.rstrip(os.sep) + os.sep
-    missing = [path for path in entry.outputs.values() if not path.startswith(inside) and not os.path.exists(path)]
-    return missing[0] if entry.finished and missing else None
 
 
 def _interrupted(record: RunRecord, names: list[str]) -> None:

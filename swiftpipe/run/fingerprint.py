@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from swiftpipe.render.commands import RenderedStage
+from swiftpipe.run.record_types import StageRecord
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,14 @@ def fingerprint(rendered: RenderedStage, *, project: str | None = None, recorded
     argv, env = rendered.command.argv, sorted(rendered.command.env)
     legacy = _digest([[rebased(w, then) for w in argv], [(k, rebased(v, then)) for k, v in env]])
     return Fingerprint(value, legacy)
+
+
+def seal(entry: StageRecord) -> str:
+    """A finished stage as the stages that read its outputs see it: its command, what it read and what it produced.
+    A stage that ran again with another command or other inputs, or that produced its outputs elsewhere, has
+    another seal, and the stages that read them run again."""
+    inputs = [[h.flag, h.identity] for h in entry.inputs or ()]
+    return _digest([entry.fingerprint, inputs, sorted(entry.outputs.items())])
 
 
 def _digest(value: object) -> str:

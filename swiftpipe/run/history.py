@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 from swiftpipe import console
 from swiftpipe.run import index
-from swiftpipe.run.fingerprint import Fingerprint
 from swiftpipe.run.index import Summary
 from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
 
@@ -43,21 +42,28 @@ def latest(work_dir: Path, key: str) -> RunRecord | None:
 def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
     """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
     stage finished and recorded it, and it is still on disk."""
+    found = producing(work_dir, key, stage, output)
+    return found.outputs[output] if found is not None else None
+
+
+def producing(work_dir: Path, key: str, stage: str, output: str) -> StageRecord | None:
+    """The record of `stage` in the newest run of this chain where it finished and recorded `output`, still on
+    disk."""
     for record in _records_of(work_dir, key):
         entry = record.stages.get(stage)
         found = entry.outputs.get(output) if entry is not None and entry.finished else None
         if found and Path(found).exists():
-            return found
+            return entry
     return None
 
 
-def finished_elsewhere(work_dir: Path, key: str, stage: str, fingerprint: Fingerprint, *,
-                       besides: str) -> tuple[str, StageRecord] | None:
-    """The newest other run of this chain (id, stage record) where `stage` finished with this fingerprint and its
-    outputs are all still on disk."""
+def finished_elsewhere(work_dir: Path, key: str, stage: str, unchanged: Callable[[StageRecord], bool], *,
+                       besides: str | None) -> tuple[str, StageRecord] | None:
+    """The newest other run of this chain (id, stage record) where `stage` finished as it is now (`unchanged`) and
+    its outputs are all still on disk."""
     for record in _records_of(work_dir, key):
         entry = record.stages.get(stage)
-        if (record.id != besides and entry is not None and entry.finished and fingerprint.matches(entry.fingerprint)
+        if (record.id != besides and entry is not None and entry.finished and unchanged(entry)
                 and entry.outputs_on_disk):
             return record.id, entry
     return None

@@ -28,6 +28,9 @@ MERGED_SUFFIX = "-merged"
 RUN_DIR = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 WEIGHTS = ("*.safetensors", "*.bin")
+# The flags that name what a stage writes, not what it reads (a folder there is no input of the stage); and the
+# checkpoint a launch continues from, which is how it runs, not what the stage is.
+WRITTEN_FLAGS = frozenset({"output_dir", "logging_dir", "result_path", "resume_from_checkpoint"})
 
 # Lines in ms-swift's output that name what it produced (3.x and 4.x print them the same way).
 OUTPUT_DIR_LINE = re.compile(r"\[INFO:swift\] output_dir: (\S.*?)\s*$")

@@ -5,12 +5,12 @@ import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from swiftpipe.recipe.model import Stage
-from swiftpipe.run import layout
+from swiftpipe.run import layout, reads
 from swiftpipe.run.fingerprint import Fingerprint, changed_flags
-from swiftpipe.run.run_record import FINISHED, StageRecord, State
+from swiftpipe.run.run_record import FINISHED, Handed, StageRecord, State
 
 ANSWERS_KEPT = 20
 
@@ -64,41 +64,56 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
     return produced
 
 
-def checkpoint_to_resume(stage: Stage, entry: StageRecord, current: Fingerprint) -> str | None:
+def checkpoint_to_resume(stage: Stage, entry: StageRecord, current: Fingerprint,
+                         inputs: Sequence[Handed]) -> str | None:
     """The last complete checkpoint of a training stage that did not finish (failed, stopped, or killed outright
-    and left "running"), to continue from, written by a launch of the same command (`current`): a checkpoint of
-    another command (LoRA when the stage now trains in full) is never continued. A launch that was stopped before
-    its first save leaves an empty run folder: the earlier launches' folders are searched too, newest first."""
-    return next((str(saved) for saved, fingerprint, _ in _unfinished_checkpoints(stage, entry)
-                 if fingerprint is None or current.matches(fingerprint)), None)
+    and left "running"), to continue from, written by a launch of the same command (`current`) on the same inputs:
+    a checkpoint of another command (LoRA when the stage now trains in full), or trained on data since edited, is
+    never continued. A launch that was stopped before its first save leaves an empty run folder: the earlier
+    launches' folders are searched too, newest first."""
+    return next((str(launch.saved) for launch in _unfinished_checkpoints(stage, entry)
+                 if (launch.fingerprint is None or current.matches(launch.fingerprint))
+                 and reads.changed(launch.inputs, inputs) is None), None)
 
 
-def changed_since_checkpoint(stage: Stage, entry: StageRecord, current: Fingerprint, argv: list[str]) -> str | None:
-    """Why a stage that left a checkpoint starts over: its command changed since (`argv`: the command now)."""
-    if checkpoint_to_resume(stage, entry, current) is not None:
+def changed_since_checkpoint(stage: Stage, entry: StageRecord, current: Fingerprint, inputs: Sequence[Handed],
+                             argv: list[str]) -> str | None:
+    """Why a stage that left a checkpoint starts over: its command (`argv`: the command now) or what it reads
+    changed since."""
+    if checkpoint_to_resume(stage, entry, current, inputs) is not None:
         return None
-    found = next(iter(_unfinished_checkpoints(stage, entry)), None)
-    if found is None:
+    launch = next(iter(_unfinished_checkpoints(stage, entry)), None)
+    if launch is None:
         return None
-    saved, _, before = found
-    return f"its command changed since {saved} was written ({changed_flags(before, argv)}); starting over"
+    if launch.fingerprint is not None and not current.matches(launch.fingerprint):
+        return f"its command changed since {launch.saved} was written ({changed_flags(launch.command, argv)}); " \
+            "starting over"
+    return f"{reads.changed(launch.inputs, inputs)} since {launch.saved} was written; starting over"
 
 
-def _unfinished_checkpoints(stage: Stage, entry: StageRecord) -> Iterator[tuple[Path, str | None, list[str]]]:
+@dataclass(frozen=True)
+class _Launch:
+    saved: Path  # its last complete checkpoint
+    fingerprint: str | None
+    command: list[str]
+    inputs: list[Handed] | None
+
+
+def _unfinished_checkpoints(stage: Stage, entry: StageRecord) -> Iterator[_Launch]:
     """The last complete checkpoint of each unfinished launch of the stage, newest first, with that launch's
-    fingerprint and command; back to the last launch that finished."""
+    fingerprint, command and inputs; back to the last launch that finished."""
     if not stage.trains or entry.state not in (State.FAILED, State.INTERRUPTED, State.RUNNING):
         return
-    launches = [(entry.outputs, entry.fingerprint, entry.command)]
+    launches = [(entry.outputs, entry.fingerprint, entry.command, entry.inputs)]
     for attempt in reversed(entry.attempts):
         if attempt.state in FINISHED:  # an earlier, finished run of the stage is not this run's start
             break
-        launches.append((attempt.outputs, attempt.fingerprint, attempt.command))
-    for outputs, fingerprint, command in launches:
+        launches.append((attempt.outputs, attempt.fingerprint, attempt.command, attempt.inputs))
+    for outputs, fingerprint, command, inputs in launches:
         run_dir = outputs.get("run_dir")
         saved = layout.checkpoints(Path(run_dir)) if run_dir else []
         if saved:
-            yield saved[-1], fingerprint, command
+            yield _Launch(saved[-1], fingerprint, command, inputs)
 
 
 FINISHED_BEFORE_STOP = "it saved its final checkpoint before it was stopped; done"
@@ -113,17 +128,6 @@ def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
     if not layout.training_complete(Path(run_dir)):
         return None
     return collect(stage, {"run_dir": run_dir}, set())
-
-
-def end_if_finished_before_stop(stage: Stage, entry: StageRecord, current: Fingerprint) -> bool:
-    """On resume: a stage that finished before it was stopped, and is unchanged since (`current`: its fingerprint
-    now), ends DONE with what it saved. The local chain and the Slurm resubmission share this."""
-    finished = finished_before_stop(stage, entry) if current.matches(entry.fingerprint) else None
-    if finished is None:
-        return False
-    entry.outputs, entry.final_loss = finished.outputs, finished.final_loss
-    entry.end(State.DONE)
-    return True
 
 
 def _answers(path: Path) -> list[dict[str, str | None]]:

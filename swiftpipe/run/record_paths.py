@@ -60,12 +60,14 @@ def _each_path(data: dict[str, Any], change: Callable[[str], str]) -> None:
             continue
         _fields(entry, _STAGE_PATHS, change)
         _outputs(entry, change)
+        _inputs(entry, change)
         if isinstance(entry.get("job"), dict):
             _fields(entry["job"], _JOB_PATHS, change)
         for attempt in entry.get("attempts", ()) if isinstance(entry.get("attempts"), list) else ():
             if isinstance(attempt, dict):
                 _fields(attempt, _STAGE_PATHS, change)
                 _outputs(attempt, change)
+                _inputs(attempt, change)
 
 
 def _fields(entry: dict[str, Any], names: tuple[str, ...], change: Callable[[str], str]) -> None:
@@ -78,3 +80,10 @@ def _outputs(entry: dict[str, Any], change: Callable[[str], str]) -> None:
     outputs = entry.get("outputs")
     if isinstance(outputs, dict):
         entry["outputs"] = {k: change(v) if isinstance(v, str) and v else v for k, v in outputs.items()}
+
+
+def _inputs(entry: dict[str, Any], change: Callable[[str], str]) -> None:
+    inputs = entry.get("inputs")
+    for handed in inputs if isinstance(inputs, list) else ():
+        if isinstance(handed, dict):
+            _fields(handed, ("path",), change)

@@ -43,6 +43,18 @@ class SlurmJob:
 
 
 @dataclass
+class Handed:
+    """What a stage was handed through one flag, when it launched: a local file or folder, or an output of another
+    stage (`producer`, `kind`); `identity` is the file's (reads.py) or the producing stage's seal (fingerprint.py)."""
+
+    flag: str
+    path: str
+    identity: str
+    producer: str | None = None
+    kind: str | None = None
+
+
+@dataclass
 class Attempt:
     """An earlier launch of a stage, kept when the stage is launched again."""
 
@@ -57,6 +69,7 @@ class Attempt:
     outputs: dict[str, str] = field(default_factory=dict)
     fingerprint: str | None = None  # of the command it ran (None in records before schema 3)
     command: list[str] = field(default_factory=list)  # the command it ran, secrets redacted
+    inputs: list[Handed] | None = None  # what it read (None in records before inputs were kept)
 
 
 @dataclass
@@ -73,7 +86,8 @@ class StageRecord:
     env: dict[str, str] = field(default_factory=dict)
     script: str | None = None
     log: str | None = None
-    fingerprint: str | None = None
+    fingerprint: str | None = None  # of its command and environment (fingerprint.py)
+    inputs: list[Handed] | None = None  # what it read, with their identities; None: not known (an older record)
     pgid: int | None = None  # the process group of the running launch (its supervisor's pid)
     target: str | None = None  # where a merge launch writes its merged model
     target_made: str | None = None  # "device:inode" of that folder, once this stage's launch saw ms-swift create it
@@ -105,11 +119,13 @@ class StageRecord:
     def end(self, state: State, reason: str | None = None) -> None:
         self.state, self.reason = state, reason
 
-    def begin(self, *, command: list[str], env: dict[str, str], script: str, log: str, fingerprint: str) -> None:
+    def begin(self, *, command: list[str], env: dict[str, str], script: str, log: str, fingerprint: str,
+              inputs: list[Handed]) -> None:
         """A new launch: an earlier one moves to `attempts`; the Slurm job and resume point stay."""
         self._archive()
         self.state, self.started = State.RUNNING, now()
         self.command, self.env, self.script, self.log, self.fingerprint = command, env, script, log, fingerprint
+        self.inputs = inputs
 
     def restart(self, state: State, reason: str | None = None) -> None:
         """The stage starts over in `state` (queued again, aborted): the earlier launch moves to `attempts`."""
@@ -122,7 +138,7 @@ class StageRecord:
         if self.started is not None:
             self.attempts.append(Attempt(self.state, self.started, self.ended, self.seconds, self.exit_code,
                                          self.reason, self.script, self.log, dict(self.outputs), self.fingerprint,
-                                         list(self.command)))
+                                         list(self.command), self.inputs))
         fresh = StageRecord(resume_from=self.resume_from, job=self.job, attempts=self.attempts)
         self.__dict__.update(fresh.__dict__)
 

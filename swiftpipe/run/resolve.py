@@ -5,15 +5,16 @@ recipe and parameters where it finished. The chain loop, a Slurm job and the Slu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref
 from swiftpipe.run import history
+from swiftpipe.run.fingerprint import seal
 from swiftpipe.run.preflight import PreflightError
-from swiftpipe.run.run_record import RunRecord
+from swiftpipe.run.run_record import RunRecord, StageRecord
 
 
 class Unresolved(Exception):
@@ -26,16 +27,29 @@ class References:
     work_dir: Path
     names: Sequence[str]  # the stages this run launches, in chain order
     record: RunRecord | None = None  # this run's record, once it exists
+    # Stages of this run that a plan settles without launching them (reused, finished before a stop), by name:
+    # what they will hold once the plan is carried out (plan.py).
+    settled: dict[str, StageRecord] = field(default_factory=dict)
 
     def resolve(self, ref: Ref) -> str:
         """The produced path, or Unresolved. A reference's kind is the key of the stage's recorded outputs."""
-        if self.record is not None and ref.stage in self.record.stages:
-            entry = self.record.stages[ref.stage]
-            if entry.finished and entry.outputs.get(ref.kind):
-                return entry.outputs[ref.kind]
+        return self.producing(ref).outputs[ref.kind]
+
+    def handed(self, ref: Ref) -> tuple[str, str]:
+        """The produced path, and the seal of the stage that produced it (what a stage that reads it was handed)."""
+        entry = self.producing(ref)
+        return entry.outputs[ref.kind], seal(entry)
+
+    def producing(self, ref: Ref) -> StageRecord:
+        """The record of the stage whose output `ref` is, or Unresolved."""
+        entry = self.settled.get(ref.stage)
+        if entry is None and self.record is not None:
+            entry = self.record.stages.get(ref.stage)
+        if entry is not None and entry.finished and entry.outputs.get(ref.kind):
+            return entry
         if ref.stage not in self.names:
-            produced = history.produced(self.work_dir, self.loaded.key, ref.stage, ref.kind)
-            if produced:
+            produced = history.producing(self.work_dir, self.loaded.key, ref.stage, ref.kind)
+            if produced is not None:
                 return produced
         raise Unresolved(f"{ref.stage}.{ref.kind}")
 

@@ -35,6 +35,7 @@ from swiftpipe.run.record_types import (  # noqa: F401  (the record's parts, imp
     ENDED,
     FINISHED,
     Attempt,
+    Handed,
     LauncherInfo,
     RecipeInfo,
     SlurmJob,
@@ -112,7 +113,7 @@ class RunRecord:
     def to_json(self) -> dict[str, Any]:
         """The record as it is written: paths inside the project relative to it (record_paths.py)."""
         data = {"schema": SCHEMA, **_plain(dataclasses.asdict(self), drop_empty=False)}
-        data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True)
+        data["stages"] = {name: _plain(dataclasses.asdict(entry), drop_empty=True, kept=_KEPT_EMPTY)
                           for name, entry in self.stages.items()}
         for name in ("folder", "owns", "recorded_in"):
             data.pop(name, None)
@@ -135,14 +136,20 @@ class RunRecord:
                                    "kept: free space, then --resume", where=str(self.folder / RECORD_FILE)) from None
 
 
-def _plain(value: Any, *, drop_empty: bool) -> Any:
+# A stage's fields whose empty value says something: `"inputs": []` is "it read no file", where no `inputs` is
+# "not known" (a record from before they were kept).
+_KEPT_EMPTY = frozenset({"inputs"})
+
+
+def _plain(value: Any, *, drop_empty: bool, kept: frozenset[str] = frozenset()) -> Any:
     """JSON values: enums as their values, paths as text; with `drop_empty`, where every field has a default to
-    read back (a stage record), the fields that say nothing (None, empty) are left out."""
+    read back (a stage record), the fields that say nothing (None, empty; `kept` ones only when None) are left
+    out."""
     if isinstance(value, dict):
-        return {k: _plain(v, drop_empty=drop_empty) for k, v in value.items()
-                if not (drop_empty and (v is None or v == [] or v == {}))}
+        return {k: _plain(v, drop_empty=drop_empty, kept=kept) for k, v in value.items()
+                if not (drop_empty and (v is None or (k not in kept and (v == [] or v == {}))))}
     if isinstance(value, list):
-        return [_plain(v, drop_empty=drop_empty) for v in value]
+        return [_plain(v, drop_empty=drop_empty, kept=kept) for v in value]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Path):
@@ -216,7 +223,9 @@ def _redact_secret_params(data: dict[str, Any], project: str) -> None:
     it; the key is now computed with it redacted (LoadedRecipe.recorded_params), so such a run is found again.
     A secret passed under a harmless name could not be told then and is left as it was."""
     recipe = data.get("recipe")
-    params = recipe.get("params") if isinstance(recipe, dict) else None
+    if not isinstance(recipe, dict):
+        return
+    params = recipe.get("params")
     if not isinstance(params, dict) or not any(is_secret(name) for name in params):
         return
     recipe["params"] = {name: REDACTED if is_secret(name) else value for name, value in params.items()}

@@ -96,8 +96,8 @@ def sweep(folder: Path) -> int:
         match = _TEMPORARY.match(name)
         if match is None and not _UNNAMED.match(name):
             continue
-        ours = match is not None and match.group(1) == _HOST
-        if not (_older(folder / name, _STALE) or (ours and not _alive(int(match.group(2))))):  # type: ignore[union-attr]
+        pid = int(match.group(2)) if match is not None and match.group(1) == _HOST else None  # ours: its writer's
+        if not (_older(folder / name, _STALE) or (pid is not None and not _alive(pid))):
             continue
         with contextlib.suppress(OSError):
             os.unlink(folder / name)

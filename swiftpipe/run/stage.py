@@ -9,18 +9,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.recipe.secrets import redact_argv
-from swiftpipe.render.commands import RenderedStage, Resolver
-from swiftpipe.run import history, layout
+from swiftpipe.render.commands import RenderedStage, Resolver, render_stage
+from swiftpipe.render.dialects import Dialect
+from swiftpipe.run import history, layout, reads
+from swiftpipe.run.fingerprint import fingerprint
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
-from swiftpipe.run.run_record import RecordWriteError, RunRecord, StageRecord, State, now
+from swiftpipe.run.resolve import References
+from swiftpipe.run.run_record import Handed, RecordWriteError, RunRecord, StageRecord, State, now
 from swiftpipe.run.supervise import UNFINISHED_MARK, mark
 from swiftpipe.run.watch import StageWatcher, View
 
 LOG_TAIL = 20
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A stage ready to launch: rendered with what it reads, with `fingerprint` and `inputs` taken of the stage
+    as written (a checkpoint to continue from, in `stage` and `rendered`, is how it runs, not what it is)."""
+
+    stage: Stage
+    rendered: RenderedStage
+    fingerprint: str
+    inputs: list[Handed]
+
+
+def prepare(loaded: LoadedRecipe, stage: Stage, dialect: Dialect, references: References, *,
+            resume_from: str | None) -> Prepared:
+    """Render `stage` with its references resolved (Unresolved when one is not recorded), continuing from
+    `resume_from` if given (the plan's word)."""
+    rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
+    recorded_in = references.record.recorded_in if references.record is not None else None
+    current = fingerprint(rendered, recorded_in=recorded_in)
+    inputs = reads.handed(stage, references.handed)
+    if resume_from:
+        stage = stage.with_flag("resume_from_checkpoint", resume_from)
+        rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
+    return Prepared(stage, rendered, current.value, inputs)
 
 
 @dataclass
@@ -36,21 +65,21 @@ class StageRunner:
     grace: Grace = field(default_factory=Grace)
     view: View | None = None  # the live display, when there is one (watch.View)
 
-    def run(self, stage: Stage, rendered: RenderedStage, *, fingerprint: str,
-            needed: dict[str, str] | None = None) -> State:
-        """Launch `stage` unless pre-launch checks refuse it; return its final state. `fingerprint` is what a later
-        --resume compares to tell whether the stage changed; `needed` maps what later stages read of it (kind) to
-        who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage was prepared or
-        recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record is whole."""
+    def run(self, prepared: Prepared, *, needed: dict[str, str] | None = None) -> State:
+        """Launch the stage unless pre-launch checks refuse it; return its final state. Its fingerprint and inputs
+        are what a later --resume compares to tell whether the stage changed; `needed` maps what later stages read
+        of it (kind) to who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage
+        was prepared or recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record
+        is whole."""
         stop = threading.Event()
         with stops_deferred(stop):
-            state = self._run(stage, rendered, fingerprint, stop, needed or {})
+            state = self._run(prepared, stop, needed or {})
         if stop.is_set() and state not in (State.INTERRUPTED, State.FAILED):  # FAILED: the stop was its own
             raise KeyboardInterrupt
         return state
 
-    def _run(self, stage: Stage, rendered: RenderedStage, fingerprint: str, stop: threading.Event,
-             needed: dict[str, str]) -> State:
+    def _run(self, prepared: Prepared, stop: threading.Event, needed: dict[str, str]) -> State:
+        stage, rendered = prepared.stage, prepared.rendered
         refused = self.refused_merge_target(stage)
         if refused:
             return self.not_launched(stage.name, refused)
@@ -65,7 +94,7 @@ class StageRunner:
         before = run_dirs_before(stage)
         shown = rendered.command.redacted()
         entry.begin(command=shown.argv, env=shown.environment, script=str(script), log=str(log),
-                    fingerprint=fingerprint)
+                    fingerprint=prepared.fingerprint, inputs=prepared.inputs)
         entry.target = self.merge_target(stage)
         entry.target_mark = f"{self.record.id} {stage.name} {os.urandom(8).hex()}" if entry.target else None
         if stage.group is not None:

@@ -48,12 +48,12 @@ def available() -> None:
                          "(or use the local launcher)")
 
 
-def submit(script: Path, *, after: str | None = None, after_any: str | None = None,
+def submit(script: Path, *, after: Sequence[str] = (), after_any: Sequence[str] = (),
            env: Mapping[str, str] | None = None) -> str:
-    """sbatch the script, to start once job `after` has succeeded and job `after_any` has ended, however it
-    ended; returns the new job's id. `env` is added to what sbatch passes on to the job (the secrets its script
+    """sbatch the script, to start once the jobs `after` have succeeded and the jobs `after_any` have ended, however
+    they ended; returns the new job's id. `env` is added to what sbatch passes on to the job (the secrets its script
     reads from the environment)."""
-    dependency = ",".join([*([f"afterok:{after}"] if after else []), *([f"afterany:{after_any}"] if after_any else [])])
+    dependency = ",".join([*(f"afterok:{job}" for job in after), *(f"afterany:{job}" for job in after_any)])
     argv = ["sbatch", "--parsable", *(["--dependency", dependency] if dependency else []), str(script)]
     out = _run(argv, env=env)
     job_id = out.strip().split(";")[0]  # --parsable prints "id" or "id;cluster"

@@ -20,14 +20,13 @@ from swiftpipe.recipe.loading import LoadedRecipe, Source, load
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.secrets import redact_set
-from swiftpipe.render.commands import RenderedStage, Resolver, render_stage
+from swiftpipe.render.commands import RenderedStage, Resolver
 from swiftpipe.render.dialects import Dialect, target
 from swiftpipe.run import preflight, run_record
 from swiftpipe.run.launcher import Invocation
 from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.run_record import State
-from swiftpipe.run.fingerprint import fingerprint
-from swiftpipe.run.stage import StageRunner
+from swiftpipe.run.stage import StageRunner, prepare
 from swiftpipe.slurm.options import SlurmOptions, SlurmPlan, adapt
 from swiftpipe.slurm.script import sbatch_script
 
@@ -97,17 +96,12 @@ def run_job(folder: Path, name: str) -> int:
                                 entry.job.output if entry.job else "")
     runner = StageRunner(record, launcher, references.resolve, console.say, echo=False,
                          resume_hint=loaded.source.continues())
-    stage = loaded.recipe.stage(name)
     try:
-        rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
-        # of the stage as written, without a checkpoint to continue from
-        current = fingerprint(rendered, recorded_in=record.recorded_in)
-        if entry.resume_from:
-            stage = stage.with_flag("resume_from_checkpoint", entry.resume_from)
-            console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")
-            rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
+        prepared = prepare(loaded, loaded.recipe.stage(name), dialect, references, resume_from=entry.resume_from)
     except Unresolved as missing:
         state = runner.not_launched(name, f"{missing} was not recorded by the job before this one")
     else:
-        state = runner.run(stage, rendered, fingerprint=current.value)
+        if entry.resume_from:
+            console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")
+        state = runner.run(prepared)
     return 0 if state in run_record.FINISHED else 130 if state is State.INTERRUPTED else 1

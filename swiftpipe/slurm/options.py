@@ -72,6 +72,7 @@ class SlurmOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> SlurmOptions:
+        # `data` is as_dict's output read back from JSON: each value has its field's type
         return cls(**{**data, "sbatch_args": tuple(data.get("sbatch_args", ()))})  # type: ignore[arg-type]
 
 

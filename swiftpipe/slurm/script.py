@@ -6,14 +6,16 @@ found in shell), and what a job submitted by `run --launcher slurm` runs (inputs
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from swiftpipe.recipe.loading import Source
+from swiftpipe.recipe.loading import LoadedRecipe, Source
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.render.commands import Resolver, build_command, placeholder
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.render.export import Layout, ShellInput, ShellInputs, layout_of, write_scripts
-from swiftpipe.render.templating import render_template
+from swiftpipe.render.templating import ShellText, render_template
+from swiftpipe.run.plan import Step, plan
 from swiftpipe.slurm.options import SlurmPlan
 
 SLURM_DERIVED = ("NNODES", "NODE_RANK", "MASTER_ADDR")  # the job script reads these from Slurm
@@ -22,11 +24,6 @@ EXPORT_OUTPUT = "%x-%j.out"  # Slurm's own pattern: job name and id, in the fold
 
 def job_name(recipe: Recipe, stage: Stage) -> str:
     return f"{recipe.name}-{stage.name}"
-
-
-def batch_stages(recipe: Recipe) -> list[Stage]:
-    """The stages that can be Slurm jobs: an interactive chat needs a terminal (`swiftpipe chat`)."""
-    return [s for s in recipe.stages if not s.interactive]
 
 
 def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan, *, dialect: Dialect,
@@ -47,23 +44,36 @@ def sbatch_script(recipe: Recipe, stage: Stage, source: Source, plan: SlurmPlan,
         made_run=layout and layout.made_run(recipe, stage, command.subcommand))
 
 
-def export(recipe: Recipe, source: Source, directory: str | Path, plan: SlurmPlan, *, dialect: Dialect,
+def export(loaded: LoadedRecipe, directory: str | Path, resources: SlurmPlan, *, dialect: Dialect,
            force: bool = False, project: str | Path | None = None) -> list[Path]:
-    """`<stage>.sbatch` for every batch stage, inputs found in shell, and submit_all.sh chaining them with afterok.
-    Each job starts in the project (`--chdir`), where the recipe's relative paths lead."""
+    """`<stage>.sbatch` for each step of a fresh run's plan (a chat, which needs a terminal, is none), inputs found
+    in shell, and submit_all.sh submitting each with the plan's gate as its dependency. Each job starts in the
+    project (`--chdir`), where the recipe's relative paths lead."""
     folder = Path(directory)
     layout = layout_of(folder, project)
-    contents = {}
-    stages = batch_stages(recipe)
-    for stage in stages:
-        inputs = ShellInputs(recipe)
-        contents[f"{stage.name}.sbatch"] = sbatch_script(recipe, stage, source, plan, dialect=dialect, resolve=inputs,
-                                                         inputs=inputs.found, chdir=str(layout.project),
+    recipe, contents = loaded.recipe, {}
+    steps = plan(loaded, dialect, recipe.stage_names, work_dir=Path(), interactive=False)
+    for step in steps.launched:
+        stage, inputs = recipe.stage(step.stage), ShellInputs(recipe)
+        contents[f"{stage.name}.sbatch"] = sbatch_script(recipe, stage, loaded.source, resources, dialect=dialect,
+                                                         resolve=inputs, inputs=inputs.found, chdir=str(layout.project),
                                                          self_path=str(folder / f"{stage.name}.sbatch"), layout=layout)
     contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name,
-                                                scripts=[(f"{s.name}.sbatch", s.observes) for s in stages],
-                                                self_path=str(folder / "submit_all.sh"))
+                                                self_path=str(folder / "submit_all.sh"),
+                                                jobs=[_submitted(step) for step in steps.launched])
     return write_scripts(folder, contents, force=force)
+
+
+def _submitted(step: Step) -> tuple[str, str, ShellText | None]:
+    """A step as submit_all.sh submits it: the variable its job id goes in, its script, and its dependency on the
+    jobs of the steps it waits for (a shell word that reads their variables)."""
+    gate = [f"afterok:${{{_job_variable(name)}}}" for name in step.after_ok]
+    gate += [f"afterany:${{{_job_variable(name)}}}" for name in step.after_end]
+    return _job_variable(step.stage), f"{step.stage}.sbatch", ShellText(f'"{",".join(gate)}"') if gate else None
+
+
+def _job_variable(stage: str) -> str:
+    return "job_" + re.sub(r"\W", "_", stage)
 
 
 def job_script(recipe: Recipe, stage: Stage, plan: SlurmPlan, *, run_id: str, record: str, python: str,

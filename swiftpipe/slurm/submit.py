@@ -16,30 +16,22 @@ from swiftpipe import console
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.recipe.model import Stage
 from swiftpipe.recipe.secrets import redact_set
-from swiftpipe.render.commands import RenderedStage, Resolver, build_command, render_stage
+from swiftpipe.render.commands import build_command
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record
-from swiftpipe.run.chat import chat_note
-from swiftpipe.run.outputs import (
-    FINISHED_BEFORE_STOP,
-    changed_since_checkpoint,
-    checkpoint_to_resume,
-    end_if_finished_before_stop,
-)
-from swiftpipe.run.resolve import References, Unresolved
+from swiftpipe.run.plan import Action, Plan, carry_out
+from swiftpipe.run.plan import plan as make_plan
+from swiftpipe.run.resolve import References
 from swiftpipe.run.run_record import (
     CHECKED_DIR,
     ENDED,
-    FINISHED,
     LauncherInfo,
     RunRecord,
     SlurmJob,
     StageRecord,
     State,
 )
-from swiftpipe.run.fingerprint import fingerprint
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.job import invocation
@@ -68,14 +60,15 @@ def submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir:
 def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir: Path, stages: list[str] | None,
             resume: bool, master_port: int | None, say: Callable[[str], None], recheck: bool) -> RunRecord:
     previous = _resumable(work_dir, loaded) if resume else None
-    names = _to_submit(previous, loaded, stages)
-    if previous is not None and not names:
+    names = stages or loaded.recipe.stage_names
+    steps = make_plan(loaded, dialect, names, work_dir=work_dir, record=previous, resume=resume, interactive=False)
+    if previous is not None and not steps.launched:
         raise UserError(f"{loaded.path}: every stage of run {previous.id} finished; nothing to resubmit")
     references = References(loaded, work_dir, names, previous)
     references.check()
     checked = None if recheck else CheckCache(work_dir / CHECKED_DIR)
-    for warning in preflight.check(loaded.recipe, names, where=loaded.path, gpus=0, allocation=True,
-                                   checked=checked):
+    for warning in preflight.check(loaded.recipe, [step.stage for step in steps.launched], where=loaded.path,
+                                   gpus=0, allocation=True, checked=checked):
         console.warn(warning)
     preflight.swift_executable()
     record = previous or run_record.create(
@@ -85,81 +78,49 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
         record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port,
                                                            folder=record.folder))
         record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
-        _submit_stages(record, loaded, plan, dialect, names, say, references.resolve)
+        _submit_steps(record, loaded, plan, dialect, steps, say)
         record.state = chain_state(record)
         record.save()
     return record
 
 
-def _submit_stages(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, names: list[str],
-                   say: Callable[[str], None], resolve: Resolver) -> None:
-    """sbatch each stage after the previous one; secrets go to the jobs in sbatch's environment, never in a file.
-    Resubmitting, a training stage whose job was stopped after its final save is done, as in a local resume."""
-    after: str | None = None  # the last job that must succeed first
-    after_any: str | None = None  # the last job submitted, when it only observes: it need only end first
-    submitted: list[str] = []
-    for name in names:
-        stage = loaded.recipe.stage(name)
-        entry = record.stage(name)
-        if after is None and _finished_before_stop(loaded, dialect, stage, entry, resolve, record.recorded_in):
-            say(f"[swiftpipe] {name}: {FINISHED_BEFORE_STOP}")
+def _submit_steps(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, steps: Plan,
+                  say: Callable[[str], None]) -> None:
+    """sbatch each step that launches, with the plan's gate as its dependency (afterok, afterany); the others are
+    written into the record as the plan settled them. Secrets go to the jobs in sbatch's environment, never in a
+    file."""
+    jobs: dict[str, str] = {}
+    for step in steps.steps:
+        entry = record.stage(step.stage)
+        if not step.launches:
+            carry_out(step, entry)
+            if step.said:
+                say(f"[swiftpipe] {step.stage}: {step.said}")
             continue
-        if after is None and entry.finished:  # resubmitting: it ran after an observing stage that failed
-            continue
-        resume_from = _checkpoint_to_resume(loaded, dialect, stage, entry, resolve, say, record.recorded_in)
-        if stage.interactive:
-            entry.restart(State.SKIPPED, chat_note(loaded.path, stage))
-            continue
+        if step.said and step.action is not Action.CONTINUE:
+            say(f"[swiftpipe] {step.stage}: {step.said}")
+        stage = loaded.recipe.stage(step.stage)
         entry.restart(State.QUEUED)
-        script, output = record.path_for(name, ".sbatch"), record.path_for(name, ".slurm.out")
+        script, output = record.path_for(step.stage, ".sbatch"), record.path_for(step.stage, ".slurm.out")
         script.write_text(job_script(loaded.recipe, stage, plan, run_id=record.id, record=str(record.folder.resolve()),
                                      python=sys.executable, output=str(output.resolve()), chdir=os.getcwd()),
                           encoding="utf-8")
         secrets = build_command(loaded.recipe, stage, dialect=dialect).secrets
+        after_ok, after_end = [jobs[name] for name in step.after_ok], [jobs[name] for name in step.after_end]
         try:
-            job_id = client.submit(script, after=after, after_any=after_any, env=secrets)
+            job_id = client.submit(script, after=after_ok, after_any=after_end, env=secrets)
         except client.SlurmError:
-            client.cancel(submitted)
-            for other in names:
-                record.stage(other).restart(State.ABORTED, "the chain's submission failed")
+            client.cancel(list(jobs.values()))
+            for other in steps.steps:
+                record.stage(other.stage).restart(State.ABORTED, "the chain's submission failed")
             record.save()
             raise
-        submitted.append(job_id)
+        jobs[step.stage] = job_id
         entry.job = SlurmJob(job_id, run_record.now(), str(script), str(output))
-        entry.resume_from = resume_from
-        waits = [*([f"job {after}"] if after else []), *([f"job {after_any} ends"] if after_any else [])]
-        say(f"[swiftpipe] {name}: job {job_id}" + (f" (after {' and '.join(waits)})" if waits else "")
-            + (f", continuing from {resume_from}" if resume_from else ""))
-        after, after_any = (after, job_id) if stage.observes else (job_id, None)
-
-
-def _finished_before_stop(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
-                          resolve: Resolver, recorded_in: str | None) -> bool:
-    if not stage.trains or not entry.outputs.get("run_dir"):
-        return False
-    rendered = _rendered(loaded, dialect, stage, resolve)
-    return rendered is not None and end_if_finished_before_stop(
-        stage, entry, fingerprint(rendered, recorded_in=recorded_in))
-
-
-def _checkpoint_to_resume(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, entry: StageRecord,
-                          resolve: Resolver, say: Callable[[str], None], recorded_in: str | None) -> str | None:
-    rendered = _rendered(loaded, dialect, stage, resolve) if stage.trains else None
-    if rendered is None:
-        return None
-    current = fingerprint(rendered, recorded_in=recorded_in)
-    started_over = changed_since_checkpoint(stage, entry, current, rendered.command.redacted().argv)
-    if started_over:
-        say(f"[swiftpipe] {stage.name}: {started_over}")
-    return checkpoint_to_resume(stage, entry, current)
-
-
-def _rendered(loaded: LoadedRecipe, dialect: Dialect, stage: Stage, resolve: Resolver) -> RenderedStage | None:
-    """The stage as written, or None while an input it takes is not recorded yet."""
-    try:
-        return render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve)
-    except Unresolved:
-        return None
+        entry.resume_from = step.resume_from
+        waits = [*(f"job {job}" for job in after_ok), *(f"job {job} ends" for job in after_end)]
+        say(f"[swiftpipe] {step.stage}: job {job_id}" + (f" (after {' and '.join(waits)})" if waits else "")
+            + (f", continuing from {step.resume_from}" if step.resume_from else ""))
 
 
 def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:
@@ -173,16 +134,6 @@ def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:
         raise UserError(f"{loaded.path}: run {previous.id} is still going: {', '.join(busy)}; wait for it, or "
                         f"swiftpipe cancel {loaded.path}")
     return previous
-
-
-def _to_submit(previous: RunRecord | None, loaded: LoadedRecipe, stages: list[str] | None) -> list[str]:
-    names = stages or loaded.recipe.stage_names
-    if previous is None:
-        return list(names)
-    for i, name in enumerate(names):
-        if previous.state_of(name) not in FINISHED:
-            return list(names[i:])
-    return []
 
 
 def refresh(record: RunRecord) -> RunRecord:

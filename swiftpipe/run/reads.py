@@ -1,0 +1,125 @@
+"""What a stage reads, each with its identity: the local files and folders its flags name, and the outputs of the
+stages it takes inputs from. A finished stage is unchanged only while all of them are (plan.py).
+
+A file's identity is its size, modification time (in nanoseconds), inode and a hash of its first and last 64 KiB,
+as the data checks' cache takes it (data/cache.py), without the path (a moved project keeps its identities) or the
+inode-change time (a `chmod` changes no data). A 20 GB corpus costs one stat and two 64 KiB reads. A folder (a
+base model, an adapter) is the identities of its files. An output of another stage is that stage's seal
+(fingerprint.py): a stage run again makes each stage that reads it run again.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from swiftpipe.recipe.model import Ref, Stage, items_of
+from swiftpipe.run.layout import WRITTEN_FLAGS
+from swiftpipe.run.record_types import Handed
+
+ENDS = 64 << 10
+FOLDER_FILES = 10_000  # a folder's files whose ends are read; beyond that, their size, time and inode alone
+_SAMPLED = re.compile(r"#\d+$")  # ms-swift's `dataset#500`: 500 rows of it
+
+
+def identity(path: str | Path) -> str | None:
+    """The identity of the file or folder at `path`; None when nothing is there."""
+    digest = hashlib.blake2b(digest_size=16)
+    target = Path(path)
+    try:
+        if target.is_dir():
+            for n, (relative, file) in enumerate(_files(target)):
+                digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
+                _file_identity(file, digest, ends=n < FOLDER_FILES)
+        else:
+            _file_identity(target, digest, ends=True)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> list[tuple[str, Path]]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            found.append((os.path.relpath(path, folder), path))
+    return found
+
+
+def _file_identity(path: Path, digest: hashlib.blake2b, *, ends: bool) -> None:
+    with open(path, "rb") as f:
+        info = os.fstat(f.fileno())
+        digest.update(f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}\0".encode())
+        if ends:
+            digest.update(f.read(ENDS))
+            if info.st_size > ENDS:
+                f.seek(max(ENDS, info.st_size - ENDS))
+                digest.update(f.read(ENDS))
+
+
+def local_path(value: object) -> str | None:
+    """The local file or folder a flag value names (a dataset sampled with `#N` names its file), or None: a hub
+    id, a number, a word."""
+    if not isinstance(value, (str, Path)) or not str(value) or isinstance(value, bool):
+        return None
+    text = str(value)
+    for candidate in (text, _SAMPLED.sub("", text)):
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def handed(stage: Stage, given: Callable[[Ref], tuple[str, str]]) -> list[Handed]:
+    """What `stage` reads, flag by flag: each local path its flags name (not the folders it writes), and each output
+    of another stage, which `given` turns into its path and the producing stage's seal."""
+    found = []
+    for flag, value in stage.flags.items():
+        if flag in WRITTEN_FLAGS:
+            continue
+        for item in items_of(value):
+            if isinstance(item, Ref):
+                path, seal = given(item)
+                found.append(Handed(flag, path, seal, item.stage, item.kind))
+                continue
+            local = local_path(item)
+            known = identity(local) if local is not None else None
+            if local is not None and known is not None:
+                found.append(Handed(flag, os.path.abspath(local), known))
+    return found
+
+
+def changed(before: Sequence[Handed] | None, now: Sequence[Handed]) -> str | None:
+    """What changed in what a stage reads, for people (`data/sft.jsonl changed`, `stage sft ran again`); None when
+    nothing did, or when `before` is not known (a record from before inputs were kept: its command decides)."""
+    if before is None:
+        return None
+    old = {_key(h): h for h in before}
+    new = {_key(h): h for h in now}
+    for key, handed_now in new.items():
+        earlier = old.get(key)
+        if earlier is None:
+            return f"--{key[0]} reads {_shown(handed_now)} now"
+        if earlier.identity != handed_now.identity:
+            if handed_now.producer is not None:
+                return f"stage {handed_now.producer!r} ran again since"
+            return f"{_shown(handed_now)} changed"
+    gone = next((key for key in old if key not in new), None)
+    return f"--{gone[0]} no longer reads {_shown(old[gone])}" if gone else None
+
+
+def _key(handed: Handed) -> tuple[str, str | None, str | None]:
+    """An output of another stage is the same input wherever it lies (its seal says whether it changed)."""
+    return (handed.flag, handed.producer, handed.kind) if handed.producer else (handed.flag, handed.path, None)
+
+
+def _shown(handed: Handed) -> str:
+    if handed.producer is not None:
+        return f"{handed.producer}'s {handed.kind}"
+    try:
+        return os.path.relpath(handed.path) if Path(handed.path).is_relative_to(Path.cwd()) else handed.path
+    except ValueError:
+        return handed.path
