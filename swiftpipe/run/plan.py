@@ -184,10 +184,10 @@ class _Planner:
         skip = Step(name, Action.SKIP, chat_note(self.loaded.path, stage)) \
             if stage.interactive and not self.interactive else None
         upstream = next((ref for _, ref in stage.refs() if ref.stage in self.launched), None)
-        entry = self.record.stages.get(name) if self.record is not None else None
-        if self.record is None or entry is None or upstream is not None:
-            why = f"stage {upstream.stage!r} runs before it" if upstream is not None else ""
-            return skip or Step(name, Action.RUN, why)
+        if self.record is None:  # a fresh run: every stage runs
+            return skip or Step(name, Action.RUN)
+        if upstream is not None:
+            return skip or Step(name, Action.RUN, f"stage {upstream.stage!r} runs before it")
         try:
             rendered = render_stage(self.loaded.recipe, stage, self.loaded.source, dialect=self.dialect,
                                     resolve=self.references.resolve)
@@ -195,6 +195,7 @@ class _Planner:
         except Unresolved as missing:
             return skip or Step(name, Action.RUN, f"{missing} is not recorded")
         current = fingerprint(rendered, recorded_in=self.record.recorded_in)
+        entry = self.record.stages.get(name) or StageRecord()  # a stage the run continued did not have
         reused = self._reused(stage, entry, current, inputs, needed)
         if reused is not None or skip is not None:
             return reused or skip  # type: ignore[return-value]  (one of them is not None)
