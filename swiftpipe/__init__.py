@@ -27,6 +27,6 @@ from swiftpipe.recipe.model import (
 from swiftpipe.versions import SWIFTPIPE_VERSION as __version__
 
 __all__ = [
-    "Launch", "PerProcess", "Recipe", "Ref", "Stage", "checkpoint", "compare", "dpo", "evaluate", "infer", "make_recipe", "merge",
-    "merged", "per_process", "pretrain", "rlhf", "run_dir", "sft", "stage", "__version__",
+    "Launch", "PerProcess", "Recipe", "Ref", "Stage", "checkpoint", "compare", "dpo", "evaluate", "infer",
+    "make_recipe", "merge", "merged", "per_process", "pretrain", "rlhf", "run_dir", "sft", "stage", "__version__",
 ]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +17,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rewrite tests/golden/ from the current rendering instead of comparing with it.")
+
+
+# The tiers beyond the fast one, each a marker ([tool.pytest.ini_options] says what each needs): `make test-fast`
+# leaves them out, `make test` runs them all. `e2e` is its modules' `pytestmark`; the others follow from the fixture
+# that meets the need, so that a test which asks for it is in its tier without saying so twice.
+TIER_OF_FIXTURE = {"slurm": "slurm", "chromium": "browser", "small_disk": "root"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker and before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, tier in TIER_OF_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(tier)
+        for group in _shared_by(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_by(item: pytest.Item) -> set[str]:
+    """Under xdist (`make test` runs `-n 2 --dist loadgroup`), the tests that share a fixture of module or class
+    scope (the demo run, the local Slurm cluster, a built model, converted data) go to one worker as a group, one
+    group per module that defines such fixtures: each is built once, never twice at once nor again after another
+    module's tests came between. A session fixture that must exist once across the workers takes a lock (`tiny`)."""
+    info = getattr(item, "_fixtureinfo", None)
+    groups = set()
+    for name in item.fixturenames:
+        defs = info.name2fixturedefs.get(name) if info is not None else None
+        if defs and defs[-1].scope in ("module", "class", "package"):
+            groups.add(defs[-1].baseid.split("::")[0] or "conftest")
+    return groups
 
 
 @pytest.fixture
@@ -75,6 +108,38 @@ def stand_in_hub():
     hub.stop()
 
 
+def _session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of the whole test session: under xdist, the one above each worker's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's tiny Qwen2 (read, never written, by the e2e tests), built once for the session: under xdist
+    the first worker to ask builds it under a lock, and the others wait for it."""
+    from swiftpipe.demo import tiny_model
+
+    folder = _session_folder(tmp_path_factory)
+    target = folder / "tiny-qwen2"
+    with open(folder / "tiny-qwen2.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_dir():
+            building = folder / "tiny-qwen2.building"
+            shutil.rmtree(building, ignore_errors=True)  # a worker that died half-way
+            tiny_model.build(building, sorted((REPO / "datasets").glob("medical_*.jsonl")))
+            building.rename(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium (tests/browser.sh installs it and a CJK font when missing: root): its path."""
+    found = subprocess.run(["bash", str(REPO / "tests/browser.sh")], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    return found.stdout.strip()
+
+
 @pytest.fixture(autouse=True)
 def real_hub_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """A fast test never asks a real hub: pre-flight asks whether the hub of a model id answers, and here the
@@ -93,7 +158,8 @@ def real_hub_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
 FAKE_CHAIN = '''
 def recipe(out: str = "out"):
     return make_recipe("chain", [
-        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl", "output_dir": f"{out}/pt"}),
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
+                              "output_dir": f"{out}/pt"}),
         sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
                     "output_dir": f"{out}/sft"}),
         merge("merge", {"ckpt_dir": checkpoint("sft")}),

@@ -38,7 +38,7 @@ class FakeHub:
         """How many times the body of a file named `path` was asked for."""
         return sum(1 for method, url in self.requests if method == "GET" and _file_of(url) == path)
 
-    def start(self) -> "FakeHub":
+    def start(self) -> FakeHub:
         self._thread.start()
         return self
 

@@ -14,7 +14,7 @@ from swiftpipe.cli import main
 MEDICAL = str(Path(__file__).resolve().parent.parent / "recipes" / "medical.py")
 
 
-def _run(*args: str) -> "CliRunner.invoke":
+def _run(*args: str) -> CliRunner.invoke:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
@@ -36,8 +36,8 @@ def test_info_json_is_machine_readable() -> None:
     data = json.loads(_run("info", MEDICAL, "--json").output)
     assert [s["name"] for s in data["stages"]] == ["pretrain", "sft", "merge", "dpo", "merge_dpo", "compare_base",
                                                  "compare_pretrain", "compare_sft", "compare_dpo", "eval_base",
-                                                 "eval_sft", "eval_dpo", "eval_cmb_base", "eval_cmb_sft", "eval_cmb_dpo",
-                                                 "infer"]
+                                                 "eval_sft", "eval_dpo", "eval_cmb_base", "eval_cmb_sft",
+                                                 "eval_cmb_dpo", "infer"]
     sft = next(p for p in data["parameters"] if p["name"] == "sft")
     assert sft == {"name": "sft", "type": "full | lora | lisa", "default": "lora", "choices": ["full", "lora", "lisa"],
                    "value": "lora"}
@@ -58,7 +58,8 @@ def test_render_whole_chain_in_order() -> None:
     output = _run("render", MEDICAL, "--swift-version", "3").output
     subcommands = [line for line in output.splitlines() if line.startswith("swift ")]
     assert subcommands == ["swift pt \\", "swift sft \\", "swift export \\", "swift rlhf \\", "swift export \\",
-                           *["swift infer \\"] * 4, *["swift eval \\"] * 6, "swift infer \\"]  # compared, evaluated, chat
+                           *["swift infer \\"] * 4, *["swift eval \\"] * 6,  # compared, evaluated
+                           "swift infer \\"]  # chat
 
 
 def test_render_with_set() -> None:
@@ -71,11 +72,10 @@ def test_render_with_set() -> None:
 
 
 @pytest.mark.parametrize("args,message", [
-    (["render", MEDICAL, "--stage", "merge", "-p", "sft=full"], "--stage merge: no such stage in this chain (stages: "
-                                                               "pretrain, sft, dpo, merge_dpo, compare_base, compare_pretrain, "
-                                                               "compare_sft, compare_dpo, eval_base, eval_sft, eval_dpo, eval_cmb_base, "
-                                                               "eval_cmb_sft, eval_cmb_dpo, infer; compare is a group; "
-                                                               "eval is a group; eval_cmb is a group)"),
+    (["render", MEDICAL, "--stage", "merge", "-p", "sft=full"],
+     "--stage merge: no such stage in this chain (stages: pretrain, sft, dpo, merge_dpo, compare_base, "
+     "compare_pretrain, compare_sft, compare_dpo, eval_base, eval_sft, eval_dpo, eval_cmb_base, eval_cmb_sft, "
+     "eval_cmb_dpo, infer; compare is a group; eval is a group; eval_cmb is a group)"),
     (["render", MEDICAL, "-p", "sft=qlora"], "parameter sft: 'qlora' is not one of full, lora, lisa"),
     (["render", MEDICAL, "--swift-version", "2"], "ms-swift 2 is not supported"),
     (["render", MEDICAL, "--set", "sft.sft_type=lora"], "--sft_type does not exist in ms-swift"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from records import latest_record
 from click.testing import CliRunner
+from records import latest_record
 
 from swiftpipe.cli import main
 from swiftpipe.recipe import loading as loader
@@ -13,15 +13,17 @@ from swiftpipe.recipe import loading as loader
 COMPARED = '''
 def recipe(out: str = "out"):
     return make_recipe("chain", [
-        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl", "output_dir": f"{out}/pt"}),
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
+                              "output_dir": f"{out}/pt"}),
         sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
                     "output_dir": f"{out}/sft"}),
         merge("merge", {"ckpt_dir": checkpoint("sft")}),
-        compare("compare", "data/qa.jsonl", {"base": "base", "pretrain": checkpoint("pretrain"), "sft": merged("merge")},
-                {"max_new_tokens": 32}),
+        compare("compare", "data/qa.jsonl",
+                {"base": "base", "pretrain": checkpoint("pretrain"), "sft": merged("merge")}, {"max_new_tokens": 32}),
     ])
 '''
-QUESTIONS = [{"query": "高血压怎么办？", "response": "限盐，规律服药。"}, {"query": "What is [/INST]?", "response": "a tag"}]
+QUESTIONS = [{"query": "高血压怎么办？", "response": "限盐，规律服药。"},
+             {"query": "What is [/INST]?", "response": "a tag"}]
 
 
 def _compared(write_recipe, chain: Path) -> Path:

@@ -24,7 +24,8 @@ def _run(*args: str):
 
 
 def _lines(*records: object) -> bytes:
-    return b"".join((r if isinstance(r, bytes) else json.dumps(r, ensure_ascii=False).encode()) + b"\n" for r in records)
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r, ensure_ascii=False).encode()) + b"\n"
+                    for r in records)
 
 
 GOOD = {"query": "高血压怎么办？", "response": "限盐，规律服药。"}
@@ -32,7 +33,8 @@ GOOD = {"query": "高血压怎么办？", "response": "限盐，规律服药。"
 # (name, kind, file content, the problems expected, in order, as text after "PATH:")
 CORPUS = [
     ("truncated last line", "sft", _lines(GOOD)[:-1] + b"\n" + b'{"query": "a", "respo',
-     ["2: not valid JSON: Unterminated string starting at (column 16); the line is cut short (is the file truncated?)"]),
+     ["2: not valid JSON: Unterminated string starting at (column 16); the line is cut short "
+      "(is the file truncated?)"]),
     ("BOM before JSON Lines is fine", "sft", b"\xef\xbb\xbf" + _lines(GOOD, GOOD), []),
     ("BOM before an array", "sft", b"\xef\xbb\xbf" + json.dumps([GOOD]).encode(),
      ["1: a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
@@ -268,7 +270,8 @@ def test_registry_errors_name_the_entry_and_the_way_out(tmp_path: Path) -> None:
         f"error: {info}: entry 'medical_book_hub': lives on the hub (hf_hub_url=shibing624/medical); fetch it "
         "first: swiftpipe download dataset shibing624/medical --hub hf")
     missing = _run("convert", info, str(tmp_path / "o.jsonl"), "--to", "sft")
-    assert missing.exit_code == 2 and "pass --entry NAME (entries: medical_book_hub, medical_dpo, medical_pt" in missing.output
+    assert missing.exit_code == 2
+    assert "pass --entry NAME (entries: medical_book_hub, medical_dpo, medical_pt" in missing.output
 
 
 def test_stats_counts_records_lengths_empties_and_duplicates(tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     files: list[str] = []
     for source, kind, entry, native in CASES:
         target = out / f"{entry or Path(source).stem}.{kind}.jsonl"
-        args = ["data", "convert", str(DATASETS / source), str(target), "--to", kind] + (["--entry", entry] if entry else [])
+        args = ["data", "convert", str(DATASETS / source), str(target), "--to", kind]
+        args += ["--entry", entry] if entry else []
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         check = CliRunner().invoke(main, ["data", "validate", str(target), "--kind", kind], catch_exceptions=False)

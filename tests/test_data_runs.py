@@ -128,8 +128,10 @@ _BAD_LINES = {
     "a line that is not JSON": lambda t: t.replace("问题 30".encode(), b"\xe9\x97\xae 30\"x"),
     "an empty field": lambda t: t.replace("回答 44".encode(), b'", "x": "'),
     "not UTF-8": lambda t: t.replace("回答 21".encode(), b"\xff 21"),
-    "a line with two records": lambda t: t.replace(b'}\n{"query": "\xe9\x97\xae\xe9\xa2\x98 8', b'}, {"query": "\xe9\x97\xae\xe9\xa2\x98 8'),
-    "NaN": lambda t: t.replace(b'{"query": "\xe9\x97\xae\xe9\xa2\x98 50', b'{"n": NaN, "query": "\xe9\x97\xae\xe9\xa2\x98 50'),
+    "a line with two records": lambda t: t.replace(b'}\n{"query": "\xe9\x97\xae\xe9\xa2\x98 8',
+                                                   b'}, {"query": "\xe9\x97\xae\xe9\xa2\x98 8'),
+    "NaN": lambda t: t.replace(b'{"query": "\xe9\x97\xae\xe9\xa2\x98 50',
+                               b'{"n": NaN, "query": "\xe9\x97\xae\xe9\xa2\x98 50'),
     "no newline at the end": lambda t: t.rstrip(b"\n"),
     "CRLF": lambda t: t.replace(b"\n", b"\r\n"),
 }

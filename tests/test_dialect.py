@@ -50,7 +50,8 @@ def test_ckpt_dir_with_a_literal_path_in_4_is_an_error_naming_the_choice() -> No
 
 @pytest.mark.parametrize("flag,replacement", [
     ("sft_type", "--train_type"), ("model_id_or_path", "--model"), ("lora_target_modules", "--target_modules"),
-    ("batch_size", "--per_device_train_batch_size"), ("dtype", "--torch_dtype"), ("custom_train_dataset_path", "--dataset"),
+    ("batch_size", "--per_device_train_batch_size"), ("dtype", "--torch_dtype"),
+    ("custom_train_dataset_path", "--dataset"),
 ])
 @pytest.mark.parametrize("major", ["3", "4"])
 def test_a_flag_the_major_lacks_is_an_error_with_stage_version_and_replacement(flag: str, replacement: str,
@@ -77,7 +78,8 @@ def test_unsupported_swift_versions_are_clear_errors(spec: str) -> None:
 
 def test_installed_version_is_read_without_importing_swift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "ms_swift-4.6.0.dist-info").mkdir()
-    (tmp_path / "ms_swift-4.6.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: ms-swift\nVersion: 4.6.0\n")
+    (tmp_path / "ms_swift-4.6.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ms-swift\nVersion: 4.6.0\n")
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
     assert dialect.target() == dialect.Dialect(4, "4.6.0")
     monkeypatch.setattr(sys, "path", [str(tmp_path / "nothing-here")])

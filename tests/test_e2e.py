@@ -13,19 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from records import latest_record
 import pytest
+from records import latest_record
 
-from swiftpipe.demo import tiny_model
 from swiftpipe.run import layout
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model.build(tmp_path_factory.mktemp("model") / "tiny-qwen2", sorted((REPO / "datasets").glob("medical_*.jsonl")))
 
 
 def _swiftpipe(*args: str, work: Path, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
@@ -88,7 +82,8 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, demo: tuple
     # the demo learns its sample answers along the chain: the base model's noise scores nothing, the SFT model
     # gives some references word for word
     assert rouge["compare_base"] < 5 and rouge["compare_sft"] > 30 and rouge["compare_dpo"] > 30, rouge
-    assert any(a["answer"] == a["reference"] for a in stages["compare_sft"]["answers"]), stages["compare_sft"]["answers"]
+    answers = stages["compare_sft"]["answers"]
+    assert any(a["answer"] == a["reference"] for a in answers), answers
     assert all(a["answer"].strip() for name in compared for a in stages[name]["answers"])  # never an empty answer
     for name in ("pretrain", "sft", "dpo"):
         assert isinstance(stages[name]["final_loss"], float)
@@ -97,16 +92,15 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, demo: tuple
     assert output.splitlines()[-1] == f"report: {work / 'runs' / _record(work)['id'] / 'report.html'}"
 
 
-def test_the_report_page_loads_in_chromium_and_draws_the_logged_losses(demo: tuple[Path, str], tmp_path: Path) -> None:
+def test_the_report_page_loads_in_chromium_and_draws_the_logged_losses(demo: tuple[Path, str], chromium: str,
+                                                                       tmp_path: Path) -> None:
     """Headless Chromium (Debian's) opens the demo run's report: no console message, a screenshot, and the loss
     curves it drew read back to the values in ms-swift's logging.jsonl."""
-    browser = subprocess.run(["bash", str(REPO / "tests/browser.sh")], capture_output=True, text=True)
-    assert browser.returncode == 0, browser.stderr
     work, _ = demo
     record = _record(work)
     page = work / "runs" / record["id"] / "report.html"
     shot = tmp_path / "report.png"
-    common = [browser.stdout.strip(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
               "--v=0", "--hide-scrollbars", "--window-size=1280,3000"]
     dumped = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dumped.returncode == 0 and "</html>" in dumped.stdout, dumped.stderr
@@ -139,7 +133,8 @@ import json
 from swiftpipe import evaluate, make_recipe
 
 def recipe(base: str, sft: str, swift: str):
-    return make_recipe("evaluated", evaluate("eval", {"base": base, "sft": sft}, ["datasets/medical_questions_sample.jsonl"],
+    return make_recipe("evaluated", evaluate("eval", {"base": base, "sft": sft},
+                                             ["datasets/medical_questions_sample.jsonl"],
                                              {"model_type": "qwen2", "template": "qwen2_5",
                                               "eval_generation_config": json.dumps({"max_tokens": 24})}, swift=swift))
 """

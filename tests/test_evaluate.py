@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from records import latest_record
 import pytest
 from click.testing import CliRunner
+from records import latest_record
 
 from swiftpipe.cli import main
 from swiftpipe.errors import UserError
@@ -28,7 +28,8 @@ def recipe(out: str = "out", swift: str = "swift"):
 
 
 def _evaluated(write_recipe) -> Path:
-    Path("data/qa.jsonl").write_text('{"query": "高血压怎么办？", "response": "限盐。"}\n{"query": "q2", "response": "r2"}\n')
+    Path("data/qa.jsonl").write_text('{"query": "高血压怎么办？", "response": "限盐。"}\n'
+                                     '{"query": "q2", "response": "r2"}\n')
     return write_recipe(EVALUATED, name="evaluated.py")
 
 

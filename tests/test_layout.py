@@ -24,7 +24,8 @@ class _Sink:
     ("[INFO:swift] output_dir: /abs/out/sft/v3-20250101-120000", "run_dir", "/abs/out/sft/v3-20250101-120000"),
     # 3.12.6 and 4.6.0 spell the merge line differently
     ("[INFO:swift] Successfully merged LoRA and saved in /a/checkpoint-8-merged.", "merged", "/a/checkpoint-8-merged"),
-    ("[INFO:swift] Successfully merged LoRA and saved in `/a/checkpoint-8-merged`.", "merged", "/a/checkpoint-8-merged"),
+    ("[INFO:swift] Successfully merged LoRA and saved in `/a/checkpoint-8-merged`.", "merged",
+     "/a/checkpoint-8-merged"),
     ("[INFO:swift] The inference results have been saved to result_path: `/m/infer_result/1.jsonl`.", "results",
      "/m/infer_result/1.jsonl"),
 ])

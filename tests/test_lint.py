@@ -43,7 +43,8 @@ def test_the_other_majors_spelling_is_rejected_by_the_installed_ms_swift() -> No
     recipe = make_recipe("r", [pretrain("pt", {"model": "m", "train_type": "full"})])
     wrong = build_command(recipe, recipe.stage("pt"), dialect=dialect.target(OTHER))
     wrong_name = "--tuner_type" if INSTALLED.major == 3 else "--train_type"
-    with pytest.raises(LintError, match=f"stage 'pt', {wrong_name}: ms-swift {INSTALLED.version} `swift pt` has no such flag"):
+    with pytest.raises(LintError,
+                       match=f"stage 'pt', {wrong_name}: ms-swift {INSTALLED.version} `swift pt` has no such flag"):
         lint([wrong], where="r.py")
     right = build_command(recipe, recipe.stage("pt"), dialect=INSTALLED)
     assert lint([right], where="r.py") == 2

@@ -2,6 +2,7 @@
 that `--resume` finishes, and no process of a stage outlives swiftpipe. Against the fake `swift`."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -186,7 +187,7 @@ def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path,
     if runs:  # a group whose swift had not started yet is only in the record
         groups |= {s["pgid"] for s in _record()["stages"].values() if "pgid" in s}
     for pgid in groups:  # no process of any stage outlives swiftpipe (after kill -9, once its supervisor is done)
-        _wait_for(lambda: _group_gone(pgid), timeout=20)
+        _wait_for(functools.partial(_group_gone, pgid), timeout=20)
     if sig is not signal.SIGKILL and runs:
         assert _record()["state"] in ("done", "interrupted"), output  # final, never "running"
     if proc.returncode == 0:

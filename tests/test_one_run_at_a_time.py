@@ -72,18 +72,18 @@ def test_a_local_run_while_jobs_of_the_chain_are_queued_on_slurm_is_refused(chai
 
     from swiftpipe.cli import main
     from swiftpipe.run import run_record
-    from swiftpipe.run.run_record import LauncherInfo, SlurmJob, State
+    from swiftpipe.run.run_record import Job, LauncherInfo, State
 
     record = run_record.create(Path(".swiftpipe"), recipe_name="chain", recipe_path=str(chain),
                                params={"out": "out"}, sets=[], stages=["pretrain", "sft", "merge", "infer"])
     record.launcher = LauncherInfo("slurm", {"path": str(chain)})
-    record.stage("pretrain").job = SlurmJob("41", run_record.now(), "pretrain.sbatch", "pretrain.out")
-    record.stage("pretrain").end(State.QUEUED)
+    record.stage("pretrain").job = Job("41", run_record.now(), "pretrain.sbatch", "pretrain.out")
+    record.stage("pretrain").waits_or_runs(State.QUEUED)
     record.save()
     result = CliRunner().invoke(main, ["run", str(chain), "--quiet"])
     assert result.exit_code == 2 and result.output == (
-        f"error: {chain}: run {record.id} of this recipe with these parameters has jobs queued or running on slurm; "
-        f"follow them (swiftpipe status {chain}) or cancel them (swiftpipe cancel {chain}) first\n")
+        f"error: {chain}: run {record.id} of this recipe with these parameters has jobs queued or running on Slurm: "
+        f"pretrain (job 41, queued); follow them (swiftpipe status {chain}) or cancel them (swiftpipe cancel {chain}) first\n")
     assert _calls(fake_swift) == []
 
 

@@ -34,7 +34,8 @@ def _script(value: str, env_value: str) -> tuple[str, list[str]]:
 def test_render_then_shell_split_gives_back_every_value(value: str, env_value: str) -> None:
     script, argv = _script(value, env_value)
     env, words = parse(script)
-    flag = (lambda name: [f"--{name}={value}"]) if value.startswith("-") and not re.match(r"^-\d+$|^-\d*\.\d+$", value) \
+    optionlike = value.startswith("-") and not re.match(r"^-\d+$|^-\d*\.\d+$", value)
+    flag = (lambda name: [f"--{name}={value}"]) if optionlike \
         else (lambda name: [f"--{name}", value])  # a value argparse would read as an option is joined to its flag
     assert words == argv == ["swift", "sft", *flag("model"), *flag("dataset"), "--val_dataset", "x", "y z"]
     assert env == [("SOME_VAR", env_value)]

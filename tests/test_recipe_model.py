@@ -61,7 +61,8 @@ def test_bad_parameters_are_one_line_errors_listing_what_is_valid(write_recipe, 
 
 def test_set_overrides_in_place_and_appends_new_flags(write_recipe) -> None:
     path = write_recipe("from typing import Literal\n" + CHAIN)
-    loaded = loader.load(path, sets=["sft.learning_rate=3e-5", "sft.max_length=2048", 'sft.dataset=["a.json","b c.json"]'])
+    loaded = loader.load(path, sets=["sft.learning_rate=3e-5", "sft.max_length=2048",
+                                     'sft.dataset=["a.json","b c.json"]'])
     names = [n for n, _ in flag_pairs(_command(loaded, "sft").argv)]
     assert names == ["--model", "--learning_rate", "--train_type", "--gradient_accumulation_steps", "--max_length",
                      "--dataset"]
@@ -108,7 +109,8 @@ def test_a_cycle_is_an_error_at_load_time(write_recipe) -> None:
 
 
 def test_a_self_reference_is_a_cycle(write_recipe) -> None:
-    assert "cycle: a -> a" in _error_for(write_recipe, 'recipe = make_recipe("r", [sft("a", {"model": checkpoint("a")})])\n')
+    assert "cycle: a -> a" in _error_for(write_recipe,
+                                         'recipe = make_recipe("r", [sft("a", {"model": checkpoint("a")})])\n')
 
 
 def test_a_reference_to_a_later_stage_is_an_error(write_recipe) -> None:

@@ -11,8 +11,9 @@ import shutil
 import subprocess
 import sys
 import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,8 +22,17 @@ from test_runner import _calls
 
 from swiftpipe.cli import main
 from swiftpipe.run import history, run_record, safe_write
-from swiftpipe.run.run_record import Attempt, Handed, LauncherInfo, RecipeInfo, RecordError, RunRecord, SlurmJob, StageRecord
-from swiftpipe.run.run_record import State
+from swiftpipe.run.run_record import (
+    Attempt,
+    Handed,
+    LauncherInfo,
+    RecipeInfo,
+    RecordError,
+    RunRecord,
+    Job,
+    StageRecord,
+    State,
+)
 
 # A stage record with every field set, so that every field is in the JSON to be damaged.
 FULL_STAGE = StageRecord(
@@ -35,7 +45,7 @@ FULL_STAGE = StageRecord(
     outputs={"run_dir": "out/sft/v0-20261201-100000"}, final_loss=1.25,
     answers=[{"question": "q", "answer": "a", "reference": None}], scores={"rouge-l": 50.0}, group="compare",
     label="sft", resume_from="out/sft/v0-20261201-100000/checkpoint-2",
-    job=SlurmJob("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),
+    job=Job("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),
     attempts=[Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130,
                       "stopped", "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef",
                       ["swift", "sft"], [Handed("dataset", "data/sft.jsonl", "0011223344556677")])])
@@ -92,7 +102,7 @@ def _damaged(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             for key, value in node.items():
                 child = f"{path}.{key}" if path else key
                 yield child
-                if key not in ("params", "invocation", "git"):  # Any inside: nothing to be wrong
+                if key not in ("params", "settings", "git"):  # Any inside: nothing to be wrong
                     yield from walk(value, child)
         elif isinstance(node, list):
             for i, value in enumerate(node[:1]):

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import re
 from pathlib import Path
 
-from records import latest_record
 from click.testing import CliRunner
+from records import latest_record
 from report_points import drawn_values
 
 from swiftpipe.cli import main

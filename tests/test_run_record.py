@@ -49,8 +49,8 @@ def test_a_schema_1_record_is_read_and_saved_as_the_current_schema(tmp_path: Pat
     folder = _write(tmp_path / "runs" / V1["id"], {**V1, "cwd": str(tmp_path)})
     record = run_record.read(folder)
     pretrain, sft = record.stages["pretrain"], record.stages["sft"]
-    assert record.launcher_name == "slurm" and record.state is State.FAILED
-    assert pretrain.job == run_record.SlurmJob("41", "2026-11-01T12:00:01+00:00", str(tmp_path / "pretrain.sbatch"),
+    assert record.launcher is not None and record.launcher.name == "slurm" and record.state is State.FAILED
+    assert pretrain.job == run_record.Job("41", "2026-11-01T12:00:01+00:00", str(tmp_path / "pretrain.sbatch"),
                                                str(tmp_path / "pretrain.slurm.out"), "COMPLETED", "None", "0:0")
     assert pretrain.outputs["last_checkpoint"] == "/o/v0-1/checkpoint-4" and pretrain.final_loss == 1.25
     assert sft.job is not None and sft.job.id == "42" and sft.job.state == "PENDING"
@@ -78,7 +78,7 @@ def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    ({**V1, "schema": 4}, "written by a newer swiftpipe (record schema 4; this one reads 1 to 3): upgrade "
+    ({**V1, "schema": 5}, "written by a newer swiftpipe (record schema 5; this one reads 1 to 4): upgrade "
                           "swiftpipe, or give --work-dir another folder"),
     ({"hello": "world"}, "not a swiftpipe run record; move"),
     ({**V1, "stages": {"sft": {"state": "exploded"}}}, "a damaged run record: field stages.sft.state is a string "

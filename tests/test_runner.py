@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from records import latest_record
 import pytest
 from click.testing import CliRunner
+from records import latest_record
 
 from swiftpipe.cli import main
 from swiftpipe.recipe import loading as loader
@@ -44,8 +44,8 @@ def test_each_stage_gets_what_the_previous_one_produced(chain: Path, fake_swift:
     assert [s["state"] for s in stages.values()] == ["done"] * 4
     pt, sft, merge, infer = _calls(fake_swift)
     assert _flag(sft, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
-    assert stages["pretrain"]["outputs"]["last_checkpoint"].endswith("/out/pt/v0-" +
-                                                                     Path(stages["pretrain"]["outputs"]["run_dir"]).name.split("-", 1)[1] + "/checkpoint-4")
+    stamp = Path(stages["pretrain"]["outputs"]["run_dir"]).name.split("-", 1)[1]
+    assert stages["pretrain"]["outputs"]["last_checkpoint"].endswith(f"/out/pt/v0-{stamp}/checkpoint-4")
     assert _flag(merge, "--ckpt_dir", "--adapters") == stages["sft"]["outputs"]["last_checkpoint"]
     assert stages["merge"]["outputs"]["merged"] == stages["sft"]["outputs"]["last_checkpoint"] + "-merged"
     assert _flag(infer, "--model") == stages["merge"]["outputs"]["merged"]
@@ -313,7 +313,8 @@ def test_a_stage_that_exits_0_without_what_the_next_stage_reads_fails_before_it(
     (tmp_path / "base/config.json").write_text("{}")
     path = write_recipe(f"""
 recipe = make_recipe("best", [
-    pretrain("pretrain", {{"model": "{tmp_path}/base", "dataset": "{tmp_path}/pt.jsonl", "output_dir": "{tmp_path}/o"}}),
+    pretrain("pretrain", {{"model": "{tmp_path}/base", "dataset": "{tmp_path}/pt.jsonl",
+                          "output_dir": "{tmp_path}/o"}}),
     sft("sft", {{"model": checkpoint("pretrain", "best"), "dataset": "{tmp_path}/sft.jsonl"}}),
 ])
 """)

@@ -19,7 +19,7 @@ from shell_commands import flag_pairs, parse
 
 from swiftpipe.cli import main
 from swiftpipe.run import run_record
-from swiftpipe.run.run_record import State
+from swiftpipe.run.run_record import ENDED, State
 from swiftpipe.slurm import client, submit
 from swiftpipe.slurm.client import JobState
 
@@ -36,7 +36,8 @@ LAUNCHES = {
                   "med", "--time", "24:00:00", "--set", "pretrain.gradient_accumulation_steps=1"],
     "slurm-1x4": ["--launcher", "slurm", "--gpus-per-node", "4", "--partition", "gpu"],
     "slurm-zero3": ["--launcher", "slurm", "--gpus-per-node", "8", "--sbatch", "--cpus-per-task=32",
-                    "--set", "pretrain.deepspeed=zero3", "--set", "sft.deepspeed=zero3", "--set", "dpo.deepspeed=zero3"],
+                    "--set", "pretrain.deepspeed=zero3", "--set", "sft.deepspeed=zero3",
+                    "--set", "dpo.deepspeed=zero3"],
     "nodes2-rank1": ["--nodes", "2", "--node-rank", "1", "--master-addr", "10.0.0.5", "--gpus", "0,1,2,3,4,5,6,7",
                      "--set", "pretrain.gradient_accumulation_steps=1"],
 }
@@ -182,7 +183,7 @@ def test_squeue_and_scontrol_lines_are_read() -> None:
     ("failed", JobState("7", "FAILED", "NonZeroExitCode", "1:0"), "failed", None),
 ])
 def test_slurm_states_map_to_stage_states(recorded: str, job: JobState | None, state: str, reason: str | None) -> None:
-    entry = run_record.StageRecord(State(recorded), job=run_record.SlurmJob("7", "", "x.sbatch", "x.out"))
+    entry = run_record.StageRecord(State(recorded), job=run_record.Job("7", "", "x.sbatch", "x.out"))
     submit.apply_slurm_state(entry, job)
     assert entry.state is State(state)
     assert entry.reason is None if reason is None else entry.reason.startswith(reason)
@@ -196,10 +197,10 @@ def test_a_jobs_write_keeps_what_others_wrote_meanwhile(tmp_path: Path, monkeypa
     job = dataclasses.replace(run_record.read(record.folder), owns="pretrain")
     entry = job.stage("pretrain")
     with run_record.locked(record.folder) as other:  # the login node marks sft while the job runs
-        other.stage("sft").job = run_record.SlurmJob("8", "", "sft.sbatch", "sft.out")
-        other.stage("sft").end(State.QUEUED)
+        other.stage("sft").job = run_record.Job("8", "", "sft.sbatch", "sft.out")
+        other.stage("sft").waits_or_runs(State.QUEUED)
         other.save()
-    entry.end(State.RUNNING)
+    entry.waits_or_runs(State.RUNNING)
     job.save()
     entry = job.stage("pretrain")  # the job keeps writing through its own stage record
     entry.end(State.DONE)
@@ -216,7 +217,8 @@ def test_chain_state_follows_its_stages(tmp_path: Path) -> None:
     for states, expected in [(("done", "running", "queued"), State.RUNNING), (("done", "failed", "aborted"),
                              State.FAILED), (("done", "done", "skipped"), State.DONE)]:
         for name, value in zip("abc", states):
-            record.stage(name).end(State(value))
+            state = State(value)
+            record.stage(name).end(state) if state in ENDED else record.stage(name).waits_or_runs(state)
         assert submit.chain_state(record) is expected
 
 

@@ -13,13 +13,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from records import latest_record
 import pytest
+from records import latest_record
 
-from swiftpipe.demo import tiny_model
 from swiftpipe.run import layout
 from swiftpipe.slurm import client
 
@@ -47,12 +46,6 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     finally:
         subprocess.run(["bash", str(CLUSTER), "down", str(state)], timeout=120)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model.build(tmp_path_factory.mktemp("model") / "tiny-qwen2",
-                            sorted((REPO / "datasets").glob("medical_*.jsonl")))
 
 
 def _swiftpipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -118,7 +118,8 @@ def test_every_command_refuses_a_file_as_work_dir_in_one_line(tmp_path: Path, wr
         below = CliRunner().invoke(main, _argv(words, recipe, "--work-dir", "notes.txt/w"))
         assert below.output == "error: --work-dir: notes.txt/w: notes.txt is a file, not a folder\n", words
     from_env = CliRunner().invoke(main, ["runs"], env={"SWIFTPIPE_WORK_DIR": "notes.txt"})
-    assert (from_env.exit_code, from_env.output) == (2, "error: SWIFTPIPE_WORK_DIR: notes.txt is a file, not a folder\n")
+    assert (from_env.exit_code, from_env.output) == (2,
+                                                     "error: SWIFTPIPE_WORK_DIR: notes.txt is a file, not a folder\n")
 
 
 # 3. a folder to create below a file
@@ -282,7 +283,8 @@ def _readme_demo_commands(repo: Path) -> list[list[str]]:
     for block in re.findall(r"```\n(.*?)```", readme, re.S):
         for line in block.splitlines():
             line = re.sub(r"\s+#\s.*$", "", line).strip()  # the comment
-            if not line.startswith("swiftpipe ") or not ("recipes/demo.py" in line or line.startswith("swiftpipe runs")):
+            ours = "recipes/demo.py" in line or line.startswith("swiftpipe runs")
+            if not line.startswith("swiftpipe ") or not ours:
                 continue
             commands.append(shlex.split(re.sub(r"\[[^]]*\]", "", line))[1:])
             if "[" in line:
@@ -341,8 +343,8 @@ def test_exported_scripts_re_render_with_their_parameters_and_overrides(chain: P
 def test_status_marks_a_stage_no_longer_in_the_recipe(chain: Path, monkeypatch) -> None:
     assert CliRunner().invoke(main, ["run", str(chain), "--quiet"]).exit_code == 0
     text = chain.read_text()
-    chain.write_text(text.replace('        infer("infer", {"model": merged("merge"), "val_dataset": "data/q.jsonl"}),\n',
-                                  ""))
+    chain.write_text(text.replace('        infer("infer", {"model": merged("merge"), '
+                                  '"val_dataset": "data/q.jsonl"}),\n', ""))
     assert chain.read_text() != text
     monkeypatch.setenv("COLUMNS", "200")
     table = CliRunner().invoke(main, ["status", str(chain)])

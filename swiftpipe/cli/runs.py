@@ -148,20 +148,16 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     job's id and Slurm state, asked of Slurm now.
     """
     from swiftpipe.cli import tables
-    from swiftpipe.run.settle import settle
-    from swiftpipe.slurm import submit
+    from swiftpipe.run.backend import backend_of
 
     loaded, record = _latest(recipe_path, params, sets, work_dir)
+    backend = backend_of(record)
     try:
-        record = submit.refresh(settle(record))  # a local run whose swiftpipe is gone; Slurm's word on jobs
+        record = backend.settle(record)  # a local run whose swiftpipe is gone; Slurm's word on its jobs
     except UserError as exc:  # a stage still runs on its own, or Slurm does not answer: show what the record knows
         console.warn(f"{exc}; showing the record as it was last written")
-    if record.launcher is not None and record.launcher.name == "slurm":
-        from swiftpipe.slurm.job import recipe_changed
-
-        changed = recipe_changed(record.folder, record.launcher.invocation)
-        if changed:
-            console.warn(changed)
+    for warning in backend.warnings(record):
+        console.warn(warning)
     current = {stage.name for stage in loaded.recipe.stages}
     gone = [name for name in record.stages if name not in current]  # run then, since removed from the recipe
     if as_json:

@@ -9,7 +9,6 @@ import click
 
 from swiftpipe import console
 from swiftpipe.cli.common import recipe_options, user_errors, work_dir_option
-from swiftpipe.errors import UserError
 
 if TYPE_CHECKING:
     from swiftpipe.recipe.loading import LoadedRecipe
@@ -56,13 +55,10 @@ def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     `swiftpipe run ... --launcher slurm --resume` later resubmits from the first unfinished stage.
     """
     from swiftpipe.cli.runs import latest_run
-    from swiftpipe.slurm import client, submit
+    from swiftpipe.run.backend import backend_of
 
     record = latest_run(recipe_path, params, sets, work_dir)
-    if record.launcher_name != "slurm":
-        raise UserError(f"{recipe_path}: run {record.id} ran here, not on Slurm; stop a local run with Ctrl-C")
-    client.available()
-    if not submit.cancel(record, console.say):
+    if not backend_of(record).cancel(record, console.say):
         console.say(f"run {record.id}: no job queued or running")
 
 

@@ -4,7 +4,8 @@ Cells hold text from paths, models and recipes, so every cell is a rich Text: ne
 """
 from __future__ import annotations
 
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -12,7 +13,7 @@ from rich.text import Text
 from swiftpipe.console import console
 from swiftpipe.run.compare import Comparison, comparisons
 from swiftpipe.run.index import Summary
-from swiftpipe.run.run_record import RunRecord, SlurmJob, StageRecord, State
+from swiftpipe.run.run_record import Job, RunRecord, StageRecord, State
 
 _STYLE = {State.QUEUED: "cyan", State.DONE: "green", State.REUSED: "green", State.FAILED: "red",
           State.INTERRUPTED: "yellow", State.ABORTED: "red", State.SKIPPED: "dim", State.RUNNING: "cyan",
@@ -57,7 +58,7 @@ def _launches(entry: StageRecord) -> str:
     return ", ".join([a.state.value for a in entry.attempts] + ([entry.state.value] if entry.started else []))
 
 
-def _slurm_state(job: SlurmJob | None) -> str:
+def _slurm_state(job: Job | None) -> str:
     if job is None:
         return ""
     text = job.state

@@ -15,8 +15,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Generator, Iterator
 
 from swiftpipe.data.decoding import (
     BOM,
@@ -267,7 +267,7 @@ class _ArrayReader:
                 if self.bad is not None:  # the element goes on into the bytes that are not UTF-8
                     raise self.bad from None
                 if self.eof:
-                    raise _Stop(self.place(index, at=exc.pos), f"not valid JSON: {exc.msg}")
+                    raise _Stop(self.place(index, at=exc.pos), f"not valid JSON: {exc.msg}") from None
                 if len(self.buf) - self.pos > self.limit:
                     raise _Stop(self.place(index), too_long(len(self.buf) - self.pos, self.limit).message) from None
                 self.fill(len(self.buf) - self.pos)

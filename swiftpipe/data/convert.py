@@ -47,8 +47,9 @@ def convert(source: Path, target: Path, *, to: str, entry: str | None = None, fo
     seen: set[str] = set()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for shape, record in checked_records(source, to, report=report, shape=shape, progress=progress):
-                out.write(json.dumps(shape.to_messages(record, to), ensure_ascii=False))
+            for found, record in checked_records(source, to, report=report, shape=shape, progress=progress):
+                shape = found  # the file's (every good record has it): its mapping is reported below
+                out.write(json.dumps(found.to_messages(record, to), ensure_ascii=False))
                 out.write("\n")
                 seen.update(record)
         report.raise_for_problems()

@@ -7,8 +7,9 @@ dataset before a chain starts.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from swiftpipe.errors import UserError
 
@@ -59,7 +60,8 @@ def _describe(value: Any) -> str:
 
 
 def history_messages(history: list | None) -> list[dict]:
-    return [{"role": role, "content": text} for pair in history or () for role, text in zip(("user", "assistant"), pair)]
+    return [{"role": role, "content": text}
+            for pair in history or () for role, text in zip(("user", "assistant"), pair)]
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ class Pairs(Shape):
                 and (history is None or _pairs(history)) and not prompt.isspace() and not response.isspace()):
             return []  # the common case, decided in one expression: this runs on every record of every dataset
         out: Problems = []
-        check_text(record, self.prompt, out, optional=self.extra_input is not None and bool(record.get(self.extra_input)))
+        check_text(record, self.prompt, out,
+                   optional=self.extra_input is not None and bool(record.get(self.extra_input)))
         if self.extra_input is not None:
             check_text(record, self.extra_input, out, optional=True)
         check_text(record, self.response, out)
@@ -220,7 +223,8 @@ class Messages(Shape):
 
     def to_messages(self, record: dict, kind: str) -> dict:
         roles = dict(self.roles)
-        messages = [{"role": "system", "content": record[self.system]}] if self.system and record.get(self.system) else []
+        system = record.get(self.system) if self.system else None
+        messages = [{"role": "system", "content": system}] if system else []
         messages += [{"role": roles[turn[self.role]], "content": turn.get(self.content) or ""}
                      for turn in record[self.messages]]
         converted: dict[str, Any] = {"messages": messages}

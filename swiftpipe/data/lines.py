@@ -9,7 +9,7 @@ line that is not JSON, a blank line, a record the caller refuses) is read again 
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 from swiftpipe.data.decoding import BOM, FAST, LOAD_ERROR, LOADS, Accept, Accepted, Reader, Unreadable, too_long
 

@@ -9,9 +9,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping, MutableSequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Callable, Mapping, MutableSequence
+from typing import BinaryIO, Callable
 
 from swiftpipe import signals
 from swiftpipe.data import formats, stream

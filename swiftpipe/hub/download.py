@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from swiftpipe.errors import UserError
 from swiftpipe.hub.offline import hub_of, offline_switch

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 NAMES = {"modelscope": "ModelScope", "hf": "the Hugging Face Hub"}
 CACHES = {"modelscope": "ModelScope", "hf": "Hugging Face"}

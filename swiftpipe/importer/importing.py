@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from swiftpipe.importer import handoffs, llamafactory, shell, swift_api, xtuner
 from swiftpipe.importer.calls import Call, Code, Imported, ImportProblem

@@ -7,8 +7,8 @@ just above the command (seed 000's `NPROC_PER_NODE=1`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import bashlex
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import posixpath
-from typing import Iterator
+from collections.abc import Iterator
 
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
 

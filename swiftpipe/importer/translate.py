@@ -7,8 +7,8 @@ shared/notes/swift-dialects.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from swiftpipe.importer.calls import Call, Flag, Imported, Item
 

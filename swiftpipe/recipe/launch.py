@@ -1,8 +1,9 @@
 """Launch settings: the environment assignments in front of `swift` that its launcher and torch read."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Mapping, Sequence, Union
+from typing import Union
 
 Devices = Union[str, int, Sequence[int], None]
 

@@ -9,9 +9,10 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from swiftpipe.errors import RecipeError, UserError
 from swiftpipe.recipe import checks, overrides

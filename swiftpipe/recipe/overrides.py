@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.model import FlagValue, Recipe

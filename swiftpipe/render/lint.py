@@ -16,8 +16,9 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from swiftpipe.errors import LintError
 from swiftpipe.render.commands import Command

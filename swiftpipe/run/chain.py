@@ -20,12 +20,12 @@ from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record, safe_write
+from swiftpipe.run.backend import backend_of
 from swiftpipe.run.launcher import Launcher, LocalLauncher
 from swiftpipe.run.plan import Action, Plan, Step, carry_out, plan
 from swiftpipe.run.process import Grace
 from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
-from swiftpipe.run.settle import settle
 from swiftpipe.run.stage import StageRunner, prepare
 from swiftpipe.run.watch import View
 
@@ -77,17 +77,16 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     if latest is not None and run_lock.held(latest):
         raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters is running now; wait "
                         f"for it to end (swiftpipe status {loaded.path}), or stop it")
-    if latest is not None and latest.launcher is not None and any(
-            entry.state in (State.QUEUED, State.RUNNING) for entry in latest.stages.values()):
-        raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters has jobs queued or "
-                        f"running on {latest.launcher.name}; follow them (swiftpipe status {loaded.path}) or cancel "
-                        f"them (swiftpipe cancel {loaded.path}) first")
+    going = backend_of(latest).going(latest) if latest is not None else None
+    if latest is not None and going is not None:
+        raise UserError(f"{loaded.path}: run {latest.id} of this recipe with these parameters has {going}; follow "
+                        f"them (swiftpipe status {loaded.path}) or cancel them (swiftpipe cancel {loaded.path}) first")
     previous = None
     if options.resume and latest is None:
         options.say(f"[swiftpipe] no earlier run of {loaded.path} with these parameters under {options.work_dir}: "
                     "starting the chain")
-    elif options.resume:
-        previous = settle(latest, wait=options.wait, say=options.say)
+    elif options.resume and latest is not None:
+        previous = backend_of(latest).settle(latest, wait=options.wait, say=options.say)
     references = References(loaded, options.work_dir, names, previous)
     references.check()
     interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive

@@ -4,7 +4,6 @@ An interactive stage has no batch form: a run without a terminal, and every Slur
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from swiftpipe.recipe.model import SERVING_COMMANDS, Ref, Stage, infer
 from swiftpipe.render.commands import render_stage
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history
+from swiftpipe.run.launcher import LocalLauncher
 from swiftpipe.run.preflight import swift_executable
 from swiftpipe.run.process import run_process
 
@@ -55,10 +55,10 @@ def open_chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
     stage = chat_stage(loaded)
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve,
                             rerun=loaded.source.command("chat"))
-    swift = swift_executable()
-    console.say(rendered.script)
     log = work_dir / "chat.log"
+    started = LocalLauncher(swift_executable()).invocation(stage, rendered, script=log.with_suffix(".sh"),
+                                                             resolve=resolve)
+    console.say(started.script)
     work_dir.mkdir(parents=True, exist_ok=True)
-    outcome = run_process([swift, *rendered.command.argv[1:]], env={**os.environ, **rendered.command.environment},
-                          log=log, on_output=lambda _: None, attach=True)
+    outcome = run_process(started.argv, env=started.env, log=log, on_output=lambda _: None, attach=True)
     return outcome.exit_code

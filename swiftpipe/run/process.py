@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Mapping, Sequence
+from typing import IO, Callable
 
 from swiftpipe import signals
 from swiftpipe.recipe.secrets import OutputRedactor, redact_argv, secret_values

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from swiftpipe.recipe.model import Ref, Stage, items_of
 from swiftpipe.run.layout import WRITTEN_FLAGS

@@ -11,7 +11,7 @@ from typing import Any
 
 class State(str, Enum):
     PENDING = "pending"
-    QUEUED = "queued"  # submitted to Slurm, not started yet
+    QUEUED = "queued"  # handed to a backend that starts it later (a Slurm job waiting in the queue)
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
@@ -30,16 +30,16 @@ def now() -> str:
 
 
 @dataclass
-class SlurmJob:
-    """The Slurm job that runs a stage, and Slurm's last word on it."""
+class Job:
+    """The batch job that runs a stage (a backend's: slurm/), and its scheduler's last word on it, in its words."""
 
     id: str
     submitted: str
     sbatch: str  # the script submitted
     output: str  # Slurm's output file for the job
-    state: str = "PENDING"  # Slurm's own state name
+    state: str = "PENDING"  # the scheduler's own state name
     reason: str | None = None
-    exit_code: str | None = None  # Slurm's "exit:signal"
+    exit_code: str | None = None  # the scheduler's, as it gives it (Slurm's "exit:signal")
 
 
 @dataclass
@@ -99,7 +99,7 @@ class StageRecord:
     group: str | None = None  # the compare() this stage is one model of
     label: str | None = None  # the model's name in that comparison
     resume_from: str | None = None  # the checkpoint its next launch continues from
-    job: SlurmJob | None = None
+    job: Job | None = None
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -117,7 +117,14 @@ class StageRecord:
         return len(self.attempts) + (self.started is not None)
 
     def end(self, state: State, reason: str | None = None) -> None:
+        """The stage's outcome, one of ENDED."""
+        assert state in ENDED, f"{state} is no outcome"
         self.state, self.reason = state, reason
+
+    def waits_or_runs(self, state: State) -> None:
+        """What a backend says of a stage it has not ended: queued, or running."""
+        assert state in (State.QUEUED, State.RUNNING), f"{state} is an outcome: end()"
+        self.state, self.reason = state, None
 
     def begin(self, *, command: list[str], env: dict[str, str], script: str, log: str, fingerprint: str,
               inputs: list[Handed]) -> None:
@@ -156,7 +163,8 @@ class RecipeInfo:
 
 @dataclass
 class LauncherInfo:
-    """A run that is not local: the launcher's name, and what it needs to run a stage later (opaque here)."""
+    """A run that is not local: its backend's name (backend.py), and what that backend needs to run a stage later
+    (its own settings, opaque here)."""
 
     name: str
-    invocation: dict[str, Any]
+    settings: dict[str, Any]

@@ -9,8 +9,9 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe

@@ -8,9 +8,10 @@ record is small, written a few times per stage, and read by people (`cat .swiftp
     <work_dir>/runs/<run id>/<stage>.sh     the exact script that ran
     <work_dir>/runs/<run id>/<stage>.log    its output
 
-Schema 3 (this module) keeps paths inside the project relative to it (record_paths.py); it reads schema 2 (absolute
-paths) and schema 1, the records of swiftpipe 0.1 (no "schema" key, a Slurm job's fields flat in its stage), and
-refuses anything else with one line saying what to do. Every field's type is checked as it is read (typed_json.py):
+Schema 4 (this module) keeps what each stage read (its `inputs`, reads.py) and each launcher's `settings`; since
+schema 3, paths inside the project are relative to it (record_paths.py). It reads schema 3 (no inputs: a stage's
+command alone says whether it changed), schema 2 (absolute paths) and schema 1, the records of swiftpipe 0.1 (no
+"schema" key, a Slurm job's fields flat in its stage), and refuses anything else with one line saying what to do. Every field's type is checked as it is read (typed_json.py):
 a hand-edited or damaged record is one error naming the field, never a crash in a later command.
 """
 from __future__ import annotations
@@ -21,10 +22,11 @@ import datetime
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from swiftpipe import versions
 from swiftpipe.errors import UserError
@@ -36,9 +38,9 @@ from swiftpipe.run.record_types import (  # noqa: F401  (the record's parts, imp
     FINISHED,
     Attempt,
     Handed,
+    Job,
     LauncherInfo,
     RecipeInfo,
-    SlurmJob,
     StageRecord,
     State,
     now,
@@ -47,7 +49,7 @@ from swiftpipe.run.typed_json import FieldError, decode
 
 DEFAULT_WORK_DIR = ".swiftpipe"
 CHECKED_DIR = "checked"  # in the work dir, beside runs/: the data files checked clean (data/cache.py)
-SCHEMA = 3
+SCHEMA = 4
 RECORD_FILE = "record.json"
 _V1_JOB_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm")
 
@@ -84,10 +86,6 @@ class RunRecord:
     @property
     def key(self) -> str:
         return self.recipe.key
-
-    @property
-    def launcher_name(self) -> str:
-        return self.launcher.name if self.launcher else "local"
 
     def stage(self, name: str) -> StageRecord:
         return self.stages.setdefault(name, StageRecord())
@@ -194,13 +192,15 @@ def read(folder: Path) -> RunRecord:
 def _from_json(folder: Path, data: Any, path: Path) -> RunRecord:
     schema = data.get("schema", 1) if isinstance(data, dict) else None
     schema = schema if type(schema) is int else None  # "schema": true is no schema 1
-    if schema not in (1, 2, SCHEMA) or not isinstance(data.get("stages"), dict):
+    if schema not in (1, 2, 3, SCHEMA) or not isinstance(data.get("stages"), dict):
         if isinstance(schema, int) and schema > SCHEMA:
             raise RecordError(f"written by a newer swiftpipe (record schema {schema}; this one reads 1 to {SCHEMA}): "
                               "upgrade swiftpipe, or give --work-dir another folder", where=str(path))
         raise RecordError(f"not a swiftpipe run record; move {folder} out of the work dir to go on without it",
                           where=str(path))
     data = _from_schema_1(dict(data)) if schema == 1 else dict(data)
+    if schema < 4:
+        _from_schema_3(data)
     project = record_paths.project_of(folder, data, schema)
     recorded_in = data.get("cwd") if schema < 3 and isinstance(data.get("cwd"), str) and data["cwd"] else None
     if schema < 3 and isinstance(data.get("cwd"), str) and data["cwd"] != project:
@@ -231,6 +231,15 @@ def _redact_secret_params(data: dict[str, Any], project: str) -> None:
     recipe["params"] = {name: REDACTED if is_secret(name) else value for name, value in params.items()}
     if isinstance(recipe.get("abspath"), str):
         recipe["key"] = chain_key(recipe["abspath"], recipe["params"], project=project)
+
+
+def _from_schema_3(data: dict[str, Any]) -> None:
+    """Schema 3 and before: a launcher's settings were called its invocation; no stage kept what it read (so its
+    command alone says whether it changed: reads.changed)."""
+    launcher = data.get("launcher")
+    if isinstance(launcher, dict) and "invocation" in launcher:
+        data["launcher"] = {**launcher, "settings": launcher["invocation"]}
+        del data["launcher"]["invocation"]
 
 
 def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,9 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -47,11 +48,12 @@ def decode(cls: type[T], data: Any, *, where: str = "", given: Mapping[str, Any]
             raise FieldError(path, "missing")
     unknown = sorted(set(data) - known)
     if unknown:
-        raise FieldError(f"{where}.{unknown[0]}" if where else unknown[0], "not a field this swiftpipe knows (written by a newer one?)")
+        raise FieldError(f"{where}.{unknown[0]}" if where else unknown[0],
+                         "not a field this swiftpipe knows (written by a newer one?)")
     return cls(**values)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

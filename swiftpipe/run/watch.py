@@ -11,8 +11,9 @@ import os
 import re
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, ContextManager, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from swiftpipe import console
 from swiftpipe.run import layout
@@ -30,7 +31,7 @@ class View(Protocol):
 
     def progress(self, stage: str, progress: layout.Progress) -> None: ...  # the newest logged step
 
-    def held(self) -> ContextManager[None]: ...  # the display stands aside while a stage owns the terminal
+    def held(self) -> AbstractContextManager[None]: ...  # the display stands aside while a stage owns the terminal
 
 
 class StageWatcher:

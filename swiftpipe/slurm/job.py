@@ -1,6 +1,6 @@
 """Inside a Slurm job: one stage of a recorded chain, run by the same StageRunner as a local run.
 
-The job reloads the recipe as it was submitted (the record keeps the invocation), takes its inputs from what
+The job reloads the recipe as it was submitted (the record keeps the launcher's settings), takes its inputs from what
 earlier jobs recorded, and hands the stage to `SlurmJobLauncher`: `<stage>.sh` is the sbatch script with every
 path filled in, run with bash, so srun starts ms-swift on every node of the allocation. Its outcome and outputs go
 into its own stage's record, and its exit code is Slurm's, so `--dependency=afterok` holds the rest back.
@@ -52,7 +52,7 @@ class SlurmJobLauncher:
 SNAPSHOT = "recipe.py"  # the recipe file as submitted, in the run's folder
 
 
-def invocation(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, master_port: int | None, *,
+def submitted_settings(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, master_port: int | None, *,
                folder: Path) -> dict[str, Any]:
     """What a job needs to load the recipe exactly as it was submitted (kept in the run record); the recipe file
     itself is copied into the run's folder, so that an edit after submission changes no job."""
@@ -83,7 +83,7 @@ def run_job(folder: Path, name: str) -> int:
     with run_record.locked(folder) as record:  # waits until the submission that started this job has been saved
         if record.launcher is None:
             raise UserError(f"{folder}: run {record.id} was not submitted to Slurm; there is no job to run")
-        given = record.launcher.invocation
+        given = record.launcher.settings
     snapshot = folder / SNAPSHOT
     loaded = load(given["path"], params=given["params"], sets=given["sets"],
                   scale=Scale(master_port=given["master_port"]), snapshot=snapshot if snapshot.is_file() else None)

@@ -20,6 +20,7 @@ from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import build_command
 from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record
+from swiftpipe.run.backend import backend_of
 from swiftpipe.run.plan import Action, Plan, carry_out
 from swiftpipe.run.plan import plan as make_plan
 from swiftpipe.run.resolve import References
@@ -28,13 +29,13 @@ from swiftpipe.run.run_record import (
     ENDED,
     LauncherInfo,
     RunRecord,
-    SlurmJob,
+    Job,
     StageRecord,
     State,
 )
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
-from swiftpipe.slurm.job import invocation
+from swiftpipe.slurm.job import submitted_settings
 from swiftpipe.slurm.options import SlurmPlan
 from swiftpipe.slurm.script import job_script
 
@@ -75,8 +76,8 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
         work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path, params=loaded.recorded_params(),
         sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     with run_record.locked(record.folder) as record:
-        record.launcher = LauncherInfo("slurm", invocation(loaded, plan.options, dialect, master_port,
-                                                           folder=record.folder))
+        record.launcher = LauncherInfo("slurm", submitted_settings(loaded, plan.options, dialect, master_port,
+                                                                   folder=record.folder))
         record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
         _submit_steps(record, loaded, plan, dialect, steps, say)
         record.state = chain_state(record)
@@ -116,7 +117,7 @@ def _submit_steps(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dial
             record.save()
             raise
         jobs[step.stage] = job_id
-        entry.job = SlurmJob(job_id, run_record.now(), str(script), str(output))
+        entry.job = Job(job_id, run_record.now(), str(script), str(output))
         entry.resume_from = step.resume_from
         waits = [*(f"job {job}" for job in after_ok), *(f"job {job} ends" for job in after_end)]
         say(f"[swiftpipe] {step.stage}: job {job_id}" + (f" (after {' and '.join(waits)})" if waits else "")
@@ -128,18 +129,17 @@ def _resumable(work_dir: Path, loaded: LoadedRecipe) -> RunRecord:
     if previous is None:
         raise UserError(f"{loaded.path}: no earlier run of this recipe with these parameters to resume "
                         f"(runs are recorded under {work_dir})")
-    previous = refresh(previous)
-    busy = [f"{n} (job {e.job.id}, {e.state.value})" for n, e in previous.stages.items() if e.job and e.state in LIVE]
-    if busy:
-        raise UserError(f"{loaded.path}: run {previous.id} is still going: {', '.join(busy)}; wait for it, or "
+    backend = backend_of(previous)
+    previous = backend.settle(previous)
+    going = backend.going(previous)
+    if going is not None:
+        raise UserError(f"{loaded.path}: run {previous.id} is still going: {going}; wait for it, or "
                         f"swiftpipe cancel {loaded.path}")
     return previous
 
 
 def refresh(record: RunRecord) -> RunRecord:
     """The record with what Slurm says of every job whose outcome is not known yet."""
-    if record.launcher_name != "slurm":
-        return record
     with run_record.locked(record.folder) as current:
         polled = {e.job.id: n for n, e in current.stages.items() if e.job and e.job.state in client.ACTIVE}
         if not polled:
@@ -172,9 +172,9 @@ def apply_slurm_state(entry: StageRecord, job: JobState | None) -> None:
     if job.reason == client.NEVER:
         entry.end(State.ABORTED, f"job {job_id} would never start, as a job it depends on failed; it was cancelled")
     elif job.state == "PENDING":
-        entry.end(State.QUEUED)
+        entry.waits_or_runs(State.QUEUED)
     elif job.active:
-        entry.end(State.RUNNING)
+        entry.waits_or_runs(State.RUNNING)
     elif job.state == "CANCELLED":
         entry.end(State.INTERRUPTED, f"job {job_id} was cancelled")
     elif job.state in STOPPED_BY_SLURM:

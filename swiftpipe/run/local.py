@@ -1,7 +1,10 @@
-"""A local run that no swiftpipe runs any more, made final before anything reads it to go on (status, --resume)."""
+"""The local backend: a chain's stages as processes on this machine, one after another (chain.py carries out the
+plan). Its runs need no one to ask: a stage's process writes its own outcome, and a run whose swiftpipe is gone
+(killed, the machine restarted) is made final before anything reads it to go on (status, --resume)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from swiftpipe import console
@@ -15,7 +18,7 @@ def settle(record: RunRecord, *, wait: bool = False, say: Callable[[str], None] 
     """A local run that no swiftpipe runs any more, made final: a stage left "running" whose processes are gone
     (swiftpipe was killed, the machine restarted) is interrupted; one whose processes still run (its supervisor
     still stopping ms-swift) is refused, or with `wait` waited for."""
-    if record.launcher is not None or run_lock.held(record):
+    if run_lock.held(record):
         return record
     safe_write.sweep(record.folder)  # the temporary files of a write that a kill cut short
     safe_write.sweep(record.folder.parent)  # and of the index's
@@ -37,3 +40,23 @@ def settle(record: RunRecord, *, wait: bool = False, say: Callable[[str], None] 
     record.state = State.INTERRUPTED
     record.save()
     return record
+
+
+@dataclass(frozen=True)
+class LocalBackend:
+    name: str = "local"
+
+    def settle(self, record: RunRecord, *, wait: bool = False, say: Callable[[str], None] = console.say) -> RunRecord:
+        return settle(record, wait=wait, say=say)
+
+    def going(self, record: RunRecord) -> str | None:
+        return None  # a local run goes on only while its swiftpipe holds it (run_lock.held)
+
+    def cancel(self, record: RunRecord, say: Callable[[str], None]) -> list[str]:
+        raise UserError(f"run {record.id} ran here, not on a cluster: stop a local run with Ctrl-C in its terminal")
+
+    def warnings(self, record: RunRecord) -> list[str]:
+        return []
+
+
+BACKEND = LocalBackend()
