@@ -131,3 +131,28 @@ def test_a_stop_while_the_report_is_written_waits_for_the_page_then_exits_130(ch
     folder = Path(os.path.relpath(_record()["stages"]["infer"]["log"])).parent
     assert result.output.splitlines()[-2:] == [f"report: {folder / 'report.html'}", "interrupted"]
     assert (folder / "report.html").read_text().rstrip().endswith("</html>") and _record()["state"] == "done"
+
+
+TWO_ADAPTERS = """
+recipe = make_recipe("two", [
+    sft("sft", {"model": "base", "train_type": "lora", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
+    sft("sft2", {"model": "base", "train_type": "lora", "dataset": "data/sft.jsonl", "output_dir": "out/sft2"}),
+    infer("infer", {"model": "base", "adapters": [checkpoint("sft"), checkpoint("sft2")], "val_dataset": "data/q.jsonl"}),
+])
+"""
+
+
+def test_the_report_shows_every_value_a_stage_was_handed(chain: Path, fake_swift: Path, write_recipe) -> None:
+    """Both adapters of one flag: the page reads what the stage recorded it was handed, not argv words."""
+    recipe = write_recipe(TWO_ADAPTERS, name="two.py")
+    result = CliRunner().invoke(main, ["run", str(recipe), "--quiet"])
+    assert result.exit_code == 0, result.output
+    record = latest_record()
+    handed = [(h["flag"], h.get("producer"), h["path"]) for h in record["stages"]["infer"]["inputs"]]
+    outputs = {name: record["stages"][name]["outputs"]["last_checkpoint"] for name in ("sft", "sft2")}
+    assert handed[:1] == [("model", None, str(Path("base").resolve()))]  # a local folder, by its identity
+    assert handed[1:] == [("adapters", "sft", outputs["sft"]), ("adapters", "sft2", outputs["sft2"]),
+                          ("val_dataset", None, str(Path("data/q.jsonl").resolve()))]
+    html = Path(record["stages"]["infer"]["log"]).with_name("report.html").read_text()
+    assert "infer <code>--adapters</code></td><td>sft's last_checkpoint" in html
+    assert "infer <code>--adapters</code></td><td>sft2's last_checkpoint" in html

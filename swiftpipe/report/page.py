@@ -69,7 +69,12 @@ def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
 
 
 def _handoffs(record: RunRecord, name: str, entry: StageRecord) -> list[Handoff]:
-    """What this stage took from earlier ones: a flag whose value is a path an earlier stage recorded."""
+    """What this stage took from earlier ones, as it recorded when it launched (a reused stage, what it took in
+    the run it finished in). A record from before stages kept their inputs: a flag whose value is a path an
+    earlier stage recorded, as ms-swift was given it."""
+    if entry.inputs is not None:
+        return [Handoff(f"--{h.flag}", h.producer, h.kind or "", h.path) for h in entry.inputs
+                if h.producer is not None]
     produced: dict[str, tuple[str, str]] = {}  # path -> (stage, kind)
     for other, earlier in record.stages.items():
         if other == name:

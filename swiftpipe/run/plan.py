@@ -191,7 +191,7 @@ class _Planner:
         try:
             rendered = render_stage(self.loaded.recipe, stage, self.loaded.source, dialect=self.dialect,
                                     resolve=self.references.resolve)
-            inputs = reads.handed(stage, self.references.handed)
+            inputs = reads.handed(stage, rendered.command, self.references.handed)
         except Unresolved as missing:
             return skip or Step(name, Action.RUN, f"{missing} is not recorded")
         current = fingerprint(rendered, recorded_in=self.record.recorded_in)

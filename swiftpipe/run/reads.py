@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from swiftpipe.recipe.model import Ref, Stage, items_of
+from swiftpipe.render.commands import Command
 from swiftpipe.run.layout import WRITTEN_FLAGS
 from swiftpipe.run.record_types import Handed
 
@@ -74,12 +75,16 @@ def local_path(value: object) -> str | None:
     return None
 
 
-def handed(stage: Stage, given: Callable[[Ref], tuple[str, str]]) -> list[Handed]:
-    """What `stage` reads, flag by flag: each local path its flags name (not the folders it writes), and each output
-    of another stage, which `given` turns into its path and the producing stage's seal."""
+def handed(stage: Stage, command: Command, given: Callable[[Ref], tuple[str, str]]) -> list[Handed]:
+    """What `stage` reads, flag by flag, each flag named as `command` (the stage rendered for the installed ms-swift)
+    spells it: each local path its flags name (not the folders it writes), and each output of another stage, which
+    `given` turns into its path and the producing stage's seal."""
     found = []
-    for flag, value in stage.flags.items():
-        if flag in WRITTEN_FLAGS:
+    given_flags = [name for name, value in stage.flags.items() if value is not None and value != [] and value != ()]
+    spelled = dict(zip(given_flags, (flag.name for flag in command.flags)))
+    for name, value in stage.flags.items():
+        flag = spelled.get(name, name)
+        if name in WRITTEN_FLAGS:
             continue
         for item in items_of(value):
             if isinstance(item, Ref):

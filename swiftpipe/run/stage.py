@@ -45,7 +45,7 @@ def prepare(loaded: LoadedRecipe, stage: Stage, dialect: Dialect, references: Re
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
     recorded_in = references.record.recorded_in if references.record is not None else None
     current = fingerprint(rendered, recorded_in=recorded_in)
-    inputs = reads.handed(stage, references.handed)
+    inputs = reads.handed(stage, rendered.command, references.handed)
     if resume_from:
         stage = stage.with_flag("resume_from_checkpoint", resume_from)
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
