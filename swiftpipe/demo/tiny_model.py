@@ -76,7 +76,7 @@ def build(target: str | Path, text_files: Iterable[Path], *, vocab_size: int = V
         vocab_size=len(fast), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
-        bos_token_id=fast.convert_tokens_to_ids("<|endoftext|>"), eos_token_id=fast.eos_token_id,
+        bos_token_id=fast.get_vocab()["<|endoftext|>"], eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
     )
     torch.manual_seed(seed)
