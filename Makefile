@@ -53,6 +53,8 @@ test: install eval-venv check
 # The static checks: the layers contract, lint and types.
 check: install
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
 
 # `swift eval` with EvalScope, in a venv of its own: EvalScope's OpenCompass backend (ms-opencompass), which ms-swift
 # imports even for the Native backend, needs numpy<2, and the training venv's stack has numpy 2. The pins, each

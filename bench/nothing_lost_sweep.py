@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 CHAIN = '''from swiftpipe import *
 def recipe(out: str = "out"):
     return make_recipe("chain", [
-        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl", "output_dir": f"{out}/pt"}),
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
+                              "output_dir": f"{out}/pt"}),
         sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
                     "output_dir": f"{out}/sft"}),
         merge("merge", {"ckpt_dir": checkpoint("sft")}),

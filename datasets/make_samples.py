@@ -33,7 +33,8 @@ def main() -> None:
     _array("medical_book_sample.json", [{"text": t} for t in texts])
     # QiZhen's alpaca layout; every third record puts the question in `input` under a fixed instruction.
     _array("qizhen_sft_sample.json", [
-        {"instruction": INSTRUCTION, "input": q, "output": r} if i % 3 == 2 else {"instruction": q, "input": "", "output": r}
+        {"instruction": INSTRUCTION, "input": q, "output": r} if i % 3 == 2
+        else {"instruction": q, "input": "", "output": r}
         for i, (q, r) in enumerate(pairs)])
     _jsonl("medical_multiturn_sample.jsonl", [
         {"system": SYSTEM, "query": q, "response": r, "history": [list(pairs[i - 1])] if i % 2 else []}

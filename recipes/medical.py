@@ -1,6 +1,6 @@
 # swiftpipe render recipes/medical.py                 # the whole chain, as the tutorials write it
 # swiftpipe render recipes/medical.py -p sft=lisa --stage sft
-# swiftpipe run recipes/medical.py                    # pretrain -> sft -> merge -> dpo -> merge_dpo -> compare -> eval -> infer
+# swiftpipe run recipes/medical.py                    # pretrain -> sft -> merge -> dpo -> merge_dpo -> ... -> infer
 # swiftpipe run recipes/medical.py --stage eval -p eval_swift=.venv-eval/bin/swift   # EvalScope from `make eval-venv`
 """The medical domain-adaptation chain of the seed tutorials, for Qwen2.5-1.5B.
 
@@ -15,8 +15,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from swiftpipe import (Launch, checkpoint, compare, dpo, evaluate, infer, make_recipe, merge, merged, per_process,
-                       pretrain, sft)
+from swiftpipe import (
+    Launch,
+    checkpoint,
+    compare,
+    dpo,
+    evaluate,
+    infer,
+    make_recipe,
+    merge,
+    merged,
+    per_process,
+    pretrain,
+    sft,
+)
 
 
 def recipe(

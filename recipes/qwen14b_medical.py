@@ -58,7 +58,8 @@ def recipe(
             "model": merged("merge_pretrain"),
             "dataset": [f"{sft_data}/{name.format('train')}" for name in sft_sets],
             # the tutorial's test and eval files
-            "val_dataset": [f"{sft_data}/{name.format('test' if i == 0 else 'eval')}" for i, name in enumerate(sft_sets)],
+            "val_dataset": [f"{sft_data}/{name.format('test' if i == 0 else 'eval')}"
+                            for i, name in enumerate(sft_sets)],
             "eval_steps": 50,
             "per_device_train_batch_size": 8,
             "logging_steps": 20,
