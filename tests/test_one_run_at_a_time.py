@@ -83,7 +83,8 @@ def test_a_local_run_while_jobs_of_the_chain_are_queued_on_slurm_is_refused(chai
     result = CliRunner().invoke(main, ["run", str(chain), "--quiet"])
     assert result.exit_code == 2 and result.output == (
         f"error: {chain}: run {record.id} of this recipe with these parameters has jobs queued or running on Slurm: "
-        f"pretrain (job 41, queued); follow them (swiftpipe status {chain}) or cancel them (swiftpipe cancel {chain}) first\n")
+        f"pretrain (job 41, queued); follow them (swiftpipe status {chain}) or cancel them "
+        f"(swiftpipe cancel {chain}) first\n")
     assert _calls(fake_swift) == []
 
 

@@ -149,7 +149,8 @@ def test_a_local_and_a_slurm_resume_of_one_record_decide_alike(
     states_there = {n: e["state"] for n, e in latest_record()["stages"].items()}
     assert {n: s for n, s in states_there.items() if s != "queued"} == \
         {n: s for n, s in states_here.items() if n not in submitted}
-    said = [line.split("] ", 1)[1] for line in local.splitlines() if "reusing its outputs" in line or "running it again" in line]
+    said = [line.split("] ", 1)[1] for line in local.splitlines()
+            if "reusing its outputs" in line or "running it again" in line]
     assert said and all(line in slurm for line in said)
 
 

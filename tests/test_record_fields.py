@@ -25,11 +25,11 @@ from swiftpipe.run import history, run_record, safe_write
 from swiftpipe.run.run_record import (
     Attempt,
     Handed,
+    Job,
     LauncherInfo,
     RecipeInfo,
     RecordError,
     RunRecord,
-    Job,
     StageRecord,
     State,
 )

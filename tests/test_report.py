@@ -137,7 +137,8 @@ TWO_ADAPTERS = """
 recipe = make_recipe("two", [
     sft("sft", {"model": "base", "train_type": "lora", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
     sft("sft2", {"model": "base", "train_type": "lora", "dataset": "data/sft.jsonl", "output_dir": "out/sft2"}),
-    infer("infer", {"model": "base", "adapters": [checkpoint("sft"), checkpoint("sft2")], "val_dataset": "data/q.jsonl"}),
+    infer("infer", {"model": "base", "adapters": [checkpoint("sft"), checkpoint("sft2")],
+                    "val_dataset": "data/q.jsonl"}),
 ])
 """
 

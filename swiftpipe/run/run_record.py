@@ -11,8 +11,9 @@ record is small, written a few times per stage, and read by people (`cat .swiftp
 Schema 4 (this module) keeps what each stage read (its `inputs`, reads.py) and each launcher's `settings`; since
 schema 3, paths inside the project are relative to it (record_paths.py). It reads schema 3 (no inputs: a stage's
 command alone says whether it changed), schema 2 (absolute paths) and schema 1, the records of swiftpipe 0.1 (no
-"schema" key, a Slurm job's fields flat in its stage), and refuses anything else with one line saying what to do. Every field's type is checked as it is read (typed_json.py):
-a hand-edited or damaged record is one error naming the field, never a crash in a later command.
+"schema" key, a Slurm job's fields flat in its stage), and refuses anything else with one line saying what to do.
+Every field's type is checked as it is read (typed_json.py): a hand-edited or damaged record is one error naming
+the field, never a crash in a later command.
 """
 from __future__ import annotations
 
