@@ -20,8 +20,8 @@ from pathlib import Path
 from swiftpipe.errors import UserError
 from swiftpipe.importer.importing import import_files
 from swiftpipe.importer.writer import recipe_text
+from swiftpipe.msswift import dialects
 from swiftpipe.recipe import loading
-from swiftpipe.render import dialects
 from swiftpipe.render.commands import render_recipe
 from swiftpipe.render.lint import lint
 from swiftpipe.versions import swift_version

@@ -9,8 +9,8 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any, Callable, Union
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Union
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a polite kill, a dropped terminal
 POLITE = (signal.SIGTERM, signal.SIGHUP)  # the two that Python does not turn into KeyboardInterrupt itself

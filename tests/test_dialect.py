@@ -9,7 +9,7 @@ from shell_commands import flag_pairs
 
 from swiftpipe import Launch, checkpoint, infer, make_recipe, merge, merged, sft
 from swiftpipe.errors import DialectError
-from swiftpipe.render import dialects as dialect
+from swiftpipe.msswift import dialects as dialect
 from swiftpipe.render.commands import Source, build_command
 
 SOURCE = Source("scenario.py")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from records import latest_record
 
-from swiftpipe.run import layout
+from swiftpipe.msswift import layout
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from swiftpipe.cli import main
 from swiftpipe.errors import UserError
+from swiftpipe.msswift import dialects as dialect
 from swiftpipe.recipe import loading as loader
-from swiftpipe.render import dialects as dialect
 from swiftpipe.run import exported as scripts
 
 

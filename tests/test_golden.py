@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from swiftpipe.msswift import dialects as dialect
 from swiftpipe.recipe import loading as loader
-from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import render_recipe
 
 GOLDEN = Path(__file__).parent / "golden"

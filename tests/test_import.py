@@ -13,13 +13,13 @@ from shell_commands import flag_pairs, parse
 
 from swiftpipe.cli import main
 from swiftpipe.errors import UserError
-from swiftpipe.importer import translate
 from swiftpipe.importer.importing import import_files
 from swiftpipe.importer.writer import recipe_text
+from swiftpipe.msswift import dialects, v2
+from swiftpipe.msswift.arguments import known_flags
 from swiftpipe.recipe import loading
-from swiftpipe.render import dialects
 from swiftpipe.render.commands import render_recipe
-from swiftpipe.render.lint import known_flags, lint
+from swiftpipe.render.lint import lint
 from swiftpipe.versions import swift_version
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def test_shell_patterns_are_read_as_bash_would_and_secrets_stay_out(tmp_path: Pa
     assert sum(f.kind == "repaired" for f in imported.findings) == 3  # space after \, commented line, final \
 
 
-@pytest.mark.parametrize("old,new", sorted((old, rule.new) for old, rule in translate.RENAMES.items()))
+@pytest.mark.parametrize("old,new", sorted((old, rule.new) for old, rule in v2.RENAMES.items()))
 def test_every_2x_rename_is_a_flag_the_installed_ms_swift_takes(old: str, new: str) -> None:
     subcommand = {"merge_lora_and_save": "export", "result_dir": "infer", "load_dataset_config": "infer",
                   "ref_model_id_or_path": "rlhf"}.get(old, "sft")
@@ -134,7 +134,7 @@ def test_every_2x_rename_is_a_flag_the_installed_ms_swift_takes(old: str, new: s
 
 
 def test_every_2x_subcommand_maps_to_one_ms_swift_has() -> None:
-    for old, (new, implied) in translate.SUBCOMMANDS.items():
+    for old, (new, implied) in v2.SUBCOMMANDS.items():
         assert set(implied) <= known_flags(new), old
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from swiftpipe.run import layout
+from swiftpipe.msswift import layout
 from swiftpipe.run.watch import StageWatcher
 
 

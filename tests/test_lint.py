@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from swiftpipe import infer, make_recipe, merge, pretrain, sft
 from swiftpipe.cli import main
 from swiftpipe.errors import LintError
-from swiftpipe.render import dialects as dialect
+from swiftpipe.msswift import dialects as dialect
+from swiftpipe.msswift.dialects import REMOVED_IN_3_AND_4
 from swiftpipe.render.commands import Command, Flag, build_command
-from swiftpipe.render.dialects import REMOVED_IN_3_AND_4
 from swiftpipe.render.lint import lint
 from swiftpipe.versions import swift_version
 

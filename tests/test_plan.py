@@ -14,8 +14,8 @@ from test_runner import _calls
 from test_slurm import _slurm_stand_ins
 
 from swiftpipe.cli import main
+from swiftpipe.msswift.dialects import target
 from swiftpipe.recipe.loading import load
-from swiftpipe.render.dialects import target
 from swiftpipe.run import reads
 from swiftpipe.run.plan import Action, Step, plan
 from swiftpipe.run.record_types import Handed

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shell_commands import parse
 
 from swiftpipe import Launch, make_recipe, sft
-from swiftpipe.render import dialects as dialect
+from swiftpipe.msswift import dialects as dialect
 from swiftpipe.render.commands import Source, render_recipe
 
 # Shell words cannot hold NUL; everything else is fair game, including the characters bash treats specially.

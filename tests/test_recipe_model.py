@@ -10,8 +10,8 @@ from shell_commands import flag_pairs
 
 from swiftpipe.cli import main
 from swiftpipe.errors import RecipeError, UserError
+from swiftpipe.msswift import dialects as dialect
 from swiftpipe.recipe import loading as loader
-from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import build_command
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from records import latest_record
 
-from swiftpipe.run import layout
+from swiftpipe.msswift import layout
 from swiftpipe.slurm import client
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from shell_commands import flag_pairs, parse
 
+from swiftpipe.msswift import dialects as dialect
 from swiftpipe.recipe import loading as loader
-from swiftpipe.render import dialects as dialect
 from swiftpipe.render.commands import render_recipe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tutorial"

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from swiftpipe.console import console
-from swiftpipe.run.layout import Progress
+from swiftpipe.msswift.layout import Progress
 from swiftpipe.run.run_record import RunRecord, State
 
 _MARK = {State.DONE: ("✓", "green"), State.REUSED: ("✓", "green"), State.FAILED: ("✗", "red"),

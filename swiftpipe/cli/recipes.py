@@ -63,8 +63,8 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
     as a placeholder such as '<pretrain.last_checkpoint>' until the chain runs. With --launcher slurm,
     each stage's sbatch script.
     """
+    from swiftpipe.msswift import dialects
     from swiftpipe.recipe import loading, overrides
-    from swiftpipe.render import dialects
     from swiftpipe.render.commands import render_recipe
 
     loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
@@ -104,8 +104,8 @@ def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage
     Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values
     must be of the declared type and among the declared choices.
     """
+    from swiftpipe.msswift import dialects
     from swiftpipe.recipe import loading, overrides
-    from swiftpipe.render import dialects
     from swiftpipe.render.commands import build_command
     from swiftpipe.render.lint import lint as check_flags
 
@@ -138,8 +138,8 @@ def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, .
     A stage that uses an earlier stage's checkpoint finds it in shell from ms-swift's versioned output
     folder, by the numbers in vN-... and checkpoint-N.
     """
+    from swiftpipe.msswift import dialects
     from swiftpipe.recipe import loading
-    from swiftpipe.render import dialects
     from swiftpipe.run import exported
 
     loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)

@@ -73,8 +73,8 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
     chain ends.
     """
     from swiftpipe.cli import tables
+    from swiftpipe.msswift import dialects
     from swiftpipe.recipe import loading, overrides
-    from swiftpipe.render import dialects
 
     loaded = load_recorded(recipe_path, params, sets, work_dir, keep_sets=True, scale=scale) if resume \
         else loading.load(recipe_path, params=params, sets=sets, scale=scale)
@@ -236,7 +236,7 @@ Examples:
 def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift_version: str | None,
          work_dir: Path) -> None:
     """Chat with the chain's final model (`swift infer --stream true`) in this terminal."""
-    from swiftpipe.render import dialects
+    from swiftpipe.msswift import dialects
     from swiftpipe.run.chat import open_chat
 
     loaded = load_recorded(recipe_path, params, sets, work_dir)
@@ -278,8 +278,8 @@ def compare(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sw
     trained). The answers and ms-swift's scores against the reference answers go into a new run record.
     """
     from swiftpipe.cli import tables
+    from swiftpipe.msswift import dialects
     from swiftpipe.recipe import loading
-    from swiftpipe.render import dialects
     from swiftpipe.run.chain import RunOptions, run_chain
     from swiftpipe.run.compare import comparisons
 

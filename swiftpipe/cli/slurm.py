@@ -11,8 +11,8 @@ from swiftpipe import console
 from swiftpipe.cli.common import recipe_options, user_errors, work_dir_option
 
 if TYPE_CHECKING:
+    from swiftpipe.msswift.dialects import Dialect
     from swiftpipe.recipe.loading import LoadedRecipe
-    from swiftpipe.render.dialects import Dialect
     from swiftpipe.slurm.options import SlurmOptions
 
 

@@ -14,10 +14,9 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe.data import stream
 from swiftpipe.data.validate import Report, validate

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe.data import formats, registry, stream
 from swiftpipe.data.validate import DataError, Report, checked_records

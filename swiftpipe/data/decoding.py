@@ -3,7 +3,8 @@ record is, what cannot be read, and a run of records accepted whole)."""
 from __future__ import annotations
 
 import json
-from typing import Callable, NamedTuple, Protocol, final
+from collections.abc import Callable
+from typing import NamedTuple, Protocol, final
 
 DEFAULT_MAX_RECORD_BYTES = 64 << 20
 BOM = b"\xef\xbb\xbf"

@@ -7,9 +7,9 @@ dataset before a chain starts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from swiftpipe.errors import UserError
 

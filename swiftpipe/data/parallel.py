@@ -9,10 +9,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping, MutableSequence
+from collections.abc import Callable, Mapping, MutableSequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from swiftpipe import signals
 from swiftpipe.data import formats, stream

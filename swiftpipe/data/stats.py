@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe.data import stream
 from swiftpipe.data.validate import Report, checked_records, guess_kind

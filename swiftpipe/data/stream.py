@@ -9,9 +9,9 @@ good ones as `Accepted` runs, with no place worked out for them: the fast path f
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, NamedTuple
+from typing import IO, NamedTuple
 
 from swiftpipe.data import arrays, lines
 from swiftpipe.data.decoding import BOM, DEFAULT_MAX_RECORD_BYTES, Accept, Accepted, Place, Reader, Unreadable

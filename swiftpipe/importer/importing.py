@@ -6,15 +6,14 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe.importer import handoffs, llamafactory, shell, swift_api, xtuner
 from swiftpipe.importer.calls import Call, Code, Imported, ImportProblem
 from swiftpipe.importer.translate import translate
+from swiftpipe.msswift.dialects import RENAMED
 from swiftpipe.recipe.secrets import is_secret, variable
-from swiftpipe.render.dialects import RENAMED
 
 _SWIFT_COMMAND = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:nohup[ \t]+)?(?:\S*/)?"
                             r"(?:swift|xtuner|megatron|llamafactory-cli)[ \t]+[a-z][\w-]*"
@@ -120,7 +119,7 @@ def _placeholders(imported: Imported) -> None:
 
 
 def _check_flags(imported: Imported) -> None:
-    from swiftpipe.render.lint import known_flags
+    from swiftpipe.msswift.arguments import known_flags
     from swiftpipe.versions import swift_version
 
     problems = []

@@ -95,7 +95,7 @@ class _Config:
         self.imported.note(f"{self.path}:{self.line(key)}", kind, text)
 
     def call(self) -> None:
-        from swiftpipe.render.lint import known_flags
+        from swiftpipe.msswift.arguments import known_flags
 
         command, rlhf_type = self._command()
         self.known = known_flags(command)

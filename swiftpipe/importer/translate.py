@@ -1,87 +1,10 @@
-"""ms-swift 2.x spellings -> the flags a recipe renders for both 3 and 4 (3.x names: `render` spells them for 4).
-
-Each entry is checked against the real 3.12 and 4.x argument parsers in the tests. Sources: ms-swift's 2.6.1
-`swift/llm/utils/argument.py` compatibility shims and the 3.0 release notes, as collected in
-shared/notes/swift-dialects.md.
+"""An imported 2.x call rewritten into the flags a recipe renders for both 3 and 4 (3.x names: `render` spells
+them for 4), each change noted; the 2.x spellings themselves are msswift/v2.py's.
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from swiftpipe.importer.calls import Call, Flag, Imported, Item
-
-# 2.x subcommand -> (3/4 subcommand, flags it implies)
-SUBCOMMANDS: Mapping[str, tuple[str, dict[str, Item]]] = {
-    "merge-lora": ("export", {"merge_lora": True}),
-    "app-ui": ("app", {}),
-    "dpo": ("rlhf", {"rlhf_type": "dpo"}),
-    "orpo": ("rlhf", {"rlhf_type": "orpo"}),
-    "simpo": ("rlhf", {"rlhf_type": "simpo"}),
-    "kto": ("rlhf", {"rlhf_type": "kto"}),
-    "cpo": ("rlhf", {"rlhf_type": "cpo"}),
-}
-
-
-@dataclass(frozen=True)
-class Rename:
-    """A 2.x flag whose 3/4 name is `new`; `values` maps renamed choices (None drops the flag: the default)."""
-
-    new: str
-    values: Mapping[str, str | None] = field(default_factory=dict)
-
-
-RENAMES: Mapping[str, Rename] = {
-    "sft_type": Rename("train_type"),
-    "model_id_or_path": Rename("model"),
-    "model_cache_dir": Rename("model"),
-    "template_type": Rename("template", {"AUTO": None}),
-    "lora_target_modules": Rename("target_modules", {"ALL": "all-linear", "DEFAULT": None, "AUTO": None}),
-    "lora_dropout_p": Rename("lora_dropout"),
-    "custom_train_dataset_path": Rename("dataset"),
-    "custom_val_dataset_path": Rename("val_dataset"),
-    "dataset_test_ratio": Rename("split_dataset_ratio"),
-    "batch_size": Rename("per_device_train_batch_size"),
-    "eval_batch_size": Rename("per_device_eval_batch_size"),
-    "dtype": Rename("torch_dtype", {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "AUTO": None}),
-    "add_output_dir_suffix": Rename("add_version"),
-    "check_model_is_latest": Rename("check_model"),
-    "preprocess_num_proc": Rename("dataset_num_proc"),
-    "only_save_model": Rename("save_only_model"),
-    "deepspeed_config_path": Rename("deepspeed"),
-    "merge_lora_and_save": Rename("merge_lora"),
-    "ref_model_id_or_path": Rename("ref_model"),
-    "result_dir": Rename("result_path"),
-    "load_dataset_config": Rename("load_data_args"),
-    "use_liger": Rename("use_liger_kernel"),
-    "deepspeed": Rename("deepspeed", {"default-zero2": "zero2", "default-zero3": "zero3",
-                                      "zero2-offload": "zero2_offload", "zero3-offload": "zero3_offload"}),
-    "target_modules": Rename("target_modules", {"ALL": "all-linear", "DEFAULT": None, "AUTO": None}),
-}
-
-# 2.x flags with no 3/4 counterpart, and why they can go.
-DROPPED: Mapping[str, str] = {
-    "eval_human": "2.x's web UI switch; `swift app` always chats",
-    "ignore_args_error": "2.x only",
-}
-
-# 2.x registered dataset names -> their hub ids in 3/4.
-DATASETS: Mapping[str, str] = {
-    "alpaca-zh": "AI-ModelScope/alpaca-gpt4-data-zh",
-    "alpaca-en": "AI-ModelScope/alpaca-gpt4-data-en",
-    "self-cognition": "swift/self-cognition",
-    "ms-bench": "iic/ms_bench",
-    "codefuse-evol-instruction-zh": "codefuse-ai/Evol-instruction-66k",
-    "sharegpt-gpt4": "AI-ModelScope/sharegpt_gpt4",
-}
-
-# Flags only 2.x has: a call with any of them is 2.x, and its 2.x defaults (a `swift pt` trains every parameter)
-# are written out.
-_TWO_X = frozenset(RENAMES) - {"deepspeed", "target_modules"} | {"train_dataset_sample", "val_dataset_sample",
-                                                                  "self_cognition_sample", "quantization_bit",
-                                                                  "use_flash_attn", "model_type"}
-_MODEL_ID_2X = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9.]+)*-\d+(?:_\d+)?[bm]\b|-(chat|instruct|base)$", re.I)
+from swiftpipe.importer.calls import Call, Flag, Imported
+from swiftpipe.msswift.v2 import DATASETS, DROPPED, MODEL_ID_2X, RENAMES, SUBCOMMANDS, TWO_X_ONLY, Rename
 
 
 def translate(call: Call, imported: Imported) -> None:
@@ -94,7 +17,7 @@ def translate(call: Call, imported: Imported) -> None:
         for name, value in reversed(list(implied.items())):
             if call.get(name) is None:
                 call.flags.insert(0 if name == "rlhf_type" else len(call.flags), Flag(name, [value], call.line))
-    two_x = old in SUBCOMMANDS or any(f.name in _TWO_X and (f.name != "model_type" or _is_2x_model(f))
+    two_x = old in SUBCOMMANDS or any(f.name in TWO_X_ONLY and (f.name != "model_type" or _is_2x_model(f))
                                       for f in call.flags)
     for flag in list(call.flags):
         where = f"{call.file}:{flag.line}"
@@ -226,5 +149,5 @@ def _two_x_datasets(call: Call, imported: Imported) -> None:
 
 def _is_2x_model(flag: Flag) -> bool:
     """A 2.x `--model_type`: a model id such as qwen-14b-chat, not a 3/4 family such as qwen2."""
-    return bool(flag.values) and isinstance(flag.values[0], str) and bool(_MODEL_ID_2X.search(flag.values[0]))
+    return bool(flag.values) and isinstance(flag.values[0], str) and bool(MODEL_ID_2X.search(flag.values[0]))
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem, hub_id
 

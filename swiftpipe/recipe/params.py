@@ -4,10 +4,10 @@ from __future__ import annotations
 import enum
 import inspect
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from swiftpipe.errors import RecipeError
 

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe.errors import UserError
+from swiftpipe.msswift import dialects
 from swiftpipe.recipe import secrets
 from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage, items_of
 from swiftpipe.recipe.secrets import REDACTED, is_secret, redact_env
-from swiftpipe.render import dialects
 from swiftpipe.render.templating import ShellText, render_template
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

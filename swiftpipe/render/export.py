@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true
 from swiftpipe.render.commands import build_command, source_file
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.render.templating import ShellText, render_template
 
 _FUNCTIONS = {

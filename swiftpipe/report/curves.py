@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftpipe.run import layout
+from swiftpipe.msswift import layout
 
 # What ms-swift logs per step, in the order the charts show them; DPO adds the rewards.
 SERIES = ("loss", "eval_loss", "learning_rate", "grad_norm", "rewards/chosen", "rewards/rejected",

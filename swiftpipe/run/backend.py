@@ -9,8 +9,10 @@ it, and a third backend is one new module and one line below.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
+from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.run.run_record import RunRecord
 
@@ -23,7 +25,8 @@ BACKENDS = {
 class Backend(Protocol):
     name: str
 
-    def settle(self, record: RunRecord, *, wait: bool = False, say: Callable[[str], None]) -> RunRecord:
+    def settle(self, record: RunRecord, *, wait: bool = False,
+               say: Callable[[str], None] = console.say) -> RunRecord:
         """The record with what the backend knows now of stages whose own processes could not write their
         outcome (a swiftpipe killed outright, a job Slurm ended); with `wait`, after a stage still stopping."""
         ...

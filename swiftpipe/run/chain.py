@@ -8,17 +8,17 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe import console, signals
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import render_stage
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record, safe_write
 from swiftpipe.run.backend import backend_of
 from swiftpipe.run.launcher import Launcher, LocalLauncher

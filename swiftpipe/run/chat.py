@@ -9,10 +9,10 @@ from pathlib import Path
 
 from swiftpipe import console
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import SERVING_COMMANDS, Ref, Stage, infer
 from swiftpipe.render.commands import render_stage
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history
 from swiftpipe.run.launcher import LocalLauncher
 from swiftpipe.run.preflight import swift_executable

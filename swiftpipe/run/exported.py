@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.render.export import layout_of, stage_script, write_scripts
 from swiftpipe.render.templating import render_template
 from swiftpipe.run.plan import plan

@@ -4,8 +4,9 @@ run_record, the one module that knows their JSON.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from swiftpipe import console
 from swiftpipe.run import index

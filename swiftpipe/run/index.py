@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from swiftpipe.run import safe_write
 from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, read

@@ -4,8 +4,8 @@ plan). Its runs need no one to ask: a stage's process writes its own outcome, an
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from swiftpipe import console
 from swiftpipe.errors import UserError

@@ -1,14 +1,13 @@
-"""What a stage produced: read from the lines ms-swift printed and the folders it wrote (see layout.py)."""
+"""What a stage produced: read from the lines ms-swift printed and the folders it wrote (see msswift/layout.py)."""
 from __future__ import annotations
 
-import ast
-import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
+from swiftpipe.msswift import layout
 from swiftpipe.recipe.model import Stage
-from swiftpipe.run import layout, reads
+from swiftpipe.run import reads
 from swiftpipe.run.fingerprint import Fingerprint, changed_flags
 from swiftpipe.run.run_record import FINISHED, Handed, StageRecord, State
 
@@ -56,8 +55,8 @@ def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
         produced.outputs["merged"] = found["merged"]
     elif stage.command == "infer" and "results" in found:
         produced.outputs["results"] = found["results"]
-        produced.answers = _answers(Path(found["results"]))
-        produced.scores = _scores(found.get("scores"))
+        produced.answers = layout.read_answers(Path(found["results"]), ANSWERS_KEPT)
+        produced.scores = layout.read_scores(found.get("scores"))
     elif stage.command == "eval" and "eval" in found:
         produced.outputs["eval"] = found["eval"]
         produced.scores = layout.read_eval(Path(found["eval"]))
@@ -128,30 +127,3 @@ def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
     if not layout.training_complete(Path(run_dir)):
         return None
     return collect(stage, {"run_dir": run_dir}, set())
-
-
-def _answers(path: Path) -> list[dict[str, str | None]]:
-    answers: list[dict[str, str | None]] = []
-    if not path.is_file():
-        return answers
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:ANSWERS_KEPT]:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        question = next((m.get("content") for m in reversed(row.get("messages", [])) if m.get("role") == "user"), None)
-        reference = row.get("labels")
-        answers.append({"question": question, "answer": row.get("response"),
-                        "reference": reference if isinstance(reference, str) else None})
-    return answers
-
-
-def _scores(text: str | None) -> dict[str, float]:
-    """The mean scores ms-swift logged (`{'rouge-l': 82.8, ...}`); numbers only, nothing if the line is not a dict."""
-    try:
-        scores = ast.literal_eval(text) if text else {}
-    except (ValueError, SyntaxError):
-        return {}
-    if not isinstance(scores, dict):
-        return {}
-    return {str(k): float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

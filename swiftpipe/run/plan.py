@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Sequence
 
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Stage
 from swiftpipe.render.commands import render_stage
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, reads
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.fingerprint import Fingerprint, changed_flags, fingerprint
@@ -197,8 +197,10 @@ class _Planner:
         current = fingerprint(rendered, recorded_in=self.record.recorded_in)
         entry = self.record.stages.get(name) or StageRecord()  # a stage the run continued did not have
         reused = self._reused(stage, entry, current, inputs, needed)
-        if reused is not None or skip is not None:
-            return reused or skip  # type: ignore[return-value]  (one of them is not None)
+        if reused is not None:
+            return reused
+        if skip is not None:
+            return skip
         produced = finished_before_stop(stage, entry) if self._unchanged(entry, current, inputs) else None
         if produced is not None:
             done = dataclasses.replace(entry, outputs=produced.outputs, final_loss=produced.final_loss,

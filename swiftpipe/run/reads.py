@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable
 
+from swiftpipe.msswift.layout import WRITTEN_FLAGS
 from swiftpipe.recipe.model import Ref, Stage, items_of
 from swiftpipe.render.commands import Command
-from swiftpipe.run.layout import WRITTEN_FLAGS
 from swiftpipe.run.record_types import Handed
 
 ENDS = 64 << 10

@@ -9,8 +9,9 @@ old `cwd`: they are read by rebasing those on the project as it is now.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 _STAGE_PATHS = ("script", "log", "target")
 _JOB_PATHS = ("sbatch", "output")

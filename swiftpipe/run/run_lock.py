@@ -9,9 +9,9 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe

@@ -5,16 +5,17 @@ import contextlib
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from swiftpipe.msswift import layout
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.recipe.secrets import redact_argv
 from swiftpipe.render.commands import RenderedStage, Resolver, render_stage
-from swiftpipe.render.dialects import Dialect
-from swiftpipe.run import history, layout, reads
+from swiftpipe.run import history, reads
 from swiftpipe.run.fingerprint import fingerprint
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before

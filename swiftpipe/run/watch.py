@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from swiftpipe import console
-from swiftpipe.run import layout
+from swiftpipe.msswift import layout
 
 if TYPE_CHECKING:
     from swiftpipe.run.run_record import RunRecord

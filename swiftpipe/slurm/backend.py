@@ -2,8 +2,8 @@
 (submit.py); each job runs its stage and writes its outcome (job.py); what a job could not write, Slurm says."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from swiftpipe import console
 from swiftpipe.run.run_record import RunRecord

@@ -16,12 +16,12 @@ from typing import Any
 
 from swiftpipe import console
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.dialects import Dialect, target
 from swiftpipe.recipe.loading import LoadedRecipe, Source, load
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import RenderedStage, Resolver
-from swiftpipe.render.dialects import Dialect, target
 from swiftpipe.run import preflight, run_record
 from swiftpipe.run.launcher import Invocation
 from swiftpipe.run.resolve import References, Unresolved

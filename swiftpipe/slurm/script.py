@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe, Source
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.render.commands import Resolver, build_command, placeholder
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.render.export import Layout, ShellInput, ShellInputs, layout_of, write_scripts
 from swiftpipe.render.templating import ShellText, render_template
 from swiftpipe.run.plan import Step, plan

@@ -9,16 +9,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from swiftpipe import console
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.render.commands import build_command
-from swiftpipe.render.dialects import Dialect
 from swiftpipe.run import history, preflight, run_lock, run_record
 from swiftpipe.run.backend import backend_of
 from swiftpipe.run.plan import Action, Plan, carry_out
@@ -27,9 +27,9 @@ from swiftpipe.run.resolve import References
 from swiftpipe.run.run_record import (
     CHECKED_DIR,
     ENDED,
+    Job,
     LauncherInfo,
     RunRecord,
-    Job,
     StageRecord,
     State,
 )

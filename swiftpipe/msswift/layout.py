@@ -16,6 +16,7 @@ Checkpoints and runs are ordered by the numbers in their names, never by file ti
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -215,3 +216,32 @@ def read_eval(path: Path) -> dict[str, float]:
 def _number(scores: dict[str, float], name: str, value: object) -> None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         scores[name] = float(value)
+
+
+def read_answers(path: Path, kept: int) -> list[dict[str, str | None]]:
+    """The first `kept` answers of `swift infer`'s results file: each question (the last user message), the
+    answer, and the reference answer (`labels`) when there is one."""
+    answers: list[dict[str, str | None]] = []
+    if not path.is_file():
+        return answers
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:kept]:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        question = next((m.get("content") for m in reversed(row.get("messages", [])) if m.get("role") == "user"), None)
+        reference = row.get("labels")
+        answers.append({"question": question, "answer": row.get("response"),
+                        "reference": reference if isinstance(reference, str) else None})
+    return answers
+
+
+def read_scores(text: str | None) -> dict[str, float]:
+    """The mean scores ms-swift logged (`{'rouge-l': 82.8, ...}`); numbers only, nothing if the line is not a dict."""
+    try:
+        scores = ast.literal_eval(text) if text else {}
+    except (ValueError, SyntaxError):
+        return {}
+    if not isinstance(scores, dict):
+        return {}
+    return {str(k): float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

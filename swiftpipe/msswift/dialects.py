@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from swiftpipe.errors import DialectError
-from swiftpipe.recipe.model import FlagValue
 from swiftpipe.versions import swift_version
+
+V = TypeVar("V")  # a flag's value, passed through (a string may be renamed)
 
 SUPPORTED_MAJORS = (3, 4)
 DEFAULT_MAJOR = 3  # the tutorials' major
@@ -95,8 +97,8 @@ def _dialect_of(version: str) -> Dialect:
     return Dialect(major, full)
 
 
-def translate(flag: str, value: FlagValue, *, command: str, dialect: Dialect, where: str,
-              tuner_of_reference: str | None, merging: bool) -> tuple[str, FlagValue]:
+def translate(flag: str, value: V, *, command: str, dialect: Dialect, where: str,
+              tuner_of_reference: str | None, merging: bool) -> tuple[str, V | str]:
     """The (flag, value) spelled for `dialect`, or a DialectError naming the flag, stage and version.
 
     `tuner_of_reference` is the tuner of the stage a reference value points to (None for literal values);
@@ -107,10 +109,10 @@ def translate(flag: str, value: FlagValue, *, command: str, dialect: Dialect, wh
                            f"use {REMOVED_IN_3_AND_4[flag]}")
     if flag in RENAMED:
         flag = RENAMED[flag][dialect.major]
-    if isinstance(value, str) and (flag, value) in _VALUE_RENAMED:
-        value = _VALUE_RENAMED[(flag, value)].get(dialect.major, value)
     if flag == "ckpt_dir" and dialect.major >= 4:
         flag = _ckpt_dir_replacement(where, dialect, tuner_of_reference, merging)
+    if isinstance(value, str) and (flag, value) in _VALUE_RENAMED:
+        return flag, _VALUE_RENAMED[(flag, value)].get(dialect.major, value)
     return flag, value
 
 
