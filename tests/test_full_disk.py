@@ -66,7 +66,7 @@ def test_a_record_that_cannot_be_written_at_all_is_one_line_and_the_next_command
         small_disk: Path, chain: Path, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(safe_write, "keep_reserve", lambda folder: None)  # no room kept for the last write
     result = CliRunner().invoke(main, ["run", chain.name, "--quiet"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output  # the disk, not the input or a stage: Exit.INFRASTRUCTURE
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "cannot write the run record (No space left on device); the last one written " \
         "is kept: free space, then --resume" in errors[0], result.output

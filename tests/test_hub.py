@@ -123,7 +123,7 @@ def test_no_network_falls_back_to_the_cache(download, hub: FakeHub, which: str) 
     assert cached.returncode == 0, cached.stderr
     assert (_path(cached) / "config.json").read_bytes() == CONFIG
     missing = download("dataset", "shibing624/medical", "--file", "reward/train.json", "--hub", which)
-    assert missing.returncode == 2
+    assert missing.returncode == 3  # the hub, not the input: Exit.INFRASTRUCTURE
     where = {"hf": "the Hugging Face Hub", "modelscope": "ModelScope"}[which]
     assert _errors(missing)[0].startswith(f"error: dataset shibing624/medical (reward/train.json) is not in the "
                                           f"{which} cache and {where} cannot be reached: run `swiftpipe download "

@@ -165,6 +165,10 @@ def test_what_a_stage_reads_is_keyed_by_content_not_by_where_the_project_is(tmp_
     assert first == reads.identity(tmp_path / "model") and first != reads.identity("data.jsonl")
     os.chmod("model/weights.safetensors", 0o600)  # a change of mode changes no data
     assert reads.identity("model") == first
+    Path("model/infer_result").mkdir()  # what `swift infer` and `swift eval` write into a checkpoint they read
+    Path("model/infer_result/20261203-120000.jsonl").write_text("{}\n")
+    Path("model/eval_result.jsonl").write_text("{}\n")
+    assert reads.identity("model") == first
     with open("model/weights.safetensors", "r+b") as f:  # the middle edited: size, ends and times kept
         before = os.fstat(f.fileno())
         f.seek(100_000)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from swiftpipe import console
-from swiftpipe.errors import UserError
+from swiftpipe.errors import Exit, UserError
 
 if TYPE_CHECKING:
     from swiftpipe.recipe.loading import LoadedRecipe
@@ -30,7 +30,7 @@ def user_errors(fn: Command) -> Command:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # before anything was launched, or while a command other than run waits
             console.say("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(Exit.INTERRUPTED)
 
     return wrapper
 

@@ -9,6 +9,7 @@ import click
 
 from swiftpipe import console
 from swiftpipe.cli.common import recipe_options, user_errors, work_dir_option
+from swiftpipe.errors import Exit
 
 if TYPE_CHECKING:
     from swiftpipe.msswift.dialects import Dialect
@@ -31,12 +32,12 @@ def run_on_slurm(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, 
         console.console.print(tables.stage_table(record))
         console.say(f"submitted; follow with: swiftpipe status {loaded.path}   stop with: swiftpipe cancel "
                     f"{loaded.path}")
-        return 0
+        return Exit.DONE
     try:
         code = submit.wait(record, console.say)
     except KeyboardInterrupt:
         console.say(f"stopped waiting; the jobs go on (swiftpipe status {loaded.path})", err=True)
-        return 130
+        return Exit.INTERRUPTED
     console.console.print(tables.stage_table(submit.refresh(record)))
     return code
 

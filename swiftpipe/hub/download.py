@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swiftpipe.errors import UserError
+from swiftpipe.errors import InfrastructureError, UserError
 from swiftpipe.hub.offline import hub_of, offline_switch
 
 HUBS = ("modelscope", "hf")
@@ -23,7 +23,14 @@ KINDS = ("model", "dataset")
 
 
 class HubError(UserError):
-    """A download that cannot be done; the message says why and what to run instead."""
+    """A download that cannot be done as asked (no such repository, offline without it cached); the message says why
+    and what to run instead."""
+
+
+class HubUnreachable(HubError, InfrastructureError):
+    """A download that failed on the way: the hub cannot be reached, or the transfer broke."""
+
+    exit_code = InfrastructureError.exit_code
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,8 @@ def download(kind: str, repo_id: str, *, hub: str | None = None, files: Sequence
                 raise
             cached, from_cache = fetch(kind, repo_id, files, revision, True), True
     except Exception as exc:  # the libraries raise dozens of types; each is turned into one line below
-        raise HubError(_explain(exc, hub=hub, kind=kind, repo_id=repo_id, what=what, files=files,
-                                offline=offline)) from None
+        message = _explain(exc, hub=hub, kind=kind, repo_id=repo_id, what=what, files=files, offline=offline)
+        raise (HubUnreachable if not offline and not _reached(exc) else HubError)(message) from None
     placed = _place(cached, Path(to), whole_repo=not files) if to is not None else None
     return Fetched(hub, kind, repo_id, cached, placed, from_cache)
 
@@ -84,6 +91,16 @@ def _classes(exc: BaseException) -> set[str]:
 
 def _unreachable(exc: BaseException) -> bool:
     return bool(_classes(exc) & {"NetworkError", "ConnectionError"}) and not _not_found(str(exc))
+
+
+def _reached(exc: BaseException) -> bool:
+    """Whether the hub answered (a 404, a refusal) rather than the way to it failing."""
+    if _classes(exc) & {"RepositoryNotFoundError", "NotExistError", "EntryNotFoundError", "RemoteEntryNotFoundError",
+                        "GatedRepoError", "AuthenticationError", "PermissionDeniedError"} or _not_found(str(exc)):
+        return True
+    return not _classes(exc) & {"NetworkError", "ConnectionError", "ChunkedEncodingError", "RemoteProtocolError",
+                                "FileDownloadError", "ReadTimeout", "TimeoutError", "IncompleteRead",
+                                "LocalEntryNotFoundError"}
 
 
 def _not_found(text: str) -> bool:

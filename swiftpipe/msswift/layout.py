@@ -32,6 +32,9 @@ WEIGHTS = ("*.safetensors", "*.bin")
 # The flags that name what a stage writes, not what it reads (a folder there is no input of the stage); and the
 # checkpoint a launch continues from, which is how it runs, not what the stage is.
 WRITTEN_FLAGS = frozenset({"output_dir", "logging_dir", "result_path", "resume_from_checkpoint"})
+# What `swift infer` and `swift eval` write into the model folder they read, when it holds ms-swift's args.json (a
+# checkpoint, a merged model): `infer_result/<time>.jsonl`, `eval_result.jsonl`, `eval_result/`. No part of the model.
+WRITTEN_INTO_MODELS = frozenset({"infer_result", "eval_result", "eval_result.jsonl"})
 
 # Lines in ms-swift's output that name what it produced (3.x and 4.x print them the same way).
 OUTPUT_DIR_LINE = re.compile(r"\[INFO:swift\] output_dir: (\S.*?)\s*$")

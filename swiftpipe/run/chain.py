@@ -1,7 +1,7 @@
 """The chain loop: each stage rendered with what earlier stages produced, handed to a launcher, and recorded.
 
-The outcome of each stage is a State in the run record; the exit code derives from them: 0 when every stage
-finished (or was reused or skipped), 1 when one failed, 130 when interrupted.
+The outcome of each stage is a State in the run record; the exit code derives from them (errors.Exit): done when
+every stage finished (or was reused or skipped), failed when one failed, interrupted when interrupted.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from swiftpipe import console, signals
 from swiftpipe.data.cache import CheckCache
-from swiftpipe.errors import UserError
+from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.secrets import redact_set
@@ -98,7 +98,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         options.warn(warning)
     if options.dry_run:
         _show(loaded, dialect, steps, references, options.say)
-        return ChainResult(0)
+        return ChainResult(Exit.DONE)
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     preflight.check_work_dir(options.work_dir)
     record = previous or run_record.create(
@@ -117,7 +117,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         except KeyboardInterrupt:
             _interrupted(record, names)
             options.say(f"[swiftpipe] interrupted; {hint}")
-            result = ChainResult(130, record)
+            result = ChainResult(Exit.INTERRUPTED, record)
         except run_record.RecordWriteError:
             _unrecorded(record, names)
             raise
@@ -162,7 +162,7 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
                 record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
             record.state = State.INTERRUPTED
             record.save()
-            return ChainResult(130, record)
+            return ChainResult(Exit.INTERRUPTED, record)
         if state is State.FAILED:
             failed.append(step.stage)
             if not steps.awaited(step.stage) and steps.steps[i + 1:]:
@@ -173,7 +173,7 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
     if failed and not any(steps.awaited(name) for name in failed):
         runner.say(f"[swiftpipe] failed: {', '.join(failed)}; `{loaded.source.command('run', '--resume')}` runs "
                    f"{'it' if len(failed) == 1 else 'them'} again and reuses the rest")
-    return ChainResult(1 if failed else 0, record)
+    return ChainResult(Exit.FAILED if failed else Exit.DONE, record)
 
 
 def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References, step: Step) -> State:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from swiftpipe.msswift.layout import WRITTEN_FLAGS
+from swiftpipe.msswift.layout import WRITTEN_FLAGS, WRITTEN_INTO_MODELS
 from swiftpipe.recipe.model import Ref, Stage, items_of
 from swiftpipe.render.commands import Command
 from swiftpipe.run.record_types import Handed
@@ -42,10 +42,11 @@ def identity(path: str | Path) -> str | None:
 
 
 def _files(folder: Path) -> list[tuple[str, Path]]:
+    """The folder's files, in a fixed order, without the results ms-swift writes into a model it reads."""
     found = []
     for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
+        dirs[:] = sorted(d for d in dirs if d not in WRITTEN_INTO_MODELS)
+        for name in sorted(f for f in files if f not in WRITTEN_INTO_MODELS):
             path = Path(root, name)
             found.append((os.path.relpath(path, folder), path))
     return found

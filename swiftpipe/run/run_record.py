@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftpipe import versions
-from swiftpipe.errors import UserError
+from swiftpipe.errors import InfrastructureError, UserError
 from swiftpipe.recipe.loading import chain_key
 from swiftpipe.recipe.secrets import REDACTED, is_secret
 from swiftpipe.run import record_paths, safe_write
@@ -59,10 +59,8 @@ class RecordError(UserError):
     """A record.json this swiftpipe cannot read."""
 
 
-class RecordWriteError(UserError):
+class RecordWriteError(InfrastructureError):
     """A record.json that could not be written (a full disk, a file-size limit): the last good one is in place."""
-
-    exit_code = 1
 
 
 @dataclass

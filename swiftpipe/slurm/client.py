@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swiftpipe.errors import UserError
+from swiftpipe.errors import InfrastructureError
 
 TIMEOUT = 60  # seconds for one Slurm command; a controller that does not answer is an error, not a hang
 NEVER = "DependencyNeverSatisfied"
@@ -24,7 +24,7 @@ ACTIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDE
                     "STAGE_OUT", "SIGNALING", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "STOPPED"})
 
 
-class SlurmError(UserError):
+class SlurmError(InfrastructureError):
     """A Slurm command that failed: its own message, in one line."""
 
 

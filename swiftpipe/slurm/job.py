@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftpipe import console
-from swiftpipe.errors import UserError
+from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect, target
 from swiftpipe.recipe.loading import LoadedRecipe, Source, load
 from swiftpipe.recipe.model import Recipe, Stage
@@ -104,4 +104,6 @@ def run_job(folder: Path, name: str) -> int:
         if entry.resume_from:
             console.say(f"[swiftpipe] {name}: continuing from {entry.resume_from}")
         state = runner.run(prepared)
-    return 0 if state in run_record.FINISHED else 130 if state is State.INTERRUPTED else 1
+    if state in run_record.FINISHED:
+        return Exit.DONE
+    return Exit.INTERRUPTED if state is State.INTERRUPTED else Exit.FAILED

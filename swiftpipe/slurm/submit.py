@@ -14,7 +14,7 @@ from pathlib import Path
 
 from swiftpipe import console
 from swiftpipe.data.cache import CheckCache
-from swiftpipe.errors import UserError
+from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.secrets import redact_set
@@ -223,7 +223,7 @@ def wait(record: RunRecord, say: Callable[[str], None], *, poll: float = POLL_SE
             state = chain_state(record)
             if state is not State.RUNNING:
                 _until_slurm_agrees(record, poll)
-                return 0 if state is State.DONE else 1
+                return Exit.DONE if state is State.DONE else Exit.FAILED
             status.update(f"waiting for Slurm: {', '.join(n for n, e in record.stages.items() if e.state in LIVE)}")
             time.sleep(poll)
 
