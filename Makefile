@@ -3,6 +3,7 @@
 #   make install SWIFT=4    .venv-swift4 with the current ms-swift 4.x
 #   make eval-venv [SWIFT=4] .venv-eval (.venv-swift4-eval): ms-swift with EvalScope, for evaluate() stages
 #   make test [SWIFT=4]     the layers contract (lint-imports), fast tests and the real-ms-swift tests
+#   make test-fast [SWIFT=4] the fast tier alone: no root, no real ms-swift, no Slurm, no browser (minutes)
 #   make demo               the whole chain on a tiny local model, on the CPU (builds the model on first use)
 #   make pretrain|sft|merge|dpo|infer [RECIPE=recipes/medical.py]   one stage of a recipe
 #   make data               fetch and check what recipes/medical.py reads (base model, the tutorials' datasets)
@@ -36,7 +37,7 @@ RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
 SAMPLES := $(wildcard datasets/medical_*.jsonl)
 
-.PHONY: install eval-venv test check golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
+.PHONY: install eval-venv test test-fast check golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -47,8 +48,16 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 
+# pytest-xdist, JOBS workers (auto: one a core); `--dist loadgroup` (pyproject) keeps the tests that share a module's
+# fixture on one worker. The fast tier leaves out the markers that need more than a user and the fake `swift`.
+JOBS ?= auto
+FAST_TIER := not e2e and not slurm and not browser and not root
+
 test: install eval-venv check
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS)
+
+test-fast: install
+	$(PY) -m pytest -n $(JOBS) -m "$(FAST_TIER)"
 
 # The static checks: the layers contract, lint and types.
 check: install

@@ -25,6 +25,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 TIER_OF_FIXTURE = {"slurm": "slurm", "chromium": "browser", "small_disk": "root"}
 
 
+# pytest imports readline as it starts, and GNU readline puts COLUMNS and LINES (80x24 without a terminal) into the
+# process's environment, where xdist's workers find them; a rich console built in-process would then be 80 columns
+# wide under xdist and not without it. A worker's os.environ is the one the session started with.
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # xdist's, in the controller
+    node.workerinput["environ_lacks"] = [name for name in ("COLUMNS", "LINES") if name not in os.environ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in getattr(config, "workerinput", {}).get("environ_lacks", ()):
+        os.environ.pop(name, None)
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker and before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
