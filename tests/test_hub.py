@@ -5,6 +5,7 @@ their endpoint and cache settings from the environment when they are imported.""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -33,12 +34,13 @@ def _on_a_port(digits: str | None) -> FakeHub:
     """A fake hub on a free port, one whose number holds `digits` when asked (an error text carries the port)."""
     if digits is None:
         return FakeHub()
-    for port in range(1024, 65536):
-        if digits in str(port):
-            try:
-                return FakeHub(port)
-            except OSError:
-                continue
+    ports = [port for port in range(1024, 65536) if digits in str(port)]
+    random.shuffle(ports)  # not the first free one: another test run's hub would take it as soon as this one stops
+    for port in ports:
+        try:
+            return FakeHub(port)
+        except OSError:
+            continue
     raise AssertionError(f"no free port with {digits} in it")
 
 
@@ -111,8 +113,8 @@ def test_offline_without_a_cache_says_what_to_download(download, hub: FakeHub, w
     assert "Traceback" not in result.stderr and not hub.requests
 
 
-# The hub with 404 in its port is on the first free such port and is stopped half-way: a test on another xdist
-# worker would take that port once it is free, and answer. One worker runs them.
+# The hubs with 404 in their port are stopped half-way: one worker runs them, so that the other cannot take the
+# port that one has just freed, and answer.
 @pytest.mark.parametrize("hub", [None, pytest.param("404", marks=pytest.mark.xdist_group("hub-port-404"))],
                          indirect=True, ids=["any-port", "port-with-404"])
 @pytest.mark.parametrize("which", HUBS)
