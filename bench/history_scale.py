@@ -23,7 +23,7 @@ REPEAT = 5
 def _make(work: Path) -> None:
     """RUNS records of recipes/demo.py with 100 parameter sets, written as swiftpipe writes them."""
     from swiftpipe.recipe.loading import chain_key
-    from swiftpipe.run import run_record
+    from swiftpipe.records import run_record
 
     template = run_record.create(work, recipe_name="demo", recipe_path="recipes/demo.py", params={}, sets=[],
                                  stages=["pretrain", "sft", "merge", "dpo", "merge_dpo", "infer"])

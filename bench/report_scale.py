@@ -51,8 +51,8 @@ def _log(run_dir: Path, steps: int, dpo: bool) -> Path:
 
 
 def _make(work: Path, out: Path) -> tuple[str, list[Path]]:
-    from swiftpipe.run import run_record
-    from swiftpipe.run.run_record import State
+    from swiftpipe.records import run_record
+    from swiftpipe.records.run_record import State
 
     record = run_record.create(work, recipe_name="demo", recipe_path="recipes/demo.py", params={}, sets=[],
                                stages=list(STEPS))

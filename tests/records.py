@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swiftpipe.run import record_paths
+from swiftpipe.records import record_paths
 
 
 def record_json(path: Path) -> dict:

@@ -15,7 +15,7 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
-from swiftpipe.run import safe_write
+from swiftpipe.records import safe_write
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 

@@ -268,7 +268,7 @@ def test_an_error_in_swiftpipe_while_a_stage_runs_stops_the_stage_first(tmp_path
 
 
 def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
-    from swiftpipe.run import run_record
+    from swiftpipe.records import run_record
 
     made = [run_record.create(tmp_path, recipe_name="r", recipe_path="r.py", params={}, sets=[], stages=["a"])
             for _ in range(3)]

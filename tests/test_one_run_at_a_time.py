@@ -71,8 +71,8 @@ def test_a_local_run_while_jobs_of_the_chain_are_queued_on_slurm_is_refused(chai
     from click.testing import CliRunner
 
     from swiftpipe.cli import main
-    from swiftpipe.run import run_record
-    from swiftpipe.run.run_record import Job, LauncherInfo, State
+    from swiftpipe.records import run_record
+    from swiftpipe.records.run_record import Job, LauncherInfo, State
 
     record = run_record.create(Path(".swiftpipe"), recipe_name="chain", recipe_path=str(chain),
                                params={"out": "out"}, sets=[], stages=["pretrain", "sft", "merge", "infer"])

@@ -16,9 +16,9 @@ from test_slurm import _slurm_stand_ins
 from swiftpipe.cli import main
 from swiftpipe.msswift.dialects import target
 from swiftpipe.recipe.loading import load
+from swiftpipe.records.record_types import Handed
 from swiftpipe.run import reads
 from swiftpipe.run.plan import Action, Step, plan
-from swiftpipe.run.record_types import Handed
 
 OBSERVED = """
 recipe = make_recipe("observed", [

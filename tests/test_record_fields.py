@@ -21,8 +21,8 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
-from swiftpipe.run import history, run_record, safe_write
-from swiftpipe.run.run_record import (
+from swiftpipe.records import history, run_record, safe_write
+from swiftpipe.records.run_record import (
     Attempt,
     Handed,
     Job,

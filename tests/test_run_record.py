@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from swiftpipe.cli import main
-from swiftpipe.run import run_record
-from swiftpipe.run.run_record import RecordError, State
+from swiftpipe.records import run_record
+from swiftpipe.records.run_record import RecordError, State
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = str(REPO / "recipes" / "demo.py")
@@ -107,7 +107,7 @@ def test_a_record_this_swiftpipe_cannot_read_is_one_line_saying_what_to_do(tmp_p
 
 
 def test_the_index_follows_every_change_of_a_record(tmp_path: Path) -> None:
-    from swiftpipe.run import history
+    from swiftpipe.records import history
 
     first = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["a"])
     second = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={"x": 1}, sets=[],

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from shell_commands import flag_pairs, parse
 
 from swiftpipe.cli import main
-from swiftpipe.run import run_record
-from swiftpipe.run.run_record import ENDED, State
+from swiftpipe.records import run_record
+from swiftpipe.records.run_record import ENDED, State
 from swiftpipe.slurm import client, submit
 from swiftpipe.slurm.client import JobState
 
@@ -120,7 +120,7 @@ def test_bad_slurm_options_are_one_line(args: list[str], message: str) -> None:
 def test_run_without_slurm_commands_submits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     code, output = _cli("run", str(REPO / "recipes/demo.py"), "--launcher", "slurm", "--work-dir", str(tmp_path / "w"))
-    assert code == 2 and "sbatch, squeue, scontrol, scancel not found on PATH" in output
+    assert code == 3 and "sbatch, squeue, scontrol, scancel not found on PATH" in output
     assert not (tmp_path / "w").exists()
 
 

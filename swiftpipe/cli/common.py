@@ -133,7 +133,7 @@ def work_dir_option(fn: Command) -> Command:
     """--work-dir, handed to the command as a Path (default: the run records' own, .swiftpipe)."""
 
     def as_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path:
-        from swiftpipe.run.run_record import DEFAULT_WORK_DIR  # here, not at import: `--help` stays light
+        from swiftpipe.records.run_record import DEFAULT_WORK_DIR  # here, not at import: `--help` stays light
 
         path = Path(value or DEFAULT_WORK_DIR)
         problem = _not_a_folder(path)
@@ -177,7 +177,7 @@ def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ..
     With `keep_sets` (--resume) and no --set given, the --set of the run it continues: a stage keeps the command
     its checkpoint was written with (changed, it would start over)."""
     from swiftpipe.recipe import loading
-    from swiftpipe.run import history
+    from swiftpipe.records import history
 
     loaded = loading.load(recipe_path, params=params, sets=sets, **options)
     latest = history.latest(work_dir, loaded.key)

@@ -50,7 +50,7 @@ def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_r
     from swiftpipe.data.formats import parse_columns
     from swiftpipe.data.progress import reading
     from swiftpipe.data.validate import DataError, guess_kind
-    from swiftpipe.run.run_record import CHECKED_DIR
+    from swiftpipe.records.run_record import CHECKED_DIR
 
     renames = parse_columns(columns)
     failed: list[str] = []

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from swiftpipe.console import console
 from swiftpipe.msswift.layout import Progress
-from swiftpipe.run.run_record import RunRecord, State
+from swiftpipe.records.run_record import RunRecord, State
 
 _MARK = {State.DONE: ("✓", "green"), State.REUSED: ("✓", "green"), State.FAILED: ("✗", "red"),
          State.ABORTED: ("✗", "red"), State.INTERRUPTED: ("■", "yellow"), State.RUNNING: ("▶", "cyan"),

@@ -27,7 +27,7 @@ RUNS_SHOWN = 50
 if TYPE_CHECKING:
     from swiftpipe.recipe.loading import LoadedRecipe
     from swiftpipe.recipe.scale import Scale
-    from swiftpipe.run.run_record import RunRecord
+    from swiftpipe.records.run_record import RunRecord
     from swiftpipe.slurm.options import SlurmOptions
 
 
@@ -179,7 +179,7 @@ Examples:
 def runs(work_dir: Path, show_all: bool, as_json: bool) -> None:
     """List the runs recorded under the work dir, newest last."""
     from swiftpipe.cli import tables
-    from swiftpipe.run import history
+    from swiftpipe.records import history
 
     if as_json:
         print_json([r.to_json() for r in history.load_all(work_dir)])
@@ -210,7 +210,7 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], st
             work_dir: Path) -> None:
     """Print the path a stage produced in the newest run where it finished."""
     from swiftpipe.recipe import overrides
-    from swiftpipe.run import history
+    from swiftpipe.records import history
 
     loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False)
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
@@ -251,7 +251,7 @@ def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
 def _latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
             work_dir: Path) -> tuple[LoadedRecipe, RunRecord]:
     """The recipe as it is now, and its newest run record with these parameters (or a UserError)."""
-    from swiftpipe.run import history
+    from swiftpipe.records import history
 
     loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False)
     record = history.latest(work_dir, loaded.key)
@@ -317,8 +317,8 @@ def report(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
 
     It needs no network to open: styles and charts (SVG, drawn by matplotlib) are inline.
     """
+    from swiftpipe.records import run_record
     from swiftpipe.report import page
-    from swiftpipe.run import run_record
 
     if run_id is None:
         record = latest_run(recipe_path, params, sets, work_dir)

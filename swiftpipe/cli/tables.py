@@ -11,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from swiftpipe.console import console
+from swiftpipe.records.index import Summary
+from swiftpipe.records.run_record import Job, RunRecord, StageRecord, State
 from swiftpipe.run.compare import Comparison, comparisons
-from swiftpipe.run.index import Summary
-from swiftpipe.run.run_record import Job, RunRecord, StageRecord, State
 
 _STYLE = {State.QUEUED: "cyan", State.DONE: "green", State.REUSED: "green", State.FAILED: "red",
           State.INTERRUPTED: "yellow", State.ABORTED: "red", State.SKIPPED: "dim", State.RUNNING: "cyan",

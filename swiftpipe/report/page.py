@@ -12,12 +12,12 @@ from pathlib import Path
 
 import jinja2
 
+from swiftpipe.records.run_record import RunRecord, StageRecord
 from swiftpipe.render.templating import templates_dir
 from swiftpipe.report.charts import Chart, charts
 from swiftpipe.report.curves import Curve, read_curves
 from swiftpipe.report.graph import BOX_HEIGHT, BOX_WIDTH, layout
 from swiftpipe.run.compare import Comparison, comparisons
-from swiftpipe.run.run_record import RunRecord, StageRecord
 
 TEMPLATE = "report.html.j2"
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from swiftpipe import console
 from swiftpipe.errors import UserError
-from swiftpipe.run.run_record import RunRecord
+from swiftpipe.records.run_record import RunRecord
 
 BACKENDS = {
     "local": "swiftpipe.run.local",

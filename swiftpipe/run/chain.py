@@ -18,14 +18,15 @@ from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.secrets import redact_set
+from swiftpipe.records import history, run_record, safe_write
+from swiftpipe.records.run_record import CHECKED_DIR, RunRecord, State
 from swiftpipe.render.commands import render_stage
-from swiftpipe.run import history, preflight, run_lock, run_record, safe_write
+from swiftpipe.run import preflight, run_lock
 from swiftpipe.run.backend import backend_of
 from swiftpipe.run.launcher import Launcher, LocalLauncher
 from swiftpipe.run.plan import Action, Plan, Step, carry_out, plan
 from swiftpipe.run.process import Grace
 from swiftpipe.run.resolve import References, Unresolved
-from swiftpipe.run.run_record import CHECKED_DIR, RunRecord, State
 from swiftpipe.run.stage import StageRunner, prepare
 from swiftpipe.run.watch import View
 
@@ -105,6 +106,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
         params=loaded.recorded_params(), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
     safe_write.keep_reserve(record.folder)  # a resumed run's reserve may have been given up to a full disk
+    record.include(names)
     references.record = record
     hint = loaded.source.continues()
     runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,

@@ -12,8 +12,8 @@ from swiftpipe.errors import UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import SERVING_COMMANDS, Ref, Stage, infer
+from swiftpipe.records import history
 from swiftpipe.render.commands import render_stage
-from swiftpipe.run import history
 from swiftpipe.run.launcher import LocalLauncher
 from swiftpipe.run.preflight import swift_executable
 from swiftpipe.run.process import run_process

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swiftpipe.run.run_record import RunRecord
+from swiftpipe.records.run_record import RunRecord
 
 
 @dataclass

@@ -6,8 +6,8 @@ import json
 import os
 from dataclasses import dataclass
 
+from swiftpipe.records.record_types import StageRecord
 from swiftpipe.render.commands import RenderedStage
-from swiftpipe.run.record_types import StageRecord
 
 
 @dataclass(frozen=True)

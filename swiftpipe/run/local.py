@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from swiftpipe import console
 from swiftpipe.errors import UserError
-from swiftpipe.run import run_lock, safe_write
+from swiftpipe.records import safe_write
+from swiftpipe.records.run_record import RunRecord, State
+from swiftpipe.run import run_lock
 from swiftpipe.run.process import stage_alive
-from swiftpipe.run.run_record import RunRecord, State
 
 
 def settle(record: RunRecord, *, wait: bool = False, say: Callable[[str], None] = console.say) -> RunRecord:

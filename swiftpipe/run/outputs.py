@@ -7,9 +7,9 @@ from pathlib import Path
 
 from swiftpipe.msswift import layout
 from swiftpipe.recipe.model import Stage
+from swiftpipe.records.run_record import FINISHED, Handed, StageRecord, State
 from swiftpipe.run import reads
 from swiftpipe.run.fingerprint import Fingerprint, changed_flags
-from swiftpipe.run.run_record import FINISHED, Handed, StageRecord, State
 
 ANSWERS_KEPT = 20
 

@@ -25,8 +25,11 @@ from pathlib import Path
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Stage
+from swiftpipe.records import history
+from swiftpipe.records.record_types import Handed, StageRecord, State
+from swiftpipe.records.run_record import RunRecord
 from swiftpipe.render.commands import render_stage
-from swiftpipe.run import history, reads
+from swiftpipe.run import reads
 from swiftpipe.run.chat import chat_note
 from swiftpipe.run.fingerprint import Fingerprint, changed_flags, fingerprint
 from swiftpipe.run.outputs import (
@@ -35,9 +38,7 @@ from swiftpipe.run.outputs import (
     checkpoint_to_resume,
     finished_before_stop,
 )
-from swiftpipe.run.record_types import Handed, StageRecord, State
 from swiftpipe.run.resolve import References, Unresolved
-from swiftpipe.run.run_record import RunRecord
 
 
 class Action(str, Enum):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from swiftpipe.msswift.layout import WRITTEN_FLAGS, WRITTEN_INTO_MODELS
 from swiftpipe.recipe.model import Ref, Stage, items_of
+from swiftpipe.records.record_types import Handed
 from swiftpipe.render.commands import Command
-from swiftpipe.run.record_types import Handed
 
 ENDS = 64 << 10
 FOLDER_FILES = 10_000  # a folder's files whose ends are read; beyond that, their size, time and inode alone

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref
-from swiftpipe.run import history
+from swiftpipe.records import history
+from swiftpipe.records.run_record import RunRecord, StageRecord
 from swiftpipe.run.fingerprint import seal
 from swiftpipe.run.preflight import PreflightError
-from swiftpipe.run.run_record import RunRecord, StageRecord
 
 
 class Unresolved(Exception):

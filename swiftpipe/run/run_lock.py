@@ -15,7 +15,7 @@ from typing import IO
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.run.run_record import RunRecord
+from swiftpipe.records.run_record import RunRecord
 
 RUN_LOCK = ".run.lock"
 CLAIMS_DIR = "locks"  # in the work dir

@@ -14,14 +14,15 @@ from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.recipe.secrets import redact_argv
+from swiftpipe.records import history
+from swiftpipe.records.run_record import Handed, RecordWriteError, RunRecord, StageRecord, State, now
 from swiftpipe.render.commands import RenderedStage, Resolver, render_stage
-from swiftpipe.run import history, reads
+from swiftpipe.run import reads
 from swiftpipe.run.fingerprint import fingerprint
 from swiftpipe.run.launcher import Launcher
 from swiftpipe.run.outputs import collect, run_dir_of, run_dirs_before
 from swiftpipe.run.process import Grace, run_process, stops_deferred
 from swiftpipe.run.resolve import References
-from swiftpipe.run.run_record import Handed, RecordWriteError, RunRecord, StageRecord, State, now
 from swiftpipe.run.supervise import UNFINISHED_MARK, mark
 from swiftpipe.run.watch import StageWatcher, View
 

@@ -19,7 +19,7 @@ from swiftpipe import console
 from swiftpipe.msswift import layout
 
 if TYPE_CHECKING:
-    from swiftpipe.run.run_record import RunRecord
+    from swiftpipe.records.run_record import RunRecord
 
 
 class View(Protocol):

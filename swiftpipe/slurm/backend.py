@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from swiftpipe import console
-from swiftpipe.run.run_record import RunRecord
+from swiftpipe.records.run_record import RunRecord
 from swiftpipe.slurm import client, submit
 from swiftpipe.slurm.job import recipe_changed
 

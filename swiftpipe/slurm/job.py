@@ -21,11 +21,12 @@ from swiftpipe.recipe.loading import LoadedRecipe, Source, load
 from swiftpipe.recipe.model import Recipe, Stage
 from swiftpipe.recipe.scale import Scale
 from swiftpipe.recipe.secrets import redact_set
+from swiftpipe.records import run_record
+from swiftpipe.records.run_record import State
 from swiftpipe.render.commands import RenderedStage, Resolver
-from swiftpipe.run import preflight, run_record
+from swiftpipe.run import preflight
 from swiftpipe.run.launcher import Invocation
 from swiftpipe.run.resolve import References, Unresolved
-from swiftpipe.run.run_record import State
 from swiftpipe.run.stage import StageRunner, prepare
 from swiftpipe.slurm.options import SlurmOptions, SlurmPlan, adapt
 from swiftpipe.slurm.script import sbatch_script

@@ -18,13 +18,8 @@ from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.secrets import redact_set
-from swiftpipe.render.commands import build_command
-from swiftpipe.run import history, preflight, run_lock, run_record
-from swiftpipe.run.backend import backend_of
-from swiftpipe.run.plan import Action, Plan, carry_out
-from swiftpipe.run.plan import plan as make_plan
-from swiftpipe.run.resolve import References
-from swiftpipe.run.run_record import (
+from swiftpipe.records import history, run_record
+from swiftpipe.records.run_record import (
     CHECKED_DIR,
     ENDED,
     Job,
@@ -33,6 +28,12 @@ from swiftpipe.run.run_record import (
     StageRecord,
     State,
 )
+from swiftpipe.render.commands import build_command
+from swiftpipe.run import preflight, run_lock
+from swiftpipe.run.backend import backend_of
+from swiftpipe.run.plan import Action, Plan, carry_out
+from swiftpipe.run.plan import plan as make_plan
+from swiftpipe.run.resolve import References
 from swiftpipe.slurm import client
 from swiftpipe.slurm.client import JobState
 from swiftpipe.slurm.job import submitted_settings
@@ -79,6 +80,7 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
         record.launcher = LauncherInfo("slurm", submitted_settings(loaded, plan.options, dialect, master_port,
                                                                    folder=record.folder))
         record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
+        record.include(names)
         _submit_steps(record, loaded, plan, dialect, steps, say)
         record.state = chain_state(record)
         record.save()

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftpipe.run import safe_write
-from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, read
-from swiftpipe.run.typed_json import FieldError, decode
+from swiftpipe.records import safe_write
+from swiftpipe.records.run_record import RECORD_FILE, RecordError, RunRecord, read
+from swiftpipe.records.typed_json import FieldError, decode
 
 INDEX_FILE = ".index.json"
 _VERSION = 1

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from swiftpipe import console
-from swiftpipe.run import index
-from swiftpipe.run.index import Summary
-from swiftpipe.run.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
+from swiftpipe.records import index
+from swiftpipe.records.index import Summary
+from swiftpipe.records.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
 
 _told: set[str] = set()
 

@@ -33,8 +33,8 @@ from swiftpipe import versions
 from swiftpipe.errors import InfrastructureError, UserError
 from swiftpipe.recipe.loading import chain_key
 from swiftpipe.recipe.secrets import REDACTED, is_secret
-from swiftpipe.run import record_paths, safe_write
-from swiftpipe.run.record_types import (  # noqa: F401  (the record's parts, imported from here by the rest)
+from swiftpipe.records import record_paths, safe_write
+from swiftpipe.records.record_types import (  # noqa: F401  (the record's parts, imported from here by the rest)
     ENDED,
     FINISHED,
     Attempt,
@@ -46,7 +46,7 @@ from swiftpipe.run.record_types import (  # noqa: F401  (the record's parts, imp
     State,
     now,
 )
-from swiftpipe.run.typed_json import FieldError, decode
+from swiftpipe.records.typed_json import FieldError, decode
 
 DEFAULT_WORK_DIR = ".swiftpipe"
 CHECKED_DIR = "checked"  # in the work dir, beside runs/: the data files checked clean (data/cache.py)
@@ -87,7 +87,16 @@ class RunRecord:
         return self.recipe.key
 
     def stage(self, name: str) -> StageRecord:
-        return self.stages.setdefault(name, StageRecord())
+        """The record of stage `name`; a KeyError for a stage this run does not have (Recipe.stage does the same)."""
+        try:
+            return self.stages[name]
+        except KeyError:
+            raise KeyError(f"run {self.id} has no stage {name!r}") from None
+
+    def include(self, names: list[str]) -> None:
+        """A pending record for each of `names` this run does not have yet (a --resume that runs more stages)."""
+        for name in names:
+            self.stages.setdefault(name, StageRecord())
 
     def state_of(self, name: str) -> State:
         entry = self.stages.get(name)
