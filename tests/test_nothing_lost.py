@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from test_runner import _calls, _record
 
+from swiftpipe import moments
 from swiftpipe.cli import main
 
 STAGES = ["pretrain", "sft", "merge", "infer"]
@@ -164,24 +165,37 @@ def test_a_stage_killed_after_its_final_save_is_done_on_resume_without_training_
     assert sft[sft.index("--model") + 1] == pretrain["outputs"]["last_checkpoint"]
 
 
+# Where the sweep stops swiftpipe (swiftpipe/moments.py), and what the run has done by then: the record's
+# state (None: no record yet) and the stages the fake swift has started.
+WHAT_RAN = {
+    "started": (None, []),
+    "checked": (None, []),
+    "recorded": ("pending", []),
+    "launched": ("running", ["pt"]),
+    "between": ("running", ["pt"]),
+    "summarised": ("done", ["pt", "sft", "export", "infer"]),
+}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL],
                          ids=lambda s: s.name)
-@pytest.mark.parametrize("after", [0.3, 0.6, 0.9, 1.2, 1.6, 2.2])
-def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path, fake_swift: Path,
-                                                                    sig: signal.Signals, after: float) -> None:
-    """The sweep: a signal `after` seconds into a chain of four quick stages (start-up, pre-flight, a stage, the
-    hand-off between two, the summary). Then `--resume` finishes it without a manual step, running no stage more
-    than once more."""
-    proc = _start(chain)
-    time.sleep(after)
+@pytest.mark.parametrize("moment", moments.MOMENTS)
+def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                                    sig: signal.Signals, moment: str) -> None:
+    """The sweep: a signal at each named moment of a chain of four quick stages (start-up, pre-flight, the record
+    made, a stage launched, the hand-off between two, the summary), each case held there until it comes. Then
+    `--resume` finishes it without a manual step, running no stage more than once more."""
+    paused = tmp_path / "paused"
+    proc = _start(chain, env={"SWIFTPIPE_PAUSE_AT": moment, "SWIFTPIPE_PAUSED": str(paused)})
+    _wait_for(paused.exists)
+    assert paused.read_text() == moment  # the phase it hit
+    state, ran = WHAT_RAN[moment]
+    _wait_for(lambda: len(_calls(fake_swift)) >= len(ran))  # a stage just launched: its swift may not have begun
+    runs = list(Path(".swiftpipe/runs").glob("*/record.json"))
+    assert (_record()["state"] if runs else None) == state and [c["argv"][1] for c in _calls(fake_swift)] == ran
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=60)
-    runs = list(Path(".swiftpipe/runs").glob("*/record.json"))
-    if proc.returncode == -sig and sig is not signal.SIGKILL:  # before Python ran swiftpipe's first line, or after
-        finished = bool(runs) and _record()["state"] == "done" and output.splitlines()[-1].startswith("report: ")
-        assert (not runs and not _calls(fake_swift)) or finished, output  # its last: nothing started, or all done
-    else:
-        assert proc.returncode in (0, 130, -signal.SIGKILL), output
+    assert proc.returncode == (-signal.SIGKILL if sig is signal.SIGKILL else 130), output
     assert "Traceback" not in output and "Aborted!" not in output
     groups = {c["pgid"] for c in _calls(fake_swift)}
     if runs:  # a group whose swift had not started yet is only in the record
@@ -190,14 +204,13 @@ def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path,
         _wait_for(functools.partial(_group_gone, pgid), timeout=20)
     if sig is not signal.SIGKILL and runs:
         assert _record()["state"] in ("done", "interrupted"), output  # final, never "running"
-    if proc.returncode == 0:
-        return
     before = [c["argv"][1] for c in _calls(fake_swift)]
     result = _resume(chain) if runs else CliRunner().invoke(main, ["run", str(chain), "--quiet"])
     assert result.exit_code == 0, result.output
     assert {s["state"] for s in _record()["stages"].values()} <= {"done", "reused"}, result.output
     again = [c["argv"][1] for c in _calls(fake_swift)][len(before):]
     assert len(again) == len(set(again))  # each stage at most once more
+    assert before + again == ["pt", "sft", "export", "infer"] or moment in ("launched", "between")
 
 
 def test_a_moved_project_keeps_its_history(chain: Path, fake_swift: Path, tmp_path: Path,

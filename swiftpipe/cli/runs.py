@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from swiftpipe import console, signals
+from swiftpipe import console, moments, signals
 from swiftpipe.cli.common import (
     dialect_option,
     json_option,
@@ -100,6 +100,7 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
             result = run_chain(loaded, target, dataclasses.replace(options, view=view, say=view.say))
     if result.record is not None:
         tables.print_summary(result.record)
+        moments.reached("summarised")
         if not dry_run:
             _write_report(result.record)
     sys.exit(result.exit_code)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftpipe import console, signals
+from swiftpipe import console, moments, signals
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
@@ -102,6 +102,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         return ChainResult(Exit.DONE)
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     preflight.check_work_dir(options.work_dir)
+    moments.reached("checked")
     record = previous or run_record.create(
         options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
         params=loaded.recorded_params(), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
@@ -115,6 +116,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
         options.view.attach(record)
     with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
         try:
+            moments.reached("recorded")
             result = _carry_out(loaded, dialect, runner, references, steps)
         except KeyboardInterrupt:
             _interrupted(record, names)
@@ -159,6 +161,7 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
             record.save()
             continue
         state = _step(loaded, dialect, runner, references, step)
+        moments.reached("between")
         if state is State.INTERRUPTED:
             for rest in steps.steps[i + 1:]:
                 record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swiftpipe import moments
 from swiftpipe.msswift import layout
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
@@ -113,6 +114,7 @@ class StageRunner:
         def started(pgid: int) -> None:
             entry.pgid = pgid
             self.record.save()
+            moments.reached("launched")
 
         with self.view.held() if self.view is not None and stage.interactive else contextlib.nullcontext():
             outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
