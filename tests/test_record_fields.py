@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
+from swiftpipe.msswift.layout import Answer
 from swiftpipe.records import history, run_record, safe_write
 from swiftpipe.records.run_record import (
     Attempt,
@@ -43,12 +45,12 @@ FULL_STAGE = StageRecord(
                    "last_checkpoint")],
     pgid=4242, target="out/merged", target_made="1:2", target_mark="run sft 0a1b",
     outputs={"run_dir": "out/sft/v0-20261201-100000"}, final_loss=1.25,
-    answers=[{"question": "q", "answer": "a", "reference": None}], scores={"rouge-l": 50.0}, group="compare",
+    answers=[Answer("q", "a", "r")], scores={"rouge-l": 50.0}, group="compare",
     label="sft", resume_from="out/sft/v0-20261201-100000/checkpoint-2",
     job=Job("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),
     attempts=[Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130,
                       "stopped", "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef",
-                      ["swift", "sft"], [Handed("dataset", "data/sft.jsonl", "0011223344556677")])])
+                      ["swift", "sft"], [Handed("model", "out/pt/x", "0011223344556677", "pretrain", "last_checkpoint")])])
 
 
 def _full_record(folder: Path) -> dict[str, Any]:
@@ -70,12 +72,14 @@ def _schema_fields(cls: type, prefix: str = "") -> set[str]:
         path = f"{prefix}{f.name}"
         found.add(path)
         hint = typing.get_type_hints(cls)[f.name]
-        inner = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)] or (
-            [hint] if dataclasses.is_dataclass(hint) else [])
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        options = [a for a in (typing.get_args(hint) if union else (hint,)) if a is not type(None)]
+        items = [typing.get_args(a)[0] for a in options if typing.get_origin(a) is list and typing.get_args(a)]
+        inner = [a for a in options if dataclasses.is_dataclass(a)]
         if f.name == "stages":
             found |= _schema_fields(StageRecord, "stages.sft.")
-        elif f.name == "attempts":
-            found |= _schema_fields(Attempt, f"{path}[0].")
+        elif [a for a in items if dataclasses.is_dataclass(a)]:  # a list of them: its first item
+            found |= _schema_fields(next(a for a in items if dataclasses.is_dataclass(a)), f"{path}[0].")
         elif inner:
             found |= _schema_fields(inner[0], f"{path}.")
     return found

@@ -78,8 +78,8 @@ def print_summary(record: RunRecord) -> None:
         if entry.group is not None:
             continue
         for answer in entry.answers[:ANSWERS_SHOWN]:  # a question or an answer ms-swift did not log is blank
-            console.print(Text.assemble((name, "bold"), f" Q: {answer.get('question') or ''}\n"
-                                                        f"      A: {answer.get('answer') or ''}"))
+            console.print(Text.assemble((name, "bold"), f" Q: {answer.question or ''}\n"
+                                                        f"      A: {answer.answer or ''}"))
 
 
 def comparison_table(comparison: Comparison) -> Table:

@@ -221,10 +221,19 @@ def _number(scores: dict[str, float], name: str, value: object) -> None:
         scores[name] = float(value)
 
 
-def read_answers(path: Path, kept: int) -> list[dict[str, str | None]]:
-    """The first `kept` answers of `swift infer`'s results file: each question (the last user message), the
-    answer, and the reference answer (`labels`) when there is one."""
-    answers: list[dict[str, str | None]] = []
+@dataclass
+class Answer:
+    """One answer in `swift infer`'s results: the question (the last user message), the model's answer, and the
+    reference answer (`labels`); each None where the file has none."""
+
+    question: str | None = None
+    answer: str | None = None
+    reference: str | None = None
+
+
+def read_answers(path: Path, kept: int) -> list[Answer]:
+    """The first `kept` answers of `swift infer`'s results file."""
+    answers: list[Answer] = []
     if not path.is_file():
         return answers
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:kept]:
@@ -232,10 +241,14 @@ def read_answers(path: Path, kept: int) -> list[dict[str, str | None]]:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
-        question = next((m.get("content") for m in reversed(row.get("messages", [])) if m.get("role") == "user"), None)
-        reference = row.get("labels")
-        answers.append({"question": question, "answer": row.get("response"),
-                        "reference": reference if isinstance(reference, str) else None})
+        if not isinstance(row, dict):
+            continue
+        messages = row.get("messages")
+        messages = messages if isinstance(messages, list) else []
+        question = next((m.get("content") for m in reversed(messages) if isinstance(m, dict)
+                         and m.get("role") == "user"), None)
+        answers.append(Answer(*(v if isinstance(v, str) else None for v in (question, row.get("response"),
+                                                                             row.get("labels")))))
     return answers
 
 

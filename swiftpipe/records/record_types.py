@@ -8,6 +8,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from swiftpipe.msswift.layout import Answer
+
 
 class State(str, Enum):
     PENDING = "pending"
@@ -94,7 +96,7 @@ class StageRecord:
     target_mark: str | None = None  # what the launch's supervisor marks that folder with once it appears
     outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
     final_loss: float | None = None
-    answers: list[dict[str, str | None]] = field(default_factory=list)  # question, answer, reference
+    answers: list[Answer] = field(default_factory=list)  # the first of a batch inference's answers
     scores: dict[str, float] = field(default_factory=dict)  # what `swift infer --metric` logged: rouge-l, acc, ...
     group: str | None = None  # the compare() this stage is one model of
     label: str | None = None  # the model's name in that comparison

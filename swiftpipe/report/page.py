@@ -60,7 +60,7 @@ def render(record: RunRecord) -> str:
 
 def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
     view = StageView(name, entry, shlex.join(entry.command), handoffs=_handoffs(record, name, entry),
-                     answers=[(a.get("question") or "", a.get("answer") or "") for a in entry.answers])
+                     answers=[(a.question or "", a.answer or "") for a in entry.answers])
     run_dir = entry.outputs.get("run_dir")
     if run_dir:
         view.curves = read_curves(Path(run_dir))

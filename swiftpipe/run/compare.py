@@ -50,11 +50,11 @@ def comparisons(record: RunRecord) -> list[Comparison]:
         comparison = found.setdefault(entry.group, Comparison(entry.group))
         label = entry.label or name
         comparison.labels.append(label)
-        comparison.answers[label] = [a.get("answer") for a in entry.answers]
+        comparison.answers[label] = [a.answer for a in entry.answers]
         comparison.scores[label] = dict(entry.scores)
         if not entry.answers:
             comparison.missing[label] = entry.reason or entry.state.value
         if len(entry.answers) > len(comparison.questions):
-            comparison.questions = [a.get("question") for a in entry.answers]
-            comparison.references = [a.get("reference") for a in entry.answers]
+            comparison.questions = [a.question for a in entry.answers]
+            comparison.references = [a.reference for a in entry.answers]
     return list(found.values())

@@ -18,7 +18,7 @@ ANSWERS_KEPT = 20
 class Produced:
     outputs: dict[str, str] = field(default_factory=dict)
     final_loss: float | None = None
-    answers: list[dict[str, str | None]] = field(default_factory=list)
+    answers: list[layout.Answer] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
 
 
