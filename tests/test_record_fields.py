@@ -50,7 +50,8 @@ FULL_STAGE = StageRecord(
     job=Job("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),
     attempts=[Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130,
                       "stopped", "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef",
-                      ["swift", "sft"], [Handed("model", "out/pt/x", "0011223344556677", "pretrain", "last_checkpoint")])])
+                      ["swift", "sft"],
+                      [Handed("model", "out/pt/x", "0011223344556677", "pretrain", "last_checkpoint")])])
 
 
 def _full_record(folder: Path) -> dict[str, Any]:
