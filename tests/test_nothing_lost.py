@@ -18,6 +18,7 @@ from test_runner import _calls, _record
 
 from swiftpipe import moments
 from swiftpipe.cli import main
+from swiftpipe.records import run_record
 
 STAGES = ["pretrain", "sft", "merge", "infer"]
 
@@ -334,6 +335,33 @@ def test_a_moved_project_with_records_of_the_previous_swiftpipe_continues_its_sf
     sft = [c["argv"] for c in _calls(moved / fake_swift.name) if c["argv"][1] == "sft"][-1]
     continued = sft[sft.index("--resume_from_checkpoint") + 1]
     assert continued.startswith(str(moved / "out/sft/v0-")) and continued.endswith("/checkpoint-2")
+
+
+SCHEMA_3_COMMIT = "61781c7"  # the last swiftpipe that wrote schema 3 (no stage inputs; a launcher's "invocation")
+
+
+def test_a_chain_the_previous_swiftpipe_finished_is_reused_by_this_one(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                                       repo: Path) -> None:
+    """Its records keep no stage inputs: each stage is reused on its command alone, and the record is read and then
+    written as the current schema."""
+    old = tmp_path.parent / f"{tmp_path.name}-schema-3-swiftpipe"
+    archive = subprocess.run(["git", "-C", str(repo), "archive", SCHEMA_3_COMMIT, "swiftpipe", "templates"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"this clone lacks commit {SCHEMA_3_COMMIT}")  # a shallow clone
+    old.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    done = subprocess.run([sys.executable, "-m", "swiftpipe", "run", str(chain), "--quiet"], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(old)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    [written] = Path(".swiftpipe/runs").glob("*/record.json")
+    assert json.loads(written.read_text())["schema"] == 3
+    resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert [f"[swiftpipe] {name}: unchanged since it finished; reusing its outputs" for name in STAGES] == [
+        line for line in resumed.output.splitlines() if "reusing its outputs" in line]
+    assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft", "export", "infer"]  # nothing ran again
+    assert json.loads(written.read_text())["schema"] == run_record.SCHEMA
 
 
 def test_a_work_dir_behind_a_link_to_another_disk_keeps_its_records_readable_from_both_paths(
