@@ -276,7 +276,7 @@ def test_an_error_in_swiftpipe_while_a_stage_runs_stops_the_stage_first(tmp_path
         raise RuntimeError("a bug in the progress display")
 
     with pytest.raises(RuntimeError, match="progress display"):
-        run_process(["sleep", "60"], env=dict(os.environ), log=tmp_path / "log", on_output=lambda _: None,
+        run_process(["sleep", "60"], environ=dict(os.environ), log=tmp_path / "log", on_output=lambda _: None,
                     tick=broken_tick, on_start=started.append, grace=Grace(interrupt=2, terminate=2))
     assert started and _group_gone(started[0])
 

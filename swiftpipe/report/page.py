@@ -91,10 +91,10 @@ def _handoffs(record: RunRecord, name: str, entry: StageRecord) -> list[Handoff]
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["duration"] = _duration
-    return env
+    jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
+                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    jinja.filters["duration"] = _duration
+    return jinja
 
 
 def _duration(seconds: float | None) -> str:

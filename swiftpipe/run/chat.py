@@ -60,5 +60,5 @@ def open_chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
                                                              resolve=resolve)
     console.say(started.script)
     work_dir.mkdir(parents=True, exist_ok=True)
-    outcome = run_process(started.argv, env=started.env, log=log, on_output=lambda _: None, attach=True)
+    outcome = run_process(started.argv, environ=started.environ, log=log, on_output=lambda _: None, attach=True)
     return outcome.exit_code

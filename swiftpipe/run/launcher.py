@@ -21,7 +21,7 @@ class Invocation:
 
     script: str
     argv: list[str]
-    env: dict[str, str]
+    environ: dict[str, str]  # the process's whole environment
 
 
 class Launcher(Protocol):

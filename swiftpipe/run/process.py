@@ -101,7 +101,7 @@ def _group_states(pgid: int) -> list[str] | None:
     return states
 
 
-def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
+def run_process(argv: Sequence[str], *, environ: Mapping[str, str], log: Path, on_output: Callable[[bytes], None],
                 tick: Callable[[], None] = lambda: None, attach: bool = False, grace: Grace = Grace(),
                 on_start: Callable[[int], None] = lambda pgid: None,
                 say: Callable[[str], None] = lambda text: None, stop: threading.Event | None = None,
@@ -122,9 +122,10 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], log: Path, on_ou
         sink.write(f"$ {' '.join(shown or redact_argv(argv))}\n".encode())
         lifeline, held = os.pipe()  # the supervisor reads end-of-file from `lifeline` once `held` closes with us
         try:
-            proc = _start_supervised(argv, env=env, attach=attach, grace=grace, lifeline=lifeline, mark=mark)
+            proc = _start_supervised(argv, env=environ, attach=attach, grace=grace, lifeline=lifeline, mark=mark)
             # ms-swift prints its arguments, secrets too (see recipe/secrets.py): neither log nor screen shows them
-            copier = None if attach else _Copier(proc, sink, on_output, stop, OutputRedactor(secret_values(argv, env)))
+            redactor = OutputRedactor(secret_values(argv, environ))
+            copier = None if attach else _Copier(proc, sink, on_output, stop, redactor)
             try:
                 on_start(proc.pid)
                 interrupted = _wait(proc, stop, tick, grace, say, copier)

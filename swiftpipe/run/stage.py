@@ -117,7 +117,7 @@ class StageRunner:
             moments.reached("launched")
 
         with self.view.held() if self.view is not None and stage.interactive else contextlib.nullcontext():
-            outcome = run_process(invocation.argv, env=invocation.env, log=log, on_output=watcher.output,
+            outcome = run_process(invocation.argv, environ=invocation.environ, log=log, on_output=watcher.output,
                                   attach=stage.interactive, grace=self.grace, tick=tick, on_start=started,
                                   say=lambda text: self.say(f"[swiftpipe] {stage.name}: {text}"), stop=stop,
                                   shown=redact_argv(invocation.argv),
