@@ -3,12 +3,13 @@ import of swift or torch, nor of importlib.metadata, which alone costs a third o
 of a recipe."""
 from __future__ import annotations
 
-import platform
+import os
 import re
-import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SWIFTPIPE_VERSION = "0.1.0"  # pyproject.toml's; swiftpipe.__version__
 SWIFT_DISTRIBUTION = "ms-swift"
@@ -20,13 +21,15 @@ def package_version(distribution: str) -> str | None:
     as PEP 503 normalises names), as Python's import system finds the package; None where it is not installed."""
     wanted = _normalised(distribution)
     for entry in sys.path:
-        folder = Path(entry or ".")
-        if not folder.is_dir():
+        try:
+            names = os.listdir(entry or ".")  # a folder's names, no Path for each: `render` asks this every time
+        except OSError:  # not a folder (a zip file), or gone
             continue
-        for info in folder.glob("*.dist-info"):
-            name, _, version = info.name[:-len(".dist-info")].partition("-")
-            if _normalised(name) == wanted:
-                return version
+        for info in names:
+            if info.endswith(".dist-info"):
+                name, _, version = info[:-len(".dist-info")].partition("-")
+                if _normalised(name) == wanted:
+                    return version
     return None
 
 
@@ -41,11 +44,15 @@ def swift_version() -> str | None:
 
 def recorded() -> dict[str, str | None]:
     """What a run record keeps of the environment it ran in."""
+    import platform  # here: only a run asks
+
     return {"python": platform.python_version(), **{name: package_version(name) for name in RECORDED}}
 
 
 def git_commit(path: Path) -> dict[str, Any] | None:
     """The commit of the repository holding `path`, and whether `path` differs from it (None outside git)."""
+    import subprocess  # here: only a run asks, and `render` need not import it
+
     folder = path.resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,

@@ -195,3 +195,39 @@ def test_a_record_without_inputs_is_read_and_its_stages_reused(chain: Path, fake
     path.write_text(json.dumps(data))
     assert _plan_lines(_run("run", str(chain), "--resume", "--dry-run")) == [
         f"{name}: reuse: unchanged since it finished" for name in ("pretrain", "sft", "merge", "infer")]
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_moved_or_copied_project_reuses_every_stage(chain: Path, fake_swift: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """`mv` keeps inodes and times, `cp -a` (rsync -a, a backup restored) only times: either way nothing it reads
+    changed, and no stage runs again."""
+    _run("run", str(chain), "--quiet")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-{how}"
+    if how == "moved":
+        os.rename(tmp_path, elsewhere)
+    else:
+        shutil.copytree(tmp_path, elsewhere, symlinks=True)
+    monkeypatch.chdir(elsewhere)
+    assert _plan_lines(_run("run", str(chain), "--resume", "--dry-run")) == [
+        f"{name}: reuse: unchanged since it finished" for name in ("pretrain", "sft", "merge", "infer")]
+
+
+EVALUATED = """
+recipe = make_recipe("evaluated", [
+    sft("sft", {"model": "base", "train_type": "lora", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
+    evaluate("eval", {"base": "base", "sft": checkpoint("sft")}, ["data/qa.jsonl"]),
+])
+"""
+
+
+def test_an_edited_questions_file_that_only_a_json_flag_names_runs_its_evaluations_again(
+        chain: Path, fake_swift: Path, write_recipe) -> None:
+    Path("data/qa.jsonl").write_text('{"query": "what?", "response": "this."}\n')
+    recipe = str(write_recipe(EVALUATED, name="evaluated.py"))
+    _run("run", recipe, "--quiet")
+    Path("data/qa.jsonl").write_text('{"query": "what?", "response": "that."}\n')
+    assert _plan_lines(_run("run", recipe, "--resume", "--dry-run")) == [
+        "sft: reuse: unchanged since it finished",
+        "eval_base: run: data/qa.jsonl changed since it finished",
+        "eval_sft: run: data/qa.jsonl changed since it finished (after eval_base ends)"]

@@ -22,12 +22,16 @@ def run_on_slurm(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dialect, 
                  recheck: bool = False) -> int:
     """Submit the chain; with `wait`, follow it to the end. Returns the exit code."""
     from swiftpipe.cli import tables
+    from swiftpipe.records.run_record import State
     from swiftpipe.slurm import submit
     from swiftpipe.slurm.options import adapt
 
     loaded, plan = adapt(loaded, options)
     record = submit.submit(loaded, plan, dialect, work_dir=work_dir, stages=stages, resume=resume,
                            master_port=master_port, say=console.say, recheck=recheck)
+    if not any(entry.job is not None and entry.state in submit.LIVE for entry in record.stages.values()):
+        console.console.print(tables.stage_table(record))  # nothing was submitted: the plan settled every stage
+        return Exit.DONE if record.state is State.DONE else Exit.FAILED
     if not wait:
         console.console.print(tables.stage_table(record))
         console.say(f"submitted; follow with: swiftpipe status {loaded.path}   stop with: swiftpipe cancel "

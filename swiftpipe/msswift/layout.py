@@ -29,9 +29,12 @@ MERGED_SUFFIX = "-merged"
 RUN_DIR = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 WEIGHTS = ("*.safetensors", "*.bin")
+# What ms-swift creates where a flag says: these folders, and the folder of these files.
+CREATED_FOLDERS = ("output_dir", "logging_dir", "eval_output_dir")
+CREATED_FILES = ("result_path",)
 # The flags that name what a stage writes, not what it reads (a folder there is no input of the stage); and the
 # checkpoint a launch continues from, which is how it runs, not what the stage is.
-WRITTEN_FLAGS = frozenset({"output_dir", "logging_dir", "result_path", "resume_from_checkpoint"})
+WRITTEN_FLAGS = frozenset({*CREATED_FOLDERS, *CREATED_FILES, "resume_from_checkpoint"})
 # What `swift infer` and `swift eval` write into the model folder they read, when it holds ms-swift's args.json (a
 # checkpoint, a merged model): `infer_result/<time>.jsonl`, `eval_result.jsonl`, `eval_result/`. No part of the model.
 WRITTEN_INTO_MODELS = frozenset({"infer_result", "eval_result", "eval_result.jsonl"})

@@ -109,6 +109,9 @@ class Stage:
     origin: Origin | None = field(default=None, compare=False)
     group: Group | None = None  # the compare() or evaluate() this stage is one model of
     program: str = "swift"  # the ms-swift executable: another environment's where EvalScope lives apart
+    # Files the stage reads that no flag gives as a value of its own: (flag, path), e.g. evaluate()'s questions file,
+    # named inside --eval_dataset_args' JSON. What it reads decides whether it runs again (run/reads.py).
+    also_reads: tuple[tuple[str, str], ...] = ()
 
     @property
     def trains(self) -> bool:
@@ -318,8 +321,9 @@ def evaluate(name: str, models: Mapping[str, FlagValue], datasets: list[str | Pa
             "prompt_template": "{question}"}}, ensure_ascii=False)
     shared.update(_normalize_flags(flags))
     origin = caller_origin()
+    also_reads = (("eval_dataset_args", str(local[0])),) if local else ()
     return [Stage(f"{name}_{label}", "eval", {"model": model, **shared}, launch or Launch(), origin,
-                  Group(name, label), program=swift) for label, model in models.items()]
+                  Group(name, label), program=swift, also_reads=also_reads) for label, model in models.items()]
 
 
 def make_recipe(name: str, stages: list[Stage | list[Stage]], *, launch: Launch | None = None,

@@ -88,6 +88,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
                     "starting the chain")
     elif options.resume and latest is not None:
         previous = backend_of(latest).settle(latest, wait=options.wait, say=options.say)
+        previous.launcher = None  # continued here: its backend is now this one, whatever ran it before
     references = References(loaded, options.work_dir, names, previous)
     references.check()
     interactive = sys.stdin.isatty() and sys.stdout.isatty() if options.interactive is None else options.interactive
@@ -133,6 +134,7 @@ def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: Refer
           say: Callable[[str], None]) -> None:
     """A dry run: the plan, then the script of each step it launches, inputs not produced yet as placeholders."""
     say("plan:\n" + "\n".join(f"  {line}" for line in steps.lines()))
+    references.settled = {step.stage: step.settled for step in steps.steps if step.settled is not None}
     for step in steps.launched:
         stage = loaded.recipe.stage(step.stage)
         if step.resume_from:
@@ -163,8 +165,9 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
         state = _step(loaded, dialect, runner, references, step)
         moments.reached("between")
         if state is State.INTERRUPTED:
-            for rest in steps.steps[i + 1:]:
-                record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
+            for rest in steps.steps[i + 1:]:  # a stage finished before (one the plan would reuse) stays finished
+                if not record.stage(rest.stage).finished:
+                    record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
             record.state = State.INTERRUPTED
             record.save()
             return ChainResult(Exit.INTERRUPTED, record)
@@ -193,6 +196,7 @@ def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, reference
         return entry.state
     if step.said:
         say(f"[swiftpipe] {step.stage}: {step.said}")
+    entry.job = None  # launched here: no job of another backend's is this launch's
     try:
         prepared = prepare(loaded, loaded.recipe.stage(step.stage), dialect, references, resume_from=step.resume_from)
     except Unresolved as missing:  # what it reads was not recorded by the stage before it (a damaged record)

@@ -41,12 +41,15 @@ def fingerprint(rendered: RenderedStage, *, project: str | None = None, recorded
     return Fingerprint(value, legacy)
 
 
-def seal(entry: StageRecord) -> str:
-    """A finished stage as the stages that read its outputs see it: its command, what it read and what it produced.
-    A stage that ran again with another command or other inputs, or that produced its outputs elsewhere, has
-    another seal, and the stages that read them run again."""
+def seal(entry: StageRecord, *, project: str | None = None) -> str:
+    """A finished stage as the stages that read its outputs see it: its command, what it read and what it produced
+    (outputs inside the project relative to it, so that a moved project's seals stay). A stage that ran again with
+    another command or other inputs, or that produced its outputs elsewhere, has another seal, and the stages that
+    read them run again."""
+    here = (project or os.getcwd()).rstrip(os.sep) + os.sep
+    outputs = sorted((kind, path.removeprefix(here)) for kind, path in entry.outputs.items())
     inputs = [[h.flag, h.identity] for h in entry.inputs or ()]
-    return _digest([entry.fingerprint, inputs, sorted(entry.outputs.items())])
+    return _digest([entry.fingerprint, inputs, outputs])
 
 
 def _digest(value: object) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.layout import CREATED_FILES, CREATED_FOLDERS
 from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.model import LOCAL_QA, Recipe, Ref, Stage, is_true, items_of
 
@@ -275,11 +276,6 @@ def _check_model_dir(path: Path, required: str | None) -> list[str]:
     if required and not (path / required).is_file():
         return [f"{path}: holds no {required}; is it a model folder?"]
     return []
-
-
-# What ms-swift creates where a flag says: these folders, and the folder of these files.
-CREATED_FOLDERS = ("output_dir", "logging_dir", "eval_output_dir")
-CREATED_FILES = ("result_path",)
 
 
 def _check_created(stage: Stage) -> list[tuple[str, str]]:

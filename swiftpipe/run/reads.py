@@ -1,11 +1,15 @@
 """What a stage reads, each with its identity: the local files and folders its flags name, and the outputs of the
 stages it takes inputs from. A finished stage is unchanged only while all of them are (plan.py).
 
-A file's identity is its size, modification time (in nanoseconds), inode and a hash of its first and last 64 KiB,
-as the data checks' cache takes it (data/cache.py), without the path (a moved project keeps its identities) or the
-inode-change time (a `chmod` changes no data). A 20 GB corpus costs one stat and two 64 KiB reads. A folder (a
-base model, an adapter) is the identities of its files. An output of another stage is that stage's seal
-(fingerprint.py): a stage run again makes each stage that reads it run again.
+A file's identity is its size, modification time (in nanoseconds) and a hash of its first and last 64 KiB. Unlike
+the data checks' cache (data/cache.py), whose mistake costs only a re-read, it leaves out the path, the inode and the
+inode-change time: a project moved, copied with `cp -a` or `rsync -a`, or restored from a backup keeps its
+identities, so its finished stages are not trained again (and `chmod` changes no data). An edit that keeps the
+size, puts the time back and spares both ends is not seen. A 20 GB corpus costs one stat and two 64 KiB reads. A
+folder (a base model, an adapter) is the identities of its files, less hidden ones (`.git/`, a hub's `.cache/`,
+which reading rewrites) and what ms-swift writes into a model it reads; the ends of at most FOLDER_FILES files are
+read. An output of another stage is that stage's seal (fingerprint.py): a stage that produced something else
+makes each stage that reads it run again.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from swiftpipe.records.record_types import Handed
 from swiftpipe.render.commands import Command
 
 ENDS = 64 << 10
-FOLDER_FILES = 10_000  # a folder's files whose ends are read; beyond that, their size, time and inode alone
+FOLDER_FILES = 1_000  # a folder's files whose ends are read; beyond that, their size and time alone
 _SAMPLED = re.compile(r"#\d+$")  # ms-swift's `dataset#500`: 500 rows of it
 
 
@@ -45,22 +49,35 @@ def _files(folder: Path) -> list[tuple[str, Path]]:
     """The folder's files, in a fixed order, without the results ms-swift writes into a model it reads."""
     found = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in WRITTEN_INTO_MODELS)
-        for name in sorted(f for f in files if f not in WRITTEN_INTO_MODELS):
+        dirs[:] = sorted(d for d in dirs if d not in WRITTEN_INTO_MODELS and not d.startswith("."))
+        for name in sorted(f for f in files if f not in WRITTEN_INTO_MODELS and not f.startswith(".")):
             path = Path(root, name)
             found.append((os.path.relpath(path, folder), path))
     return found
 
 
 def _file_identity(path: Path, digest: hashlib.blake2b, *, ends: bool) -> None:
+    info = os.stat(path)
+    digest.update(f"{info.st_size}:{info.st_mtime_ns}\0".encode())
+    if ends:
+        key = (os.path.realpath(path), info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+        if key not in _ENDS_READ:  # within one command: the planner and the launch read a file once
+            _ENDS_READ[key] = _ends(path, info.st_size)
+        digest.update(_ENDS_READ[key])
+
+
+_ENDS_READ: dict[tuple[str, int, int, int, int], bytes] = {}
+
+
+def _ends(path: Path, size: int) -> bytes:
+    """A hash of the file's first and last 64 KiB."""
+    ends = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
-        info = os.fstat(f.fileno())
-        digest.update(f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}\0".encode())
-        if ends:
-            digest.update(f.read(ENDS))
-            if info.st_size > ENDS:
-                f.seek(max(ENDS, info.st_size - ENDS))
-                digest.update(f.read(ENDS))
+        ends.update(f.read(ENDS))
+        if size > ENDS:
+            f.seek(max(ENDS, size - ENDS))
+            ends.update(f.read(ENDS))
+    return ends.digest()
 
 
 def local_path(value: object) -> str | None:
@@ -95,6 +112,10 @@ def handed(stage: Stage, command: Command, given: Callable[[Ref], tuple[str, str
             known = identity(local) if local is not None else None
             if local is not None and known is not None:
                 found.append(Handed(flag, os.path.abspath(local), known))
+    for flag, path in stage.also_reads:
+        known = identity(path)
+        if known is not None:
+            found.append(Handed(spelled.get(flag, flag), os.path.abspath(path), known))
     return found
 
 
@@ -111,7 +132,7 @@ def changed(before: Sequence[Handed] | None, now: Sequence[Handed]) -> str | Non
             return f"--{key[0]} reads {_shown(handed_now)} now"
         if earlier.identity != handed_now.identity:
             if handed_now.producer is not None:
-                return f"stage {handed_now.producer!r} ran again since"
+                return f"stage {handed_now.producer!r} produced another {handed_now.kind}"
             return f"{_shown(handed_now)} changed"
     gone = next((key for key in old if key not in new), None)
     return f"--{gone[0]} no longer reads {_shown(old[gone])}" if gone else None

@@ -90,6 +90,8 @@ def run_job(folder: Path, name: str) -> int:
                   scale=Scale(master_port=given["master_port"]), snapshot=snapshot if snapshot.is_file() else None)
     loaded, plan = adapt(loaded, SlurmOptions.from_dict(given["slurm"]))
     dialect = target(given["swift_version"])
+    if name not in record.stages:
+        raise UserError(f"{folder}: run {record.id} has no stage {name!r}")
     record = dataclasses.replace(record, owns=name)  # a job writes its own stage only
     entry = record.stage(name)
     references = References(loaded, folder.parent.parent, [name], record)

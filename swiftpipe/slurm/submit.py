@@ -64,8 +64,14 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
     previous = _resumable(work_dir, loaded) if resume else None
     names = stages or loaded.recipe.stage_names
     steps = make_plan(loaded, dialect, names, work_dir=work_dir, record=previous, resume=resume, interactive=False)
-    if previous is not None and not steps.launched:
-        raise UserError(f"{loaded.path}: every stage of run {previous.id} finished; nothing to resubmit")
+    if previous is not None and not steps.launched:  # what the plan settles is still recorded
+        with run_record.locked(previous.folder) as record:
+            record.include(names)
+            _submit_steps(record, loaded, plan, dialect, steps, say)
+            record.state = chain_state(record)
+            record.save()
+        say(f"[swiftpipe] every stage of run {record.id} has finished; nothing to submit")
+        return record
     references = References(loaded, work_dir, names, previous)
     references.check()
     checked = None if recheck else CheckCache(work_dir / CHECKED_DIR)
@@ -114,7 +120,7 @@ def _submit_steps(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dial
             job_id = client.submit(script, after=after_ok, after_any=after_end, env=secrets)
         except client.SlurmError:
             client.cancel(list(jobs.values()))
-            for other in steps.steps:
+            for other in steps.launched:  # what the plan settled stays as it is
                 record.stage(other.stage).restart(State.ABORTED, "the chain's submission failed")
             record.save()
             raise
