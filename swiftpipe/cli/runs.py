@@ -41,7 +41,7 @@ Examples:
   swiftpipe run recipes/demo.py --wait              # after the run of this chain that is going on now
   swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --time 24:00:00
   swiftpipe run recipes/medical.py --launcher slurm --wait     # submit, then follow the jobs to the end
-  swiftpipe run recipes/medical.py --launcher slurm --resume   # resubmit from the first unfinished stage
+  swiftpipe run recipes/medical.py --launcher slurm --resume   # resubmit what did not finish
 """)
 @recipe_options
 @launcher_options

@@ -57,7 +57,7 @@ Examples:
 def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> None:
     """Cancel (scancel) the Slurm jobs of the latest run that are still queued or running.
 
-    `swiftpipe run ... --launcher slurm --resume` later resubmits from the first unfinished stage.
+    `swiftpipe run ... --launcher slurm --resume` later resubmits what did not finish, as a local --resume plans it.
     """
     from swiftpipe.cli.runs import latest_run
     from swiftpipe.run.backend import backend_of

@@ -115,7 +115,7 @@ class Plan:
 def plan(loaded: LoadedRecipe, dialect: Dialect, names: Sequence[str], *, work_dir: Path,
          record: RunRecord | None = None, resume: bool = False, interactive: bool = True) -> Plan:
     """The plan for running stages `names` of the recipe, in order. With `resume`, `record` is the run it continues
-    (settled: see settle.py), and finished stages of it or of earlier runs are reused where unchanged;
+    (settled by its backend: backend.py), and finished stages of it or of earlier runs are reused where unchanged;
     `interactive`: whether a chat can hold the terminal (never in a batch job)."""
     planner = _Planner(loaded, dialect, list(names), work_dir, record if resume else None, interactive)
     return Plan(_gated([planner.step(name) for name in names]))
