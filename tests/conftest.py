@@ -36,6 +36,18 @@ def pytest_configure_node(node) -> None:  # xdist's, in the controller
 def pytest_configure(config: pytest.Config) -> None:
     for name in getattr(config, "workerinput", {}).get("environ_lacks", ()):
         os.environ.pop(name, None)
+    if config.getoption("dist", "no") == "loadgroup" and config.getoption("tx", None) and _groups_lost():
+        raise pytest.UsageError("pytest-xdist 3.8 groups nothing under pytest 9.2 (pytest-xdist#1386): the tests that "
+                                "share a fixture would each build it. `make install` brings the pytest that "
+                                "pyproject.toml asks for; or run without -n")
+
+
+def _groups_lost() -> bool:
+    """pytest 9.2 derives node ids from structured ones, and pytest-xdist up to 3.8 groups a test by editing the
+    old string (the fix, pytest-xdist#1388, is not released)."""
+    import xdist
+
+    return pytest.version_tuple[:2] >= (9, 2) and tuple(int(n) for n in xdist.__version__.split(".")[:2]) <= (3, 8)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker and before xdist reads the groups
@@ -49,16 +61,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _shared_by(item: pytest.Item) -> set[str]:
-    """Under xdist (`make test` runs `-n 2 --dist loadgroup`), the tests that share a fixture of module or class
-    scope (the demo run, the local Slurm cluster, a built model, converted data) go to one worker as a group, one
-    group per module that defines such fixtures: each is built once, never twice at once nor again after another
-    module's tests came between. A session fixture that must exist once across the workers takes a lock (`tiny`)."""
+    """Under xdist (`make test`, with `--dist loadgroup`), the tests that share a fixture of module or class scope
+    (the demo run, the local Slurm cluster, a built model, converted data) go to one worker as a group, one group per
+    module that defines such fixtures: each is built once, never twice at once nor again after another module's
+    tests came between. A session fixture that must exist once across the workers takes a lock (`tiny`)."""
     info = getattr(item, "_fixtureinfo", None)
     groups = set()
     for name in item.fixturenames:
         defs = info.name2fixturedefs.get(name) if info is not None else None
         if defs and defs[-1].scope in ("module", "class", "package"):
-            groups.add(defs[-1].baseid.split("::")[0] or "conftest")
+            groups.add(Path(defs[-1].baseid.split("::")[0]).stem or "conftest")
     return groups
 
 
