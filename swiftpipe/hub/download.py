@@ -78,8 +78,9 @@ def download(kind: str, repo_id: str, *, hub: str | None = None, files: Sequence
                 raise
             cached, from_cache = fetch(kind, repo_id, files, revision, True), True
     except Exception as exc:  # the libraries raise dozens of types; each is turned into one line below
-        message = _explain(exc, hub=hub, kind=kind, repo_id=repo_id, what=what, files=files, offline=offline)
-        raise (HubUnreachable if not offline and not _reached(exc) else HubError)(message) from None
+        message, on_the_way = _explain(exc, hub=hub, kind=kind, repo_id=repo_id, what=what, files=files,
+                                       offline=offline)
+        raise (HubUnreachable if on_the_way else HubError)(message) from None
     placed = _place(cached, Path(to), whole_repo=not files) if to is not None else None
     return Fetched(hub, kind, repo_id, cached, placed, from_cache)
 
@@ -91,16 +92,6 @@ def _classes(exc: BaseException) -> set[str]:
 
 def _unreachable(exc: BaseException) -> bool:
     return bool(_classes(exc) & {"NetworkError", "ConnectionError"}) and not _not_found(str(exc))
-
-
-def _reached(exc: BaseException) -> bool:
-    """Whether the hub answered (a 404, a refusal) rather than the way to it failing."""
-    if _classes(exc) & {"RepositoryNotFoundError", "NotExistError", "EntryNotFoundError", "RemoteEntryNotFoundError",
-                        "GatedRepoError", "AuthenticationError", "PermissionDeniedError"} or _not_found(str(exc)):
-        return True
-    return not _classes(exc) & {"NetworkError", "ConnectionError", "ChunkedEncodingError", "RemoteProtocolError",
-                                "FileDownloadError", "ReadTimeout", "TimeoutError", "IncompleteRead",
-                                "LocalEntryNotFoundError"}
 
 
 def _not_found(text: str) -> bool:
@@ -130,7 +121,9 @@ def _from_modelscope(kind: str, repo_id: str, files: Sequence[str], revision: st
 
 
 def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, files: Sequence[str],
-             offline: bool) -> str:
+             offline: bool) -> tuple[str, bool]:
+    """The error in one line, and whether it happened on the way to the hub (exit 3) rather than in what was asked
+    (exit 2: no such repository or file, no access, offline by choice)."""
     names = _classes(exc)
     text = str(exc)
     again = f"swiftpipe download {kind} {repo_id}" + "".join(f" --file {f}" for f in files) + f" --hub {hub}"
@@ -138,19 +131,19 @@ def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, fi
     if offline or names & {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "CacheNotFound"}:
         cause = "offline" if offline else f"{where} cannot be reached"
         return (f"{what} is not in the {hub} cache and {cause}: run `{again}` on a machine with network "
-                f"(and copy the cache, or pass a local path instead)")
+                f"(and copy the cache, or pass a local path instead)"), not offline
     if names & {"GatedRepoError", "AuthenticationError", "PermissionDeniedError"} or " 401" in text or " 403" in text:
         login = "hf auth login, or HF_TOKEN" if hub == "hf" else "modelscope login, or MODELSCOPE_API_TOKEN"
-        return f"{what}: {where} refused access; log in ({login}) with an account that may read it"
+        return f"{what}: {where} refused access; log in ({login}) with an account that may read it", False
     if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"} or (files and _not_found(text) and "file" in text):
-        return f"{what}: no such file in {repo_id} on {where} (check the path with the hub's file browser)"
+        return f"{what}: no such file in {repo_id} on {where} (check the path with the hub's file browser)", False
     if names & {"RepositoryNotFoundError", "NotExistError"} or _not_found(text):
-        return f"{what}: not found on {where} (is it a {kind}? is --hub right?)"
+        return f"{what}: not found on {where} (is it a {kind}? is --hub right?)", False
     if names & {"NetworkError", "ConnectionError", "ChunkedEncodingError", "RemoteProtocolError", "FileDownloadError",
                 "ReadTimeout", "TimeoutError", "IncompleteRead"}:
         return f"{what}: the transfer from {where} failed ({text.splitlines()[0][:160]}); run the same command " \
-               "again: what arrived is kept and the download resumes"
-    return f"{what}: {where} download failed: {type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+               "again: what arrived is kept and the download resumes", True
+    return f"{what}: {where} download failed: {type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}", True
 
 
 def _place(cached: list[Path], to: Path, *, whole_repo: bool) -> list[Path]:
