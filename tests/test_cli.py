@@ -24,6 +24,23 @@ def test_every_command_has_help_with_examples(command: list[str]) -> None:
     assert result.exit_code == 0 and "Examples:" in result.output
 
 
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_help_lists_every_command_with_its_own_short_help(width: int) -> None:
+    """`swiftpipe --help` takes the list from a table, importing no command: it must read as click would write it
+    from the commands themselves (a new command, or a changed first line of help, updates the table)."""
+    ctx = click.Context(main, info_name="swiftpipe")
+    listed, own = click.HelpFormatter(width=width), click.HelpFormatter(width=width)
+    main.format_commands(ctx, listed)
+    click.Group.format_commands(main, ctx, own)  # imports every command
+    assert listed.getvalue() == own.getvalue()
+    assert "  render " in listed.getvalue() and " job " not in listed.getvalue()  # hidden stays hidden
+
+
+def test_a_mistyped_command_is_still_suggested() -> None:
+    result = _run("rnder", MEDICAL)
+    assert result.exit_code == 2 and "No such command 'rnder'. Did you mean 'render'?" in result.output
+
+
 def test_info_lists_parameters_and_stages() -> None:
     result = _run("info", MEDICAL, "-p", "sft=full")
     assert result.exit_code == 0

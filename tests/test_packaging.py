@@ -23,6 +23,19 @@ def test_light_commands_do_not_import_ms_swift_or_torch(repo: Path, args: list[s
     assert json.loads(done.stderr.strip().splitlines()[-1]) == []
 
 
+def test_render_imports_no_other_command(repo: Path) -> None:
+    """`render` imports its own command module and what rendering needs: not the other commands' modules (run,
+    data, download, slurm, import), nor subprocess (bench/render_overhead.py measures what this costs)."""
+    probe = ("import sys, runpy; sys.argv = ['swiftpipe', 'render', 'recipes/medical.py']\n"
+             "try:\n    runpy.run_module('swiftpipe', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('swiftpipe.cli') "
+             "or m == 'subprocess')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True)
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == ["swiftpipe.cli", "swiftpipe.cli.common",
+                                                                "swiftpipe.cli.recipes"]
+
+
 def test_wheel_ships_templates_and_renders_outside_the_repo(repo: Path, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "dist"), str(repo)], check=True, capture_output=True)

@@ -86,6 +86,8 @@ def _shell_word(word: str) -> str:
 
 @dataclass(frozen=True)
 class LoadedRecipe:
+    """A recipe file loaded: its chain with the parameters bound and --set applied, and how it was named."""
+
     path: str
     recipe: Recipe
     parameters: tuple[Parameter, ...]

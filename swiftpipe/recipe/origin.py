@@ -1,6 +1,8 @@
 """Where in a recipe file something was written, so that errors can name the file and line."""
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,8 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # swiftpipe/, not sw
 
 @dataclass(frozen=True)
 class Origin:
+    """A file and line in it, shown as `file:line`."""
+
     file: str
     line: int
 
@@ -24,14 +28,15 @@ def caller_origin() -> Origin | None:
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_PACKAGE_DIR):
-            return Origin(_display_path(filename), frame.f_lineno)
+            return Origin(_display_path(filename, os.getcwd()), frame.f_lineno)
         frame = frame.f_back
     return None
 
 
-def _display_path(filename: str) -> str:
-    """Relative to the working directory when below it, as users typed it."""
+@functools.lru_cache(maxsize=64)  # a recipe calls a helper per stage and reference, all from one file and folder
+def _display_path(filename: str, cwd: str) -> str:
+    """Relative to the working directory `cwd` when below it, as users typed it."""
     try:
-        return str(Path(filename).resolve().relative_to(Path.cwd().resolve()))
+        return str(Path(filename).resolve().relative_to(Path(cwd).resolve()))
     except ValueError:
         return filename

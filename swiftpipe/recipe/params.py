@@ -17,6 +17,8 @@ _FALSE = {"false", "0", "no", "off"}
 
 @dataclass(frozen=True)
 class Parameter:
+    """One keyword parameter of a recipe function: its name, type annotation and default."""
+
     name: str
     annotation: Any
     default: Any  # inspect.Parameter.empty when required

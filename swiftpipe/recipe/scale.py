@@ -14,6 +14,8 @@ from swiftpipe.recipe.model import Recipe
 
 @dataclass(frozen=True)
 class Scale:
+    """The launch options given on the command line; None where one is not given."""
+
     gpus: str | None = None
     nodes: int | None = None
     node_rank: int | None = None

@@ -7,6 +7,7 @@ or when a secret flag or variable takes its value (recipe/loading.py): `-p hub_t
 `-p hub_token="$HUB_TOKEN"`."""
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -96,9 +97,11 @@ def secret_values(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
 #                                                             it hides *_token itself, not *_secret or *_api_key)
 #   {'hub_token': 'VALUE'}, HF_TOKEN=VALUE, "api_key": "VALUE"  (dicts, the environment, JSON)
 _VALUE = r"""(?P<value>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|[^\s,;)}\]`'"]+)"""
-_FLAG_WORD = re.compile(r"--(?P<name>[\w-]+)(?:=|[ \t]+)(?!--)" + _VALUE)
-_ASSIGNED = re.compile(r"(?P<name>\w+)=" + _VALUE)
-_QUOTED_KEY = re.compile(r"""(?P<quote>['"])(?P<name>\w+)(?P=quote)[ \t]*:[ \t]*""" + _VALUE)  # not `NAME: text`
+_FORMS = (
+    r"--(?P<name>[\w-]+)(?:=|[ \t]+)(?!--)" + _VALUE,
+    r"(?P<name>\w+)=" + _VALUE,
+    r"""(?P<quote>['"])(?P<name>\w+)(?P=quote)[ \t]*:[ \t]*""" + _VALUE,  # not `NAME: text`
+)
 _SHORTEST_KNOWN = 4  # a known value shorter than this is not replaced wherever it appears: it would be everywhere
 
 
@@ -107,9 +110,15 @@ def redact_text(text: str, known: Iterable[str] = ()) -> str:
     every secret name in the forms above; a value never spans lines."""
     for value in sorted({v for v in known if len(v) >= _SHORTEST_KNOWN}, key=len, reverse=True):
         text = text.replace(value, REDACTED)
-    for form in (_FLAG_WORD, _ASSIGNED, _QUOTED_KEY):
+    for form in _compiled():
         text = form.sub(_hidden, text)
     return text
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled() -> tuple[re.Pattern[str], ...]:
+    """_FORMS compiled, the first time output is redacted: `render` and `info` never need them."""
+    return tuple(re.compile(form) for form in _FORMS)
 
 
 _NO_SECRET = re.compile(r"None|''|\"\"|<[A-Z_]+>")  # nothing given, or hidden already (transformers' <HUB_TOKEN>)

@@ -32,6 +32,8 @@ def placeholder(ref: Ref) -> str:
 
 @dataclass(frozen=True)
 class Flag:
+    """One flag of a command: its name (no dashes) and its words, each one argv item."""
+
     name: str
     words: tuple[str, ...]
 
@@ -93,6 +95,8 @@ class Command:
 
 @dataclass(frozen=True)
 class RenderedStage:
+    """A stage rendered: the command `run` executes and the script text `render` prints."""
+
     command: Command
     script: str
 
