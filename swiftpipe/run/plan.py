@@ -131,6 +131,7 @@ def carry_out(step: Step, entry: StageRecord) -> None:
     if step.reused_from is not None:
         entry.restart(State.REUSED)
         entry.fingerprint, entry.inputs, entry.outputs = settled.fingerprint, settled.inputs, dict(settled.outputs)
+        entry.command, entry.env = list(settled.command), dict(settled.env)  # what ran, for status and the report
         entry.final_loss, entry.answers, entry.scores = settled.final_loss, settled.answers, settled.scores
         entry.group, entry.label = settled.group, settled.label
     elif step.action is Action.FINISHED:

@@ -58,22 +58,29 @@ def export(loaded: LoadedRecipe, directory: str | Path, resources: SlurmPlan, *,
         contents[f"{stage.name}.sbatch"] = sbatch_script(recipe, stage, loaded.source, resources, dialect=dialect,
                                                          resolve=inputs, inputs=inputs.found, chdir=str(layout.project),
                                                          self_path=str(folder / f"{stage.name}.sbatch"), layout=layout)
+    variables = _job_variables([step.stage for step in steps.launched])
     contents["submit_all.sh"] = render_template("submit_all.sh.j2", recipe=recipe.name,
                                                 self_path=str(folder / "submit_all.sh"),
-                                                jobs=[_submitted(step) for step in steps.launched])
+                                                jobs=[_submitted(step, variables) for step in steps.launched])
     return write_scripts(folder, contents, force=force)
 
 
-def _submitted(step: Step) -> tuple[str, str, ShellText | None]:
+def _submitted(step: Step, variables: dict[str, str]) -> tuple[str, str, ShellText | None]:
     """A step as submit_all.sh submits it: the variable its job id goes in, its script, and its dependency on the
     jobs of the steps it waits for (a shell word that reads their variables)."""
-    gate = [f"afterok:${{{_job_variable(name)}}}" for name in step.after_ok]
-    gate += [f"afterany:${{{_job_variable(name)}}}" for name in step.after_end]
-    return _job_variable(step.stage), f"{step.stage}.sbatch", ShellText(f'"{",".join(gate)}"') if gate else None
+    gate = [f"afterok:${{{variables[name]}}}" for name in step.after_ok]
+    gate += [f"afterany:${{{variables[name]}}}" for name in step.after_end]
+    return variables[step.stage], f"{step.stage}.sbatch", ShellText(f'"{",".join(gate)}"') if gate else None
 
 
-def _job_variable(stage: str) -> str:
-    return "job_" + re.sub(r"\W", "_", stage)
+def _job_variables(stages: list[str]) -> dict[str, str]:
+    """A shell variable for each stage's job id, each its own (`a-b` and `a_b` would both be job_a_b)."""
+    variables: dict[str, str] = {}
+    for stage in stages:
+        base = "job_" + re.sub(r"\W", "_", stage)
+        variables[stage] = next(f"{base}{n or ''}" for n in range(len(stages) + 1)
+                                if f"{base}{n or ''}" not in variables.values())
+    return variables
 
 
 def job_script(recipe: Recipe, stage: Stage, plan: SlurmPlan, *, run_id: str, record: str, python: str,
