@@ -231,3 +231,16 @@ def test_an_edited_questions_file_that_only_a_json_flag_names_runs_its_evaluatio
         "sft: reuse: unchanged since it finished",
         "eval_base: run: data/qa.jsonl changed since it finished",
         "eval_sft: run: data/qa.jsonl changed since it finished (after eval_base ends)"]
+
+
+def test_a_resume_without_p_continues_with_the_parameters_and_set_of_the_run_it_continues(
+        chain: Path, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's short form, `run RECIPE --resume`, after `-p` and `--set`: the checkpoint is continued with
+    the command it was written with, not started over with the recipe's defaults."""
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_ON", "sft")
+    _run("run", str(chain), "--quiet", "-p", "out=elsewhere", "--set", "sft.learning_rate=1e-4", code=1)
+    monkeypatch.delenv("FAKE_SWIFT_FAIL_ON")
+    _run("run", str(chain), "--quiet", "--resume")
+    sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
+    assert sft[sft.index("--learning_rate") + 1] == "1e-4"
+    assert sft[sft.index("--resume_from_checkpoint") + 1].startswith(str(Path("elsewhere/sft").resolve()))

@@ -181,20 +181,20 @@ def load_recorded(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ..
 
     loaded = loading.load(recipe_path, params=params, sets=sets, **options)
     latest = history.latest(work_dir, loaded.key)
+    if not params and latest is None:
+        recorded = history.parameter_sets(work_dir, recipe_path)
+        if len(recorded) > 1:
+            raise UserError(f"{recipe_path}: its runs used several parameter sets; choose one: "
+                            + "; ".join(_p(found) for found in recorded))
+        if len(recorded) == 1:
+            params = tuple(_from_record(recorded[0], where=recipe_path, strict=secrets_needed))
+            console.say(f"note: the runs of {recipe_path} used {_p(recorded[0])}", err=True)
+            loaded = loading.load(recipe_path, params=params, sets=sets, **options)
+            latest = history.latest(work_dir, loaded.key)
     if latest is not None and keep_sets and not sets and latest.recipe.sets:
         kept = _sets_from_record(latest.recipe.sets, where=recipe_path)
         console.say(f"note: resuming with the --set of run {latest.id}: {' '.join(latest.recipe.sets)}", err=True)
         return loading.load(recipe_path, params=params, sets=kept, **options)
-    if params or latest is not None:
-        return loaded
-    recorded = history.parameter_sets(work_dir, recipe_path)
-    if len(recorded) == 1:
-        given = _from_record(recorded[0], where=recipe_path, strict=secrets_needed)
-        console.say(f"note: the runs of {recipe_path} used {_p(recorded[0])}", err=True)
-        return loading.load(recipe_path, params=given, sets=sets, **options)
-    if len(recorded) > 1:
-        raise UserError(f"{recipe_path}: its runs used several parameter sets; choose one: "
-                        + "; ".join(_p(found) for found in recorded))
     return loaded
 
 
