@@ -85,6 +85,7 @@ def test_a_dataset_edited_in_place_runs_its_stage_again_and_what_reads_it(chain:
         "infer: run: stage 'merge' runs before it (after merge)",
     ]
     assert len(_calls(fake_swift)) == 4  # the dry run launched nothing
+    assert "'<sft.last_checkpoint>'" in shown  # the merge reads what the SFT will make, not what it made
     output = _run("run", str(chain), "--resume", "--quiet")
     assert "sft: data/sft.jsonl changed since it finished; running it again" in output
     assert [c["argv"][1] for c in _calls(fake_swift)[4:]] == ["sft", "export", "infer"]

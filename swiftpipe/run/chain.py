@@ -17,6 +17,7 @@ from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
+from swiftpipe.recipe.model import Ref
 from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.records import history, run_record, safe_write
 from swiftpipe.records.run_record import CHECKED_DIR, RunRecord, State
@@ -135,12 +136,16 @@ def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: Refer
     """A dry run: the plan, then the script of each step it launches, inputs not produced yet as placeholders."""
     say("plan:\n" + "\n".join(f"  {line}" for line in steps.lines()))
     references.settled = {step.stage: step.settled for step in steps.steps if step.settled is not None}
+    launched = {step.stage for step in steps.launched}
+
+    def resolve(ref: Ref) -> str:  # what a step that runs will produce is not known yet
+        return ref.placeholder() if ref.stage in launched else references.resolve_or_placeholder(ref)
+
     for step in steps.launched:
         stage = loaded.recipe.stage(step.stage)
         if step.resume_from:
             stage = stage.with_flag("resume_from_checkpoint", step.resume_from)
-        say(render_stage(loaded.recipe, stage, loaded.source, dialect=dialect,
-                         resolve=references.resolve_or_placeholder).script)
+        say(render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=resolve).script)
     say("dry run: nothing was launched")
 
 

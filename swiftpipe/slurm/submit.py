@@ -122,6 +122,7 @@ def _submit_steps(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dial
             client.cancel(list(jobs.values()))
             for other in steps.launched:  # what the plan settled stays as it is
                 record.stage(other.stage).restart(State.ABORTED, "the chain's submission failed")
+            record.state = chain_state(record)
             record.save()
             raise
         jobs[step.stage] = job_id
