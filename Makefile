@@ -131,6 +131,7 @@ bench: $(TINY_MODEL)/config.json
 	$(PY) bench/report_scale.py
 	$(PY) bench/history_scale.py
 	$(PY) bench/import_speed.py
+	$(PY) bench/identity_cost.py
 
 bench-slurm: $(TINY_MODEL)/config.json
 	$(PY) bench/slurm_overhead.py --model $(TINY_MODEL)
