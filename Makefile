@@ -48,8 +48,8 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 
-# pytest-xdist, JOBS workers (auto: one a core; 0: none); `--dist loadgroup` (pyproject) keeps the tests that share a module's
-# fixture on one worker. The fast tier leaves out the markers that need more than a user and the fake `swift`.
+# pytest-xdist, JOBS workers (auto: one a core; 0: none); `--dist loadgroup` (pyproject) keeps the tests that share
+# a module's fixture on one worker. The fast tier leaves out the markers that need more than a user and the fake swift.
 JOBS ?= auto
 FAST_TIER := not e2e and not slurm and not browser and not root
 
