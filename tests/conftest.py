@@ -141,8 +141,8 @@ def _session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's tiny Qwen2 (read, never written, by the e2e tests), built once for the session: under xdist
-    the first worker to ask builds it under a lock, and the others wait for it."""
+    """The demo's tiny Qwen2 for the e2e tests (they read its files; ms-swift's infer adds results under it), built
+    once for the session: under xdist the first worker to ask builds it under a lock, and the others wait for it."""
     from swiftpipe.demo import tiny_model
 
     folder = _session_folder(tmp_path_factory)
