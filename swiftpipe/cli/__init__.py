@@ -119,6 +119,8 @@ Examples:
 def main() -> None:
     """Recipes for ms-swift: the pretrain -> SFT -> merge -> DPO -> infer chain, rendered exactly."""
     # SIGTERM and a hang-up stop any command as Ctrl-C does (exit 130, records final), from its first line on.
-    click.get_current_context().with_resource(signals.handled(signals.raise_interrupt, signals.POLITE))
+    # Ctrl-C too: a swiftpipe started in the background inherits SIGINT ignored from its shell, and Python then
+    # installs no KeyboardInterrupt for it; `kill -INT` must stop it as it stops one in the foreground.
+    click.get_current_context().with_resource(signals.handled(signals.raise_interrupt, signals.STOP_SIGNALS))
     moments.reached("started")
 

@@ -116,7 +116,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
                          grace=options.grace, resume_hint=hint, view=options.view)
     if options.view is not None:
         options.view.attach(record)
-    with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.POLITE):  # as Ctrl-C
+    with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.STOP_SIGNALS):  # as Ctrl-C
         try:
             moments.reached("recorded")
             result = _carry_out(loaded, dialect, runner, references, steps)
