@@ -148,11 +148,11 @@ _KEPT_EMPTY = frozenset({"inputs"})
 
 
 def _plain(value: Any, *, drop_empty: bool, kept: frozenset[str] = frozenset()) -> Any:
-    """JSON values: enums as their values, paths as text; with `drop_empty`, where every field has a default to
-    read back (a stage record), the fields that say nothing (None, empty; `kept` ones only when None) are left
-    out."""
+    """JSON values: enums (values and keys) as their values, paths as text; with `drop_empty`, where every field
+    has a default to read back (a stage record), the fields that say nothing (None, empty; `kept` ones only when
+    None) are left out."""
     if isinstance(value, dict):
-        return {k: _plain(v, drop_empty=drop_empty, kept=kept) for k, v in value.items()
+        return {_plain(k, drop_empty=False): _plain(v, drop_empty=drop_empty, kept=kept) for k, v in value.items()
                 if not (drop_empty and (v is None or (k not in kept and (v == [] or v == {}))))}
     if isinstance(value, list):
         return [_plain(v, drop_empty=drop_empty, kept=kept) for v in value]

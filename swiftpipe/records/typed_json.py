@@ -29,9 +29,9 @@ class FieldError(ValueError):
 
 
 def decode(cls: type[T], data: Any, *, where: str = "", given: Mapping[str, Any] | None = None) -> T:
-    """`data` (parsed JSON) as a `cls`: nested dataclasses, enums, lists and dicts built and checked. Fields in
-    `given` are not read from `data` (they are not in the JSON); a missing field without a default, an unknown
-    key or a value of the wrong type is a FieldError."""
+    """`data` (parsed JSON) as a `cls`: nested dataclasses, enums, lists and dicts (keys and values) built and
+    checked. Fields in `given` are not read from `data` (they are not in the JSON); a missing field without a
+    default, an unknown key or a value of the wrong type is a FieldError."""
     if not isinstance(data, dict):
         raise FieldError(where or "(record)", f"{_shown(data)}, not an object")
     hints = _hints(cls)
@@ -81,8 +81,8 @@ def _value(hint: Any, value: Any, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise FieldError(path, f"{_shown(value)}, not an object")
-        _, item = typing.get_args(hint)
-        return {k: _value(item, v, f"{path}.{k}") for k, v in value.items()}
+        key, item = typing.get_args(hint)
+        return {_value(key, k, f"{path}.{k}"): _value(item, v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return decode(hint, value, where=path)
     if isinstance(hint, type) and issubclass(hint, Enum):
@@ -118,8 +118,8 @@ def _named(hint: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    kinds = {dict: "an object", list: "a list", str: "a string", bool: f"{value}".lower(), int: "a number",
+    names = {dict: "an object", list: "a list", str: "a string", bool: f"{value}".lower(), int: "a number",
              float: "a number", type(None): "null"}
     text = repr(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
     text = text if len(text) <= 40 else text[:37] + "..."
-    return f"{kinds.get(type(value), type(value).__name__)}{f' ({text})' if text else ''}"
+    return f"{names.get(type(value), type(value).__name__)}{f' ({text})' if text else ''}"
