@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from swiftpipe.msswift import layout
+from swiftpipe.msswift.layout import Output
 from swiftpipe.run.watch import StageWatcher
 
 
@@ -20,22 +21,23 @@ class _Sink:
         pass
 
 
-@pytest.mark.parametrize("line,key,value", [
-    ("[INFO:swift] output_dir: /abs/out/sft/v3-20250101-120000", "run_dir", "/abs/out/sft/v3-20250101-120000"),
+@pytest.mark.parametrize("line,output,value", [
+    ("[INFO:swift] output_dir: /abs/out/sft/v3-20250101-120000", Output.RUN_DIR, "/abs/out/sft/v3-20250101-120000"),
     # 3.12.6 and 4.6.0 spell the merge line differently
-    ("[INFO:swift] Successfully merged LoRA and saved in /a/checkpoint-8-merged.", "merged", "/a/checkpoint-8-merged"),
-    ("[INFO:swift] Successfully merged LoRA and saved in `/a/checkpoint-8-merged`.", "merged",
+    ("[INFO:swift] Successfully merged LoRA and saved in /a/checkpoint-8-merged.", Output.MERGED,
      "/a/checkpoint-8-merged"),
-    ("[INFO:swift] The inference results have been saved to result_path: `/m/infer_result/1.jsonl`.", "results",
+    ("[INFO:swift] Successfully merged LoRA and saved in `/a/checkpoint-8-merged`.", Output.MERGED,
+     "/a/checkpoint-8-merged"),
+    ("[INFO:swift] The inference results have been saved to result_path: `/m/infer_result/1.jsonl`.", Output.RESULTS,
      "/m/infer_result/1.jsonl"),
 ])
-def test_watcher_picks_what_ms_swift_reports_out_of_its_output(line: str, key: str, value: str) -> None:
+def test_watcher_picks_what_ms_swift_reports_out_of_its_output(line: str, output: Output, value: str) -> None:
     sink = _Sink()
     watcher = StageWatcher("s", stream=sink)
     text = f"noise\r{line}\nmore\n".encode()
     for i in range(0, len(text), 7):  # arrives in arbitrary chunks
         watcher.output(text[i:i + 7])
-    assert watcher.found == {key: value}
+    assert watcher.found == {output: value}
     assert sink.data == text  # passed through untouched
 
 

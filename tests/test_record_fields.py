@@ -22,7 +22,7 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
-from swiftpipe.msswift.layout import Answer
+from swiftpipe.msswift.layout import Answer, Output
 from swiftpipe.records import history, run_record, safe_write
 from swiftpipe.records.run_record import (
     Attempt,
@@ -42,16 +42,16 @@ FULL_STAGE = StageRecord(
     ended="2026-12-01T10:01:00+00:00", seconds=60.5, exit_code=1, command=["swift", "sft", "--model", "base"],
     env={"NPROC_PER_NODE": "1"}, script="out/sft.sh", log="out/sft.log", fingerprint="0123456789abcdef",
     inputs=[Handed("model", "out/pt/v0-20261201-090000/checkpoint-2", "fedcba9876543210", "pretrain",
-                   "last_checkpoint")],
+                   Output.LAST_CHECKPOINT)],
     pgid=4242, target="out/merged", target_made="1:2", target_mark="run sft 0a1b",
-    outputs={"run_dir": "out/sft/v0-20261201-100000"}, final_loss=1.25,
+    outputs={Output.RUN_DIR: "out/sft/v0-20261201-100000"}, final_loss=1.25,
     answers=[Answer("q", "a", "r")], scores={"rouge-l": 50.0}, group="compare",
     label="sft", resume_from="out/sft/v0-20261201-100000/checkpoint-2",
     job=Job("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),
     attempts=[Attempt(State.INTERRUPTED, "2026-12-01T09:00:00+00:00", "2026-12-01T09:01:00+00:00", 60.0, 130,
-                      "stopped", "out/sft.sh", "out/sft.log", {"run_dir": "out/sft/v0-x"}, "0123456789abcdef",
+                      "stopped", "out/sft.sh", "out/sft.log", {Output.RUN_DIR: "out/sft/v0-x"}, "0123456789abcdef",
                       ["swift", "sft"],
-                      [Handed("model", "out/pt/x", "0011223344556677", "pretrain", "last_checkpoint")])])
+                      [Handed("model", "out/pt/x", "0011223344556677", "pretrain", Output.LAST_CHECKPOINT)])])
 
 
 def _full_record(folder: Path) -> dict[str, Any]:

@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from swiftpipe.cli import main
+from swiftpipe.msswift.layout import Output
 from swiftpipe.records import run_record
-from swiftpipe.records.run_record import RecordError, State
+from swiftpipe.records.run_record import Handed, RecordError, State
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = str(REPO / "recipes" / "demo.py")
@@ -64,6 +65,27 @@ def test_a_schema_1_record_is_read_and_saved_as_the_current_schema(tmp_path: Pat
     assert run_record.read(folder) == record  # what is written reads back the same
 
 
+def test_outputs_are_typed_when_read_and_written_by_their_names_as_before(tmp_path: Path) -> None:
+    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["sft"])
+    entry = record.stage("sft")
+    entry.begin(command=["swift", "sft"], env={}, script=str(record.folder / "sft.sh"),
+                log=str(record.folder / "sft.log"), fingerprint="a",
+                inputs=[Handed("model", "/m/merged", "0123", "merge", Output.MERGED)])
+    entry.outputs = {Output.RUN_DIR: "/o/v0-1", Output.LAST_CHECKPOINT: "/o/v0-1/checkpoint-4"}
+    entry.end(State.DONE)
+    record.save()
+    text = (record.folder / "record.json").read_text()
+    assert ('      "inputs": [\n        {\n          "flag": "model",\n          "path": "/m/merged",\n'
+            '          "identity": "0123",\n          "producer": "merge",\n          "kind": "merged"\n        }\n'
+            '      ],\n      "outputs": {\n        "run_dir": "/o/v0-1",\n'
+            '        "last_checkpoint": "/o/v0-1/checkpoint-4"\n      }') in text
+    again = run_record.read(record.folder)
+    assert again.stages["sft"] == entry
+    assert [type(output) for output in again.stages["sft"].outputs] == [Output, Output]
+    assert again.stages["sft"].inputs is not None and again.stages["sft"].inputs[0].kind is Output.MERGED
+    assert json.dumps(again.to_json(), indent=2, ensure_ascii=False) + "\n" == text  # read and saved: the same
+
+
 def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
     record = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["pt"])
     entry = record.stage("pt")
@@ -88,6 +110,8 @@ def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
     (None, "not a swiftpipe run record; move"),
     ({**V1, "stages": []}, "not a swiftpipe run record; move"),
     ({**V1, "stages": {"sft": None}}, "a damaged run record: field stages.sft is null, not an object; move"),
+    ({**V1, "stages": {"sft": {"outputs": {"weights": "/o"}}}}, "a damaged run record: field stages.sft.outputs.weights"
+                                                                " is a string ('weights'), not one of 'run_dir', "),
     (b'{"id": "\xff"}', "cannot read this run record (UnicodeDecodeError); move"),
 ])
 def test_a_record_this_swiftpipe_cannot_read_is_one_line_saying_what_to_do(tmp_path: Path, content: object,

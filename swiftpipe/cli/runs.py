@@ -21,8 +21,12 @@ from swiftpipe.cli.common import (
     work_dir_option,
 )
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.layout import Output
 
 RUNS_SHOWN = 50
+# `resolve --which`: the output each choice prints
+_WHICH = {"last": Output.LAST_CHECKPOINT, "best": Output.BEST_CHECKPOINT, "merged": Output.MERGED,
+          "run_dir": Output.RUN_DIR, "results": Output.RESULTS}
 
 if TYPE_CHECKING:
     from swiftpipe.recipe.loading import LoadedRecipe
@@ -203,7 +207,7 @@ Examples:
 """)
 @recipe_options
 @click.argument("stage_name", metavar="STAGE")
-@click.option("--which", type=click.Choice(["last", "best", "merged", "run_dir", "results"]), default=None,
+@click.option("--which", type=click.Choice(list(_WHICH)), default=None,
               help="What to print (default: merged for a merge stage, results for infer, else last).")
 @work_dir_option
 @user_errors
@@ -217,8 +221,7 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], st
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
-    kind = {"last": "last_checkpoint", "best": "best_checkpoint"}.get(which, which)
-    found = history.produced(work_dir, loaded.key, stage_name, kind)
+    found = history.produced(work_dir, loaded.key, stage_name, _WHICH[which])
     if not found:
         raise UserError(f"{recipe_path}: stage {stage_name!r} has no finished run with a {which} output "
                         f"(swiftpipe status {recipe_path})")

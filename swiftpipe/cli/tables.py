@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from swiftpipe.console import console
+from swiftpipe.msswift.layout import Output
 from swiftpipe.records.index import Summary
 from swiftpipe.records.run_record import Job, RunRecord, StageRecord, State
 from swiftpipe.run.compare import Comparison, comparisons
@@ -28,9 +29,9 @@ def _state(state: State) -> Text:
 def _produced(entry: StageRecord) -> str:
     """The one output worth a column: the merged model, else the last checkpoint, results (an inference's or an
     evaluation's), run folder, or why not."""
-    for key in ("merged", "last_checkpoint", "results", "eval", "run_dir"):
-        if entry.outputs.get(key):
-            return entry.outputs[key]
+    for output in (Output.MERGED, Output.LAST_CHECKPOINT, Output.RESULTS, Output.EVAL, Output.RUN_DIR):
+        if entry.outputs.get(output):
+            return entry.outputs[output]
     return entry.reason or ""
 
 

@@ -20,6 +20,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,29 @@ WRITTEN_FLAGS = frozenset({*CREATED_FOLDERS, *CREATED_FILES, "resume_from_checkp
 # checkpoint, a merged model): `infer_result/<time>.jsonl`, `eval_result.jsonl`, `eval_result/`. No part of the model.
 WRITTEN_INTO_MODELS = frozenset({"infer_result", "eval_result", "eval_result.jsonl"})
 
+
+class Output(str, Enum):
+    """What a stage produces, by the name a run record keeps it under (a stage's `outputs`) and a recipe refers to it
+    by (`checkpoint()`, `merged()`, `run_dir()`): a training run's folder and its last and best checkpoints, a merged
+    model, a batch inference's results file, an evaluation's report."""
+
+    RUN_DIR = "run_dir"
+    LAST_CHECKPOINT = "last_checkpoint"
+    BEST_CHECKPOINT = "best_checkpoint"
+    MERGED = "merged"
+    RESULTS = "results"
+    EVAL = "eval"
+
+    def __str__(self) -> str:
+        # The name as records, placeholders and messages write it: without this, an f-string gives the value on
+        # Python 3.10 but `Output.MERGED` on 3.11 and later.
+        return self.value
+
+    @property
+    def in_words(self) -> str:
+        return self.value.replace("_", " ")
+
+
 # Lines in ms-swift's output that name what it produced (3.x and 4.x print them the same way).
 OUTPUT_DIR_LINE = re.compile(r"\[INFO:swift\] output_dir: (\S.*?)\s*$")
 MERGED_LINE = re.compile(r"Successfully merged LoRA and saved in `?(\S.*?)`?\.?\s*$")  # 4.x adds the backticks
@@ -46,6 +70,9 @@ RESULT_PATH_LINE = re.compile(r"saved to result_path: `(.+?)`")
 # `swift infer --metric rouge|acc` logs the mean scores as a Python dict: {'rouge-1': 82.8, ..., 'bleu-4': 71.6}
 METRIC_LINE = re.compile(r"\[INFO:swift\] (\{'(?:rouge-1|acc)': [^{}]*\})\s*$")
 EVAL_RESULT_LINE = re.compile(r"The eval result have been saved to result_jsonl: `(.+?)`")
+# The line that names each output ms-swift prints (a checkpoint it names only in logging.jsonl: read_training).
+OUTPUT_LINES = {Output.RUN_DIR: OUTPUT_DIR_LINE, Output.MERGED: MERGED_LINE, Output.RESULTS: RESULT_PATH_LINE,
+                Output.EVAL: EVAL_RESULT_LINE}
 
 
 def run_dirs(output_dir: Path) -> dict[int, Path]:

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from swiftpipe.errors import RecipeError
-from swiftpipe.recipe.model import REF_KINDS, PerProcess, Recipe, Ref, Stage, items_of
+from swiftpipe.recipe.model import PRODUCED_BY, PerProcess, Recipe, Ref, Stage, items_of
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -85,11 +85,11 @@ def _reference_problems(recipe: Recipe, file: str) -> list[str]:
                                 f"(stages: {', '.join(position)})")
                 continue
             producer = recipe.stage(ref.stage)
-            if ref.kind not in REF_KINDS:
-                problems.append(f"{at}: unknown reference kind {ref.kind!r} ({', '.join(REF_KINDS)})")
-            elif producer.command not in REF_KINDS[ref.kind]:
+            if ref.output not in PRODUCED_BY:
+                problems.append(f"{at}: '{ref.output}' is no output a stage can refer to ({', '.join(PRODUCED_BY)})")
+            elif producer.command not in PRODUCED_BY[ref.output]:
                 problems.append(f"{at}: stage {producer.name!r} (swift {producer.command}) produces no "
-                                f"{ref.kind.replace('_', ' ')}")
+                                f"{ref.output.in_words}")
             if position[ref.stage] >= position[stage.name] and stage.name not in cyclic:
                 problems.append(f"{at}: refers to stage {ref.stage!r}, which runs after it; "
                                 "a stage can only use what an earlier stage produced")

@@ -12,7 +12,7 @@ from swiftpipe.recipe.secrets import REDACTED, is_secret, redact_env
 
 
 def _consumes(stage: Stage) -> list[str]:
-    return [f"--{flag} <- {ref.stage}.{ref.kind}" for flag, ref in stage.refs()]
+    return [f"--{flag} <- {ref.stage}.{ref.output}" for flag, ref in stage.refs()]
 
 
 def _parameter(loaded: LoadedRecipe, p: Parameter) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Union
 
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.origin import Origin, caller_origin
 
@@ -33,19 +34,19 @@ class Ref:
     """What an earlier stage produced, resolved at run time; rendered as a readable placeholder until then."""
 
     stage: str
-    kind: str  # one of REF_KINDS
+    output: Output  # one of PRODUCED_BY
     origin: Origin | None = field(default=None, compare=False)
 
     def placeholder(self) -> str:
-        return f"<{self.stage}.{self.kind}>"
+        return f"<{self.stage}.{self.output}>"
 
 
-# kind -> the subcommands whose stages produce it
-REF_KINDS: Mapping[str, frozenset[str]] = {
-    "last_checkpoint": TRAINING_COMMANDS,
-    "best_checkpoint": TRAINING_COMMANDS,
-    "run_dir": TRAINING_COMMANDS,
-    "merged": frozenset({"export"}),
+# The outputs a recipe can refer to -> the subcommands whose stages produce them
+PRODUCED_BY: Mapping[Output, frozenset[str]] = {
+    Output.LAST_CHECKPOINT: TRAINING_COMMANDS,
+    Output.BEST_CHECKPOINT: TRAINING_COMMANDS,
+    Output.RUN_DIR: TRAINING_COMMANDS,
+    Output.MERGED: frozenset({"export"}),
 }
 
 
@@ -53,17 +54,17 @@ def checkpoint(stage: str, which: str = "last") -> Ref:
     """The last (or ``which="best"``) checkpoint a training stage saved, as ms-swift reports it."""
     if which not in ("last", "best"):
         raise ValueError(f"checkpoint(which=...) is 'last' or 'best', not {which!r}")
-    return Ref(stage, f"{which}_checkpoint", caller_origin())
+    return Ref(stage, Output.LAST_CHECKPOINT if which == "last" else Output.BEST_CHECKPOINT, caller_origin())
 
 
 def run_dir(stage: str) -> Ref:
     """The versioned folder (`<output_dir>/vN-<timestamp>`) that a training stage's run created."""
-    return Ref(stage, "run_dir", caller_origin())
+    return Ref(stage, Output.RUN_DIR, caller_origin())
 
 
 def merged(stage: str) -> Ref:
     """The folder a merge stage (`swift export --merge_lora true`) wrote the merged model to."""
-    return Ref(stage, "merged", caller_origin())
+    return Ref(stage, Output.MERGED, caller_origin())
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Stage:
     @property
     def observes(self) -> bool:
         """A stage that asks a model questions (infer, eval): its answers and scores are no stage's input (see
-        REF_KINDS), so its failure need stop no other; the chain goes on past it and still ends failed, so that one
+        PRODUCED_BY), so its failure need stop no other; the chain goes on past it and still ends failed, so that one
         benchmark out of reach does not cost the other models' scores."""
         return self.command in OBSERVING_COMMANDS
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftpipe import console
+from swiftpipe.msswift.layout import Output
 from swiftpipe.records import index
 from swiftpipe.records.index import Summary
 from swiftpipe.records.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
@@ -40,14 +41,14 @@ def latest(work_dir: Path, key: str) -> RunRecord | None:
     return records[0] if records else None
 
 
-def produced(work_dir: Path, key: str, stage: str, output: str) -> str | None:
+def produced(work_dir: Path, key: str, stage: str, output: Output) -> str | None:
     """`output` (last_checkpoint, merged, results, ...) of `stage` from the newest run of this chain where the
     stage finished and recorded it, and it is still on disk."""
     found = producing(work_dir, key, stage, output)
     return found.outputs[output] if found is not None else None
 
 
-def producing(work_dir: Path, key: str, stage: str, output: str) -> StageRecord | None:
+def producing(work_dir: Path, key: str, stage: str, output: Output) -> StageRecord | None:
     """The record of `stage` in the newest run of this chain where it finished and recorded `output`, still on
     disk."""
     for record in _records_of(work_dir, key):

@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from swiftpipe.msswift.layout import Answer
+from swiftpipe.msswift.layout import Answer, Output
 
 
 class State(str, Enum):
@@ -47,13 +47,14 @@ class Job:
 @dataclass
 class Handed:
     """What a stage was handed through one flag, when it launched: a local file or folder, or an output of another
-    stage (`producer`, `kind`); `identity` is the file's (reads.py) or the producing stage's seal (fingerprint.py)."""
+    stage (`producer`, and which of its outputs, `kind`: the record's name for it); `identity` is the file's
+    (reads.py) or the producing stage's seal (fingerprint.py)."""
 
     flag: str
     path: str
     identity: str
     producer: str | None = None
-    kind: str | None = None
+    kind: Output | None = None
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Attempt:
     reason: str | None = None
     script: str | None = None
     log: str | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[Output, str] = field(default_factory=dict)
     fingerprint: str | None = None  # of the command it ran (None in records before schema 3)
     command: list[str] = field(default_factory=list)  # the command it ran, secrets redacted
     inputs: list[Handed] | None = None  # what it read (None in records before inputs were kept)
@@ -94,7 +95,7 @@ class StageRecord:
     target: str | None = None  # where a merge launch writes its merged model
     target_made: str | None = None  # "device:inode" of that folder, once this stage's launch saw ms-swift create it
     target_mark: str | None = None  # what the launch's supervisor marks that folder with once it appears
-    outputs: dict[str, str] = field(default_factory=dict)  # last_checkpoint, best_checkpoint, run_dir, merged, ...
+    outputs: dict[Output, str] = field(default_factory=dict)
     final_loss: float | None = None
     answers: list[Answer] = field(default_factory=list)  # the first of a batch inference's answers
     scores: dict[str, float] = field(default_factory=dict)  # what `swift infer --metric` logged: rouge-l, acc, ...

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from swiftpipe.errors import UserError
 from swiftpipe.msswift import dialects
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe import secrets
 from swiftpipe.recipe.loading import Source
 from swiftpipe.recipe.model import FlagValue, PerProcess, Recipe, Ref, Stage, items_of
@@ -165,7 +166,7 @@ def _first_ref(value: FlagValue) -> Ref | None:
 def _tuner_behind(recipe: Recipe, ref: Ref) -> str:
     """What a reference points at: a merged model is a full model; a checkpoint is its stage's tuner. (The
     recipe's checks have made sure the stage exists.)"""
-    return "full" if ref.kind == "merged" else recipe.stage(ref.stage).tuner()
+    return "full" if ref.output is Output.MERGED else recipe.stage(ref.stage).tuner()
 
 
 def _words(value: FlagValue, *, resolve: Resolver, processes: int, where: str) -> list[str]:

@@ -17,14 +17,15 @@ from typing import NamedTuple
 
 from swiftpipe.errors import UserError
 from swiftpipe.msswift.dialects import Dialect
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.model import Recipe, Ref, Stage, is_true
 from swiftpipe.render.commands import build_command, source_file
 from swiftpipe.render.templating import ShellText, render_template
 
 _FUNCTIONS = {
-    "last_checkpoint": "swiftpipe_last_checkpoint",
-    "best_checkpoint": "swiftpipe_best_checkpoint",
-    "run_dir": "swiftpipe_run_dir",
+    Output.LAST_CHECKPOINT: "swiftpipe_last_checkpoint",
+    Output.BEST_CHECKPOINT: "swiftpipe_best_checkpoint",
+    Output.RUN_DIR: "swiftpipe_run_dir",
 }
 
 
@@ -119,8 +120,8 @@ def stage_script(recipe: Recipe, stage: Stage, folder: Path, dialect: Dialect, l
 def _locate(recipe: Recipe, ref: Ref) -> ShellInput | str:
     """How a script finds `ref`: a shell lookup, or a plain path when the producer names it outright."""
     producer = recipe.stage(ref.stage)
-    variable = re.sub(r"\W", "_", f"{ref.stage}_{ref.kind}").upper()
-    if ref.kind == "merged":
+    variable = re.sub(r"\W", "_", f"{ref.stage}_{ref.output}").upper()
+    if ref.output is Output.MERGED:
         if producer.flags.get("output_dir") is not None:
             return str(producer.flags["output_dir"])
         merged_from = producer.merge_source
@@ -133,7 +134,7 @@ def _locate(recipe: Recipe, ref: Ref) -> ShellInput | str:
             return f"{merged_from}-merged"
         raise UserError(f"{_where(recipe, producer)}: cannot tell where stage {producer.name!r} writes its merged "
                         "model; give it --output_dir")
-    return ShellInput(variable, _FUNCTIONS[ref.kind], _output_dir(recipe, producer), producer.name, "")
+    return ShellInput(variable, _FUNCTIONS[ref.output], _output_dir(recipe, producer), producer.name, "")
 
 
 def _output_dir(recipe: Recipe, producer: Stage) -> str:

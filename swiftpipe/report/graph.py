@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swiftpipe.msswift.layout import Output
+
 BOX_WIDTH, BOX_HEIGHT = 150, 58
 COLUMN_GAP, ROW_GAP, MARGIN = 78, 18, 10
 
@@ -33,7 +35,7 @@ class Edge:
     producer: str
     consumer: str
     flag: str
-    kind: str
+    output: Output | None
     path: str
     d: str  # the SVG path: from the producer's right side to the consumer's left side
 
@@ -46,8 +48,8 @@ class Graph:
     height: int
 
 
-def layout(names: list[str], handoffs: dict[str, list[tuple[str, str, str, str]]]) -> Graph:
-    """`names` in chain order; `handoffs[consumer]`: (producer, flag, kind, path) for each value it took."""
+def layout(names: list[str], handoffs: dict[str, list[tuple[str, str, Output | None, str]]]) -> Graph:
+    """`names` in chain order; `handoffs[consumer]`: (producer, flag, output, path) for each value it took."""
     if not names:
         return Graph([], [], 0, 0)
     column: dict[str, int] = {}
@@ -59,8 +61,8 @@ def layout(names: list[str], handoffs: dict[str, list[tuple[str, str, str, str]]
         row = rows.get(column[name], 0)
         rows[column[name]] = row + 1
         nodes[name] = Node(name, column[name], row)
-    edges = [Edge(producer, consumer, flag, kind, path, _curve(nodes[producer], nodes[consumer]))
-             for consumer in names for producer, flag, kind, path in handoffs.get(consumer, ()) if producer in nodes]
+    edges = [Edge(producer, consumer, flag, output, path, _curve(nodes[producer], nodes[consumer]))
+             for consumer in names for producer, flag, output, path in handoffs.get(consumer, ()) if producer in nodes]
     columns, tallest = max(column.values()) + 1, max(rows.values())
     return Graph(list(nodes.values()), edges, width=2 * MARGIN + columns * BOX_WIDTH + (columns - 1) * COLUMN_GAP,
                  height=2 * MARGIN + tallest * BOX_HEIGHT + (tallest - 1) * ROW_GAP)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 
+from swiftpipe.msswift.layout import Output
 from swiftpipe.records.run_record import RunRecord, StageRecord
 from swiftpipe.render.templating import templates_dir
 from swiftpipe.report.charts import Chart, charts
@@ -26,7 +27,7 @@ TEMPLATE = "report.html.j2"
 class Handoff:
     flag: str
     producer: str
-    kind: str  # last_checkpoint, merged, ...
+    output: Output | None  # None in a record that did not say which
     path: str
 
 
@@ -52,7 +53,7 @@ def render(record: RunRecord) -> str:
     stages = [_view(record, name, entry) for name, entry in record.stages.items()]
     compared: list[Comparison] = comparisons(record)
     graph = layout([view.name for view in stages],
-                   {view.name: [(h.producer, h.flag, h.kind, h.path) for h in view.handoffs] for view in stages})
+                   {view.name: [(h.producer, h.flag, h.output, h.path) for h in view.handoffs] for view in stages})
     return _environment().get_template(TEMPLATE).render(
         record=record, stages=stages, comparisons=compared, graph=graph,
         entries={view.name: view.entry for view in stages}, box=(BOX_WIDTH, BOX_HEIGHT))
@@ -61,7 +62,7 @@ def render(record: RunRecord) -> str:
 def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
     view = StageView(name, entry, shlex.join(entry.command), handoffs=_handoffs(record, name, entry),
                      answers=[(a.question or "", a.answer or "") for a in entry.answers])
-    run_dir = entry.outputs.get("run_dir")
+    run_dir = entry.outputs.get(Output.RUN_DIR)
     if run_dir:
         view.curves = read_curves(Path(run_dir))
         view.charts = charts(view.curves)
@@ -73,19 +74,19 @@ def _handoffs(record: RunRecord, name: str, entry: StageRecord) -> list[Handoff]
     the run it finished in). A record from before stages kept their inputs: a flag whose value is a path an
     earlier stage recorded, as ms-swift was given it."""
     if entry.inputs is not None:
-        return [Handoff(f"--{h.flag}", h.producer, h.kind or "", h.path) for h in entry.inputs
+        return [Handoff(f"--{h.flag}", h.producer, h.kind, h.path) for h in entry.inputs
                 if h.producer is not None]
-    produced: dict[str, tuple[str, str]] = {}  # path -> (stage, kind)
+    produced: dict[str, tuple[str, Output]] = {}  # path -> (stage, output)
     for other, earlier in record.stages.items():
         if other == name:
             break
-        for kind, path in earlier.outputs.items():
-            produced.setdefault(path, (other, kind))
+        for output, path in earlier.outputs.items():
+            produced.setdefault(path, (other, output))
     found = []
     for flag, value in zip(entry.command, entry.command[1:]):
         if flag.startswith("--") and value in produced:
-            producer, kind = produced[value]
-            found.append(Handoff(flag, producer, kind, value))
+            producer, output = produced[value]
+            found.append(Handoff(flag, producer, output, value))
     return found
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from swiftpipe import console
 from swiftpipe.errors import UserError
 from swiftpipe.msswift.dialects import Dialect
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import SERVING_COMMANDS, Ref, Stage, infer
 from swiftpipe.records import history
@@ -37,13 +38,13 @@ def chat_stage(loaded: LoadedRecipe) -> Stage:
     producer = next((s for s in reversed(stages) if s.trains or s.command == "export"), None)
     if producer is None:
         raise UserError(f"{loaded.path}: no stage produces a model to chat with")
-    kind = "merged" if producer.command == "export" else "last_checkpoint"
-    return infer(f"{producer.name}_chat", {"stream": True, "model": Ref(producer.name, kind)})
+    output = Output.MERGED if producer.command == "export" else Output.LAST_CHECKPOINT
+    return infer(f"{producer.name}_chat", {"stream": True, "model": Ref(producer.name, output)})
 
 
 def open_chat(loaded: LoadedRecipe, *, dialect: Dialect, work_dir: Path) -> int:
     def resolve(ref: Ref) -> str:
-        found = history.produced(work_dir, loaded.key, ref.stage, ref.kind)
+        found = history.produced(work_dir, loaded.key, ref.stage, ref.output)
         if found:
             return found
         raise UserError(f"{loaded.path}: stage {ref.stage!r} has not finished in any run of this recipe with these "

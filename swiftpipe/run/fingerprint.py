@@ -47,7 +47,7 @@ def seal(entry: StageRecord, *, project: str | None = None) -> str:
     another command or other inputs, or that produced its outputs elsewhere, has another seal, and the stages that
     read them run again."""
     here = (project or os.getcwd()).rstrip(os.sep) + os.sep
-    outputs = sorted((kind, path.removeprefix(here)) for kind, path in entry.outputs.items())
+    outputs = sorted((output.value, path.removeprefix(here)) for output, path in entry.outputs.items())
     inputs = [[h.flag, h.identity] for h in entry.inputs or ()]
     return _digest([entry.fingerprint, inputs, outputs])
 

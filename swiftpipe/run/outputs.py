@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftpipe.msswift import layout
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.model import Stage
 from swiftpipe.records.run_record import FINISHED, Handed, StageRecord, State
 from swiftpipe.run import reads
@@ -16,7 +17,7 @@ ANSWERS_KEPT = 20
 
 @dataclass
 class Produced:
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[Output, str] = field(default_factory=dict)
     final_loss: float | None = None
     answers: list[layout.Answer] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
@@ -28,38 +29,40 @@ def run_dirs_before(stage: Stage) -> set[Path]:
     return set(layout.run_dirs(Path(str(output_dir))).values()) if stage.trains and output_dir else set()
 
 
-def run_dir_of(stage: Stage, found: dict[str, str], before: set[Path]) -> Path | None:
+def run_dir_of(stage: Stage, found: dict[Output, str], before: set[Path]) -> Path | None:
     """The run folder this training stage made: the one ms-swift named in its output, else the one new folder
     under its --output_dir (none when there are several: another run wrote there meanwhile)."""
-    if "run_dir" in found:
-        return Path(found["run_dir"])
+    if Output.RUN_DIR in found:
+        return Path(found[Output.RUN_DIR])
     if not stage.trains or not stage.flags.get("output_dir"):
         return None
     created = set(layout.run_dirs(Path(str(stage.flags["output_dir"]))).values()) - before
     return created.pop() if len(created) == 1 else None
 
 
-def collect(stage: Stage, found: dict[str, str], before: set[Path]) -> Produced:
-    """What this stage produced, as ms-swift reported it; for a training run, the folder this run created."""
+def collect(stage: Stage, found: dict[Output, str], before: set[Path], *, scores: str | None = None) -> Produced:
+    """What this stage produced, as ms-swift reported it (`found`: the outputs it named; `scores`: the mean scores
+    it logged); for a training run, the folder this run created."""
     produced = Produced()
     if stage.trains:
         run_dir = run_dir_of(stage, found, before)
         if run_dir is not None:
             result = layout.read_training(run_dir)
-            produced.outputs["run_dir"] = str(run_dir)
-            for key, path in (("last_checkpoint", result.last_checkpoint), ("best_checkpoint", result.best_checkpoint)):
+            produced.outputs[Output.RUN_DIR] = str(run_dir)
+            for output, path in ((Output.LAST_CHECKPOINT, result.last_checkpoint),
+                                 (Output.BEST_CHECKPOINT, result.best_checkpoint)):
                 if path:
-                    produced.outputs[key] = str(path)
+                    produced.outputs[output] = str(path)
             produced.final_loss = result.final_loss
-    elif stage.command == "export" and "merged" in found:
-        produced.outputs["merged"] = found["merged"]
-    elif stage.command == "infer" and "results" in found:
-        produced.outputs["results"] = found["results"]
-        produced.answers = layout.read_answers(Path(found["results"]), ANSWERS_KEPT)
-        produced.scores = layout.read_scores(found.get("scores"))
-    elif stage.command == "eval" and "eval" in found:
-        produced.outputs["eval"] = found["eval"]
-        produced.scores = layout.read_eval(Path(found["eval"]))
+    elif stage.command == "export" and Output.MERGED in found:
+        produced.outputs[Output.MERGED] = found[Output.MERGED]
+    elif stage.command == "infer" and Output.RESULTS in found:
+        produced.outputs[Output.RESULTS] = found[Output.RESULTS]
+        produced.answers = layout.read_answers(Path(found[Output.RESULTS]), ANSWERS_KEPT)
+        produced.scores = layout.read_scores(scores)
+    elif stage.command == "eval" and Output.EVAL in found:
+        produced.outputs[Output.EVAL] = found[Output.EVAL]
+        produced.scores = layout.read_eval(Path(found[Output.EVAL]))
     return produced
 
 
@@ -109,7 +112,7 @@ def _unfinished_checkpoints(stage: Stage, entry: StageRecord) -> Iterator[_Launc
             break
         launches.append((attempt.outputs, attempt.fingerprint, attempt.command, attempt.inputs))
     for outputs, fingerprint, command, inputs in launches:
-        run_dir = outputs.get("run_dir")
+        run_dir = outputs.get(Output.RUN_DIR)
         saved = layout.checkpoints(Path(run_dir)) if run_dir else []
         if saved:
             yield _Launch(saved[-1], fingerprint, command, inputs)
@@ -121,9 +124,9 @@ FINISHED_BEFORE_STOP = "it saved its final checkpoint before it was stopped; don
 def finished_before_stop(stage: Stage, entry: StageRecord) -> Produced | None:
     """What a training stage produced when it was stopped, or killed outright, after saving its final checkpoint:
     it has nothing left to train (resumed, it would train no step and save none), so it is done. None otherwise."""
-    run_dir = entry.outputs.get("run_dir")
+    run_dir = entry.outputs.get(Output.RUN_DIR)
     if not stage.trains or entry.state not in (State.INTERRUPTED, State.RUNNING) or not run_dir:
         return None
     if not layout.training_complete(Path(run_dir)):
         return None
-    return collect(stage, {"run_dir": run_dir}, set())
+    return collect(stage, {Output.RUN_DIR: run_dir}, set())

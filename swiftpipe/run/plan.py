@@ -23,6 +23,7 @@ from enum import Enum
 from pathlib import Path
 
 from swiftpipe.msswift.dialects import Dialect
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Stage
 from swiftpipe.records import history
@@ -58,7 +59,7 @@ class Read:
 
     flag: str
     producer: str
-    kind: str
+    output: Output
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class Step:
     said: str | None = None
     observes: bool = False
     reads: tuple[Read, ...] = ()
-    needed: tuple[tuple[str, str], ...] = ()  # (kind, "stage 'x' (--flag)"): what later steps read of it
+    needed: tuple[tuple[Output, str], ...] = ()  # (output, "stage 'x' (--flag)"): what later steps read of it
     after_ok: tuple[str, ...] = ()
     after_end: tuple[str, ...] = ()
     resume_from: str | None = None
@@ -174,14 +175,14 @@ class _Planner:
         needed = self._needed(name)
         decided = self._decide(stage, needed)
         step = dataclasses.replace(decided, observes=stage.observes, needed=tuple(needed.items()),
-                                   reads=tuple(Read(flag, ref.stage, ref.kind) for flag, ref in stage.refs()))
+                                   reads=tuple(Read(flag, ref.stage, ref.output) for flag, ref in stage.refs()))
         if step.launches:
             self.launched.add(name)
         elif step.settled is not None:
             self.references.settled[name] = step.settled
         return step
 
-    def _decide(self, stage: Stage, needed: dict[str, str]) -> Step:
+    def _decide(self, stage: Stage, needed: dict[Output, str]) -> Step:
         name = stage.name
         skip = Step(name, Action.SKIP, chat_note(self.loaded.path, stage)) \
             if stage.interactive and not self.interactive else None
@@ -215,18 +216,18 @@ class _Planner:
         return self._run_again(stage, entry, current, inputs, needed, rendered.command.redacted().argv)
 
     def _reused(self, stage: Stage, entry: StageRecord, current: Fingerprint, inputs: list[Handed],
-                needed: dict[str, str]) -> Step | None:
+                needed: dict[Output, str]) -> Step | None:
         """Reuse: the stage finished unchanged in the run continued, or else in an earlier run; what it produced is
         on disk, with what later steps read of it (a record edited by hand may have lost it)."""
         if (entry.finished and self._unchanged(entry, current, inputs) and entry.outputs_on_disk
-                and all(entry.outputs.get(kind) for kind in needed)):
+                and all(entry.outputs.get(output) for output in needed)):
             why = "unchanged since it finished"
             return Step(stage.name, Action.REUSE, why, f"{why}; reusing its outputs", settled=entry)
         assert self.record is not None
         earlier = history.finished_elsewhere(self.work_dir, self.loaded.key, stage.name,
                                              lambda done: self._unchanged(done, current, inputs),
                                              besides=self.record.id)
-        if earlier is None or not all(earlier[1].outputs.get(kind) for kind in needed):
+        if earlier is None or not all(earlier[1].outputs.get(output) for output in needed):
             return None
         run_id, done = earlier
         why = f"finished unchanged in run {run_id}"
@@ -237,7 +238,7 @@ class _Planner:
         return current.matches(entry.fingerprint) and reads.changed(entry.inputs, inputs) is None
 
     def _run_again(self, stage: Stage, entry: StageRecord, current: Fingerprint, inputs: list[Handed],
-                   needed: dict[str, str], argv: list[str]) -> Step:
+                   needed: dict[Output, str], argv: list[str]) -> Step:
         """Why a stage that is not reused runs, and what to say of it."""
         if entry.finished:
             if not current.matches(entry.fingerprint) and entry.command:
@@ -252,21 +253,21 @@ class _Planner:
             elif not current.matches(entry.fingerprint):
                 why = "its launch variables or program changed since it finished"
             else:
-                kind, consumer = next((k, c) for k, c in needed.items() if not entry.outputs.get(k))
-                why = f"it recorded no {kind.replace('_', ' ')}, which {consumer} needs"
+                output, consumer = next((o, c) for o, c in needed.items() if not entry.outputs.get(o))
+                why = f"it recorded no {output.in_words}, which {consumer} needs"
             return Step(stage.name, Action.RUN, why, f"{why}; running it again")
         started_over = changed_since_checkpoint(stage, entry, current, inputs, argv)
         if started_over is not None:
             return Step(stage.name, Action.RUN, started_over, started_over)
         return Step(stage.name, Action.RUN, _NOT_FINISHED.get(entry.state, ""))
 
-    def _needed(self, producer: str) -> dict[str, str]:
-        """What the later stages of this run read of `producer`: kind -> "stage X (--flag)"."""
-        needed: dict[str, str] = {}
+    def _needed(self, producer: str) -> dict[Output, str]:
+        """What the later stages of this run read of `producer`: output -> "stage X (--flag)"."""
+        needed: dict[Output, str] = {}
         for name in self.names[self.names.index(producer) + 1:]:
             for flag, ref in self.loaded.recipe.stage(name).refs():
                 if ref.stage == producer:
-                    needed.setdefault(ref.kind, f"stage {name!r} (--{flag})")
+                    needed.setdefault(ref.output, f"stage {name!r} (--{flag})")
         return needed
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from swiftpipe.msswift.layout import WRITTEN_FLAGS, WRITTEN_INTO_MODELS
+from swiftpipe.msswift.layout import WRITTEN_FLAGS, WRITTEN_INTO_MODELS, Output
 from swiftpipe.recipe.model import Ref, Stage, items_of
 from swiftpipe.records.record_types import Handed
 from swiftpipe.render.commands import Command
@@ -106,7 +106,7 @@ def handed(stage: Stage, command: Command, given: Callable[[Ref], tuple[str, str
         for item in items_of(value):
             if isinstance(item, Ref):
                 path, seal = given(item)
-                found.append(Handed(flag, path, seal, item.stage, item.kind))
+                found.append(Handed(flag, path, seal, item.stage, item.output))
                 continue
             local = local_path(item)
             known = identity(local) if local is not None else None
@@ -138,7 +138,7 @@ def changed(before: Sequence[Handed] | None, now: Sequence[Handed]) -> str | Non
     return f"--{gone[0]} no longer reads {_shown(old[gone])}" if gone else None
 
 
-def _key(handed: Handed) -> tuple[str, str | None, str | None]:
+def _key(handed: Handed) -> tuple[str, str | None, Output | None]:
     """An output of another stage is the same input wherever it lies (its seal says whether it changed)."""
     return (handed.flag, handed.producer, handed.kind) if handed.producer else (handed.flag, handed.path, None)
 

@@ -32,26 +32,26 @@ class References:
     settled: dict[str, StageRecord] = field(default_factory=dict)
 
     def resolve(self, ref: Ref) -> str:
-        """The produced path, or Unresolved. A reference's kind is the key of the stage's recorded outputs."""
-        return self.producing(ref).outputs[ref.kind]
+        """The produced path, or Unresolved. A reference's output is the key of the stage's recorded outputs."""
+        return self.producing(ref).outputs[ref.output]
 
     def handed(self, ref: Ref) -> tuple[str, str]:
         """The produced path, and the seal of the stage that produced it (what a stage that reads it was handed)."""
         entry = self.producing(ref)
-        return entry.outputs[ref.kind], seal(entry)
+        return entry.outputs[ref.output], seal(entry)
 
     def producing(self, ref: Ref) -> StageRecord:
         """The record of the stage whose output `ref` is, or Unresolved."""
         entry = self.settled.get(ref.stage)
         if entry is None and self.record is not None:
             entry = self.record.stages.get(ref.stage)
-        if entry is not None and entry.finished and entry.outputs.get(ref.kind):
+        if entry is not None and entry.finished and entry.outputs.get(ref.output):
             return entry
         if ref.stage not in self.names:
-            produced = history.producing(self.work_dir, self.loaded.key, ref.stage, ref.kind)
+            produced = history.producing(self.work_dir, self.loaded.key, ref.stage, ref.output)
             if produced is not None:
                 return produced
-        raise Unresolved(f"{ref.stage}.{ref.kind}")
+        raise Unresolved(f"{ref.stage}.{ref.output}")
 
     def resolve_or_placeholder(self, ref: Ref) -> str:
         try:
@@ -71,7 +71,7 @@ class References:
                 try:
                     self.resolve(ref)
                 except Unresolved:
-                    problems.append(f"{path}: stage {name!r}, --{flag}: needs {ref.stage}.{ref.kind}, but stage "
+                    problems.append(f"{path}: stage {name!r}, --{flag}: needs {ref.stage}.{ref.output}, but stage "
                                     f"{ref.stage!r} has not finished in any run of this recipe with these parameters; "
                                     f"run it first (swiftpipe run {path} --stage {ref.stage})")
         if problems:

@@ -12,6 +12,7 @@ from pathlib import Path
 from swiftpipe import moments
 from swiftpipe.msswift import layout
 from swiftpipe.msswift.dialects import Dialect
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.recipe.secrets import redact_argv
@@ -68,10 +69,10 @@ class StageRunner:
     grace: Grace = field(default_factory=Grace)
     view: View | None = None  # the live display, when there is one (watch.View)
 
-    def run(self, prepared: Prepared, *, needed: dict[str, str] | None = None) -> State:
+    def run(self, prepared: Prepared, *, needed: dict[Output, str] | None = None) -> State:
         """Launch the stage unless pre-launch checks refuse it; return its final state. Its fingerprint and inputs
         are what a later --resume compares to tell whether the stage changed; `needed` maps what later stages read
-        of it (kind) to who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage
+        of it to who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage
         was prepared or recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record
         is whole."""
         stop = threading.Event()
@@ -81,7 +82,7 @@ class StageRunner:
             raise KeyboardInterrupt
         return state
 
-    def _run(self, prepared: Prepared, stop: threading.Event, needed: dict[str, str]) -> State:
+    def _run(self, prepared: Prepared, stop: threading.Event, needed: dict[Output, str]) -> State:
         stage, rendered = prepared.stage, prepared.rendered
         refused = self.refused_merge_target(stage)
         if refused:
@@ -124,8 +125,8 @@ class StageRunner:
                                   mark=(entry.target, entry.target_mark) if entry.target and entry.target_mark
                                   else None)
         self._note_target(entry)
-        produced = collect(stage, watcher.found, before)
-        run_dir = Path(produced.outputs["run_dir"]) if "run_dir" in produced.outputs else None
+        produced = collect(stage, watcher.found, before, scores=watcher.scores)
+        run_dir = Path(produced.outputs[Output.RUN_DIR]) if Output.RUN_DIR in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
         entry.scores = produced.scores
@@ -216,32 +217,32 @@ class StageRunner:
         with contextlib.suppress(RecordWriteError):
             self.record.save(use_reserve=False)
 
-    def _missing(self, stage: Stage, entry: StageRecord, needed: dict[str, str]) -> str | None:
+    def _missing(self, stage: Stage, entry: StageRecord, needed: dict[Output, str]) -> str | None:
         """Why a stage that exited 0 did not produce what it must: a training run's checkpoint, a merge's model on
         disk, or what a later stage of the chain reads from it."""
-        if stage.trains and not entry.outputs.get("last_checkpoint"):
+        if stage.trains and not entry.outputs.get(Output.LAST_CHECKPOINT):
             return "ms-swift exited 0 but saved no complete checkpoint"
-        if stage.merges and "merged" not in entry.outputs:
+        if stage.merges and Output.MERGED not in entry.outputs:
             if entry.target is not None and (Path(entry.target) / "config.json").is_file():
-                entry.outputs["merged"] = entry.target  # ms-swift's own line was not recognised: the folder is there
+                entry.outputs[Output.MERGED] = entry.target  # ms-swift's line was not recognised: the folder is there
             else:
                 return f"ms-swift exited 0 but wrote no merged model (nothing at {entry.target})"
-        for kind, consumer in needed.items():
-            if not entry.outputs.get(kind):
+        for output, consumer in needed.items():
+            if not entry.outputs.get(output):
                 why = " (no evaluation ran: give it a --val_dataset or --split_dataset_ratio)" \
-                    if kind == "best_checkpoint" else ""
-                return f"ms-swift exited 0 but recorded no {kind.replace('_', ' ')}{why}, which {consumer} needs"
+                    if output is Output.BEST_CHECKPOINT else ""
+                return f"ms-swift exited 0 but recorded no {output.in_words}{why}, which {consumer} needs"
         return None
 
     def _note_run_dir(self, stage: Stage, watcher: StageWatcher, entry: StageRecord, before: set[Path]) -> None:
         """Record a training run's folder as soon as ms-swift names it (or it appears under --output_dir): a process
         killed outright (swiftpipe's kill -9, a Slurm time limit, the OOM killer) then still leaves a record that
         --resume can continue from."""
-        if not stage.trains or "run_dir" in entry.outputs:
+        if not stage.trains or Output.RUN_DIR in entry.outputs:
             return
         found = run_dir_of(stage, watcher.found, before)
         if found is not None:
-            entry.outputs["run_dir"] = str(found)
+            entry.outputs[Output.RUN_DIR] = str(found)
             self._save_quietly()
 
     def _report_failure(self, name: str, log: Path, entry: StageRecord) -> None:

@@ -43,7 +43,8 @@ class StageWatcher:
         self.stream = stream or sys.stdout.buffer
         tty = getattr(self.stream, "isatty", lambda: False)()
         self.every = every if every is not None else (10.0 if tty else 30.0)
-        self.found: dict[str, str] = {}  # "run_dir" | "merged" | "results" | "scores" | "eval" -> as printed
+        self.found: dict[layout.Output, str] = {}  # each output ms-swift named, as printed
+        self.scores: str | None = None  # the mean scores it logged, as printed
         self._partial = b""
         self._at_line_start = True
         self._last_progress: tuple[int | None, float] = (None, 0.0)
@@ -72,17 +73,18 @@ class StageWatcher:
             self.stream = open(os.devnull, "wb")  # noqa: SIM115 (for the rest of the stage)
 
     def _scan(self, line: str) -> None:
-        for key, pattern in (("run_dir", layout.OUTPUT_DIR_LINE), ("merged", layout.MERGED_LINE),
-                             ("results", layout.RESULT_PATH_LINE), ("scores", layout.METRIC_LINE),
-                             ("eval", layout.EVAL_RESULT_LINE)):
+        for output, pattern in layout.OUTPUT_LINES.items():
             match = pattern.search(line)
             if match:
-                self.found[key] = match.group(1)
+                self.found[output] = match.group(1)
+        scores = layout.METRIC_LINE.search(line)
+        if scores:
+            self.scores = scores.group(1)
 
     def tick(self) -> None:
         """Read the steps logged since the last tick; show them (a view), or print a progress line at most every
         `every` seconds (between ms-swift's lines when they are echoed)."""
-        run_dir = self.found.get("run_dir")
+        run_dir = self.found.get(layout.Output.RUN_DIR)
         if not run_dir:
             return
         if self._follower is None:
