@@ -8,7 +8,9 @@ import click
 from swiftpipe import console
 from swiftpipe.cli.common import print_json, user_errors, work_dir_option
 
-_KIND = click.Choice(["pt", "sft", "dpo"])
+_PURPOSE = click.Choice(["pt", "sft", "dpo"])  # what a file is for: formats.PURPOSES
+_purpose_option = click.option("--kind", "purpose", type=_PURPOSE, default=None,
+                               help="What the file is for (default: guessed from its first record).")
 
 
 @click.group(epilog="""\b
@@ -31,7 +33,7 @@ Examples:
       --columns '{"response_chosen": "response", "response_rejected": "rejected_response"}'
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--kind", type=_KIND, default=None, help="What the file is for (default: guessed from its first record).")
+@_purpose_option
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Problems shown per file.")
 @click.option("--max-record-mb", type=click.IntRange(1), default=64, show_default=True,
               help="A longer record is reported, not read.")
@@ -40,7 +42,7 @@ Examples:
 @click.option("--no-cache", is_flag=True, help="Read the file even if it was checked clean before and is unchanged.")
 @work_dir_option
 @user_errors
-def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_record_mb: int,
+def validate_command(paths: tuple[str, ...], purpose: str | None, limit: int, max_record_mb: int,
                      columns: str | None, no_cache: bool, work_dir: Path) -> None:
     """Check every record; print each problem as PATH:LINE: FIELD: WHAT, and exit 2 if there are any.
 
@@ -49,7 +51,7 @@ def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_r
     from swiftpipe.data.cache import CheckCache, validate_once
     from swiftpipe.data.formats import parse_columns
     from swiftpipe.data.progress import reading
-    from swiftpipe.data.validate import DataError, guess_kind
+    from swiftpipe.data.validate import DataError, guess_purpose
     from swiftpipe.records.run_record import CHECKED_DIR
 
     renames = parse_columns(columns)
@@ -59,8 +61,8 @@ def validate_command(paths: tuple[str, ...], kind: str | None, limit: int, max_r
             failed.append(f"{path}: no such file")
             continue
         with reading(path, "validating") as progress:
-            report, cached = validate_once(Path(path), kind or guess_kind(Path(path)), limit=limit, columns=renames,
-                                           max_record_bytes=max_record_mb << 20, progress=progress,
+            report, cached = validate_once(Path(path), purpose or guess_purpose(Path(path)), limit=limit,
+                                           columns=renames, max_record_bytes=max_record_mb << 20, progress=progress,
                                            cache=None if no_cache else CheckCache(work_dir / CHECKED_DIR))
         try:
             report.raise_for_problems()
@@ -79,18 +81,18 @@ Examples:
 """)
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.argument("target", type=click.Path(dir_okay=False))
-@click.option("--to", "kind", type=_KIND, required=True, help="The kind of data to write.")
+@click.option("--to", "purpose", type=_PURPOSE, required=True, help="The kind of data to write.")
 @click.option("--entry", default=None, help="The entry to read when SOURCE is LLaMA-Factory's dataset_info.json.")
 @click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
 @user_errors
-def convert_command(source: str, target: str, kind: str, entry: str | None, force: bool) -> None:
+def convert_command(source: str, target: str, purpose: str, entry: str | None, force: bool) -> None:
     """Write SOURCE as ms-swift's messages JSON Lines. TARGET appears only complete; SOURCE is never touched."""
     from swiftpipe.data.convert import convert
     from swiftpipe.data.progress import reading
 
     with reading(source, "converting") as progress:
-        done = convert(Path(source), Path(target), to=kind, entry=entry, force=force, progress=progress)
-    console.say(f"converted {done.records} {done.kind} records ({done.shape}) {done.source} -> {done.target}")
+        done = convert(Path(source), Path(target), to=purpose, entry=entry, force=force, progress=progress)
+    console.say(f"converted {done.records} {done.purpose} records ({done.shape}) {done.source} -> {done.target}")
     for column, goes_to in done.mapping:
         console.say(f"  {column:40s} -> {goes_to}")
 
@@ -101,10 +103,10 @@ Examples:
   swiftpipe data stats datasets/medical_pretrain_sample.jsonl --kind pt --json
 """)
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--kind", type=_KIND, default=None, help="What the file is for (default: guessed from its first record).")
+@_purpose_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @user_errors
-def stats_command(path: str, kind: str | None, as_json: bool) -> None:
+def stats_command(path: str, purpose: str | None, as_json: bool) -> None:
     """Records, text lengths (characters), empty and duplicate records."""
     from swiftpipe.data.progress import reading
     from swiftpipe.data.stats import stats
@@ -113,11 +115,11 @@ def stats_command(path: str, kind: str | None, as_json: bool) -> None:
     if not Path(path).is_file():
         raise DataError(f"{path}: no such file")
     with reading(path, "reading") as progress:
-        found = stats(Path(path), kind=kind, progress=progress)
+        found = stats(Path(path), purpose=purpose, progress=progress)
     if as_json:
         print_json(found.to_json())
         return
-    console.say(f"{found.path}: {found.records} {found.kind} records ({found.shape})")
+    console.say(f"{found.path}: {found.records} {found.purpose} records ({found.shape})")
     console.say(f"  valid {found.good}, empty {found.empty}, duplicates {found.duplicates}, "
                f"with problems {found.problems}" + (" (swiftpipe data validate shows them)" if found.problems else ""))
     for part, dist in found.lengths.items():

@@ -4,7 +4,7 @@ again: a 20 GB corpus is checked once, not on every run and every --resume.
 A file is the same file when its identity is: its resolved path, size, modification and inode-change times (in
 nanoseconds), inode and device, and a hash of its first and last 64 KiB. The inode-change time moves on every write,
 so a file edited in place within the same second, at the same size, is read again; the hash catches a copy that
-kept the old times. The check's settings are part of the key: the kind, the `--columns` renaming, the record size
+kept the old times. The check's settings are part of the key: the purpose, the `--columns` renaming, the record size
 limit and swiftpipe's version. Only a clean result is kept; a file with problems is always read again. The
 identity is taken before the check and compared after it, so a file that changed while it was read is not kept.
 """
@@ -69,7 +69,7 @@ class CheckCache:
             return
         entry = {"identity": asdict(before), "settings": dict(settings),
                  "found": {"records": report.records, "shape": report.shape, "native": report.native,
-                           "framing": report.framing.kind}}
+                           "framing": report.framing.container}}
         target = self._entry(path, settings)
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs a re-read
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -82,12 +82,13 @@ class CheckCache:
         return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
-def check_settings(kind: str | None, columns: Mapping[str, str] | None, max_record_bytes: int) -> dict:
-    return {"schema": SCHEMA, "kind": kind, "columns": sorted((columns or {}).items()),
+def check_settings(purpose: str | None, columns: Mapping[str, str] | None, max_record_bytes: int) -> dict:
+    # "kind", as the checks remembered so far were keyed: another name would read every file again once.
+    return {"schema": SCHEMA, "kind": purpose, "columns": sorted((columns or {}).items()),
             "max_record_bytes": max_record_bytes, "swiftpipe": SWIFTPIPE_VERSION}
 
 
-def validate_once(path: Path, kind: str | None, *, cache: CheckCache | None, limit: int,
+def validate_once(path: Path, purpose: str | None, *, cache: CheckCache | None, limit: int,
                   columns: Mapping[str, str] | None = None,
                   max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                   progress: Callable[[int], object] | None = None) -> tuple[Report, bool]:
@@ -95,14 +96,14 @@ def validate_once(path: Path, kind: str | None, *, cache: CheckCache | None, lim
     and whether it came from the cache."""
     path = Path(path)
     if cache is None or not path.is_file():
-        return validate(path, kind, limit=limit, columns=columns, max_record_bytes=max_record_bytes,
+        return validate(path, purpose, limit=limit, columns=columns, max_record_bytes=max_record_bytes,
                         progress=progress), False
-    settings = check_settings(kind, columns, max_record_bytes)
+    settings = check_settings(purpose, columns, max_record_bytes)
     before = identity(path)
     found = cache.clean(path, settings, before)
     if found is not None:
-        return Report(path, kind, stream.Framing(found["framing"], False), records=found["records"],
+        return Report(path, purpose, stream.Framing(found["framing"], False), records=found["records"],
                       shape=found["shape"], native=found["native"], limit=limit), True
-    report = validate(path, kind, limit=limit, columns=columns, max_record_bytes=max_record_bytes, progress=progress)
+    report = validate(path, purpose, limit=limit, columns=columns, max_record_bytes=max_record_bytes, progress=progress)
     cache.remember(path, settings, before, report)
     return report, False

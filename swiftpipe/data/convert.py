@@ -19,7 +19,7 @@ from swiftpipe.errors import UserError
 class Converted:
     source: Path
     target: Path
-    kind: str
+    purpose: str
     shape: str
     records: int
     mapping: list[tuple[str, str]]

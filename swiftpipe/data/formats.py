@@ -13,7 +13,8 @@ from typing import Any
 
 from swiftpipe.errors import UserError
 
-KINDS = ("pt", "sft", "dpo")
+# What a data file is for (`data validate --kind`): pretraining text, SFT conversations, preference pairs.
+PURPOSES = ("pt", "sft", "dpo")
 Problems = list[tuple[str, str]]
 
 
@@ -69,22 +70,22 @@ class Shape:
     """One record shape. `native`: ms-swift reads it as it is; otherwise `convert` must come first."""
 
     name: str
-    kinds: tuple[str, ...]
+    purposes: tuple[str, ...]
     native: bool = True
 
-    def check(self, record: dict, kind: str) -> Problems:
+    def check(self, record: dict, purpose: str) -> Problems:
         raise NotImplementedError
 
-    def quick(self, kind: str) -> Callable[[dict], bool] | None:
+    def quick(self, purpose: str) -> Callable[[dict], bool] | None:
         """A predicate that is true only for a record `check` finds nothing wrong with, cheaper than `check` (its
         columns bound once, not looked up per record); None where the shape has none. Corpus-scale checking runs it
         first and `check` on what it does not accept, which gives the messages."""
         return None
 
-    def to_messages(self, record: dict, kind: str) -> dict:
+    def to_messages(self, record: dict, purpose: str) -> dict:
         raise NotImplementedError
 
-    def mapping(self, kind: str) -> list[tuple[str, str]]:
+    def mapping(self, purpose: str) -> list[tuple[str, str]]:
         raise NotImplementedError
 
 
@@ -94,15 +95,15 @@ class Plain(Shape):
 
     text: str = "text"
 
-    def check(self, record: dict, kind: str) -> Problems:
+    def check(self, record: dict, purpose: str) -> Problems:
         out: Problems = []
         check_text(record, self.text, out)
         return out
 
-    def to_messages(self, record: dict, kind: str) -> dict:
+    def to_messages(self, record: dict, purpose: str) -> dict:
         return {"messages": [{"role": "assistant", "content": record[self.text]}]}
 
-    def mapping(self, kind: str) -> list[tuple[str, str]]:
+    def mapping(self, purpose: str) -> list[tuple[str, str]]:
         return [(self.text, "messages[assistant]")]
 
 
@@ -120,9 +121,9 @@ class Pairs(Shape):
     history: str = "history"
     rejected: str = "rejected_response"
 
-    def check(self, record: dict, kind: str) -> Problems:
+    def check(self, record: dict, purpose: str) -> Problems:
         prompt, response, history = record.get(self.prompt), record.get(self.response), record.get(self.history)
-        if (type(prompt) is str and type(response) is str and prompt and response and kind != "dpo"
+        if (type(prompt) is str and type(response) is str and prompt and response and purpose != "dpo"
                 and type(record.get(self.system, "")) is str and self.extra_input is None
                 and (history is None or _pairs(history)) and not prompt.isspace() and not response.isspace()):
             return []  # the common case, decided in one expression: this runs on every record of every dataset
@@ -134,14 +135,14 @@ class Pairs(Shape):
         check_text(record, self.response, out)
         check_text(record, self.system, out, optional=True)
         check_history(record, self.history, out)
-        if kind == "dpo":
+        if purpose == "dpo":
             check_text(record, self.rejected, out)
             if not out and record[self.rejected] == record[self.response]:
                 out.append((self.rejected, f"is the same text as {self.response} (ms-swift drops such a record)"))
         return out
 
-    def quick(self, kind: str) -> Callable[[dict], bool] | None:
-        if kind == "dpo" or self.extra_input is not None:
+    def quick(self, purpose: str) -> Callable[[dict], bool] | None:
+        if purpose == "dpo" or self.extra_input is not None:
             return None
         prompt_key, response_key, system_key, history_key = self.prompt, self.response, self.system, self.history
 
@@ -157,21 +158,21 @@ class Pairs(Shape):
         extra = record.get(self.extra_input) if self.extra_input else None
         return f"{instruction}\n{extra}" if instruction and extra else instruction or extra or ""
 
-    def to_messages(self, record: dict, kind: str) -> dict:
+    def to_messages(self, record: dict, purpose: str) -> dict:
         messages = [{"role": "system", "content": record[self.system]}] if record.get(self.system) else []
         messages += history_messages(record.get(self.history))
         messages += [{"role": "user", "content": self.prompt_text(record)},
                      {"role": "assistant", "content": record[self.response]}]
         converted: dict[str, Any] = {"messages": messages}
-        if kind == "dpo":
+        if purpose == "dpo":
             converted["rejected_response"] = record[self.rejected]
         return converted
 
-    def mapping(self, kind: str) -> list[tuple[str, str]]:
+    def mapping(self, purpose: str) -> list[tuple[str, str]]:
         prompt = f"{self.prompt} + '\\n' + {self.extra_input}" if self.extra_input else self.prompt
         pairs = [(self.system, "messages[system]"), (self.history, "messages[user/assistant turns before]"),
                  (prompt, "messages[user]"), (self.response, "messages[assistant]")]
-        return pairs + ([(self.rejected, "rejected_response")] if kind == "dpo" else [])
+        return pairs + ([(self.rejected, "rejected_response")] if purpose == "dpo" else [])
 
 
 ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "bot": "assistant",
@@ -190,7 +191,7 @@ class Messages(Shape):
     rejected: str = "rejected_response"
     roles: tuple[tuple[str, str], ...] = tuple(ROLE_ALIASES.items())
 
-    def check(self, record: dict, kind: str) -> Problems:
+    def check(self, record: dict, purpose: str) -> Problems:
         out: Problems = []
         turns = record.get(self.messages)
         if type(turns) is not list or not turns:
@@ -213,38 +214,38 @@ class Messages(Shape):
                 return out
             if roles[role] == "system" and i:
                 out.append((f"{where}.{self.role}", "a system turn after the first one"))
-        if kind != "pt" and roles[turns[-1][self.role]] != "assistant":
+        if purpose != "pt" and roles[turns[-1][self.role]] != "assistant":
             out.append((f"{self.messages}[{len(turns) - 1}].{self.role}", "the last turn must be the assistant's"))
         if self.system:
             check_text(record, self.system, out, optional=True)
-        if kind == "dpo":
+        if purpose == "dpo":
             check_text(record, self.rejected, out)
         return out
 
-    def to_messages(self, record: dict, kind: str) -> dict:
+    def to_messages(self, record: dict, purpose: str) -> dict:
         roles = dict(self.roles)
         system = record.get(self.system) if self.system else None
         messages = [{"role": "system", "content": system}] if system else []
         messages += [{"role": roles[turn[self.role]], "content": turn.get(self.content) or ""}
                      for turn in record[self.messages]]
         converted: dict[str, Any] = {"messages": messages}
-        if kind == "dpo":
+        if purpose == "dpo":
             converted["rejected_response"] = record[self.rejected]
         return converted
 
-    def mapping(self, kind: str) -> list[tuple[str, str]]:
+    def mapping(self, purpose: str) -> list[tuple[str, str]]:
         pairs = [(f"{self.messages}[].{self.role}", "messages[].role"), (f"{self.messages}[].{self.content}",
                                                                          "messages[].content")]
         if self.system:
             pairs.insert(0, (self.system, "messages[system]"))
-        return pairs + ([(self.rejected, "rejected_response")] if kind == "dpo" else [])
+        return pairs + ([(self.rejected, "rejected_response")] if purpose == "dpo" else [])
 
 
 @dataclass(frozen=True)
 class Reward(Pairs):
     """The reward set's `{"question", "response_chosen", "response_rejected"}`: ms-swift does not read it."""
 
-    def check(self, record: dict, kind: str) -> Problems:
+    def check(self, record: dict, purpose: str) -> Problems:
         return Pairs.check(self, record, "dpo")
 
 
@@ -266,7 +267,7 @@ RESPONSE_KEYS = ("response", "answer", "output", "targets", "target", "answer_ke
 _ALIASED: dict[tuple[str, str], Pairs] = {}
 
 
-def detect(record: dict, kind: str) -> Shape | None:
+def detect(record: dict, purpose: str) -> Shape | None:
     """The shape of one record, by the keys that only it has; None when none fits."""
     if "messages" in record:
         return MESSAGES
@@ -280,7 +281,7 @@ def detect(record: dict, kind: str) -> Shape | None:
     response = next((key for key in RESPONSE_KEYS if key in record), None)
     if prompt and response:
         return QUERY_RESPONSE if (prompt, response) == ("query", "response") else _aliased(prompt, response)
-    if kind == "pt" and response in ("text", "response"):
+    if purpose == "pt" and response in ("text", "response"):
         return TEXT if response == "text" else RESPONSE
     if prompt == "query":
         return QUERY_RESPONSE  # so that the missing response is what gets reported
@@ -308,9 +309,9 @@ def parse_columns(value: object) -> dict[str, str] | None:
     return dict(value)
 
 
-def expected(kind: str) -> str:
+def expected(purpose: str) -> str:
     return {"pt": '{"text"}, {"response"} or {"messages"}',
             "sft": '{"query", "response"}, alpaca {"instruction", "input", "output"}, {"messages"} or sharegpt '
                    '{"conversations"}',
             "dpo": '{"query", "response", "rejected_response"}, {"messages", "rejected_response"} or the reward '
-                   'set\'s {"question", "response_chosen", "response_rejected"}'}[kind]
+                   'set\'s {"question", "response_chosen", "response_rejected"}'}[purpose]

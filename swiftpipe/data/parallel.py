@@ -31,10 +31,10 @@ def cores() -> int:
 
 
 def worth_splitting(path: Path, framing: stream.Framing, workers: int) -> bool:
-    return framing.kind == "jsonl" and workers > 1 and path.stat().st_size >= WORTH_SPLITTING
+    return framing.container == "jsonl" and workers > 1 and path.stat().st_size >= WORTH_SPLITTING
 
 
-def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int,
+def validate_parts(path: Path, purpose: str | None, report: Report, *, workers: int,
                    columns: Mapping[str, str] | None, max_record_bytes: int,
                    progress: Callable[[int], object] | None) -> bool:
     """Fill `report` from the file's parts, checked in `workers` processes; False (and nothing filled) when the
@@ -42,9 +42,9 @@ def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int
     size = path.stat().st_size
     count = max(workers, min(workers * 4, size // _PART_TARGET))
     spans = _spans(path, size, count)
-    shape, first = first_shape(path, kind, report.framing, spans[0], columns=columns,
+    shape, first = first_shape(path, purpose, report.framing, spans[0], columns=columns,
                                max_record_bytes=max_record_bytes)
-    if kind is not None and shape is None:
+    if purpose is not None and shape is None:
         return False
     done = multiprocessing.Array("q", len(spans), lock=False) if progress else None
     # fork: the pool starts every worker at the first submit, from this thread, which outlives the pool (a worker's
@@ -52,7 +52,7 @@ def validate_parts(path: Path, kind: str | None, report: Report, *, workers: int
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(done, os.getpid())) as pool:
-        futures = [pool.submit(_part, str(path), kind, report.framing, span, index, columns, max_record_bytes,
+        futures = [pool.submit(_part, str(path), purpose, report.framing, span, index, columns, max_record_bytes,
                                report.limit, None if index == 0 else shape, None if index == 0 else first)
                    for index, span in enumerate(spans)]
         while progress and done is not None and not all(f.done() for f in futures):
@@ -116,16 +116,16 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def _part(path: str, kind: str | None, framing: stream.Framing, span: tuple[int, int], index: int,
+def _part(path: str, purpose: str | None, framing: stream.Framing, span: tuple[int, int], index: int,
           columns: Mapping[str, str] | None, max_record_bytes: int, limit: int, shape: formats.Shape | None,
           first: int | stream.Place | None) -> Report:
-    report = Report(Path(path), kind, framing, limit=limit)
+    report = Report(Path(path), purpose, framing, limit=limit)
 
     def progress(read: int) -> None:
         if _done is not None:  # it is, where progress is passed
             _done[index] = read
 
-    for _ in checked_records(Path(path), kind, report=report, shape=shape, columns=columns, first=first,
+    for _ in checked_records(Path(path), purpose, report=report, shape=shape, columns=columns, first=first,
                              max_record_bytes=max_record_bytes, span=span, whole=False, keep=False,
                              progress=progress if _done is not None else None):
         pass

@@ -17,7 +17,7 @@ def is_registry(path: Path) -> bool:
     return Path(path).name == "dataset_info.json"
 
 
-def entry(info_path: Path, name: str | None, kind: str) -> tuple[Path, formats.Shape]:
+def entry(info_path: Path, name: str | None, purpose: str) -> tuple[Path, formats.Shape]:
     """The data file an entry names (relative to the registry's folder) and the shape its columns describe."""
     info_path = Path(info_path)
     try:
@@ -44,7 +44,7 @@ def entry(info_path: Path, name: str | None, kind: str) -> tuple[Path, formats.S
     formatting = spec.get("formatting", "alpaca")
     ranking = bool(spec.get("ranking"))
     if formatting == "alpaca":
-        shape = _alpaca(name, columns, kind, ranking)
+        shape = _alpaca(name, columns, purpose, ranking)
     elif formatting == "sharegpt":
         if ranking:
             raise DataError(f"{where}: ranked sharegpt entries (chosen/rejected turns) are not supported; "
@@ -55,8 +55,8 @@ def entry(info_path: Path, name: str | None, kind: str) -> tuple[Path, formats.S
     return info_path.parent / spec["file_name"], shape
 
 
-def _alpaca(name: str, columns: dict, kind: str, ranking: bool) -> formats.Shape:
-    if kind == "pt":
+def _alpaca(name: str, columns: dict, purpose: str, ranking: bool) -> formats.Shape:
+    if purpose == "pt":
         return formats.Plain(f"{name} (alpaca)", ("pt",), text=columns.get("prompt", "text"))
     return formats.Pairs(f"{name} (alpaca)", ("pt", "sft", "dpo"), prompt=columns.get("prompt", "instruction"),
                          extra_input=columns.get("query", "input"),

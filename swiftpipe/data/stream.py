@@ -27,7 +27,7 @@ _REPORT_EVERY = 1 << 20  # bytes between progress reports
 class Framing(NamedTuple):
     """How a file holds its records: `jsonl` or `array`, and whether it starts with a UTF-8 byte-order mark."""
 
-    kind: str
+    container: str
     bom: bool
 
 
@@ -48,12 +48,12 @@ def records(path: Path, *, framing: Framing | None = None, max_record_bytes: int
     `progress` is called with the bytes read so far, once a chunk of `chunk` bytes. `framing`, when the caller has
     it, saves reading it again. `span` (JSON Lines): only the bytes from one offset to the other, both at line
     starts, lines numbered from 1 there."""
-    kind = (framing or read_framing(path)).kind
+    container = (framing or read_framing(path)).container
     chunk = chunk or CHUNK
     with open(path, "rb") as raw:
         f: Reader = raw if span is None else _Span(raw, *span)
         f = _Progress(f, progress) if progress else f
-        if kind == "array":
+        if container == "array":
             yield from arrays.read(f, max_record_bytes, chunk, accept, path)
         else:
             yield from lines.read(f, max_record_bytes, chunk, accept)

@@ -20,7 +20,7 @@ class DataError(UserError):
 @dataclass
 class Report:
     path: Path
-    kind: str | None
+    purpose: str | None
     framing: stream.Framing
     records: int = 0
     shape: str = "none"
@@ -42,8 +42,8 @@ class Report:
         return self.problem_count == 0
 
     def summary(self) -> str:
-        framing = "JSON array" if self.framing.kind == "array" else "JSON Lines"
-        return f"{self.path}: {self.records} {self.kind} records ({self.shape}, {framing})"
+        framing = "JSON array" if self.framing.container == "array" else "JSON Lines"
+        return f"{self.path}: {self.records} {self.purpose} records ({self.shape}, {framing})"
 
     def raise_for_problems(self) -> None:
         if self.ok:
@@ -54,7 +54,7 @@ class Report:
         raise DataError("\n".join(self.problems + [f"{self.path}: {self.problem_count} {noun}{tail}"]))
 
 
-def checked_records(path: Path, kind: str | None, *, report: Report, shape: formats.Shape | None = None,
+def checked_records(path: Path, purpose: str | None, *, report: Report, shape: formats.Shape | None = None,
                     columns: Mapping[str, str] | None = None,
                     max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
                     progress: Callable[[int], object] | None = None, first: int | stream.Place | None = None,
@@ -62,24 +62,24 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
                     chunk: int | None = None) -> Iterator[tuple[formats.Shape, dict]]:
     """The good records of a file with their shape; every problem goes into `report`. The shape is the first
     record's, unless one is given (a registry entry names its columns; a later part of a file split for parallel
-    checking gets the file's, with `first`, where that record is). With no kind, only syntax is checked and nothing
+    checking gets the file's, with `first`, where that record is). With no purpose, only syntax is checked and nothing
     is yielded. `span`: only the JSON Lines between these byte offsets, numbered from 1; `whole`: the file is all
     there is, so an empty one is a problem; `keep`: yield the good records (False: only check them); `chunk`: the
     reading size, for tests."""
-    if kind is not None and kind not in formats.KINDS:
-        raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(formats.KINDS)}")
+    if purpose is not None and purpose not in formats.PURPOSES:
+        raise UserError(f"unknown kind {purpose!r}; expected one of {', '.join(formats.PURPOSES)}")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    state = _State(kind, report, shape, columns, first)
-    fast = kind is not None and not columns  # the common case inline: a record the file's shape accepts
+    state = _State(purpose, report, shape, columns, first)
+    fast = purpose is not None and not columns  # the common case inline: a record the file's shape accepts
     known, fine, count = state.shape if fast else None, state.fine, 0  # known: the shape, once checked inline
     for line, value in stream.records(path, framing=report.framing, max_record_bytes=max_record_bytes,
                                       progress=progress, span=span, chunk=chunk,
                                       accept=state.accepts if not columns else None):
         if type(value) is stream.Accepted:  # a run of good records, decoded and checked at once
             count += len(value.values)
-            shape = state.shape  # known whenever a run is accepted with a kind
-            if keep and kind is not None and shape is not None:
+            shape = state.shape  # known whenever a run is accepted with a purpose
+            if keep and purpose is not None and shape is not None:
                 for record in value.values:
                     yield shape, record
             continue
@@ -99,14 +99,14 @@ def checked_records(path: Path, kind: str | None, *, report: Report, shape: form
         report.add(None, "holds no records")
 
 
-def first_shape(path: Path, kind: str | None, framing: stream.Framing, span: tuple[int, int], *,
+def first_shape(path: Path, purpose: str | None, framing: stream.Framing, span: tuple[int, int], *,
                 columns: Mapping[str, str] | None, max_record_bytes: int
                 ) -> tuple[formats.Shape | None, int | stream.Place | None]:
     """The record shape the records in `span` settle on, as `checked_records` settles it, and where the record that
-    settles it is; (None, None) when none does or there is no kind."""
-    if kind is None:
+    settles it is; (None, None) when none does or there is no purpose."""
+    if purpose is None:
         return None, None
-    state = _State(kind, Report(path, kind, framing), None, columns, None)
+    state = _State(purpose, Report(path, purpose, framing), None, columns, None)
     for line, value in stream.records(path, framing=framing, max_record_bytes=max_record_bytes, span=span):
         state.take(line, value)
         if state.shape is not None:
@@ -118,9 +118,9 @@ class _State:
     """What checking a file has learned so far: its shape (its first good record's), where that record is, and how
     many records it has seen."""
 
-    def __init__(self, kind: str | None, report: Report, shape: formats.Shape | None,
+    def __init__(self, purpose: str | None, report: Report, shape: formats.Shape | None,
                  columns: Mapping[str, str] | None, first: int | stream.Place | None) -> None:
-        self.kind, self.report, self.shape, self.columns, self.first = kind, report, shape, columns, first
+        self.purpose, self.report, self.shape, self.columns, self.first = purpose, report, shape, columns, first
         self.check = None if shape is None else shape.check
         self.fine = self._fine(shape)
         self.count = 0
@@ -129,15 +129,15 @@ class _State:
 
     def _fine(self, shape: formats.Shape | None) -> Callable[[dict], bool]:
         """The shape's quick test of a good record, else one made of its full check."""
-        if shape is None or self.kind is None:
+        if shape is None or self.purpose is None:
             return lambda record: False
-        kind, check = self.kind, shape.check
-        return shape.quick(kind) or (lambda record: not check(record, kind))
+        purpose, check = self.purpose, shape.check
+        return shape.quick(purpose) or (lambda record: not check(record, purpose))
 
     def accepts(self, records: list) -> bool:
         """Whether every record of a run is good, so that none needs its place worked out: objects of the file's
-        shape (known from its first good record), or with no kind any objects."""
-        if self.kind is None:
+        shape (known from its first good record), or with no purpose any objects."""
+        if self.purpose is None:
             return all(type(record) is dict for record in records)
         if self.check is None:
             return False
@@ -149,26 +149,27 @@ class _State:
 
     def take(self, line: int | stream.Place | None, value: object) -> tuple[formats.Shape, dict] | None:
         """One record checked: its shape and value if it is good; otherwise its problems go into the report."""
-        report, kind = self.report, self.kind
+        report, purpose = self.report, self.purpose
         if type(value) is dict:
             self.count += 1
-            if kind is None:  # syntax only: every record parses and is an object; nothing about its fields
+            if purpose is None:  # syntax only: every record parses and is an object; nothing about its fields
                 return None
             if self.columns:  # ms-swift's --columns renames before it reads
                 value = {self.columns.get(key, key): v for key, v in value.items()}
             shape = self.shape
             if shape is None:
-                shape = formats.detect(value, kind)
-                if shape is None or kind not in shape.kinds:
-                    report.add(line, f"no {kind} format has keys {sorted(value)}; expected {formats.expected(kind)}")
+                shape = formats.detect(value, purpose)
+                if shape is None or purpose not in shape.purposes:
+                    report.add(line, f"no {purpose} format has keys {sorted(value)}; "
+                                     f"expected {formats.expected(purpose)}")
                     return None
                 self.shape, self.check, self.first = shape, shape.check, line
                 self.fine = self._fine(shape)
                 report.shape, report.native = shape.name, shape.native
-            problems = shape.check(value, kind)
+            problems = shape.check(value, purpose)
             if not problems:
                 return shape, value
-            other = formats.detect(value, kind)
+            other = formats.detect(value, purpose)
             if self.first and other is not None and other != shape:
                 at = f"line {self.first}" if type(self.first) is int else self.first
                 name = shape.name
@@ -186,7 +187,7 @@ class _State:
         return None
 
 
-def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, columns: Mapping[str, str] | None = None,
+def validate(path: Path, purpose: str | None, *, limit: int = DEFAULT_LIMIT, columns: Mapping[str, str] | None = None,
              max_record_bytes: int = stream.DEFAULT_MAX_RECORD_BYTES,
              progress: Callable[[int], object] | None = None, workers: int | None = None) -> Report:
     """Read the whole file once; the report holds the count, the shapes, and the first `limit` problems. A large
@@ -195,24 +196,24 @@ def validate(path: Path, kind: str | None, *, limit: int = DEFAULT_LIMIT, column
 
     path = Path(path)
     framing = stream.read_framing(path) if path.is_file() else stream.Framing("jsonl", False)
-    report = Report(path, kind, framing, limit=limit)
-    if report.framing.bom and report.framing.kind == "array":
+    report = Report(path, purpose, framing, limit=limit)
+    if report.framing.bom and report.framing.container == "array":
         report.add(1, "a byte-order mark before a JSON array: ms-swift (datasets) cannot read this file; "
                       "`swiftpipe data convert` writes it without one")
     workers = parallel.cores() if workers is None else workers
     if not (path.is_file() and parallel.worth_splitting(path, framing, workers) and parallel.validate_parts(
-            path, kind, report, workers=workers, columns=columns, max_record_bytes=max_record_bytes,
+            path, purpose, report, workers=workers, columns=columns, max_record_bytes=max_record_bytes,
             progress=progress)):
-        deque(checked_records(path, kind, report=report, columns=columns, max_record_bytes=max_record_bytes,
+        deque(checked_records(path, purpose, report=report, columns=columns, max_record_bytes=max_record_bytes,
                               progress=progress, keep=False), maxlen=0)
     if not report.native:
         report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: "
-                         f"swiftpipe data convert {path} OUT.jsonl --to {kind}")
+                         f"swiftpipe data convert {path} OUT.jsonl --to {purpose}")
     return report
 
 
-def guess_kind(path: Path) -> str:
-    """The kind the first record looks like: preference data if it has a rejected answer, pretraining text if it
+def guess_purpose(path: Path) -> str:
+    """What the first record looks like it is for: preference data if it has a rejected answer, pretraining text if it
     is only text, else SFT."""
     for _, value in stream.records(Path(path)):
         if type(value) is dict:

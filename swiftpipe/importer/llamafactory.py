@@ -216,7 +216,7 @@ class _Config:
                 if flag and self.get("use_hf") is None and not any(f.name == "use_hf" for f in self.flags):
                     self.add("use_hf", True, key)
                 return spec[hub] + (f":{spec['subset']}" if spec.get("subset") else "")
-        kind = {"pt": "pt", "dpo": "dpo", "kto": "dpo", "rm": "dpo"}.get(str(self.get("stage")), "sft")
+        purpose = {"pt": "pt", "dpo": "dpo", "kto": "dpo", "rm": "dpo"}.get(str(self.get("stage")), "sft")
         if "file_name" not in spec:
             raise ImportProblem(f"{key}: {name} in {info} has no file_name (a script or a remote dataset)",
                                 where=where)
@@ -225,7 +225,7 @@ class _Config:
             self.note(key, "warning", f"{name} is ranked sharegpt (chosen/rejected messages); ms-swift's preference "
                       f"data is messages plus rejected_response: check it with `swiftpipe data validate {file} "
                       "--kind dpo`")
-        columns = _columns(spec, kind)
+        columns = _columns(spec, purpose)
         for column, role in columns.items():
             if self.columns.get(column, role) != role:
                 self.note(key, "warning", f"{name}'s column {column} is {role}, but another dataset's column of that "
@@ -235,17 +235,17 @@ class _Config:
             self.note(key, "translated", f"{name}'s columns -> --columns {json.dumps(columns, ensure_ascii=False)}")
         if spec.get("formatting") == "sharegpt" and (spec.get("tags") or {}).get("role_tag", "from") != "from":
             self.note(key, "warning", f"{name} has its own role tags; convert it for ms-swift first: swiftpipe data "
-                      f"convert {info} {file.with_suffix('.swift.jsonl')} --entry {name} --to {kind}")
+                      f"convert {info} {file.with_suffix('.swift.jsonl')} --entry {name} --to {purpose}")
         return str(file)
 
 
-def _columns(spec: dict, kind: str) -> dict[str, str]:
+def _columns(spec: dict, purpose: str) -> dict[str, str]:
     """LLaMA-Factory's column roles as ms-swift's --columns (file column -> ms-swift's name), where they differ from
     the names ms-swift reads by itself."""
     columns = spec.get("columns") or {}
     if spec.get("formatting") == "sharegpt":
         wanted = {"messages": "conversations", "system": "system", "tools": "tools"}
-    elif kind == "pt":
+    elif purpose == "pt":
         wanted = {"prompt": "text"}
     else:
         wanted = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",

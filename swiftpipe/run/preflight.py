@@ -54,8 +54,8 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 text = str(item)
                 data_path = text.split("#")[0]  # ms-swift's `path#N` samples N records
                 if flag in DATA_FLAGS and _is_local(data_path):
-                    kind = data_kind(stage) if flag == "dataset" else None
-                    found = check_data_file(Path(data_path), kind, columns, checked=checked, progress=progress)
+                    purpose = data_purpose(stage) if flag == "dataset" else None
+                    found = check_data_file(Path(data_path), purpose, columns, checked=checked, progress=progress)
                     if not found and flag == "val_dataset" and stage.flags.get("metric") is not None:
                         found = _check_references(Path(data_path), str(stage.flags["metric"]))
                     problems += [f"{at}, --{flag}: {p}" for p in found]
@@ -170,9 +170,9 @@ def swift_executable() -> str:
     return found
 
 
-def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | None = None, *,
+def check_data_file(path: Path, purpose: str | None, columns: Mapping[str, str] | None = None, *,
                     checked: CheckCache | None = None, progress: bool = False) -> list[str]:
-    """Every record read and checked for `kind` (syntax only when None), on every core, after ms-swift's
+    """Every record read and checked for `purpose` (syntax only when None), on every core, after ms-swift's
     `--columns` renaming; problems as `path:line: field: what`, a few at most, then how many there are in all.
     A file `checked` remembers as clean, unchanged since, is not read again."""
     from swiftpipe.data.cache import validate_once
@@ -186,7 +186,7 @@ def check_data_file(path: Path, kind: str | None, columns: Mapping[str, str] | N
         return [] if path.is_file() else [f"{path}: no such file"]  # csv and the like: ms-swift reads them as they are
     try:
         with reading(path, "checking") if progress else contextlib.nullcontext() as bar:
-            report, _ = validate_once(path, kind, cache=checked, limit=MAX_DATA_PROBLEMS, columns=columns,
+            report, _ = validate_once(path, purpose, cache=checked, limit=MAX_DATA_PROBLEMS, columns=columns,
                                       progress=bar)
     except DataError as exc:
         return [str(exc)]
@@ -206,7 +206,7 @@ def _columns(stage: Stage, at: str, problems: list[str]) -> Mapping[str, str] | 
         return None
 
 
-def data_kind(stage: Stage) -> str | None:
+def data_purpose(stage: Stage) -> str | None:
     """What a stage's datasets must hold: pretraining text, SFT pairs or preference pairs; None where swiftpipe
     checks only that they parse (inference inputs, and RLHF types that are not pairwise)."""
     if stage.command in ("pt", "sft"):
