@@ -40,28 +40,28 @@ def _options(fn: Command) -> Command:
     return click.argument("repo_id")(fn)
 
 
-def _command(kind: str) -> click.Command:
+def _command(repo_type: str) -> click.Command:
     def fetch(repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
               offline: bool) -> None:
-        _fetch(kind, repo_id, hub, files, revision, to, offline)
+        _fetch(repo_type, repo_id, hub, files, revision, to, offline)
 
-    fetch.__doc__ = f"Download a {kind} (all of it, or --file ones) and print where it is."
-    return download.command(name=kind, epilog=_EXAMPLES)(_options(user_errors(fetch)))
+    fetch.__doc__ = f"Download a {repo_type} (all of it, or --file ones) and print where it is."
+    return download.command(name=repo_type, epilog=_EXAMPLES)(_options(user_errors(fetch)))
 
 
 model, dataset = _command("model"), _command("dataset")
 
 
-def _fetch(kind: str, repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
+def _fetch(repo_type: str, repo_id: str, hub: str | None, files: tuple[str, ...], revision: str | None, to: str | None,
            offline: bool) -> None:
     from swiftpipe.hub.download import download
 
-    done = download(kind, repo_id, hub=hub, files=files, revision=revision, to=Path(to) if to else None,
+    done = download(repo_type, repo_id, hub=hub, files=files, revision=revision, to=Path(to) if to else None,
                  offline=offline)
     if done.from_cache:
         console.say(f"note: {done.hub} is offline or unreachable; these files come from its cache", err=True,
                     style="yellow")
     places: Sequence[Path | None] = done.placed or [None] * len(done.cached)
     for cached, placed in zip(done.cached, places):
-        console.say(f"{done.hub} {kind} {repo_id}: {placed if placed is not None else cached}"
+        console.say(f"{done.hub} {repo_type} {repo_id}: {placed if placed is not None else cached}"
                    + (f"  (cache: {cached})" if placed is not None else ""))

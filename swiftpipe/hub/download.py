@@ -19,7 +19,7 @@ from swiftpipe.errors import InfrastructureError, UserError
 from swiftpipe.hub.offline import hub_of, offline_switch
 
 HUBS = ("modelscope", "hf")
-KINDS = ("model", "dataset")
+REPO_TYPES = ("model", "dataset")
 
 
 class HubError(UserError):
@@ -38,7 +38,7 @@ class Fetched:
     """Where the files are: in the hub's cache, and where `--to` put them (None without it)."""
 
     hub: str
-    kind: str
+    repo_type: str
     repo_id: str
     cached: list[Path]
     placed: list[Path] | None
@@ -54,35 +54,35 @@ def is_offline(hub: str) -> bool:
     return offline_switch(hub, os.environ) is not None
 
 
-def fetch_cached(kind: str, repo_id: str, hub: str) -> list[Path]:
+def fetch_cached(repo_type: str, repo_id: str, hub: str) -> list[Path]:
     """A whole repository from the hub's cache, never the network; the library's error when it is not there."""
-    return (_from_hf if hub == "hf" else _from_modelscope)(kind, repo_id, (), None, True)
+    return (_from_hf if hub == "hf" else _from_modelscope)(repo_type, repo_id, (), None, True)
 
 
-def download(kind: str, repo_id: str, *, hub: str | None = None, files: Sequence[str] = (),
+def download(repo_type: str, repo_id: str, *, hub: str | None = None, files: Sequence[str] = (),
              revision: str | None = None, to: Path | None = None, offline: bool = False) -> Fetched:
     """Fetch `files` of a repository (all of it when empty) into the hub's cache, then link them under `to`."""
     hub = hub or default_hub()
-    if hub not in HUBS or kind not in KINDS:
-        raise UserError(f"hub must be one of {', '.join(HUBS)} and kind one of {', '.join(KINDS)}")
+    if hub not in HUBS or repo_type not in REPO_TYPES:
+        raise UserError(f"hub must be one of {', '.join(HUBS)} and repo_type one of {', '.join(REPO_TYPES)}")
     offline = offline or is_offline(hub)
-    what = f"{kind} {repo_id}" + (f" ({', '.join(files)})" if files else "")
+    what = f"{repo_type} {repo_id}" + (f" ({', '.join(files)})" if files else "")
     fetch = _from_hf if hub == "hf" else _from_modelscope
     from_cache = offline
     try:
         try:
-            cached = fetch(kind, repo_id, files, revision, offline)
+            cached = fetch(repo_type, repo_id, files, revision, offline)
         except Exception as exc:
             # huggingface_hub falls back to its cache when the hub cannot be reached; modelscope does not.
             if hub != "modelscope" or offline or not _unreachable(exc):
                 raise
-            cached, from_cache = fetch(kind, repo_id, files, revision, True), True
+            cached, from_cache = fetch(repo_type, repo_id, files, revision, True), True
     except Exception as exc:  # the libraries raise dozens of types; each is turned into one line below
-        message, on_the_way = _explain(exc, hub=hub, kind=kind, repo_id=repo_id, what=what, files=files,
+        message, on_the_way = _explain(exc, hub=hub, repo_type=repo_type, repo_id=repo_id, what=what, files=files,
                                        offline=offline)
         raise (HubUnreachable if on_the_way else HubError)(message) from None
     placed = _place(cached, Path(to), whole_repo=not files) if to is not None else None
-    return Fetched(hub, kind, repo_id, cached, placed, from_cache)
+    return Fetched(hub, repo_type, repo_id, cached, placed, from_cache)
 
 
 def _classes(exc: BaseException) -> set[str]:
@@ -99,34 +99,34 @@ def _not_found(text: str) -> bool:
     return bool(re.search(r"(?<![\d:.])404(?!\d)", text))
 
 
-def _from_hf(kind: str, repo_id: str, files: Sequence[str], revision: str | None, offline: bool) -> list[Path]:
+def _from_hf(repo_type: str, repo_id: str, files: Sequence[str], revision: str | None, offline: bool) -> list[Path]:
     import huggingface_hub
 
     if files:
-        return [Path(huggingface_hub.hf_hub_download(repo_id, name, repo_type=kind, revision=revision,
+        return [Path(huggingface_hub.hf_hub_download(repo_id, name, repo_type=repo_type, revision=revision,
                                                      local_files_only=offline)) for name in files]
-    return [Path(huggingface_hub.snapshot_download(repo_id, repo_type=kind, revision=revision,
+    return [Path(huggingface_hub.snapshot_download(repo_id, repo_type=repo_type, revision=revision,
                                                    local_files_only=offline))]
 
 
-def _from_modelscope(kind: str, repo_id: str, files: Sequence[str], revision: str | None,
+def _from_modelscope(repo_type: str, repo_id: str, files: Sequence[str], revision: str | None,
                      offline: bool) -> list[Path]:
     from modelscope.hub.file_download import dataset_file_download, model_file_download
     from modelscope.hub.snapshot_download import snapshot_download
 
     if files:
-        fetch = model_file_download if kind == "model" else dataset_file_download
+        fetch = model_file_download if repo_type == "model" else dataset_file_download
         return [Path(fetch(repo_id, name, revision=revision, local_files_only=offline)) for name in files]
-    return [Path(snapshot_download(repo_id=repo_id, repo_type=kind, revision=revision, local_files_only=offline))]
+    return [Path(snapshot_download(repo_id=repo_id, repo_type=repo_type, revision=revision, local_files_only=offline))]
 
 
-def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, files: Sequence[str],
+def _explain(exc: Exception, *, hub: str, repo_type: str, repo_id: str, what: str, files: Sequence[str],
              offline: bool) -> tuple[str, bool]:
     """The error in one line, and whether it happened on the way to the hub (exit 3) rather than in what was asked
     (exit 2: no such repository or file, no access, offline by choice)."""
     names = _classes(exc)
     text = str(exc)
-    again = f"swiftpipe download {kind} {repo_id}" + "".join(f" --file {f}" for f in files) + f" --hub {hub}"
+    again = f"swiftpipe download {repo_type} {repo_id}" + "".join(f" --file {f}" for f in files) + f" --hub {hub}"
     where = "the Hugging Face Hub" if hub == "hf" else "ModelScope"
     if offline or names & {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "CacheNotFound"}:
         cause = "offline" if offline else f"{where} cannot be reached"
@@ -138,7 +138,7 @@ def _explain(exc: Exception, *, hub: str, kind: str, repo_id: str, what: str, fi
     if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"} or (files and _not_found(text) and "file" in text):
         return f"{what}: no such file in {repo_id} on {where} (check the path with the hub's file browser)", False
     if names & {"RepositoryNotFoundError", "NotExistError"} or _not_found(text):
-        return f"{what}: not found on {where} (is it a {kind}? is --hub right?)", False
+        return f"{what}: not found on {where} (is it a {repo_type}? is --hub right?)", False
     if names & {"NetworkError", "ConnectionError", "ChunkedEncodingError", "RemoteProtocolError", "FileDownloadError",
                 "ReadTimeout", "TimeoutError", "IncompleteRead"}:
         return f"{what}: the transfer from {where} failed ({text.splitlines()[0][:160]}); run the same command " \
