@@ -71,7 +71,7 @@ def test_the_chain_of_tutorial_scripts_is_linked_and_renders_for_ms_swift_4(tmp_
     assert four["pretrain"]["--gradient_accumulation_steps"] == ("8",)  # per_process(8) over NPROC_PER_NODE=1
     assert four["merge"]["--adapters"] == ("<sft.last_checkpoint>",)
     assert four["infer"]["--model"] == ("<merge.merged>",)
-    assert {f.kind for f in imported.findings} >= {"repaired", "hand-off"}
+    assert {f.category for f in imported.findings} >= {"repaired", "hand-off"}
     params = {p.name: p.default for p in imported.params.values()}
     assert params["model_path_or_id"] == "<model_path_or_id>"  # the tutorial's placeholder, to fill in with -p
 
@@ -119,9 +119,9 @@ def test_shell_patterns_are_read_as_bash_would_and_secrets_stay_out(tmp_path: Pa
     assert flags["--hub_token"] == ("from-the-environment",)
     assert dict(flag_pairs(infer.argv))["--adapters"] == ("<sft.last_checkpoint>",)  # $(ls -td ... | head -n 1)
     assert dict(flag_pairs(infer.argv))["--val_dataset"] == ("data/eval.jsonl",)  # ${EVAL_DATA:?...}
-    kinds = [(f.kind, f.text.split(":")[0]) for f in imported.findings]
-    assert ("secret", "--hub_token") in kinds
-    assert sum(f.kind == "repaired" for f in imported.findings) == 3  # space after \, commented line, final \
+    categories = [(f.category, f.text.split(":")[0]) for f in imported.findings]
+    assert ("secret", "--hub_token") in categories
+    assert sum(f.category == "repaired" for f in imported.findings) == 3  # space after \, commented line, final \
 
 
 @pytest.mark.parametrize("old,new", sorted((old, rule.new) for old, rule in v2.RENAMES.items()))
@@ -198,7 +198,7 @@ def test_a_command_in_a_condition_that_does_not_use_it_is_imported_with_a_warnin
     script.write_text('if [ ! -d output/sft ]; then\n  swift sft --model x --output_dir output/sft\nfi\n')
     imported = import_files([str(script)])
     assert [c.command for c in imported.calls] == ["sft"]
-    assert any(f.kind == "warning" and "condition" in f.text for f in imported.findings)
+    assert any(f.category == "warning" and "condition" in f.text for f in imported.findings)
 
 
 def test_a_2x_shell_script_is_translated_and_a_pt_keeps_its_full_training(tmp_path: Path) -> None:
@@ -228,9 +228,9 @@ def test_seed_001s_llamafactory_config_becomes_a_lora_pretraining(tmp_path: Path
     assert flags["--max_length"] == ("1024",) and flags["--torch_dtype"] == ("bfloat16",)
     assert flags["--dataset_num_proc"] == ("16",) and flags["--learning_rate"] == ("1e-4",)
     assert "--do_train" not in flags and "--plot_loss" not in flags and "--resume_from_checkpoint" not in flags
-    dropped = {f.text.split(":")[0] for f in imported.findings if f.kind == "dropped"}
+    dropped = {f.text.split(":")[0] for f in imported.findings if f.category == "dropped"}
     assert {"trust_remote_code", "do_train", "overwrite_cache", "plot_loss", "overwrite_output_dir"} <= dropped
-    assert any(f.kind == "repaired" and "### method" in f.text for f in imported.findings)  # `true### method`
+    assert any(f.category == "repaired" and "### method" in f.text for f in imported.findings)  # `true### method`
     assert lint([r.command for r in _rendered(loaded, INSTALLED).values()], where="seed 001") == 22
 
 
@@ -289,7 +289,7 @@ def test_an_xtuner_config_alone_is_one_training_stage(tmp_path: Path) -> None:
     imported, loaded = _import(tmp_path, config)
     [call] = imported.calls
     assert call.command == "sft" and call.text("model") == "pretrain/merged_internlm2_5-1_8b-chat_pretrain"
-    assert {f.text.split(" ")[0] for f in imported.findings if f.kind == "dropped"} >= {"evaluation_freq",
+    assert {f.text.split(" ")[0] for f in imported.findings if f.category == "dropped"} >= {"evaluation_freq",
                                                                                         "optim_type"}
 
 
@@ -400,10 +400,10 @@ def test_arrays_conditions_and_wrappers_around_swift_are_read_as_the_script_runs
     [sft] = [r.command for r in _rendered(loaded, 3).values()]
     assert sft.argv[2:] == ["--model", "Qwen/Qwen3-8B", "--train_type", "lora", "--logging_steps", "5", "--system",
                             "You are a doctor.", "--save_steps", "50", "--dataset", "d.jsonl"]
-    warnings = [f.text for f in imported.findings if f.kind == "warning"]
+    warnings = [f.text for f in imported.findings if f.category == "warning"]
     assert any("$QUANT may be set differently under the condition" in w for w in warnings)
     assert any("$TRAIN_TYPE may be set differently" in w for w in warnings)
-    assert any(f.kind == "dropped" and "`$RUN` in front of swift" in f.text for f in imported.findings)
+    assert any(f.category == "dropped" and "`$RUN` in front of swift" in f.text for f in imported.findings)
 
 
 def test_a_joined_value_that_expands_stays_with_its_flag_and_a_computed_variable_is_dropped(tmp_path: Path) -> None:
@@ -415,4 +415,4 @@ def test_a_joined_value_that_expands_stays_with_its_flag_and_a_computed_variable
     flags = dict(flag_pairs(sft.argv))
     assert flags["--output_dir"] == ("out/3",) and flags["--learning_rate"] == ("<LR>",)
     assert "STAMP" not in sft.environment
-    assert any(f.kind == "dropped" and f.text.startswith("STAMP=$(date +%s)") for f in imported.findings)
+    assert any(f.category == "dropped" and f.text.startswith("STAMP=$(date +%s)") for f in imported.findings)

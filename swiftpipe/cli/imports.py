@@ -38,7 +38,7 @@ def import_(paths: tuple[str, ...], output: str | None, force: bool, name: str |
     text = recipe_text(imported, name=recipe_name, path=output or f"{recipe_name}.py")
     compile(text, output or "<recipe>", "exec")  # a recipe that does not parse is swiftpipe's bug, never written
     for finding in imported.findings:
-        console.say(str(finding), err=True, style="yellow" if finding.kind in ("warning", "secret") else None)
+        console.say(str(finding), err=True, style="yellow" if finding.category in ("warning", "secret") else None)
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")

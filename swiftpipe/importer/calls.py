@@ -100,11 +100,11 @@ class Finding:
     """Something the user should know about the import, e.g. `pt.sh:4: --sft_type -> --train_type (2.x name)`."""
 
     where: str
-    kind: str  # translated, dropped, repaired, secret, warning
+    category: str  # translated, dropped, repaired, hand-off, secret, warning
     text: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.kind}: {self.text}"
+        return f"{self.where}: {self.category}: {self.text}"
 
 
 @dataclass
@@ -116,11 +116,11 @@ class Imported:
     params: dict[str, Param] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
-    def note(self, where: str, kind: str, text: str, *, call: Call | None = None) -> None:
-        finding = Finding(where, kind, text)
+    def note(self, where: str, category: str, text: str, *, call: Call | None = None) -> None:
+        finding = Finding(where, category, text)
         self.findings.append(finding)
         if call is not None:
-            call.notes.append(f"{where}: {kind}: {text}")
+            call.notes.append(str(finding))
 
     def param(self, name: str, default: str, *, where: str, origin: str) -> Code:
         """The recipe parameter `name` (made once, with the first default seen) as code: a Python identifier that

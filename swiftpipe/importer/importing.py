@@ -1,4 +1,4 @@
-"""`import_files`: read each input (its kind decided by its content, not its name), translate its flags for
+"""`import_files`: read each input (its reader chosen by its content, not its name), translate its flags for
 ms-swift 3 and 4, keep secrets out, link the stages' hand-offs, and check every flag against the installed
 ms-swift. Raises ImportProblem, naming the file and line, before anything is written."""
 from __future__ import annotations
@@ -31,7 +31,7 @@ def import_files(paths: Sequence[str]) -> Imported:
     imported = Imported(sources=list(paths))
     for path in paths:
         text = _text(path)
-        READERS[kind_of(path, text)](path, text, imported)
+        READERS[reader_for(path, text)](path, text, imported)
     if not imported.calls:
         raise ImportProblem("no ms-swift command in " + ", ".join(paths))
     for call in imported.calls:
@@ -43,9 +43,9 @@ def import_files(paths: Sequence[str]) -> Imported:
     return imported
 
 
-def kind_of(path: str, text: str) -> str:
-    """What the file is, by its content: a shell script, a Python file using ms-swift's API, a LLaMA-Factory config,
-    an xtuner config."""
+def reader_for(path: str, text: str) -> str:
+    """The reader of the file (a key of READERS), by what its content is: a shell script, a Python file using
+    ms-swift's API, a LLaMA-Factory config, an xtuner config."""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:

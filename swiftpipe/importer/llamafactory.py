@@ -91,8 +91,8 @@ class _Config:
         values = list(value) if isinstance(value, list) else [value]
         self.flags.append(Flag(name, values, self.line(key), many=isinstance(value, list) and len(values) > 1))
 
-    def note(self, key: str, kind: str, text: str) -> None:
-        self.imported.note(f"{self.path}:{self.line(key)}", kind, text)
+    def note(self, key: str, category: str, text: str) -> None:
+        self.imported.note(f"{self.path}:{self.line(key)}", category, text)
 
     def call(self) -> None:
         from swiftpipe.msswift.arguments import known_flags
@@ -112,9 +112,8 @@ class _Config:
         call = Call(command, self.flags, [], self.path, 1)
         self.imported.calls.append(call)
         for finding in list(self.imported.findings):
-            if finding.where.startswith(f"{self.path}:") and f"{finding.where}: {finding.kind}: {finding.text}" \
-                    not in call.notes:
-                call.notes.append(f"{finding.where}: {finding.kind}: {finding.text}")
+            if finding.where.startswith(f"{self.path}:") and str(finding) not in call.notes:
+                call.notes.append(str(finding))
 
     def _command(self) -> tuple[str, str | None]:
         if "export_dir" in self.values:

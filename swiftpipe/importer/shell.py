@@ -28,7 +28,8 @@ _TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank"
 _LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
                                                    "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
 
-Context = tuple[str, Node, set[str]]  # the loop, condition or function a command sits in: kind, node, names it binds
+# The loop, condition or function a command sits in: the construct ("for loop"), its node, the names it binds.
+Context = tuple[str, Node, set[str]]
 Assignments = list[tuple[str, list[Piece]]]
 
 
@@ -282,36 +283,35 @@ class _Walk:
         return literals
 
     def _check_context(self, node: Node, context: Context) -> None:
-        kind, around, bound = context
+        construct, around, bound = context
         where = self.words.where(around)
         source = self.text[node.pos[0]:node.pos[1]]
         used = [name for name in bound if re.search(rf"\$\{{?{re.escape(name)}\b", source)]
         if used:
-            raise ImportProblem(f"this swift command runs inside a {kind} and uses its ${used[0]}; a recipe has one "
-                                "stage per command: write the commands out, one per run", where=where)
-        self.imported.note(where, "warning", f"the swift command inside this {kind} was imported as one stage; "
-                           f"the {kind} itself was left out")
+            raise ImportProblem(f"this swift command runs inside a {construct} and uses its ${used[0]}; a recipe has "
+                                "one stage per command: write the commands out, one per run", where=where)
+        self.imported.note(where, "warning", f"the swift command inside this {construct} was imported as one stage; "
+                           f"the {construct} itself was left out")
 
 
 def _commands(nodes: list[Node], context: Context | None) -> Iterator[tuple[Node, Context | None]]:
-    """Every simple command in order, with the loop, condition or function it sits in (kind, where, the names it
-    binds)."""
+    """Every simple command in order, with the loop, condition or function it sits in (Context)."""
     for node in nodes:
-        kind = node.kind
-        if kind == "command":
+        node_type = node.kind  # bashlex's name for what the node is
+        if node_type == "command":
             yield node, context
-        elif kind in ("list", "pipeline"):
+        elif node_type in ("list", "pipeline"):
             yield from _commands([p for p in node.parts if p.kind not in ("operator", "pipe")], context)
-        elif kind == "compound":
+        elif node_type == "compound":
             yield from _commands([p for p in node.list if p.kind not in ("reservedword", "operator")], context)
-        elif kind in ("for", "while", "until", "if", "function"):
+        elif node_type in ("for", "while", "until", "if", "function"):
             bound: set[str] = set()
-            if kind == "for":
+            if node_type == "for":
                 bound.add(node.parts[1].word)
-            if kind == "function":
+            if node_type == "function":
                 bound.update(str(n) for n in range(1, 10))
                 bound.add("@")
             label = {"for": "for loop", "while": "while loop", "until": "until loop", "if": "condition",
-                     "function": "function"}[kind]
+                     "function": "function"}[node_type]
             inner = [p for p in node.parts if p.kind not in ("reservedword", "word", "operator")]
             yield from _commands(inner, context or (label, node, bound))

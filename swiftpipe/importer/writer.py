@@ -56,8 +56,8 @@ def _stage(call: Call, params: dict) -> str:
     elif call.command == "export" and (merge := call.get("merge_lora")) is not None and merge.values == [True]:
         opening = f"merge({name}, {{"
     elif call.command == "rlhf" and flags and flags[0].name == "rlhf_type" and len(flags[0].values) == 1:
-        kind = flags.pop(0).values[0]
-        opening = f"dpo({name}, {{" if kind == "dpo" else f"rlhf({name}, {python_literal(kind)}, {{"
+        rlhf_type = flags.pop(0).values[0]
+        opening = f"dpo({name}, {{" if rlhf_type == "dpo" else f"rlhf({name}, {python_literal(rlhf_type)}, {{"
     else:
         opening = f"stage({name}, {python_literal(call.command)}, {{"
     body = [f"            {python_literal(f.name)}: {_value(f)}," for f in flags]
@@ -90,8 +90,8 @@ def _launch(call: Call) -> list[str]:
     fields, env = [], []
     for variable, value in call.env:
         if variable in _LAUNCH_FIELDS:
-            name, kind = _LAUNCH_FIELDS[variable]
-            fields.append(f"{name}={_typed(value, kind)}")
+            name, as_type = _LAUNCH_FIELDS[variable]
+            fields.append(f"{name}={_typed(value, as_type)}")
         else:
             env.append(f"{python_literal(variable)}: {_typed(value, str)}")
     if env:
@@ -99,10 +99,10 @@ def _launch(call: Call) -> list[str]:
     return fields
 
 
-def _typed(value: Item, kind: type) -> str:
+def _typed(value: Item, as_type: type) -> str:
     if isinstance(value, Code):
         return value.text
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+    if as_type is int and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return python_literal(str(value).lower() if isinstance(value, bool) else str(value))
 
