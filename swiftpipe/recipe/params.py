@@ -29,41 +29,41 @@ class Parameter:
 
     @property
     def choices(self) -> tuple[Any, ...] | None:
-        kind = _unwrap_optional(self.annotation)
-        if typing.get_origin(kind) is typing.Literal:
-            return typing.get_args(kind)
-        if isinstance(kind, type) and issubclass(kind, enum.Enum):
-            return tuple(m.value for m in kind)
+        hint = _unwrap_optional(self.annotation)
+        if typing.get_origin(hint) is typing.Literal:
+            return typing.get_args(hint)
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return tuple(m.value for m in hint)
         return None
 
     @property
     def type_name(self) -> str:
         if self.choices is not None:
             return " | ".join(str(c) for c in self.choices)
-        kind = _unwrap_optional(self.annotation)
-        return getattr(kind, "__name__", "str") if kind is not inspect.Parameter.empty else "str"
+        hint = _unwrap_optional(self.annotation)
+        return getattr(hint, "__name__", "str") if hint is not inspect.Parameter.empty else "str"
 
     def convert(self, text: str, *, where: str) -> Any:
         """`text` as this parameter's type, or a RecipeError naming the parameter and the valid values."""
-        kind = _unwrap_optional(self.annotation)
+        hint = _unwrap_optional(self.annotation)
         choices = self.choices
         if choices is not None:
             for choice in choices:
                 if str(choice) == text:
-                    return kind(choice) if isinstance(kind, type) and issubclass(kind, enum.Enum) else choice
+                    return hint(choice) if isinstance(hint, type) and issubclass(hint, enum.Enum) else choice
             raise RecipeError(f"parameter {self.name}: {text!r} is not one of {', '.join(map(str, choices))}",
                               where=where)
-        if kind is bool:
+        if hint is bool:
             if text.lower() in _TRUE | _FALSE:
                 return text.lower() in _TRUE
             raise RecipeError(f"parameter {self.name}: {text!r} is not true or false", where=where)
-        if kind in (int, float):
+        if hint in (int, float):
             try:
-                return kind(text)
+                return hint(text)
             except ValueError:
-                raise RecipeError(f"parameter {self.name}: {text!r} is not {'an int' if kind is int else 'a number'}",
+                raise RecipeError(f"parameter {self.name}: {text!r} is not {'an int' if hint is int else 'a number'}",
                                   where=where) from None
-        if kind is Path:
+        if hint is Path:
             return Path(text)
         return text
 
