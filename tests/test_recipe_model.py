@@ -8,9 +8,11 @@ import pytest
 from click.testing import CliRunner
 from shell_commands import flag_pairs
 
+from swiftpipe import Ref
 from swiftpipe.cli import main
 from swiftpipe.errors import RecipeError, UserError
 from swiftpipe.msswift import dialects as dialect
+from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe import loading as loader
 from swiftpipe.render.commands import build_command
 
@@ -130,6 +132,28 @@ def test_a_reference_of_the_wrong_kind_is_an_error(write_recipe) -> None:
 ])
 ''')
     assert "stage 'sft' (swift sft) produces no merged" in message
+
+
+def test_a_reference_written_by_hand_names_its_output(write_recipe) -> None:
+    path = write_recipe('''recipe = make_recipe("r", [
+    sft("sft", {"model": "m"}),
+    merge("merge", {"ckpt_dir": Ref("sft", "last_checkpoint")}),
+])
+''')
+    loaded = loader.load(path)
+    assert loaded.recipe.stage("merge").flags["ckpt_dir"] == Ref("sft", Output.LAST_CHECKPOINT)
+    assert "<sft.last_checkpoint>" in _command(loaded, "merge").argv
+    assert "stage 'sft' (swift sft) produces no merged" in _error_for(write_recipe, '''recipe = make_recipe("r", [
+    sft("sft", {"model": "m"}),
+    infer("infer", {"model": Ref("sft", "merged")}),
+])
+''')
+    assert "'results' is no output a stage can refer to (last_checkpoint, best_checkpoint, run_dir, merged)" in \
+        _error_for(write_recipe, 'recipe = make_recipe("r", [sft("sft", {"model": "m"}), '
+                                 'infer("i", {"model": Ref("sft", "results")})])\n')
+    assert "scenario.py:2: ValueError: Ref(output=...) is one of run_dir, last_checkpoint, best_checkpoint, merged, " \
+        "results, eval, not 'weights'" in _error_for(write_recipe, 'recipe = make_recipe("r", [sft("sft", {"model": '
+                                                     'Ref("sft", "weights")})])\n')
 
 
 def test_all_problems_are_reported_together(write_recipe) -> None:

@@ -37,6 +37,13 @@ class Ref:
     output: Output  # one of PRODUCED_BY
     origin: Origin | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.output, Output):  # a Ref written by hand, with the output's name: Ref("sft", "merged")
+            try:
+                object.__setattr__(self, "output", Output(self.output))
+            except ValueError:
+                raise ValueError(f"Ref(output=...) is one of {', '.join(Output)}, not {self.output!r}") from None
+
     def placeholder(self) -> str:
         return f"<{self.stage}.{self.output}>"
 
