@@ -32,6 +32,10 @@ STAMP := $(VENV)/.swiftpipe-installed
 HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH ?= $(if $(HAVE_GPU),,torch==2.13.0)
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# uv installs what pip would, several times faster (in parallel, from one cache that every venv hard-links from: the
+# second major's venv and the eval venvs cost seconds). uv reads no pip configuration: a pip find-links folder (where
+# a machine keeps its torch wheels) is handed to it.
+UV = $(1)/bin/uv pip install -q --python $(1)/bin/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 
 RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
@@ -42,9 +46,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
-	$(if $(TORCH),$(PIP) install "$(TORCH)")
-	$(PIP) install -e ".[test]" "$(SWIFT_SPEC)"
+	$(PIP) install uv
+	$(call UV,$(VENV)) $(TORCH) -e ".[test]" "$(SWIFT_SPEC)"
 	@touch $@
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 
@@ -52,12 +55,15 @@ $(STAMP): pyproject.toml Makefile
 # a module's fixture on one worker. The fast tier leaves out the markers that need more than a user and the fake swift.
 JOBS ?= auto
 FAST_TIER := not e2e and not slurm and not browser and not root
+# The fast tier waits on its subprocesses (signals, polls) a quarter of the time: one worker more than the cores fills
+# that (on two cores, 3 workers: 3:00-3:20; 2 workers: 3:55-4:20). The e2e tier is CPU-bound: `make test` keeps JOBS.
+FAST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 test: install eval-venv check
 	$(PY) -m pytest -n $(JOBS)
 
 test-fast: install
-	$(PY) -m pytest -n $(JOBS) -m "$(FAST_TIER)"
+	$(PY) -m pytest -n $(FAST_JOBS) -m "$(FAST_TIER)"
 
 # The static checks: the layers contract, lint and types.
 check: install
@@ -78,11 +84,10 @@ eval-venv: $(EVAL_STAMP)
 
 $(EVAL_STAMP): Makefile
 	@test -x $(EVAL_VENV)/bin/python || $(PYTHON) -m venv $(EVAL_VENV)
-	$(EVAL_PIP) install --upgrade pip
+	$(EVAL_PIP) install uv
 	printf '%s\n' "numpy<2" "evalscope<1.11" "pyarrow<21" "setuptools<81" $(TORCH) > $(EVAL_VENV)/constraints.txt
-	$(if $(TORCH),$(EVAL_PIP) install "$(TORCH)")
-	$(EVAL_PIP) install "$(EVAL_SPEC)" -c $(EVAL_VENV)/constraints.txt
-	$(if $(TORCH),$(EVAL_PIP) uninstall -y torchvision)
+	$(call UV,$(EVAL_VENV)) $(TORCH) "$(EVAL_SPEC)" -c $(EVAL_VENV)/constraints.txt
+	$(if $(TORCH),$(EVAL_VENV)/bin/uv pip uninstall -q --python $(EVAL_VENV)/bin/python torchvision)
 	@touch $@
 	@$(EVAL_VENV)/bin/python -c "import importlib.metadata as m; print('eval venv: ms-swift', m.version('ms-swift'), '| evalscope', m.version('evalscope'), '| numpy', m.version('numpy'))"
 

@@ -83,7 +83,7 @@ def parser(subcommand: str, major: int, version: str, *, where: str) -> argparse
     from transformers import HfArgumentParser
 
     with _swift_type_hints():
-        built = HfArgumentParser([arguments_class])
+        built: argparse.ArgumentParser = HfArgumentParser([arguments_class])  # a subclass of it
     built.allow_abbrev = False
 
     def error(message: str) -> Any:
