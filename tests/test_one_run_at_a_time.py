@@ -71,11 +71,11 @@ def test_a_local_run_while_jobs_of_the_chain_are_queued_on_slurm_is_refused(chai
     from click.testing import CliRunner
 
     from swiftpipe.cli import main
+    from swiftpipe.recipe import loading
     from swiftpipe.records import run_record
     from swiftpipe.records.run_record import Job, LauncherInfo, State
 
-    record = run_record.create(Path(".swiftpipe"), recipe_name="chain", recipe_path=str(chain),
-                               params={"out": "out"}, sets=[], stages=["pretrain", "sft", "merge", "infer"])
+    record = run_record.create(Path(".swiftpipe"), loading.load(chain), stages=["pretrain", "sft", "merge", "infer"])
     record.launcher = LauncherInfo("slurm", {"path": str(chain)})
     record.stage("pretrain").job = Job("41", run_record.now(), "pretrain.sbatch", "pretrain.out")
     record.stage("pretrain").waits_or_runs(State.QUEUED)

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from swiftpipe.cli import main
 from swiftpipe.msswift.layout import Output
+from swiftpipe.recipe import loading
 from swiftpipe.records import run_record
 from swiftpipe.records.run_record import Handed, RecordError, State
 
@@ -66,7 +67,7 @@ def test_a_schema_1_record_is_read_and_saved_as_the_current_schema(tmp_path: Pat
 
 
 def test_outputs_are_typed_when_read_and_written_by_their_names_as_before(tmp_path: Path) -> None:
-    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["sft"])
+    record = run_record.create(tmp_path, loading.load(DEMO), stages=["sft"])
     entry = record.stage("sft")
     entry.begin(command=["swift", "sft"], env={}, script=str(record.folder / "sft.sh"),
                 log=str(record.folder / "sft.log"), fingerprint="a",
@@ -87,7 +88,7 @@ def test_outputs_are_typed_when_read_and_written_by_their_names_as_before(tmp_pa
 
 
 def test_a_relaunch_keeps_the_earlier_attempt(tmp_path: Path) -> None:
-    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["pt"])
+    record = run_record.create(tmp_path, loading.load(DEMO), stages=["pt"])
     entry = record.stage("pt")
     entry.begin(command=["swift", "pt"], env={}, script="pt.sh", log="pt.log", fingerprint="a", inputs=[])
     entry.exit_code = 1
@@ -133,8 +134,8 @@ def test_a_record_this_swiftpipe_cannot_read_is_one_line_saying_what_to_do(tmp_p
 def test_the_index_follows_every_change_of_a_record(tmp_path: Path) -> None:
     from swiftpipe.records import history
 
-    first = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={}, sets=[], stages=["a"])
-    second = run_record.create(tmp_path, recipe_name="demo", recipe_path=DEMO, params={"x": 1}, sets=[],
+    first = run_record.create(tmp_path, loading.load(DEMO), stages=["a"])
+    second = run_record.create(tmp_path, loading.load(DEMO, params=["output=x"]),
                                stages=["a", "b"])
     assert [(s.id, s.state, s.done, s.total) for s in history.summaries(tmp_path)] == [
         (first.id, "pending", 0, 1), (second.id, "pending", 0, 2)]

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from shell_commands import flag_pairs, parse
 
 from swiftpipe.cli import main
+from swiftpipe.recipe import loading
 from swiftpipe.records import run_record
 from swiftpipe.records.run_record import ENDED, State
 from swiftpipe.slurm import client, submit
@@ -192,8 +193,7 @@ def test_slurm_states_map_to_stage_states(recorded: str, job: JobState | None, s
 
 def test_a_jobs_write_keeps_what_others_wrote_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # the project: the record keeps paths relative to it
-    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
-                               sets=[], stages=["pretrain", "sft"])
+    record = run_record.create(tmp_path, loading.load(REPO / "recipes/demo.py"), stages=["pretrain", "sft"])
     job = dataclasses.replace(run_record.read(record.folder), owns="pretrain")
     entry = job.stage("pretrain")
     with run_record.locked(record.folder) as other:  # the login node marks sft while the job runs
@@ -212,8 +212,7 @@ def test_a_jobs_write_keeps_what_others_wrote_meanwhile(tmp_path: Path, monkeypa
 
 
 def test_chain_state_follows_its_stages(tmp_path: Path) -> None:
-    record = run_record.create(tmp_path, recipe_name="demo", recipe_path=str(REPO / "recipes/demo.py"), params={},
-                               sets=[], stages=["a", "b", "c"])
+    record = run_record.create(tmp_path, loading.load(REPO / "recipes/demo.py"), stages=["a", "b", "c"])
     for states, expected in [(("done", "running", "queued"), State.RUNNING), (("done", "failed", "aborted"),
                              State.FAILED), (("done", "done", "skipped"), State.DONE)]:
         for name, value in zip("abc", states):

@@ -44,6 +44,14 @@ def recipe_options(fn: Command) -> Command:
     return click.argument("recipe_path", metavar="RECIPE", callback=_recipe_file)(fn)
 
 
+def vary_option(fn: Command) -> Command:
+    """--vary SETTING=V1,V2: a sweep of the chain's variants (recipe/variants.py)."""
+    return click.option("--vary", "varies", multiple=True, metavar="SETTING=V1,V2",
+                        help="Run a variant of the chain per value, the stages they share once (repeatable: a grid). "
+                        "SETTING is a parameter or STAGE.FLAG; 'A=1,2; B=3,4' pairs values instead of crossing "
+                        "them; a JSON list gives values that hold commas.")(fn)
+
+
 def _recipe_file(ctx: click.Context, _param: click.Parameter, value: str) -> str:
     """RECIPE, refused in one line when it names a folder or something else that is not a file (a missing one is
     the loader's `no such recipe file`)."""

@@ -15,6 +15,7 @@ from swiftpipe.cli.common import (
     scale_options,
     stage_option,
     user_errors,
+    vary_option,
 )
 
 if TYPE_CHECKING:
@@ -48,14 +49,17 @@ Examples:
   swiftpipe render recipes/medical.py --stage pretrain --swift-version 3
   swiftpipe render recipes/medical.py -p sft=lisa --stage sft
   swiftpipe render recipes/medical.py --set sft.learning_rate=2e-5 --set sft.max_length=2048
+  swiftpipe render recipes/medical.py --vary sft=full,lora --vary sft.learning_rate=1e-4,5e-5
   swiftpipe render recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu
 """)
 @recipe_options
+@vary_option
 @launcher_options
 @stage_option
 @dialect_option
 @user_errors
-def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
+def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
+           stages: tuple[str, ...],
            swift_version: str | None, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Print the chain's ms-swift commands, in the tutorials' layout.
 
@@ -67,7 +71,7 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], sta
     from swiftpipe.recipe import loading, overrides
     from swiftpipe.render.commands import render_recipe
 
-    loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
+    loaded = loading.load(recipe_path, params=params, sets=sets, varies=varies, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     target = dialects.target(swift_version)
     if slurm is None:

@@ -18,6 +18,7 @@ from swiftpipe.cli.common import (
     recipe_options,
     stage_option,
     user_errors,
+    vary_option,
     work_dir_option,
 )
 from swiftpipe.errors import UserError
@@ -42,12 +43,14 @@ Examples:
   swiftpipe run recipes/medical.py --gpus 0,1,2,3   # one training process per GPU, same global batch
   swiftpipe run recipes/medical.py --dry-run        # commands, env and resolved inputs; nothing launched
   swiftpipe run recipes/demo.py --resume            # finish a failed or interrupted chain
+  swiftpipe run recipes/demo.py --vary sft.learning_rate=5e-3,1e-3 --dry-run   # two SFTs on one pretraining
   swiftpipe run recipes/demo.py --wait              # after the run of this chain that is going on now
   swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --time 24:00:00
   swiftpipe run recipes/medical.py --launcher slurm --wait     # submit, then follow the jobs to the end
   swiftpipe run recipes/medical.py --launcher slurm --resume   # resubmit what did not finish
 """)
 @recipe_options
+@vary_option
 @launcher_options
 @stage_option
 @dialect_option
@@ -62,7 +65,8 @@ Examples:
 @click.option("--recheck", is_flag=True, help="Read every local data file again, even one checked clean before "
               "and unchanged since.")
 @user_errors
-def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
+def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
+        stages: tuple[str, ...],
         swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, verbose: bool, quiet: bool,
         wait: bool, recheck: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Run the chain: each stage gets what the previous one produced; every run is recorded.
@@ -80,8 +84,8 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages
     from swiftpipe.msswift import dialects
     from swiftpipe.recipe import loading, overrides
 
-    loaded = load_recorded(recipe_path, params, sets, work_dir, keep_sets=True, scale=scale) if resume \
-        else loading.load(recipe_path, params=params, sets=sets, scale=scale)
+    loaded = load_recorded(recipe_path, params, sets, work_dir, keep_sets=True, varies=varies, scale=scale) if resume \
+        else loading.load(recipe_path, params=params, sets=sets, varies=varies, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     target = dialects.target(swift_version)
     if slurm is not None:
@@ -143,10 +147,12 @@ Examples:
   swiftpipe status recipes/medical.py -p sft=full --json
 """)
 @recipe_options
+@vary_option
 @work_dir_option
 @json_option
 @user_errors
-def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path, as_json: bool) -> None:
+def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...], work_dir: Path,
+           as_json: bool) -> None:
     """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final loss, attempts.
 
     A stage left running by a swiftpipe that is gone shows as interrupted. For a chain submitted to Slurm, each
@@ -155,7 +161,7 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     from swiftpipe.cli import tables
     from swiftpipe.run.backend import backend_of
 
-    loaded, record = _latest(recipe_path, params, sets, work_dir)
+    loaded, record = _latest(recipe_path, params, sets, work_dir, varies)
     backend = backend_of(record)
     try:
         record = backend.settle(record)  # a local run whose swiftpipe is gone; Slurm's word on its jobs
@@ -206,18 +212,19 @@ Examples:
   swiftpipe resolve recipes/demo.py merge           # the merged model folder
 """)
 @recipe_options
+@vary_option
 @click.argument("stage_name", metavar="STAGE")
 @click.option("--which", type=click.Choice(list(_WHICH)), default=None,
               help="What to print (default: merged for a merge stage, results for infer, else last).")
 @work_dir_option
 @user_errors
-def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage_name: str, which: str | None,
-            work_dir: Path) -> None:
+def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
+            stage_name: str, which: str | None, work_dir: Path) -> None:
     """Print the path a stage produced in the newest run where it finished."""
     from swiftpipe.recipe import overrides
     from swiftpipe.records import history
 
-    loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False)
+    loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False, varies=varies)
     overrides.select(loaded.recipe, [stage_name], where=recipe_path)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
@@ -247,17 +254,18 @@ def chat(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], swift
     sys.exit(open_chat(loaded, dialect=dialects.target(swift_version), work_dir=work_dir))
 
 
-def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> RunRecord:
-    """The newest run record of this recipe with these parameters, or a UserError."""
-    return _latest(recipe_path, params, sets, work_dir)[1]
+def latest_run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path,
+               varies: tuple[str, ...] = ()) -> RunRecord:
+    """The newest run record of this recipe with these parameters (and sweep), or a UserError."""
+    return _latest(recipe_path, params, sets, work_dir, varies)[1]
 
 
-def _latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...],
-            work_dir: Path) -> tuple[LoadedRecipe, RunRecord]:
+def _latest(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path,
+            varies: tuple[str, ...] = ()) -> tuple[LoadedRecipe, RunRecord]:
     """The recipe as it is now, and its newest run record with these parameters (or a UserError)."""
     from swiftpipe.records import history
 
-    loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False)
+    loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False, varies=varies)
     record = history.latest(work_dir, loaded.key)
     if record is None:
         raise UserError(f"{recipe_path}: no run recorded for this recipe with these parameters")
@@ -308,14 +316,15 @@ Examples:
   swiftpipe report recipes/demo.py --run demo-20261123-171427
 """)
 @recipe_options
+@vary_option
 @work_dir_option
 @click.option("--run", "run_id", metavar="ID", help="A recorded run of the recipe (see `swiftpipe runs`); by default "
               "the latest.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the page; by "
               "default report.html in the run's folder.")
 @user_errors
-def report(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path, run_id: str | None,
-           output: Path | None) -> None:
+def report(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...], work_dir: Path,
+           run_id: str | None, output: Path | None) -> None:
     """Write one self-contained HTML page for a run: the chain and what each stage handed the next, training
     curves from ms-swift's logging.jsonl, the exact commands, attempts, scores and the answers side by side.
 
@@ -325,7 +334,7 @@ def report(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     from swiftpipe.report import page
 
     if run_id is None:
-        record = latest_run(recipe_path, params, sets, work_dir)
+        record = latest_run(recipe_path, params, sets, work_dir, varies)
     else:
         folder = work_dir / "runs" / run_id
         if run_id in ("", ".", "..") or "/" in run_id or not (folder / "record.json").is_file():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from swiftpipe import console
-from swiftpipe.cli.common import recipe_options, user_errors, work_dir_option
+from swiftpipe.cli.common import recipe_options, user_errors, vary_option, work_dir_option
 from swiftpipe.errors import Exit
 
 if TYPE_CHECKING:
@@ -52,9 +52,11 @@ Examples:
   swiftpipe cancel recipes/medical.py -p sft=full --work-dir /scratch/runs
 """)
 @recipe_options
+@vary_option
 @work_dir_option
 @user_errors
-def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], work_dir: Path) -> None:
+def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
+           work_dir: Path) -> None:
     """Cancel (scancel) the Slurm jobs of the latest run that are still queued or running.
 
     `swiftpipe run ... --launcher slurm --resume` later resubmits what did not finish, as a local --resume plans it.
@@ -62,7 +64,7 @@ def cancel(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], wor
     from swiftpipe.cli.runs import latest_run
     from swiftpipe.run.backend import backend_of
 
-    record = latest_run(recipe_path, params, sets, work_dir)
+    record = latest_run(recipe_path, params, sets, work_dir, varies)
     if not backend_of(record).cancel(record, console.say):
         console.say(f"run {record.id}: no job queued or running")
 

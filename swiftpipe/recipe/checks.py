@@ -7,7 +7,7 @@ from pathlib import Path
 from swiftpipe.errors import RecipeError
 from swiftpipe.recipe.model import PRODUCED_BY, PerProcess, Recipe, Ref, Stage, items_of
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_.+-]+)?$")  # @: a variant's stage (sweep.py)
 _FLAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SCALARS = (str, int, float, bool, Path)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftpipe.errors import RecipeError, UserError
-from swiftpipe.recipe import checks, overrides
+from swiftpipe.recipe import checks, overrides, sweep, variants
 from swiftpipe.recipe.model import Recipe, items_of
 from swiftpipe.recipe.params import Parameter, bind, non_default, parameters_of
 from swiftpipe.recipe.scale import Scale
@@ -34,6 +34,7 @@ class Source:
     sets: tuple[str, ...] = ()  # "STAGE.FLAG=VALUE", as given to --set
     options: tuple[str, ...] = ()  # launch options as given: "--gpus", "0,1", ...
     secret_params: frozenset[str] = frozenset()  # the parameters that hold a secret (LoadedRecipe.secret_params)
+    varies: tuple[str, ...] = ()  # "SETTING=V1,V2", as given to --vary: a sweep of the chain's variants
 
     def rerun(self, stage: str) -> str:
         return self.command("run", "--stage", stage)
@@ -47,6 +48,8 @@ class Source:
         for s in self.sets:
             word, secret = set_from_environment(s)
             words += ["--set", word if secret else _shell_word(s)]
+        for v in self.varies:
+            words += ["--vary", _shell_word(v)]
         return " ".join([*words, *(_shell_word(w) for w in [*self.options, *extra])])
 
     def continues(self) -> str:
@@ -97,8 +100,10 @@ class LoadedRecipe:
     @property
     def key(self) -> str:
         """Identifies this recipe with these parameters: what --resume, status and resolve look up. A secret
-        parameter counts as `<redacted>`, as the record keeps it: a run is found again with the token rotated."""
-        return chain_key(self.path, self.recorded_params())
+        parameter counts as `<redacted>`, as the record keeps it: a run is found again with the token rotated. A
+        sweep is known by what it varies, not by the values: given more values, it continues the same sweep."""
+        varied = sorted(d.target for group in variants.parse(self.source.varies) for d in group)
+        return chain_key(self.path, {**self.recorded_params(), **({"--vary": varied} if varied else {})})
 
     @property
     def secret_params(self) -> frozenset[str]:
@@ -135,11 +140,13 @@ def chain_key(recipe_path: str, params: dict[str, Any], *, project: str | Path |
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (),
+def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (), varies: Sequence[str] = (),
          scale: Scale | None = None, snapshot: Path | None = None) -> LoadedRecipe:
     """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line.
-    With `snapshot`, that copy of the file is what runs (a Slurm job runs the recipe as it was submitted), still
-    known by `path`."""
+    With `varies` (--vary), the sweep of its variants as one chain (recipe/sweep.py). With `snapshot`, that copy of
+    the file is what runs (a Slurm job runs the recipe as it was submitted), still known by `path`."""
+    if varies:
+        return _sweep(path, params, sets, varies, scale, snapshot)
     shown = str(path)
     module = _exec(snapshot or Path(path), shown)
     if not hasattr(module, "recipe"):
@@ -166,6 +173,21 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
     source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else (),
                     secret)
     return LoadedRecipe(shown, recipe, tuple(parameters), values, source)
+
+
+def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies: Sequence[str], scale: Scale | None,
+           snapshot: Path | None) -> LoadedRecipe:
+    """Each variant loaded as its own chain (the -p and --set given, then its own), made one chain."""
+    chains = [(variant, load(path, params=[*params, *variant.params], sets=[*sets, *variant.sets], scale=scale,
+                             snapshot=snapshot)) for variant in variants.expand(varies)]
+    first = chains[0][1]
+    recipe = sweep.flatten([(variant, loaded.recipe) for variant, loaded in chains])
+    checks.check(recipe, file=str(path))
+    varied = {d.name for group in variants.parse(varies) for d in group if d.stage is None}
+    values = {name: value for name, value in first.values.items() if name not in varied}
+    given = tuple(p for p in first.source.params if p.partition("=")[0] not in varied)
+    source = dataclasses.replace(first.source, params=given, sets=tuple(sets), varies=tuple(varies))
+    return LoadedRecipe(first.path, recipe, first.parameters, values, source)
 
 
 def _secret_parameters(values: dict[str, Any], recipe: Recipe) -> frozenset[str]:

@@ -120,6 +120,9 @@ class Stage:
     # Files the stage reads that no flag gives as a value of its own: (flag, path), e.g. evaluate()'s questions file,
     # named inside --eval_dataset_args' JSON. What it reads decides whether it runs again (run/reads.py).
     also_reads: tuple[tuple[str, str], ...] = ()
+    # In a sweep (recipe/sweep.py), the variants this stage serves when not every one: a stage of one variant, or
+    # shared by some. What gates it (run/plan.py) follows from it.
+    variants: tuple[str, ...] = ()
 
     @property
     def trains(self) -> bool:

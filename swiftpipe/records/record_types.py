@@ -162,6 +162,7 @@ class RecipeInfo:
     sets: list[str]
     key: str
     git: dict[str, Any] | None = None
+    varies: list[str] = field(default_factory=list)  # a sweep's --vary, as given
 
 
 @dataclass

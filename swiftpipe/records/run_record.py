@@ -31,8 +31,8 @@ from typing import Any
 
 from swiftpipe import versions
 from swiftpipe.errors import InfrastructureError, UserError
-from swiftpipe.recipe.loading import chain_key
-from swiftpipe.recipe.secrets import REDACTED, is_secret
+from swiftpipe.recipe.loading import LoadedRecipe, chain_key
+from swiftpipe.recipe.secrets import REDACTED, is_secret, redact_set
 from swiftpipe.records import record_paths, safe_write
 from swiftpipe.records.record_types import (  # noqa: F401  (the record's parts, imported from here by the rest)
     ENDED,
@@ -163,9 +163,9 @@ def _plain(value: Any, *, drop_empty: bool, kept: frozenset[str] = frozenset()) 
     return value
 
 
-def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[str, Any], sets: list[str],
-           stages: list[str]) -> RunRecord:
-    """A new run's folder and record, saved, every stage pending."""
+def create(work_dir: Path, loaded: LoadedRecipe, *, stages: list[str]) -> RunRecord:
+    """A new run's folder and record of the loaded recipe, saved, every stage pending."""
+    recipe_name, recipe_path = loaded.recipe.name, loaded.path
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     runs = work_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -178,8 +178,9 @@ def create(work_dir: Path, *, recipe_name: str, recipe_path: str, params: dict[s
         except FileExistsError:
             n += 1
             run_id = f"{base}-{n}"
-    recipe = RecipeInfo(recipe_name, recipe_path, str(Path(recipe_path).resolve()), params, sets,
-                        chain_key(recipe_path, params), versions.git_commit(Path(recipe_path)))
+    recipe = RecipeInfo(recipe_name, recipe_path, str(Path(recipe_path).resolve()), loaded.recorded_params(),
+                        [redact_set(s) for s in loaded.source.sets], loaded.key,
+                        versions.git_commit(Path(recipe_path)), list(loaded.source.varies))
     record = RunRecord(runs / run_id, run_id, recipe, now(), {name: StageRecord() for name in stages},
                        cwd=os.getcwd(), versions=versions.recorded())
     record.save()

@@ -16,6 +16,7 @@ from swiftpipe import console, moments, signals
 from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
+from swiftpipe.recipe import sweep, variants
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref
 from swiftpipe.recipe.secrets import redact_set
@@ -105,9 +106,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     preflight.check_work_dir(options.work_dir)
     moments.reached("checked")
-    record = previous or run_record.create(
-        options.work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path,
-        params=loaded.recorded_params(), sets=[redact_set(s) for s in loaded.source.sets], stages=names)
+    record = previous or run_record.create(options.work_dir, loaded, stages=names)
     safe_write.keep_reserve(record.folder)  # a resumed run's reserve may have been given up to a full disk
     record.include(names)
     references.record = record
@@ -134,6 +133,8 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
 def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: References,
           say: Callable[[str], None]) -> None:
     """A dry run: the plan, then the script of each step it launches, inputs not produced yet as placeholders."""
+    if loaded.source.varies:
+        say("\n".join(sweep.summary(loaded.recipe, variants.expand(loaded.source.varies))))
     say("plan:\n" + "\n".join(f"  {line}" for line in steps.lines()))
     references.settled = {step.stage: step.settled for step in steps.steps if step.settled is not None}
     launched = {step.stage for step in steps.launched}
@@ -156,6 +157,7 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
     record = runner.record
     record.state = State.RUNNING
     record.recipe.sets = [redact_set(s) for s in loaded.source.sets]  # a resume may change the overrides
+    record.recipe.varies = list(loaded.source.varies)  # and extend a sweep
     record.save()
     failed = []
     for i, step in enumerate(steps.steps):

@@ -116,10 +116,13 @@ class Plan:
 def plan(loaded: LoadedRecipe, dialect: Dialect, names: Sequence[str], *, work_dir: Path,
          record: RunRecord | None = None, resume: bool = False, interactive: bool = True) -> Plan:
     """The plan for running stages `names` of the recipe, in order. With `resume`, `record` is the run it continues
-    (settled by its backend: backend.py), and finished stages of it or of earlier runs are reused where unchanged;
-    `interactive`: whether a chat can hold the terminal (never in a batch job)."""
+    (settled by its backend: backend.py), and finished stages of it or of earlier runs are reused where unchanged.
+    A sweep (`--vary`) reuses the finished stages of its earlier runs without `resume` too: given one more value, it
+    runs only the new variant (as DVC's run cache does). `interactive`: whether a chat can hold the terminal (never
+    in a batch job)."""
     planner = _Planner(loaded, dialect, list(names), work_dir, record if resume else None, interactive)
-    return Plan(_gated([planner.step(name) for name in names]))
+    serves = {name: loaded.recipe.stage(name).variants for name in names}
+    return Plan(_gated([planner.step(name) for name in names], serves))
 
 
 def carry_out(step: Step, entry: StageRecord) -> None:
@@ -142,19 +145,34 @@ def carry_out(step: Step, entry: StageRecord) -> None:
         entry.end(State.REUSED)
 
 
-def _gated(steps: list[Step]) -> tuple[Step, ...]:
+def _gated(steps: list[Step], serves: dict[str, tuple[str, ...]]) -> tuple[Step, ...]:
     """Each launched step waits for the last launched step before it that others depend on to succeed, and for a
-    launched step that only observes, since then, to end: the chain's order, where an observer stops nothing."""
-    gated = []
-    gate: str | None = None  # the last launched step that must succeed first
-    ended: str | None = None  # the last launched step since then, when it only observes
+    launched step that only observes, since then, to end: the chain's order, where an observer stops nothing. In a
+    sweep, a step waits only on steps that serve every variant it serves (`serves`, none: all of them): a variant's
+    own steps on its shared ones and on each other, never on another variant's, and a shared step on shared ones."""
+    gated: list[Step] = []
+    launched: list[Step] = []
     for step in steps:
         if not step.launches:
             gated.append(step)
             continue
+        gate: str | None = None  # the last launched step that must succeed first
+        ended: str | None = None  # the last launched step since then, when it only observes
+        for before in reversed(launched):
+            if not _serves_all(serves[before.stage], serves[step.stage]):
+                continue
+            if not before.observes:
+                gate = before.stage
+                break
+            ended = ended or before.stage
         gated.append(dataclasses.replace(step, after_ok=(gate,) if gate else (), after_end=(ended,) if ended else ()))
-        gate, ended = (gate, step.stage) if step.observes else (step.stage, None)
+        launched.append(step)
     return tuple(gated)
+
+
+def _serves_all(theirs: tuple[str, ...], mine: tuple[str, ...]) -> bool:
+    """Whether a step serving the variants `theirs` serves each of `mine` (none: every variant)."""
+    return not theirs or (bool(mine) and set(mine) <= set(theirs))
 
 
 _NOT_FINISHED = {State.FAILED: "it failed", State.INTERRUPTED: "it was interrupted", State.ABORTED: "it was aborted",
@@ -187,18 +205,18 @@ class _Planner:
         skip = Step(name, Action.SKIP, chat_note(self.loaded.path, stage)) \
             if stage.interactive and not self.interactive else None
         upstream = next((ref for _, ref in stage.refs() if ref.stage in self.launched), None)
-        if self.record is None:  # a fresh run: every stage runs
+        if self.record is None and not self.loaded.source.varies:  # a fresh run: every stage runs
             return skip or Step(name, Action.RUN)
-        if upstream is not None:
-            return skip or Step(name, Action.RUN, f"stage {upstream.stage!r} runs before it")
+        if upstream is not None:  # (said when the run continues one; a new sweep says only what it reuses)
+            return skip or Step(name, Action.RUN, f"stage {upstream.stage!r} runs before it" if self.record else "")
         try:
             rendered = render_stage(self.loaded.recipe, stage, self.loaded.source, dialect=self.dialect,
                                     resolve=self.references.resolve)
             inputs = reads.handed(stage, rendered.command, self.references.handed)
         except Unresolved as missing:
             return skip or Step(name, Action.RUN, f"{missing} is not recorded")
-        current = fingerprint(rendered, recorded_in=self.record.recorded_in)
-        entry = self.record.stages.get(name) or StageRecord()  # a stage the run continued did not have
+        current = fingerprint(rendered, recorded_in=self.record.recorded_in if self.record else None)
+        entry = (self.record.stages.get(name) if self.record else None) or StageRecord()  # new to the run continued
         reused = self._reused(stage, entry, current, inputs, needed)
         if reused is not None:
             return reused
@@ -223,10 +241,9 @@ class _Planner:
                 and all(entry.outputs.get(output) for output in needed)):
             why = "unchanged since it finished"
             return Step(stage.name, Action.REUSE, why, f"{why}; reusing its outputs", settled=entry)
-        assert self.record is not None
         earlier = history.finished_elsewhere(self.work_dir, self.loaded.key, stage.name,
                                              lambda done: self._unchanged(done, current, inputs),
-                                             besides=self.record.id)
+                                             besides=self.record.id if self.record else None)
         if earlier is None or not all(earlier[1].outputs.get(output) for output in needed):
             return None
         run_id, done = earlier
@@ -259,7 +276,7 @@ class _Planner:
         started_over = changed_since_checkpoint(stage, entry, current, inputs, argv)
         if started_over is not None:
             return Step(stage.name, Action.RUN, started_over, started_over)
-        return Step(stage.name, Action.RUN, _NOT_FINISHED.get(entry.state, ""))
+        return Step(stage.name, Action.RUN, _NOT_FINISHED.get(entry.state, "") if self.record else "")
 
     def _needed(self, producer: str) -> dict[Output, str]:
         """What the later stages of this run read of `producer`: output -> "stage X (--flag)"."""

@@ -61,7 +61,8 @@ def submitted_settings(loaded: LoadedRecipe, options: SlurmOptions, dialect: Dia
     (folder / SNAPSHOT).write_bytes(text)
     sets = [redact_set(s) for s in loaded.source.sets]  # the jobs read secrets from sbatch's environment
     return {"path": loaded.path, "params": list(loaded.source.shown_params), "sets": sets,
-            "master_port": master_port, "slurm": options.as_dict(), "swift_version": str(dialect),
+            "varies": list(loaded.source.varies), "master_port": master_port, "slurm": options.as_dict(),
+            "swift_version": str(dialect),
             "recipe_sha256": hashlib.sha256(text).hexdigest()}
 
 
@@ -86,7 +87,7 @@ def run_job(folder: Path, name: str) -> int:
             raise UserError(f"{folder}: run {record.id} was not submitted to Slurm; there is no job to run")
         given = record.launcher.settings
     snapshot = folder / SNAPSHOT
-    loaded = load(given["path"], params=given["params"], sets=given["sets"],
+    loaded = load(given["path"], params=given["params"], sets=given["sets"], varies=given.get("varies", []),
                   scale=Scale(master_port=given["master_port"]), snapshot=snapshot if snapshot.is_file() else None)
     loaded, plan = adapt(loaded, SlurmOptions.from_dict(given["slurm"]))
     dialect = target(given["swift_version"])

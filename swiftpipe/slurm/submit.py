@@ -79,13 +79,12 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
                                    gpus=0, allocation=True, checked=checked):
         console.warn(warning)
     preflight.swift_executable()
-    record = previous or run_record.create(
-        work_dir, recipe_name=loaded.recipe.name, recipe_path=loaded.path, params=loaded.recorded_params(),
-        sets=[redact_set(s) for s in loaded.source.sets], stages=names)
+    record = previous or run_record.create(work_dir, loaded, stages=names)
     with run_record.locked(record.folder) as record:
         record.launcher = LauncherInfo("slurm", submitted_settings(loaded, plan.options, dialect, master_port,
                                                                    folder=record.folder))
         record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
+        record.recipe.varies = list(loaded.source.varies)
         record.include(names)
         _submit_steps(record, loaded, plan, dialect, steps, say)
         record.state = chain_state(record)

@@ -1,0 +1,121 @@
+"""A sweep: the variants of a chain made into one chain, in which the stages that are the same in several variants
+appear once and every variant's own stages write into their own folders.
+
+A stage is the same in two variants when it would run the same: the same subcommand, flags, launch settings and
+program, reading the same stages' outputs (each compared the same way, up the chain). Such a stage keeps its name
+and runs once; the variants take its outputs. A stage that differs becomes one stage per variant, named
+`sft@lr-5e-5` (the variant's folder name), with its `output_dir` one folder deeper (`out/sft/lr-5e-5`), and what reads
+it in that variant reads it under that name. Each stage records the variants it serves (`Stage.variants`), from
+which the plan gates it (run/plan.py): a variant's failure stops no stage that another variant needs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from swiftpipe.recipe.model import FlagValue, Group, PerProcess, Recipe, Ref, Stage, items_of
+from swiftpipe.recipe.variants import Variant
+
+SEPARATOR = "@"  # between a stage's name and the folder name of the variant it belongs to
+
+
+@dataclass
+class _Node:
+    """One stage of the sweep: the stage as the first variant that has it wrote it, and the variants that share it."""
+
+    identity: str
+    stage: Stage
+    recipe: Recipe
+    variants: list[Variant]
+    position: int  # its earliest place in a variant's chain
+    name: str = ""
+
+
+def flatten(chains: Sequence[tuple[Variant, Recipe]]) -> Recipe:
+    """One chain holding every variant's stages, each distinct stage once."""
+    nodes: dict[str, _Node] = {}
+    of_variant: list[dict[str, _Node]] = []  # per variant: stage name -> its node
+    for variant, recipe in chains:
+        mine: dict[str, _Node] = {}
+        identities: dict[str, str] = {}
+        for position, stage in enumerate(recipe.stages):
+            identity = _identity(stage, recipe, identities)
+            identities[stage.name] = identity
+            node = nodes.get(identity)
+            if node is None:
+                node = nodes[identity] = _Node(identity, stage, recipe, [], position)
+            node.variants.append(variant)
+            node.position = min(node.position, position)
+            mine[stage.name] = node
+        of_variant.append(mine)
+    every = [variant for variant, _ in chains]
+    _name(list(nodes.values()), every)
+    ordered = sorted(nodes.values(), key=lambda n: (n.position, len(n.variants) < len(every)))
+    stages = []
+    for node in ordered:
+        variant = node.variants[0]
+        renamed = of_variant[every.index(variant)]
+        stages.append(_placed(node, {name: n.name for name, n in renamed.items()}, every))
+    first = chains[0][1]
+    return dataclasses.replace(first, stages=tuple(stages))
+
+
+def _identity(stage: Stage, recipe: Recipe, identities: dict[str, str]) -> str:
+    """What the stage runs, with each reference standing for its producer's identity: equal in two variants when
+    the stage would run the same in both."""
+    def plain(value: FlagValue | Ref | PerProcess | None) -> object:
+        if isinstance(value, Ref):
+            return ["ref", identities[value.stage], value.output.value]
+        if isinstance(value, (Path, PerProcess)):
+            return repr(value)
+        return value
+
+    flags = [[flag, [plain(item) for item in items_of(value)], isinstance(value, (list, tuple))]
+             for flag, value in stage.flags.items()]
+    described = [stage.name, stage.command, stage.program, flags, repr(recipe.launch_for(stage)),
+                 list(stage.also_reads), repr(stage.group)]
+    return hashlib.sha256(json.dumps(described, default=repr).encode()).hexdigest()
+
+
+def _name(nodes: list[_Node], every: list[Variant]) -> None:
+    """A stage that is one node keeps its name; a stage split between variants is named after each node's."""
+    by_name: dict[str, list[_Node]] = {}
+    for node in nodes:
+        by_name.setdefault(node.stage.name, []).append(node)
+    for name, split in by_name.items():
+        for node in split:
+            node.name = name if len(split) == 1 else f"{name}{SEPARATOR}{_folder(node)}"
+
+
+def _folder(node: _Node) -> str:
+    return "+".join(v.folder for v in node.variants)
+
+
+def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage:
+    """The node's stage as the sweep runs it: its name, its references to the sweep's names, its own output_dir
+    when it is one of several, its effective launch settings and its compare label."""
+    stage = node.stage
+    flags: dict[str, FlagValue] = {}
+    for flag, value in stage.flags.items():
+        items = [dataclasses.replace(i, stage=renamed[i.stage]) if isinstance(i, Ref) else i for i in items_of(value)]
+        flags[flag] = items if isinstance(value, (list, tuple)) else items[0]  # type: ignore[assignment]
+    split = node.name != stage.name
+    if split and isinstance(flags.get("output_dir"), (str, Path)):
+        flags["output_dir"] = f"{str(flags['output_dir']).rstrip('/')}/{_folder(node)}"
+    group = stage.group
+    if split and group is not None:
+        group = Group(group.name, f"{group.label}{SEPARATOR}{','.join(v.name for v in node.variants)}")
+    serves = tuple(v.name for v in node.variants) if len(node.variants) < len(every) else ()
+    return dataclasses.replace(stage, name=node.name, flags=flags, launch=node.recipe.launch_for(stage), group=group,
+                               variants=serves)
+
+
+def summary(recipe: Recipe, variants: Sequence[Variant]) -> list[str]:
+    """The sweep in a few lines, for the plan: its variants, and the stages they share."""
+    shared = [s.name for s in recipe.stages if not s.variants]
+    return [f"sweep: {len(variants)} variants: {'; '.join(v.name for v in variants)}",
+            f"  shared by every variant: {', '.join(shared) or 'no stage'}"]

@@ -1,0 +1,175 @@
+"""Sweeps (`--vary`): variants named by what they change, shared stages once, each variant's own folders, a failed
+variant that stops no other, and an extended sweep that runs only what is new. The fake `swift` stands in."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from records import latest_record
+
+from swiftpipe.cli import main
+from swiftpipe.errors import UserError
+from swiftpipe.recipe import variants
+
+LR = "sft.learning_rate=1e-4,5e-5"
+
+
+def _calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _flag(call: dict, name: str) -> str:
+    return call["argv"][call["argv"].index(name) + 1]
+
+
+def _launched(log: Path) -> list[tuple[str, str]]:
+    """(subcommand, --output_dir or --model or --ckpt_dir) of each call, in order."""
+    out = []
+    for call in _calls(log):
+        argv = call["argv"]
+        key = next((n for n in ("--output_dir", "--ckpt_dir", "--adapters", "--model") if n in argv), "")
+        out.append((argv[1], _flag(call, key) if key else ""))
+    return out
+
+
+def test_a_grid_is_every_pair_of_values_named_after_what_it_changes() -> None:
+    found = variants.expand(["sft=full,lora", "sft.learning_rate=1e-4,5e-5"])
+    assert [v.name for v in found] == ["sft=full,lr=1e-4", "sft=full,lr=5e-5", "sft=lora,lr=1e-4", "sft=lora,lr=5e-5"]
+    assert [v.folder for v in found][-1] == "sft-lora_lr-5e-5"
+    assert found[1].params == ("sft=full",) and found[1].sets == ("sft.learning_rate=5e-5",)
+
+
+def test_paired_settings_go_value_by_value_and_json_values_may_hold_commas() -> None:
+    paired = variants.expand(["sft.lora_rank=8,16; sft.lora_alpha=32,64"])
+    assert [v.name for v in paired] == ["rank=8,alpha=32", "rank=16,alpha=64"]
+    assert paired[1].sets == ("sft.lora_rank=16", "sft.lora_alpha=64")
+    listed = variants.expand(['sft.dataset=["data/a.jsonl", "data/b,c.jsonl", ["x.jsonl", "y.jsonl"]]'])
+    assert [v.sets for v in listed] == [("sft.dataset=data/a.jsonl",), ("sft.dataset=data/b,c.jsonl",),
+                                        ('sft.dataset=["x.jsonl", "y.jsonl"]',)]
+    assert [v.name for v in listed][:2] == ["dataset=a.jsonl", "dataset=b,c.jsonl"]
+    assert len({v.folder for v in listed}) == 3
+    clashing = variants.expand(["sft.learning_rate=1e-4,5e-5", "dpo.learning_rate=1e-6"])
+    assert clashing[0].name == "sft.lr=1e-4,dpo.lr=1e-6"  # the stage says which learning rate
+
+
+@pytest.mark.parametrize(("specs", "said"), [
+    (["sft.lora_rank=8,16; sft.lora_alpha=32"], "paired settings need as many values each"),
+    (["sft.learning_rate=1e-4", "sft.learning_rate=5e-5"], "sft.learning_rate is varied twice"),
+    (["learning_rate"], "expected NAME=V1,V2 or STAGE.FLAG=V1,V2"),
+    (["sft.dataset=[a.jsonl"], "not a JSON list"),
+    (["sft.learning_rate=1e-4,1e-4"], "lists a value twice"),
+    (["sft.learning_rate="], "has no values"),
+])
+def test_a_bad_vary_is_one_line_naming_it(specs: list[str], said: str) -> None:
+    with pytest.raises(UserError, match=said):
+        variants.expand(specs)
+
+
+def test_a_bad_vary_on_the_command_line_launches_nothing(chain: Path, fake_swift: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), "--vary", "sft.learning_rate=1e-4,1e-4"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("error: --vary: --vary 'sft.learning_rate=1e-4,1e-4': ")
+    assert not fake_swift.exists()
+    unknown = CliRunner().invoke(main, ["run", str(chain), "--vary", "sft.learning_rate=1", "--vary", "nope=1,2"])
+    assert unknown.exit_code == 2 and "unknown parameter 'nope'" in unknown.output and not fake_swift.exists()
+
+
+def test_render_shows_shared_stages_once_and_each_variants_own_folders(chain: Path) -> None:
+    result = CliRunner().invoke(main, ["render", str(chain), "--vary", LR])
+    assert result.exit_code == 0, result.output
+    stages = [line.split("stage ")[1].split(" ")[0] for line in result.output.splitlines()
+              if line.startswith("# chain: stage ")]
+    assert stages == ["pretrain", "sft@lr-1e-4", "sft@lr-5e-5", "merge@lr-1e-4", "merge@lr-5e-5", "infer@lr-1e-4",
+                      "infer@lr-5e-5"]
+    assert "--output_dir out/sft/lr-1e-4" in result.output and "--output_dir out/sft/lr-5e-5" in result.output
+    assert result.output.count("--output_dir out/pt ") + result.output.count("--output_dir out/pt\n") == 1
+    assert "'<sft@lr-5e-5.last_checkpoint>'" in result.output
+    assert "swiftpipe run chain.py --vary sft.learning_rate=1e-4,5e-5 --stage sft@lr-5e-5" in result.output
+
+
+def test_shared_stages_run_once_and_each_variant_gets_its_own_outputs(chain: Path, fake_swift: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
+    assert result.exit_code == 0, result.output
+    launched = _launched(fake_swift)
+    assert [sub for sub, _ in launched] == ["pt", "sft", "sft", "export", "export", "infer", "infer"]
+    assert [where for sub, where in launched if sub == "sft"] == ["out/sft/lr-1e-4", "out/sft/lr-5e-5"]
+    stages = latest_record(Path(".swiftpipe"))["stages"]
+    assert {s["state"] for s in stages.values()} == {"done"}
+    pt, sft_a, sft_b, merge_a, merge_b, infer_a, infer_b = _calls(fake_swift)
+    assert _flag(sft_a, "--model") == _flag(sft_b, "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
+    assert _flag(sft_a, "--learning_rate") == "1e-4" and _flag(sft_b, "--learning_rate") == "5e-5"
+    for merge_call, infer_call, name in ((merge_a, infer_a, "lr-1e-4"), (merge_b, infer_b, "lr-5e-5")):
+        own = stages[f"sft@{name}"]["outputs"]["last_checkpoint"]
+        assert f"/out/sft/{name}/v0-" in own
+        assert merge_call["argv"][merge_call["argv"].index("--ckpt_dir" if "--ckpt_dir" in merge_call["argv"]
+                                                          else "--adapters") + 1] == own
+        assert _flag(infer_call, "--model") == stages[f"merge@{name}"]["outputs"]["merged"] == own + "-merged"
+
+
+def test_a_failed_variant_stops_no_other_and_resume_finishes_it_alone(chain: Path, fake_swift: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_FAIL_WITH", "learning_rate=1e-4")
+    failed = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
+    assert failed.exit_code == 1, failed.output
+    states = {name: s["state"] for name, s in latest_record(Path(".swiftpipe"))["stages"].items()}
+    assert states == {"pretrain": "done", "sft@lr-1e-4": "failed", "sft@lr-5e-5": "done", "merge@lr-1e-4": "aborted",
+                      "merge@lr-5e-5": "done", "infer@lr-1e-4": "aborted", "infer@lr-5e-5": "done"}
+    reasons = latest_record(Path(".swiftpipe"))["stages"]
+    assert reasons["merge@lr-1e-4"]["reason"] == "prerequisite sft@lr-1e-4 failed"
+    monkeypatch.delenv("FAKE_SWIFT_FAIL_WITH")
+    before = len(_calls(fake_swift))
+    resumed = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--resume", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert [(c["argv"][1], c["argv"][c["argv"].index("--learning_rate") + 1] if "--learning_rate" in c["argv"]
+             else "") for c in _calls(fake_swift)[before:]] == [("sft", "1e-4"), ("export", ""), ("infer", "")]
+    assert {s["state"] for name, s in latest_record(Path(".swiftpipe"))["stages"].items()
+            if "1e-4" in name} == {"done"}
+
+
+def test_a_sweep_given_one_more_value_runs_only_the_new_variant(chain: Path, fake_swift: Path) -> None:
+    first = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
+    assert first.exit_code == 0, first.output
+    before = len(_calls(fake_swift))
+    extended = CliRunner().invoke(main, ["run", str(chain), "--vary", LR + ",2e-5", "--quiet"])
+    assert extended.exit_code == 0, extended.output
+    assert [(sub, where) for sub, where in _launched(fake_swift)[before:] if sub != "export"][:2] == [
+        ("sft", "out/sft/lr-2e-5"), ("infer", _flag(_calls(fake_swift)[-1], "--model"))]
+    assert [c["argv"][1] for c in _calls(fake_swift)[before:]] == ["sft", "export", "infer"]
+    record = latest_record(Path(".swiftpipe"))
+    states = {name: s["state"] for name, s in record["stages"].items()}
+    assert states["pretrain"] == states["sft@lr-1e-4"] == states["infer@lr-5e-5"] == "reused"
+    assert states["sft@lr-2e-5"] == "done"
+    assert "finished unchanged in run" in extended.output
+
+
+def test_the_dry_run_of_a_sweep_is_its_plan(chain: Path, fake_swift: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    plan = result.output[:result.output.index("# chain: stage")].splitlines()
+    assert plan[:2] == ["sweep: 2 variants: lr=1e-4; lr=5e-5", "  shared by every variant: pretrain"]
+    assert plan[2:] == ["plan:", "  pretrain: run", "  sft@lr-1e-4: run (after pretrain)",
+                    "  sft@lr-5e-5: run (after pretrain)",
+                    "  merge@lr-1e-4: run (after sft@lr-1e-4)", "  merge@lr-5e-5: run (after sft@lr-5e-5)",
+                    "  infer@lr-1e-4: run (after merge@lr-1e-4)", "  infer@lr-5e-5: run (after merge@lr-5e-5)"]
+    assert not fake_swift.exists() and not os.path.exists("out")
+
+
+def test_status_and_resolve_know_each_variant_by_name(chain: Path, fake_swift: Path) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"]).exit_code == 0
+    status = CliRunner().invoke(main, ["status", str(chain), "--vary", LR, "--json"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.output)
+    assert list(shown["stages"]) == ["pretrain", "sft@lr-1e-4", "sft@lr-5e-5", "merge@lr-1e-4", "merge@lr-5e-5",
+                                     "infer@lr-1e-4", "infer@lr-5e-5"]
+    resolved = CliRunner().invoke(main, ["resolve", str(chain), "merge@lr-5e-5", "--vary", LR])
+    assert resolved.exit_code == 0, resolved.output
+    recorded = shown["stages"]["merge@lr-5e-5"]["outputs"]["merged"]  # inside the project: relative to it
+    assert resolved.output.strip() == str(Path.cwd() / recorded)
+    assert "/out/sft/lr-5e-5/v0-" in resolved.output and resolved.output.strip().endswith("-merged")
+    record = latest_record(Path(".swiftpipe"))
+    assert record["recipe"]["varies"] == [LR]
+    plain = CliRunner().invoke(main, ["status", str(chain), "--json"])  # the chain without --vary is another thing
+    assert plain.exit_code == 2 and "no run recorded" in plain.output
