@@ -173,3 +173,39 @@ def test_status_and_resolve_know_each_variant_by_name(chain: Path, fake_swift: P
     assert record["recipe"]["varies"] == [LR]
     plain = CliRunner().invoke(main, ["status", str(chain), "--json"])  # the chain without --vary is another thing
     assert plain.exit_code == 2 and "no run recorded" in plain.output
+
+
+COMPARED = '''
+def recipe(out: str = "out"):
+    return make_recipe("chain", [
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
+                              "output_dir": f"{out}/pt"}),
+        sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
+                    "output_dir": f"{out}/sft"}),
+        merge("merge", {"ckpt_dir": checkpoint("sft")}),
+        compare("compare", "data/qa.jsonl", {"base": "base", "pretrain": checkpoint("pretrain"), "sft": merged("merge")}),
+    ])
+'''
+
+
+def test_one_comparison_asks_every_variants_model_and_names_the_best(chain: Path, write_recipe, fake_swift: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("data/qa.jsonl").write_text('{"query": "q1", "response": "r1"}\n{"query": "q2", "response": "r2"}\n')
+    write_recipe(COMPARED, name="compared.py")
+    monkeypatch.setenv("FAKE_SWIFT_KNOWS", "/lr-5e-5/")  # the model trained at 5e-5 gives the reference answers
+    result = CliRunner().invoke(main, ["run", "compared.py", "--vary", LR, "--quiet"])
+    assert result.exit_code == 0, result.output
+    stages = latest_record(Path(".swiftpipe"))["stages"]
+    compared = {name: s["label"] for name, s in stages.items() if s.get("group") == "compare"}
+    assert compared == {"compare_base": "base", "compare_pretrain": "pretrain",
+                        "compare_sft@lr-1e-4": "sft@lr=1e-4", "compare_sft@lr-5e-5": "sft@lr=5e-5"}
+    assert [c["argv"][1] for c in _calls(fake_swift)].count("infer") == 4  # base and pretrain asked once
+    from swiftpipe.records import history
+    from swiftpipe.run.compare import comparisons
+
+    (comparison,) = comparisons(history.load_all(Path(".swiftpipe"))[-1])
+    assert comparison.labels == ["base", "pretrain", "sft@lr=1e-4", "sft@lr=5e-5"]  # a column each
+    assert [comparison.scores[label]["rouge-l"] for label in comparison.labels] == [0, 0, 0, 100]
+    assert comparison.best() == ("sft@lr=5e-5", "rouge-l", 100)
+    table = result.output[result.output.index("compare: the same questions to each model"):]
+    assert "best variant: sft@lr=5e-5 (rouge-l 100.0)" in table

@@ -99,6 +99,9 @@ def comparison_table(comparison: Comparison) -> Table:
         values = [comparison.scores[label].get(score) for label in comparison.labels]
         table.add_row(Text(score, style="bold"), *((Text(""),) if references else ()),
                       *(Text("" if v is None else _score(v), style="bold") for v in values))
+    best = comparison.best()
+    if best is not None:
+        table.caption, table.caption_justify = f"best variant: {best[0]} ({best[1]} {_score(best[2])})", "left"
     unscored = [label for label in comparison.labels if not comparison.scores[label]]
     if not comparison.questions and unscored:  # an evaluation that gave no scores says why
         table.add_row(Text("not scored", style="bold"), *(Text(comparison.missing.get(label, "") if label in unscored

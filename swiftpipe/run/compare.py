@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from swiftpipe.recipe.sweep import SEPARATOR
 from swiftpipe.records.run_record import RunRecord
 
 
@@ -32,6 +33,24 @@ class Comparison:
         it (`general_qa`, not `general_qa mean_Rouge-1-P`)."""
         names = self.score_names
         return [n for n in names if " " not in n] or names
+
+    @property
+    def main_score(self) -> str | None:
+        """The score that ranks the models: ROUGE-L for compare(metric="rouge"), accuracy for "acc", else the first
+        one shown."""
+        names = self.headline_scores
+        return next((n for n in ("rouge-l", "acc") if n in names), names[0] if names else None)
+
+    def best(self) -> tuple[str, str, float] | None:
+        """In a sweep, the variant model with the highest main score: (label, score, value); None elsewhere."""
+        score = self.main_score
+        scored = [(self.scores[label][score], label) for label in self.labels
+                  if SEPARATOR in label and score is not None and score in self.scores[label]]
+        if not scored:
+            return None
+        value, label = max(scored)
+        assert score is not None
+        return label, score, value
 
     @property
     def score_names(self) -> list[str]:
