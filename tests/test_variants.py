@@ -183,7 +183,8 @@ def recipe(out: str = "out"):
         sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
                     "output_dir": f"{out}/sft"}),
         merge("merge", {"ckpt_dir": checkpoint("sft")}),
-        compare("compare", "data/qa.jsonl", {"base": "base", "pretrain": checkpoint("pretrain"), "sft": merged("merge")}),
+        compare("compare", "data/qa.jsonl",
+                {"base": "base", "pretrain": checkpoint("pretrain"), "sft": merged("merge")}),
     ])
 '''
 
