@@ -137,6 +137,7 @@ bench: $(TINY_MODEL)/config.json
 	$(PY) bench/history_scale.py
 	$(PY) bench/import_speed.py
 	$(PY) bench/identity_cost.py
+	$(PY) bench/sweep_plan.py
 
 bench-slurm: $(TINY_MODEL)/config.json
 	$(PY) bench/slurm_overhead.py --model $(TINY_MODEL)

@@ -21,6 +21,7 @@ from swiftpipe.recipe.model import FlagValue, Group, PerProcess, Recipe, Ref, St
 from swiftpipe.recipe.variants import Variant
 
 SEPARATOR = "@"  # between a stage's name and the folder name of the variant it belongs to
+SHOWN = 8  # the variants a plan names; the rest it counts
 
 
 @dataclass
@@ -117,5 +118,7 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
 def summary(recipe: Recipe, variants: Sequence[Variant]) -> list[str]:
     """The sweep in a few lines, for the plan: its variants, and the stages they share."""
     shared = [s.name for s in recipe.stages if not s.variants]
-    return [f"sweep: {len(variants)} variants: {'; '.join(v.name for v in variants)}",
+    named = "; ".join(v.name for v in variants[:SHOWN])
+    more = f"; and {len(variants) - SHOWN} more" if len(variants) > SHOWN else ""
+    return [f"sweep: {len(variants)} variants: {named}{more}",
             f"  shared by every variant: {', '.join(shared) or 'no stage'}"]
