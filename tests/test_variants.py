@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,24 @@ def test_one_comparison_asks_every_variants_model_and_names_the_best(chain: Path
     assert comparison.best() == ("sft@lr=5e-5", "rouge-l", 100)
     table = result.output[result.output.index("compare: the same questions to each model"):]
     assert "best variant: sft@lr=5e-5 (rouge-l 100.0)" in table
+
+
+def test_the_exported_run_all_carries_the_sweep_and_a_failed_variant_stops_only_its_own(
+        chain: Path, fake_swift: Path) -> None:
+    exported = CliRunner().invoke(main, ["export-scripts", str(chain), "script", "--vary", LR])
+    assert exported.exit_code == 0, exported.output
+    steps = [line for line in Path("script/run_all.sh").read_text().splitlines() if line.startswith("step ")]
+    assert steps == ["step pretrain.sh", "step sft@lr-1e-4.sh pretrain.sh", "step sft@lr-5e-5.sh pretrain.sh",
+                     "step merge@lr-1e-4.sh sft@lr-1e-4.sh", "step merge@lr-5e-5.sh sft@lr-5e-5.sh",
+                     "step infer@lr-1e-4.sh merge@lr-1e-4.sh", "step infer@lr-5e-5.sh merge@lr-5e-5.sh"]
+    done = subprocess.run(["bash", "script/run_all.sh"], capture_output=True, text=True,
+                          env={**os.environ, "FAKE_SWIFT_FAIL_WITH": "learning_rate=1e-4"})
+    assert done.returncode == 1, done.stderr
+    ran = [(c["argv"][1], c["argv"][c["argv"].index("--output_dir") + 1] if "--output_dir" in c["argv"] else "")
+           for c in _calls(fake_swift)]
+    assert ran == [("pt", "out/pt"), ("sft", "out/sft/lr-1e-4"), ("sft", "out/sft/lr-5e-5"), ("export", ""),
+                   ("infer", "")]  # the 5e-5 variant merged and answered; the failed one's merge never started
+    slurm = CliRunner().invoke(main, ["export-scripts", str(chain), "slurm", "--vary", LR, "--launcher", "slurm"])
+    assert slurm.exit_code == 0, slurm.output
+    assert 'submit job_merge_lr_5e_5 merge@lr-5e-5.sbatch "afterok:${job_sft_lr_5e_5}"' in Path(
+        "slurm/submit_all.sh").read_text()

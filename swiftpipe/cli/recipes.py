@@ -128,15 +128,18 @@ Examples:
   bash script/run_all.sh             # the whole chain
   swiftpipe export-scripts recipes/medical.py slurm/ --launcher slurm --nodes 2 --gpus-per-node 8
   bash slurm/submit_all.sh           # sbatch every stage, each after the previous one succeeds
+  swiftpipe export-scripts recipes/medical.py sweep/ --vary sft.learning_rate=1e-4,5e-5   # a sweep's stages
 """)
 @recipe_options
+@vary_option
 @launcher_options
 @click.argument("directory", type=click.Path(file_okay=False))
 @dialect_option
 @click.option("--force", is_flag=True, help="Overwrite scripts that already exist.")
 @user_errors
-def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], directory: str,
-                   swift_version: str | None, force: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
+def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
+                   directory: str, swift_version: str | None, force: bool, scale: Scale,
+                   slurm: SlurmOptions | None) -> None:
     """Write one runnable script per stage, plus run_all.sh, that need no swiftpipe to run.
 
     A stage that uses an earlier stage's checkpoint finds it in shell from ms-swift's versioned output
@@ -146,7 +149,7 @@ def export_scripts(recipe_path: str, params: tuple[str, ...], sets: tuple[str, .
     from swiftpipe.recipe import loading
     from swiftpipe.run import exported
 
-    loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
+    loaded = loading.load(recipe_path, params=params, sets=sets, varies=varies, scale=scale)
     target = dialects.target(swift_version)
     if slurm is None:
         written = exported.export(loaded, directory, dialect=target, force=force)
