@@ -18,7 +18,9 @@ class _Charts(HTMLParser):
         if tag == "figure" and "data-x-map" in found:
             x_map = [float(v) for v in (found["data-x-map"] or "").split()]
             y_map = [float(v) for v in (found["data-y-map"] or "").split()]
-            self.charts.append({"stage": found.get("data-stage"), "x_map": x_map, "y_map": y_map, "series": {}})
+            stage = found.get("data-stage")  # a sweep's chart of one series across variants: "sft:loss"
+            stage = f"{stage}:{found['data-overlay']}" if found.get("data-overlay") else stage
+            self.charts.append({"stage": stage, "x_map": x_map, "y_map": y_map, "series": {}})
         elif tag == "g" and (found.get("id") or "").startswith("series-"):
             self._series, self._depth = found["id"], 0
         elif tag == "g" and self._series:

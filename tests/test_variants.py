@@ -232,3 +232,44 @@ def test_the_exported_run_all_carries_the_sweep_and_a_failed_variant_stops_only_
     assert slurm.exit_code == 0, slurm.output
     assert 'submit job_merge_lr_5e_5 merge@lr-5e-5.sbatch "afterok:${job_sft_lr_5e_5}"' in Path(
         "slurm/submit_all.sh").read_text()
+
+
+def test_the_report_draws_each_variants_curves_of_a_stage_on_one_chart(chain: Path, fake_swift: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SWIFT_STEPS", "6")
+    result = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
+    assert result.exit_code == 0, result.output
+    page = Path(result.output.splitlines()[-1].removeprefix("report: "))
+    html = page.read_text()
+    assert "Each variant, side by side" in html and f"--vary {LR}" in html
+    from report_points import drawn_values
+
+    drawn = drawn_values(html)
+    record = latest_record(Path(".swiftpipe"))
+    for variant in ("lr-1e-4", "lr-5e-5"):
+        logged = [json.loads(line) for line in (Path(record["stages"][f"sft@{variant}"]["outputs"]["run_dir"])
+                                                / "logging.jsonl").read_text().splitlines() if '"loss"' in line]
+        points = drawn[("sft:loss", f"series-{variant}")]  # one chart, a curve per variant, at the logged values
+        assert [round(x) for x, _ in points] == [int(r["global_step/max_steps"].split("/")[0]) for r in logged]
+        assert [round(y, 3) for _, y in points] == [round(r["loss"], 3) for r in logged]
+    assert not any(stage.startswith("pretrain:") for stage, _ in drawn)  # a shared stage has one curve of its own
+
+
+def test_the_sweep_report_opens_in_chromium_with_the_overlaid_curves(chain: Path, fake_swift: Path, chromium: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headless Chromium (Debian's) opens a sweep's report: no console message, and the overlaid curves it built
+    read back to the logged values."""
+    monkeypatch.setenv("FAKE_SWIFT_STEPS", "6")
+    result = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
+    assert result.exit_code == 0, result.output
+    page = Path(result.output.splitlines()[-1].removeprefix("report: ")).resolve()
+    dumped = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                             "--v=0", "--disable-background-networking", "--dump-dom", page.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert dumped.returncode == 0 and "</html>" in dumped.stdout, dumped.stderr
+    assert [line for line in dumped.stderr.splitlines() if ":CONSOLE" in line] == []
+    from report_points import drawn_values
+
+    drawn = drawn_values(dumped.stdout)  # the DOM as Chromium built it
+    assert {series for stage, series in drawn if stage == "sft:loss"} == {"series-lr-1e-4", "series-lr-5e-5"}
+    assert [round(x) for x, _ in drawn[("sft:loss", "series-lr-5e-5")]] == [1, 2, 3, 4, 5, 6]

@@ -49,6 +49,15 @@ def charts(curves: dict[str, Curve]) -> list[Chart]:
     return [chart for chart in drawn if chart is not None]
 
 
+def overlaid(title: str, shown: list[Curve]) -> Chart | None:
+    """One chart of several curves of one series (a stage's loss in each variant of a sweep), named as drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    with matplotlib.rc_context({"path.simplify": False}):
+        return _chart(title, [curve for curve in shown if curve.values])
+
+
 def _chart(title: str, shown: list[Curve]) -> Chart | None:
     from matplotlib.figure import Figure
 

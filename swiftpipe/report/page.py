@@ -5,6 +5,7 @@ page through Jinja's HTML escaping: an answer holding `<script>` shows as text.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shlex
 from dataclasses import dataclass, field
@@ -13,9 +14,10 @@ from pathlib import Path
 import jinja2
 
 from swiftpipe.msswift.layout import Output
+from swiftpipe.recipe.sweep import SEPARATOR
 from swiftpipe.records.run_record import RunRecord, StageRecord
 from swiftpipe.render.templating import templates_dir
-from swiftpipe.report.charts import Chart, charts
+from swiftpipe.report.charts import Chart, charts, overlaid
 from swiftpipe.report.curves import Curve, read_curves
 from swiftpipe.report.graph import BOX_HEIGHT, BOX_WIDTH, layout
 from swiftpipe.run.compare import Comparison, comparisons
@@ -42,6 +44,17 @@ class StageView:
     answers: list[tuple[str, str]] = field(default_factory=list)  # (question, answer); either may be empty
 
 
+@dataclass
+class Overlay:
+    """A stage of a sweep run per variant: its curves of each variant drawn on one chart per series."""
+
+    stage: str
+    charts: dict[str, Chart]  # by series: loss, eval_loss, learning_rate
+
+
+OVERLAID = ("loss", "eval_loss", "learning_rate")
+
+
 def write(record: RunRecord, target: Path) -> Path:
     """Write the page for `record` to `target` (its folder is created) and return it."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +68,28 @@ def render(record: RunRecord) -> str:
     graph = layout([view.name for view in stages],
                    {view.name: [(h.producer, h.flag, h.output, h.path) for h in view.handoffs] for view in stages})
     return _environment().get_template(TEMPLATE).render(
-        record=record, stages=stages, comparisons=compared, graph=graph,
+        record=record, stages=stages, comparisons=compared, graph=graph, overlays=_overlays(stages),
         entries={view.name: view.entry for view in stages}, box=(BOX_WIDTH, BOX_HEIGHT))
+
+
+def _overlays(stages: list[StageView]) -> list[Overlay]:
+    """For each stage that a sweep runs per variant, each series of every variant on one chart (the variants'
+    losses side by side), the variant's folder name for each curve."""
+    split: dict[str, list[StageView]] = {}
+    for view in stages:
+        stage, separator, _ = view.name.partition(SEPARATOR)
+        if separator and view.curves:
+            split.setdefault(stage, []).append(view)
+    found = []
+    for stage, views in split.items():
+        drawn = {series: overlaid(f"{series} of {stage}, each variant",
+                                  [dataclasses.replace(view.curves[series], name=view.name.partition(SEPARATOR)[2])
+                                   for view in views if series in view.curves])
+                 for series in OVERLAID}
+        shown = {series: chart for series, chart in drawn.items() if chart is not None and len(chart.series) > 1}
+        if shown:
+            found.append(Overlay(stage, shown))
+    return found
 
 
 def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
