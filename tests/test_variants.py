@@ -273,3 +273,13 @@ def test_the_sweep_report_opens_in_chromium_with_the_overlaid_curves(chain: Path
     drawn = drawn_values(dumped.stdout)  # the DOM as Chromium built it
     assert {series for stage, series in drawn if stage == "sft:loss"} == {"series-lr-1e-4", "series-lr-5e-5"}
     assert [round(x) for x, _ in drawn[("sft:loss", "series-lr-5e-5")]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_stage_named_by_its_recipe_name_is_every_variants(chain: Path, fake_swift: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--stage", "pretrain", "--stage", "sft",
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert _launched(fake_swift) == [("pt", "out/pt"), ("sft", "out/sft/lr-1e-4"), ("sft", "out/sft/lr-5e-5")]
+    one = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--stage", "merge@lr-5e-5", "--quiet"])
+    assert one.exit_code == 0, one.output  # one variant's stage by its own name, its input from the run before
+    assert [sub for sub, _ in _launched(fake_swift)[3:]] == ["export"]

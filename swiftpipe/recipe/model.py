@@ -95,6 +95,7 @@ def per_process(total: int) -> PerProcess:
     return PerProcess(int(total))
 
 
+SEPARATOR = "@"  # in a sweep (recipe/sweep.py), between a stage's name and its variant's folder name: sft@lr-5e-5
 Scalar = Union[str, int, float, bool, Path]
 FlagValue = Union[Scalar, Ref, PerProcess, None, "list[Scalar | Ref]", "tuple[Scalar | Ref, ...]"]
 
@@ -202,8 +203,10 @@ class Recipe:
         return found
 
     def named(self, name: str) -> list[Stage]:
-        """The stage called `name`, or every stage of the group called `name`; [] if neither."""
-        return [s for s in self.stages if s.name == name] or self.groups.get(name, [])
+        """The stage called `name`, or every stage of the group called `name`, or in a sweep every variant's stage
+        `name` (sft: sft@lr-1e-4, sft@lr-5e-5); [] if none."""
+        return ([s for s in self.stages if s.name == name] or self.groups.get(name, [])
+                or [s for s in self.stages if s.name.partition(SEPARATOR)[0] == name and SEPARATOR in s.name])
 
     def stage(self, name: str) -> Stage:
         return self._by_name[name]

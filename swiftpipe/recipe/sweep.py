@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swiftpipe.recipe.model import FlagValue, Group, PerProcess, Recipe, Ref, Stage, items_of
+from swiftpipe.recipe.model import SEPARATOR, FlagValue, Group, PerProcess, Recipe, Ref, Stage, items_of
 from swiftpipe.recipe.variants import Variant
 
-SEPARATOR = "@"  # between a stage's name and the folder name of the variant it belongs to
+__all__ = ["SEPARATOR", "flatten", "summary"]
 SHOWN = 8  # the variants a plan names; the rest it counts
 
 
