@@ -185,3 +185,24 @@ def test_a_job_waits_for_the_last_that_must_succeed_and_for_an_observer_only_to_
         "COMPLETED", "FAILED", "COMPLETED", "FAILED"]
     assert (found[never].state, found[never].reason) in (("PENDING", client.NEVER), ("CANCELLED", client.NEVER))
     client.cancel([never])
+
+
+def test_a_sweep_runs_its_shared_pretraining_once_and_each_variant_as_a_job_that_waits_only_on_it(
+        slurm: dict[str, str], tiny: Path, tmp_path: Path) -> None:
+    """Two SFT learning rates on one pretraining: three jobs, each SFT after the pretraining's job alone, so the
+    cluster may run them side by side; each writes its own output folder."""
+    work, out = tmp_path / "work", tmp_path / "out"
+    done = _swiftpipe(slurm, "run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--launcher",
+                      "slurm", "--work-dir", str(work), "--wait", "--vary", "sft.learning_rate=5e-3,1e-3", "--stage",
+                      "pretrain", "--stage", "sft", "--set", "pretrain.num_train_epochs=2", "--set",
+                      "sft.num_train_epochs=2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    stages = _record(work)["stages"]
+    assert {n: (s["state"], s["job"]["state"]) for n, s in stages.items()} == dict.fromkeys(
+        ["pretrain", "sft@lr-5e-3", "sft@lr-1e-3"], ("done", "COMPLETED"))
+    pretrain_job = stages["pretrain"]["job"]["id"]
+    for name, folder in (("sft@lr-5e-3", "lr-5e-3"), ("sft@lr-1e-3", "lr-1e-3")):
+        assert f"[swiftpipe] {name}: job {stages[name]['job']['id']} (after job {pretrain_job})" in done.stdout
+        assert _flag(stages[name], "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
+        assert Path(stages[name]["outputs"]["run_dir"]).parent == out / "sft" / folder
+    assert len(list((out / "pretrain").glob("v*"))) == 1  # pretrained once for both
