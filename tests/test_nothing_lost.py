@@ -282,10 +282,11 @@ def test_an_error_in_swiftpipe_while_a_stage_runs_stops_the_stage_first(tmp_path
 
 
 def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    from swiftpipe.recipe import loading
     from swiftpipe.records import run_record
 
-    made = [run_record.create(tmp_path, recipe_name="r", recipe_path="r.py", params={}, sets=[], stages=["a"])
-            for _ in range(3)]
+    loaded = loading.load(Path(__file__).resolve().parent.parent / "recipes" / "demo.py")
+    made = [run_record.create(tmp_path, loaded, stages=["a"]) for _ in range(3)]
     assert len({r.folder for r in made}) == 3 and all((r.folder / "record.json").is_file() for r in made)
 
 

@@ -283,3 +283,14 @@ def test_a_stage_named_by_its_recipe_name_is_every_variants(chain: Path, fake_sw
     one = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--stage", "merge@lr-5e-5", "--quiet"])
     assert one.exit_code == 0, one.output  # one variant's stage by its own name, its input from the run before
     assert [sub for sub, _ in _launched(fake_swift)[3:]] == ["export"]
+
+
+def test_a_sweep_after_the_chain_alone_reuses_the_stages_they_share(chain: Path, fake_swift: Path) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--quiet"]).exit_code == 0  # as after `make demo`
+    before = len(_calls(fake_swift))
+    swept = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
+    assert swept.exit_code == 0, swept.output
+    assert [c["argv"][1] for c in _calls(fake_swift)[before:]] == ["sft", "sft", "export", "export", "infer", "infer"]
+    assert latest_record(Path(".swiftpipe"))["stages"]["pretrain"]["state"] == "reused"
+    alone = CliRunner().invoke(main, ["status", str(chain), "--json"])  # the chain alone is still its own thing
+    assert alone.exit_code == 0 and "sft@lr-1e-4" not in json.loads(alone.output)["stages"]

@@ -106,6 +106,13 @@ class LoadedRecipe:
         return chain_key(self.path, {**self.recorded_params(), **({"--vary": varied} if varied else {})})
 
     @property
+    def reuse_keys(self) -> list[str]:
+        """The chains whose finished stages this one may reuse, where unchanged: its own runs; a sweep's, the runs of
+        the chain alone too (its shared stages are the chain's: `make demo`'s pretraining serves a sweep of SFTs)."""
+        alone = chain_key(self.path, self.recorded_params())
+        return [self.key, *([alone] if alone != self.key else [])]
+
+    @property
     def secret_params(self) -> frozenset[str]:
         """The parameters that hold a secret: by name, as flags are (`hub_token`), or because a stage's secret flag
         or variable takes the value (`{"hub_token": key}`)."""

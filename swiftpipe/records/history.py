@@ -4,7 +4,7 @@ run_record, the one module that knows their JSON.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,11 @@ def producing(work_dir: Path, key: str, stage: str, output: Output) -> StageReco
     return None
 
 
-def finished_elsewhere(work_dir: Path, key: str, stage: str, unchanged: Callable[[StageRecord], bool], *,
+def finished_elsewhere(work_dir: Path, keys: Sequence[str], stage: str, unchanged: Callable[[StageRecord], bool], *,
                        besides: str | None) -> tuple[str, StageRecord] | None:
-    """The newest other run of this chain (id, stage record) where `stage` finished as it is now (`unchanged`) and
-    its outputs are all still on disk."""
-    for record in _records_of(work_dir, key):
+    """The newest other run of these chains (id, stage record) where `stage` finished as it is now (`unchanged`)
+    and its outputs are all still on disk."""
+    for record in _records_of(work_dir, *keys):
         entry = record.stages.get(stage)
         if (record.id != besides and entry is not None and entry.finished and unchanged(entry)
                 and entry.outputs_on_disk):
@@ -76,11 +76,11 @@ def summaries(work_dir: Path) -> list[Summary]:
     return index.summaries(work_dir, warn=_warn_once)
 
 
-def _records_of(work_dir: Path, key: str, *, newest: int | None = None) -> list[RunRecord]:
-    """The runs of this chain, newest first (at most `newest` of them), read in full."""
+def _records_of(work_dir: Path, *keys: str, newest: int | None = None) -> list[RunRecord]:
+    """The runs of these chains, newest first (at most `newest` of them), read in full."""
     found = []
     for summary in reversed(summaries(work_dir)):
-        if summary.key != key:
+        if summary.key not in keys:
             continue
         try:
             found.append(read(work_dir / "runs" / summary.folder))

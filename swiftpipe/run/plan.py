@@ -242,7 +242,7 @@ class _Planner:
                 and all(entry.outputs.get(output) for output in needed)):
             why = "unchanged since it finished"
             return Step(stage.name, Action.REUSE, why, f"{why}; reusing its outputs", settled=entry)
-        earlier = history.finished_elsewhere(self.work_dir, self.loaded.key, stage.name,
+        earlier = history.finished_elsewhere(self.work_dir, self.loaded.reuse_keys, stage.name,
                                              lambda done: self._unchanged(done, current, inputs),
                                              besides=self.record.id if self.record else None)
         if earlier is None or not all(earlier[1].outputs.get(output) for output in needed):
