@@ -136,9 +136,10 @@ def test_a_sweep_given_one_more_value_runs_only_the_new_variant(chain: Path, fak
     before = len(_calls(fake_swift))
     extended = CliRunner().invoke(main, ["run", str(chain), "--vary", LR + ",2e-5", "--quiet"])
     assert extended.exit_code == 0, extended.output
-    assert [(sub, where) for sub, where in _launched(fake_swift)[before:] if sub != "export"][:2] == [
-        ("sft", "out/sft/lr-2e-5"), ("infer", _flag(_calls(fake_swift)[-1], "--model"))]
     assert [c["argv"][1] for c in _calls(fake_swift)[before:]] == ["sft", "export", "infer"]
+    new_sft, _, new_infer = _calls(fake_swift)[before:]
+    assert _flag(new_sft, "--output_dir") == "out/sft/lr-2e-5"
+    assert "/out/sft/lr-2e-5/v0-" in _flag(new_infer, "--model")  # the new variant's own merged model
     record = latest_record(Path(".swiftpipe"))
     states = {name: s["state"] for name, s in record["stages"].items()}
     assert states["pretrain"] == states["sft@lr-1e-4"] == states["infer@lr-5e-5"] == "reused"
@@ -294,3 +295,67 @@ def test_a_sweep_after_the_chain_alone_reuses_the_stages_they_share(chain: Path,
     assert latest_record(Path(".swiftpipe"))["stages"]["pretrain"]["state"] == "reused"
     alone = CliRunner().invoke(main, ["status", str(chain), "--json"])  # the chain alone is still its own thing
     assert alone.exit_code == 0 and "sft@lr-1e-4" not in json.loads(alone.output)["stages"]
+
+
+GRID = '''
+def recipe(lr: str = "1e-4"):
+    return make_recipe("grid", [
+        pretrain("a", {"model": "base", "dataset": "data/pt.jsonl", "output_dir": "out/a"}),
+        pretrain("b", {"model": "base", "dataset": "data/pt.jsonl", "output_dir": "out/b"}),
+        sft("c", {"model": checkpoint("a"), "adapters": checkpoint("b"), "dataset": "data/sft.jsonl",
+                  "learning_rate": lr, "output_dir": "out/c"}),
+    ])
+'''
+
+
+def test_in_a_grid_a_stage_waits_for_every_stage_it_reads_and_shared_copies_keep_their_names(
+        chain: Path, write_recipe, fake_swift: Path) -> None:
+    write_recipe(GRID, name="grid.py")
+    result = CliRunner().invoke(main, ["run", "grid.py", "--vary", "a.learning_rate=1,2", "--vary",
+                                       "b.learning_rate=3,4", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    plan = [line.strip() for line in result.output.splitlines() if line.startswith("  c@")]
+    assert plan[0] == "c@a.lr-1_b.lr-3: run (after b@b.lr-3 and a@a.lr-1)"  # b's copy is the chain's gate; a it reads
+    assert "--output_dir out/a/a.lr-1 " in result.output.replace("\\\n", "")
+    more = CliRunner().invoke(main, ["run", "grid.py", "--vary", "a.learning_rate=1,2", "--vary",
+                                     "b.learning_rate=3,4,5", "--dry-run"])
+    names = [line.strip().split(":")[0] for line in more.output.splitlines() if line.startswith("  a@")]
+    assert names == ["a@a.lr-1", "a@a.lr-2"]  # a value more for b renames no copy of a
+
+
+def test_a_sweep_of_a_parameter_reuses_the_chain_alone_run_with_that_value(chain: Path, write_recipe,
+                                                                           fake_swift: Path) -> None:
+    write_recipe(GRID, name="grid.py")
+    assert CliRunner().invoke(main, ["run", "grid.py", "-p", "lr=5e-5", "--quiet"]).exit_code == 0
+    before = len(_calls(fake_swift))
+    swept = CliRunner().invoke(main, ["run", "grid.py", "--vary", "lr=1e-4,5e-5", "--quiet"])
+    assert swept.exit_code == 0, swept.output
+    assert [c["argv"][1] for c in _calls(fake_swift)[before:]] == ["sft", "sft"]  # a and b were the chain's
+    states = {n: s["state"] for n, s in latest_record(Path(".swiftpipe"))["stages"].items()}
+    assert states == {"a": "reused", "b": "reused", "c@lr-1e-4": "done", "c@lr-5e-5": "done"}
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--vary", "sft.hub_token=abc,def"], "--vary: --vary sft.hub_token: a secret is not varied"),
+    (["-p", "out=x", "--vary", "out=y,z"], "--vary: --vary out: also given with -p"),
+    (["--set", "sft.learning_rate=1", "--vary", LR], "--vary: --vary sft.learning_rate: also given with --set"),
+])
+def test_a_secret_or_a_setting_given_twice_is_refused_in_one_line(chain: Path, fake_swift: Path, args: list[str],
+                                                                   said: str) -> None:
+    result = CliRunner().invoke(main, ["run", str(chain), *args, "--quiet"])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {said}"), result.output
+    assert result.output.count("\n") == 1 and "abc" not in result.output and not fake_swift.exists()
+
+
+def test_resolve_by_a_name_that_a_sweep_runs_per_variant_says_which_to_choose(chain: Path, fake_swift: Path) -> None:
+    assert CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"]).exit_code == 0
+    result = CliRunner().invoke(main, ["resolve", str(chain), "sft", "--vary", LR])
+    assert result.exit_code == 2 and result.output == (
+        "error: chain.py: sft names 2 stages: sft@lr-1e-4, sft@lr-5e-5; resolve one of them\n")
+
+
+def test_folder_names_stay_distinct_and_quotes_outside_a_list_are_text() -> None:
+    found = variants.expand(["sft.seed=a b,a-b,a-b-2"])
+    assert len({v.folder for v in found}) == 3
+    paired = variants.expand(['sft.x=a"b,c; sft.y=1,2'])
+    assert [v.sets for v in paired] == [('sft.x=a"b', "sft.y=1"), ("sft.x=c", "sft.y=2")]

@@ -225,7 +225,10 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], va
     from swiftpipe.records import history
 
     loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False, varies=varies)
-    overrides.select(loaded.recipe, [stage_name], where=recipe_path)
+    chosen = overrides.select(loaded.recipe, [stage_name], where=recipe_path) or []
+    if chosen != [stage_name]:  # a compare group, or a stage that a sweep runs per variant
+        raise UserError(f"{stage_name} names {len(chosen)} stages: {', '.join(chosen)}; resolve one of them",
+                        where=recipe_path)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
     found = history.produced(work_dir, loaded.key, stage_name, _WHICH[which])

@@ -96,6 +96,7 @@ class LoadedRecipe:
     parameters: tuple[Parameter, ...]
     values: dict[str, Any]
     source: Source
+    variant_keys: tuple[str, ...] = ()  # in a sweep, each variant's own key: the chain alone with its settings
 
     @property
     def key(self) -> str:
@@ -108,9 +109,9 @@ class LoadedRecipe:
     @property
     def reuse_keys(self) -> list[str]:
         """The chains whose finished stages this one may reuse, where unchanged: its own runs; a sweep's, the runs of
-        the chain alone too (its shared stages are the chain's: `make demo`'s pretraining serves a sweep of SFTs)."""
-        alone = chain_key(self.path, self.recorded_params())
-        return [self.key, *([alone] if alone != self.key else [])]
+        the chain alone with each variant's settings too (its shared stages are the chain's: `make demo`'s
+        pretraining serves a sweep of SFTs)."""
+        return list(dict.fromkeys([self.key, *self.variant_keys]))
 
     @property
     def secret_params(self) -> frozenset[str]:
@@ -185,6 +186,7 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
 def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies: Sequence[str], scale: Scale | None,
            snapshot: Path | None) -> LoadedRecipe:
     """Each variant loaded as its own chain (the -p and --set given, then its own), made one chain."""
+    _check_varied(varies, params, sets)
     chains = [(variant, load(path, params=[*params, *variant.params], sets=[*sets, *variant.sets], scale=scale,
                              snapshot=snapshot)) for variant in variants.expand(varies)]
     first = chains[0][1]
@@ -193,8 +195,23 @@ def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies:
     varied = {d.name for group in variants.parse(varies) for d in group if d.stage is None}
     values = {name: value for name, value in first.values.items() if name not in varied}
     given = tuple(p for p in first.source.params if p.partition("=")[0] not in varied)
+    secret = next((d.target for group in variants.parse(varies) for d in group
+                   if is_secret(d.name) or (d.stage is None and d.name in first.secret_params)), None)
+    if secret is not None:
+        raise UserError(f"--vary {secret}: a secret is not varied (its values would name folders and stages); give "
+                        "it with -p or --set", where="--vary")
     source = dataclasses.replace(first.source, params=given, sets=tuple(sets), varies=tuple(varies))
-    return LoadedRecipe(first.path, recipe, first.parameters, values, source)
+    return LoadedRecipe(first.path, recipe, first.parameters, values, source,
+                        tuple(loaded.key for _, loaded in chains))
+
+
+def _check_varied(varies: Sequence[str], params: Sequence[str], sets: Sequence[str]) -> None:
+    """A setting given by -p or --set and by --vary is refused: which one holds would be a guess."""
+    given = {p.partition("=")[0].strip() for p in params} | {s.partition("=")[0].strip() for s in sets}
+    twice = next((d.target for group in variants.parse(varies) for d in group if d.target in given), None)
+    if twice is not None:
+        option = "-p" if "." not in twice else "--set"
+        raise UserError(f"--vary {twice}: also given with {option}; give its values in --vary alone", where="--vary")
 
 
 def _secret_parameters(values: dict[str, Any], recipe: Recipe) -> frozenset[str]:

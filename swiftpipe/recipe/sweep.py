@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swiftpipe.recipe.model import SEPARATOR, FlagValue, Group, PerProcess, Recipe, Ref, Stage, items_of
-from swiftpipe.recipe.variants import Variant
+from swiftpipe.recipe.variants import Variant, folder_of, named
 
 __all__ = ["SEPARATOR", "flatten", "summary"]
 SHOWN = 8  # the variants a plan names; the rest it counts
@@ -34,6 +34,7 @@ class _Node:
     variants: list[Variant]
     position: int  # its earliest place in a variant's chain
     name: str = ""
+    folder: str = ""  # where its outputs go below the chain's output_dir, when it is one of several
 
 
 def flatten(chains: Sequence[tuple[Variant, Recipe]]) -> Recipe:
@@ -83,17 +84,29 @@ def _identity(stage: Stage, recipe: Recipe, identities: dict[str, str]) -> str:
 
 
 def _name(nodes: list[_Node], every: list[Variant]) -> None:
-    """A stage that is one node keeps its name; a stage split between variants is named after each node's."""
+    """A stage that is one node keeps its name; a stage split between variants is named after what its variants
+    have in common (`pretrain@pretrain.lr-1` for the variants that pretrain at 1), so that a value added to another
+    setting renames nothing."""
     by_name: dict[str, list[_Node]] = {}
     for node in nodes:
         by_name.setdefault(node.stage.name, []).append(node)
     for name, split in by_name.items():
-        for node in split:
-            node.name = name if len(split) == 1 else f"{name}{SEPARATOR}{_folder(node)}"
+        folders = [_folder(node) for node in split]
+        for node, folder in zip(split, folders):
+            if folders.count(folder) > 1:  # what they share does not tell two copies apart: every variant named
+                folder = "+".join(v.folder for v in node.variants)
+            node.folder = folder
+            node.name = name if len(split) == 1 else f"{name}{SEPARATOR}{folder}"
 
 
 def _folder(node: _Node) -> str:
-    return "+".join(v.folder for v in node.variants)
+    common = _common(node.variants)
+    return folder_of(named(common)) if common else "+".join(v.folder for v in node.variants)
+
+
+def _common(served: list[Variant]) -> list[tuple[str, str]]:
+    """The settings every one of these variants has."""
+    return [s for s in served[0].settings if all(s in v.settings for v in served[1:])]
 
 
 def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage:
@@ -106,10 +119,12 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
         flags[flag] = items if isinstance(value, (list, tuple)) else items[0]  # type: ignore[assignment]
     split = node.name != stage.name
     if split and isinstance(flags.get("output_dir"), (str, Path)):
-        flags["output_dir"] = f"{str(flags['output_dir']).rstrip('/')}/{_folder(node)}"
+        flags["output_dir"] = f"{str(flags['output_dir']).rstrip('/')}/{node.folder}"
     group = stage.group
     if split and group is not None:
-        group = Group(group.name, f"{group.label}{SEPARATOR}{','.join(v.name for v in node.variants)}")
+        common = _common(node.variants)
+        label = named(common) if common else "+".join(v.name for v in node.variants)
+        group = Group(group.name, f"{group.label}{SEPARATOR}{label}")
     serves = tuple(v.name for v in node.variants) if len(node.variants) < len(every) else ()
     return dataclasses.replace(stage, name=node.name, flags=flags, launch=node.recipe.launch_for(stage), group=group,
                                variants=serves)
@@ -118,7 +133,7 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
 def summary(recipe: Recipe, variants: Sequence[Variant]) -> list[str]:
     """The sweep in a few lines, for the plan: its variants, and the stages they share."""
     shared = [s.name for s in recipe.stages if not s.variants]
-    named = "; ".join(v.name for v in variants[:SHOWN])
+    shown = "; ".join(v.name for v in variants[:SHOWN])
     more = f"; and {len(variants) - SHOWN} more" if len(variants) > SHOWN else ""
-    return [f"sweep: {len(variants)} variants: {named}{more}",
+    return [f"sweep: {len(variants)} variant{'s' if len(variants) != 1 else ''}: {shown}{more}",
             f"  shared by every variant: {', '.join(shared) or 'no stage'}"]

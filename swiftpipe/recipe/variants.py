@@ -8,6 +8,7 @@ grid. Each variant is the chain loaded with a few more `-p`/`--set`, named after
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -53,6 +54,7 @@ class Variant:
     folder: str
     params: tuple[str, ...]
     sets: tuple[str, ...]
+    settings: tuple[tuple[str, str], ...] = ()  # (short key, value as shown), as the name lists them
 
 
 def parse(specs: Sequence[str]) -> list[list[Dimension]]:
@@ -81,18 +83,24 @@ def expand(specs: Sequence[str]) -> list[Variant]:
     variants = []
     for picks in itertools.product(*(range(len(group[0].values)) for group in groups)):
         chosen = [(d, i) for group, i in zip(groups, picks) for d in group]
-        name = ",".join(f"{keys[d.target]}={d.shown[i]}" for d, i in chosen)
-        variants.append(Variant(name, _folder(name),
+        settings = tuple((keys[d.target], d.shown[i]) for d, i in chosen)
+        name = named(settings)
+        variants.append(Variant(name, folder_of(name),
                                 tuple(d.assignment(i) for d, i in chosen if d.stage is None),
-                                tuple(d.assignment(i) for d, i in chosen if d.stage is not None)))
+                                tuple(d.assignment(i) for d, i in chosen if d.stage is not None), settings))
     return _distinct_folders(variants)
+
+
+def named(settings: Sequence[tuple[str, str]]) -> str:
+    """Settings as a variant's name: `sft=lora,lr=5e-5`."""
+    return ",".join(f"{key}={value}" for key, value in settings)
 
 
 def _split_pairs(spec: str) -> list[str]:
     """`a=1,2; b=3,4` -> its parts; a `;` inside a JSON list's brackets or quotes stays in its part."""
     parts, depth, quoted, start = [], 0, False, 0
     for i, char in enumerate(spec):
-        if char == '"' and (i == 0 or spec[i - 1] != "\\"):
+        if char == '"' and depth > 0 and spec[i - 1] != "\\":  # quotes quote only inside a JSON list
             quoted = not quoted
         elif not quoted and char == "[":
             depth += 1
@@ -147,18 +155,20 @@ def _short_keys(dimensions: list[Dimension]) -> dict[str, str]:
             if short[d.target] in clashing else short[d.target] for d in dimensions}
 
 
-def _folder(name: str) -> str:
+def folder_of(name: str) -> str:
     """A variant's name as a folder name: `sft=lora,lr=5e-5` -> `sft-lora_lr-5e-5`."""
     return _UNSAFE.sub("-", name.replace(",", "_").replace("=", "-")).strip("-.") or "variant"
 
 
 def _distinct_folders(variants: list[Variant]) -> list[Variant]:
     """Folder names made distinct where two names became one (`a/b` and `a-b`)."""
-    seen: dict[str, int] = {}
+    taken: set[str] = set()
     out = []
     for variant in variants:
-        count = seen.get(variant.folder, 0)
-        seen[variant.folder] = count + 1
-        out.append(variant if not count else Variant(variant.name, f"{variant.folder}-{count + 1}", variant.params,
-                                                     variant.sets))
+        folder, n = variant.folder, 1
+        while folder in taken:
+            n += 1
+            folder = f"{variant.folder}-{n}"
+        taken.add(folder)
+        out.append(dataclasses.replace(variant, folder=folder))
     return out

@@ -149,9 +149,12 @@ def _gated(steps: list[Step], serves: dict[str, tuple[str, ...]]) -> tuple[Step,
     """Each launched step waits for the last launched step before it that others depend on to succeed, and for a
     launched step that only observes, since then, to end: the chain's order, where an observer stops nothing. In a
     sweep, a step waits only on steps that serve every variant it serves (`serves`, none: all of them): a variant's
-    own steps on its shared ones and on each other, never on another variant's, and a shared step on shared ones."""
+    own steps on its shared ones and on each other, never on another variant's, and a shared step on shared ones;
+    and on each launched step it reads that those do not already wait for (in a grid, a stage that reads two
+    stages split by different settings)."""
     gated: list[Step] = []
     launched: list[Step] = []
+    succeeded: dict[str, set[str]] = {}  # per launched step: every step that has succeeded once it starts
     for step in steps:
         if not step.launches:
             gated.append(step)
@@ -165,7 +168,11 @@ def _gated(steps: list[Step], serves: dict[str, tuple[str, ...]]) -> tuple[Step,
                 gate = before.stage
                 break
             ended = ended or before.stage
-        gated.append(dataclasses.replace(step, after_ok=(gate,) if gate else (), after_end=(ended,) if ended else ()))
+        implied = {gate, *succeeded[gate]} if gate else set()
+        read = [r.producer for r in step.reads if r.producer in succeeded and r.producer not in implied]
+        after_ok = tuple(dict.fromkeys([*([gate] if gate else []), *read]))
+        succeeded[step.stage] = set().union(*({name, *succeeded[name]} for name in after_ok))
+        gated.append(dataclasses.replace(step, after_ok=after_ok, after_end=(ended,) if ended else ()))
         launched.append(step)
     return tuple(gated)
 
