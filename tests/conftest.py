@@ -36,19 +36,23 @@ def pytest_configure_node(node) -> None:  # xdist's, in the controller
 def pytest_configure(config: pytest.Config) -> None:
     for name in getattr(config, "workerinput", {}).get("environ_lacks", ()):
         os.environ.pop(name, None)
-    _share_the_cores()
+    _share_the_cores(config)
     if config.getoption("dist", "no") == "loadgroup" and config.getoption("tx", None) and _groups_lost():
         raise pytest.UsageError("pytest-xdist 3.8 groups nothing under pytest 9.2 (pytest-xdist#1386): the tests that "
                                 "share a fixture would each build it. `make install` brings the pytest that "
                                 "pyproject.toml asks for; or run without -n")
 
 
-def _share_the_cores() -> None:
+def _share_the_cores(config: pytest.Config) -> None:
     """The cores, shared out between xdist's workers for the torch they start (ms-swift's stages, the tiny model's
     build). Each torch process would otherwise run a thread on every core, as many processes at once as workers, and
     OpenMP threads that outnumber the cores spin waiting on each other: a two-worker e2e tier ran its tiny trainings
-    at a tenth of their speed. A value the caller set is kept."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    at a tenth of their speed. Each worker sets its own (xdist's controller sets none: its workers would inherit
+    it); a value the caller set is kept."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None and config.getoption("numprocesses", None):
+        return
+    workers = int(workerinput["workercount"]) if workerinput else 1
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
