@@ -33,9 +33,10 @@ HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH ?= $(if $(HAVE_GPU),,torch==2.13.0)
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # uv installs what pip would, several times faster (in parallel, from one cache that every venv hard-links from: the
-# second major's venv and the eval venvs cost seconds). uv reads no pip configuration: a pip find-links folder (where
-# a machine keeps its torch wheels) is handed to it.
-UV = $(1)/bin/uv pip install -q --python $(1)/bin/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+# second major's venv and the eval venvs cost seconds). It compiles the .pyc files as pip does (uv's default does not,
+# and where PYTHONDONTWRITEBYTECODE is set every `swift` would compile transformers and torch again as it starts).
+# uv reads no pip configuration: a pip find-links folder (where a machine keeps its torch wheels) is handed to it.
+UV = $(1)/bin/uv pip install -q --compile-bytecode --python $(1)/bin/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 
 RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
