@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from swiftpipe.errors import RecipeError
-from swiftpipe.recipe.model import PRODUCED_BY, PerProcess, Recipe, Ref, Stage, items_of
+from swiftpipe.recipe.model import PRODUCED_BY, SEPARATOR, PerProcess, Recipe, Ref, Stage, items_of
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9_.+-]+$")  # a stage a sweep runs per variant
@@ -24,7 +24,7 @@ def check(recipe: Recipe, *, file: str) -> None:
             problems.append(f"{where}: a stage's name and command are text, not {type(stage.name).__name__} and "
                             f"{type(stage.command).__name__}")
             continue
-        if not (_VARIANT_NAME if stage.variants and "@" in stage.name else _NAME).match(stage.name):
+        if not (_VARIANT_NAME if stage.variants and SEPARATOR in stage.name else _NAME).match(stage.name):
             problems.append(f"{where}: stage name {stage.name!r} must be letters, digits, '_', '.' or '-'")
         if stage.name in seen:
             problems.append(f"{where}: stage {stage.name!r} appears twice; stage names must be unique")

@@ -186,16 +186,17 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
 def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies: Sequence[str], scale: Scale | None,
            snapshot: Path | None) -> LoadedRecipe:
     """Each variant loaded as its own chain (the -p and --set given, then its own), made one chain."""
-    _check_varied(varies, params, sets)
+    dimensions = [d for group in variants.parse(varies) for d in group]
+    _check_varied(dimensions, params, sets)
     chains = [(variant, load(path, params=[*params, *variant.params], sets=[*sets, *variant.sets], scale=scale,
                              snapshot=snapshot)) for variant in variants.expand(varies)]
     first = chains[0][1]
     recipe = sweep.flatten([(variant, loaded.recipe) for variant, loaded in chains])
     checks.check(recipe, file=str(path))
-    varied = {d.name for group in variants.parse(varies) for d in group if d.stage is None}
+    varied = {d.name for d in dimensions if d.stage is None}
     values = {name: value for name, value in first.values.items() if name not in varied}
     given = tuple(p for p in first.source.params if p.partition("=")[0] not in varied)
-    secret = next((d.target for group in variants.parse(varies) for d in group
+    secret = next((d.target for d in dimensions
                    if is_secret(d.name) or (d.stage is None and d.name in first.secret_params)), None)
     if secret is not None:
         raise UserError(f"--vary {secret}: a secret is not varied (its values would name folders and stages); give "
@@ -205,10 +206,10 @@ def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies:
                         tuple(loaded.key for _, loaded in chains))
 
 
-def _check_varied(varies: Sequence[str], params: Sequence[str], sets: Sequence[str]) -> None:
+def _check_varied(dimensions: Sequence[variants.Dimension], params: Sequence[str], sets: Sequence[str]) -> None:
     """A setting given by -p or --set and by --vary is refused: which one holds would be a guess."""
     given = {p.partition("=")[0].strip() for p in params} | {s.partition("=")[0].strip() for s in sets}
-    twice = next((d.target for group in variants.parse(varies) for d in group if d.target in given), None)
+    twice = next((d.target for d in dimensions if d.target in given), None)
     if twice is not None:
         option = "-p" if "." not in twice else "--set"
         raise UserError(f"--vary {twice}: also given with {option}; give its values in --vary alone", where="--vary")

@@ -55,7 +55,7 @@ def flatten(chains: Sequence[tuple[Variant, Recipe]]) -> Recipe:
             mine[stage.name] = node
         of_variant.append(mine)
     every = [variant for variant, _ in chains]
-    _name(list(nodes.values()), every)
+    _name(list(nodes.values()))
     ordered = sorted(nodes.values(), key=lambda n: (n.position, len(n.variants) < len(every)))
     stages = []
     for node in ordered:
@@ -83,7 +83,7 @@ def _identity(stage: Stage, recipe: Recipe, identities: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(described, default=repr).encode()).hexdigest()
 
 
-def _name(nodes: list[_Node], every: list[Variant]) -> None:
+def _name(nodes: list[_Node]) -> None:
     """A stage that is one node keeps its name; a stage split between variants is named after what its variants
     have in common (`pretrain@pretrain.lr-1` for the variants that pretrain at 1), so that a value added to another
     setting renames nothing."""
@@ -91,17 +91,16 @@ def _name(nodes: list[_Node], every: list[Variant]) -> None:
     for node in nodes:
         by_name.setdefault(node.stage.name, []).append(node)
     for name, split in by_name.items():
-        folders = [_folder(node) for node in split]
-        for node, folder in zip(split, folders):
-            if folders.count(folder) > 1:  # what they share does not tell two copies apart: every variant named
-                folder = "+".join(v.folder for v in node.variants)
+        shared = [folder_of(named(common)) if (common := _common(node.variants)) else None for node in split]
+        for node, folder in zip(split, shared):
+            if folder is None or shared.count(folder) > 1:  # what they share tells no two copies apart
+                folder = _joined(node)
             node.folder = folder
             node.name = name if len(split) == 1 else f"{name}{SEPARATOR}{folder}"
 
 
-def _folder(node: _Node) -> str:
-    common = _common(node.variants)
-    return folder_of(named(common)) if common else "+".join(v.folder for v in node.variants)
+def _joined(node: _Node) -> str:
+    return "+".join(v.folder for v in node.variants)
 
 
 def _common(served: list[Variant]) -> list[tuple[str, str]]:

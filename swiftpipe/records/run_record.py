@@ -93,6 +93,12 @@ class RunRecord:
         except KeyError:
             raise KeyError(f"run {self.id} has no stage {name!r}") from None
 
+    def given(self, loaded: LoadedRecipe) -> None:
+        """The --set (redacted) and --vary of the command that runs it now: a resume may change the overrides and
+        extend a sweep."""
+        self.recipe.sets = [redact_set(s) for s in loaded.source.sets]
+        self.recipe.varies = list(loaded.source.varies)
+
     def include(self, names: list[str]) -> None:
         """A pending record for each of `names` this run does not have yet (a --resume that runs more stages)."""
         for name in names:
@@ -178,11 +184,11 @@ def create(work_dir: Path, loaded: LoadedRecipe, *, stages: list[str]) -> RunRec
         except FileExistsError:
             n += 1
             run_id = f"{base}-{n}"
-    recipe = RecipeInfo(recipe_name, recipe_path, str(Path(recipe_path).resolve()), loaded.recorded_params(),
-                        [redact_set(s) for s in loaded.source.sets], loaded.key,
-                        versions.git_commit(Path(recipe_path)), list(loaded.source.varies))
+    recipe = RecipeInfo(recipe_name, recipe_path, str(Path(recipe_path).resolve()), loaded.recorded_params(), [],
+                        loaded.key, versions.git_commit(Path(recipe_path)))
     record = RunRecord(runs / run_id, run_id, recipe, now(), {name: StageRecord() for name in stages},
                        cwd=os.getcwd(), versions=versions.recorded())
+    record.given(loaded)
     record.save()
     safe_write.keep_reserve(record.folder)
     return record

@@ -19,7 +19,6 @@ from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe import sweep, variants
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref
-from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.records import history, run_record, safe_write
 from swiftpipe.records.run_record import CHECKED_DIR, RunRecord, State
 from swiftpipe.render.commands import render_stage
@@ -156,8 +155,7 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
     aborted); an interrupted step ends the chain."""
     record = runner.record
     record.state = State.RUNNING
-    record.recipe.sets = [redact_set(s) for s in loaded.source.sets]  # a resume may change the overrides
-    record.recipe.varies = list(loaded.source.varies)  # and extend a sweep
+    record.given(loaded)
     record.save()
     failed = []
     for i, step in enumerate(steps.steps):

@@ -45,11 +45,10 @@ class Comparison:
         """In a sweep, the variant model with the highest main score: (label, score, value); None elsewhere."""
         score = self.main_score
         scored = [(self.scores[label][score], label) for label in self.labels
-                  if SEPARATOR in label and score is not None and score in self.scores[label]]
-        if not scored:
+                  if SEPARATOR in label and score in self.scores[label]] if score is not None else []
+        if score is None or not scored:
             return None
         value, label = max(scored)
-        assert score is not None
         return label, score, value
 
     @property

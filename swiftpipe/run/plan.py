@@ -193,7 +193,10 @@ class _Planner:
         self.record, self.interactive = record, interactive
         self.references = References(loaded, work_dir, names, record)
         self.launched: set[str] = set()
-        self.consumers: dict[str, dict[Output, str]] | None = None  # producer -> what later steps read of it
+        self.consumers: dict[str, dict[Output, str]] = {}  # producer -> what later steps read of it (_needed)
+        for name in names:  # a reference names an earlier stage: each consumer comes after its producer
+            for flag, ref in loaded.recipe.stage(name).refs():
+                self.consumers.setdefault(ref.stage, {}).setdefault(ref.output, f"stage {name!r} (--{flag})")
         self.project = record.cwd if record is not None and record.cwd else os.getcwd()
 
     def step(self, name: str) -> Step:
@@ -288,12 +291,6 @@ class _Planner:
 
     def _needed(self, producer: str) -> dict[Output, str]:
         """What the later stages of this run read of `producer`: output -> "stage X (--flag)"."""
-        if self.consumers is None:  # once, for every producer: a sweep of 100 variants has 600 stages
-            self.consumers = {}
-            stages = {stage.name: stage for stage in self.loaded.recipe.stages}
-            for name in self.names:  # a reference names an earlier stage: each consumer comes after its producer
-                for flag, ref in stages[name].refs():
-                    self.consumers.setdefault(ref.stage, {}).setdefault(ref.output, f"stage {name!r} (--{flag})")
         return dict(self.consumers.get(producer, {}))
 
 

@@ -17,7 +17,6 @@ from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.recipe.secrets import redact_set
 from swiftpipe.records import history, run_record
 from swiftpipe.records.run_record import (
     CHECKED_DIR,
@@ -83,8 +82,7 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
     with run_record.locked(record.folder) as record:
         record.launcher = LauncherInfo("slurm", submitted_settings(loaded, plan.options, dialect, master_port,
                                                                    folder=record.folder))
-        record.recipe.sets = [redact_set(s) for s in loaded.source.sets]
-        record.recipe.varies = list(loaded.source.varies)
+        record.given(loaded)
         record.include(names)
         _submit_steps(record, loaded, plan, dialect, steps, say)
         record.state = chain_state(record)
