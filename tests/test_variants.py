@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from records import latest_record
+from test_compare import COMPARED  # pretrain -> sft -> merge, then base, pretrain and sft compared
 
 from swiftpipe.cli import main
 from swiftpipe.errors import UserError
@@ -176,19 +177,6 @@ def test_status_and_resolve_know_each_variant_by_name(chain: Path, fake_swift: P
     plain = CliRunner().invoke(main, ["status", str(chain), "--json"])  # the chain without --vary is another thing
     assert plain.exit_code == 2 and "no run recorded" in plain.output
 
-
-COMPARED = '''
-def recipe(out: str = "out"):
-    return make_recipe("chain", [
-        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
-                              "output_dir": f"{out}/pt"}),
-        sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
-                    "output_dir": f"{out}/sft"}),
-        merge("merge", {"ckpt_dir": checkpoint("sft")}),
-        compare("compare", "data/qa.jsonl",
-                {"base": "base", "pretrain": checkpoint("pretrain"), "sft": merged("merge")}),
-    ])
-'''
 
 
 def test_one_comparison_asks_every_variants_model_and_names_the_best(chain: Path, write_recipe, fake_swift: Path,
