@@ -139,6 +139,7 @@ bench: $(TINY_MODEL)/config.json
 	$(PY) bench/import_speed.py
 	$(PY) bench/identity_cost.py
 	$(PY) bench/sweep_plan.py
+	$(PY) bench/packing.py
 
 bench-slurm: $(TINY_MODEL)/config.json
 	$(PY) bench/slurm_overhead.py --model $(TINY_MODEL)

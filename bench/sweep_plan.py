@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import seconds
 
 REPO = Path(__file__).resolve().parent.parent
 REPEAT = 5
@@ -37,14 +37,6 @@ def _stand_ins(folder: Path) -> list[str]:
             "-p", f"output={folder / 'out'}"]
 
 
-def _seconds(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(argv[:4])} ... failed:\n{done.stdout}{done.stderr}")
-    return time.perf_counter() - start
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -54,8 +46,8 @@ def main() -> None:
         sweep = [*base, "--vary", f"sft.learning_rate={RATES}", "--vary", f"sft.lora_rank={RANKS}"]
         chain_times, sweep_times = [], []
         for _ in range(REPEAT):
-            chain_times.append(_seconds(base, env, REPO))
-            sweep_times.append(_seconds(sweep, env, REPO))
+            chain_times.append(seconds(base, env, REPO))
+            sweep_times.append(seconds(sweep, env, REPO))
     chain, swept = statistics.median(chain_times), statistics.median(sweep_times)
     print(f"plan of the chain alone (--dry-run)             median {chain:6.2f} s  ({REPEAT} runs)")
     print(f"plan of a sweep of 100 variants (--dry-run)     median {swept:6.2f} s  ({REPEAT} runs)")

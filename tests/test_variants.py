@@ -347,3 +347,39 @@ def test_folder_names_stay_distinct_and_quotes_outside_a_list_are_text() -> None
     assert len({v.folder for v in found}) == 3
     paired = variants.expand(['sft.x=a"b,c; sft.y=1,2'])
     assert [v.sets for v in paired] == [('sft.x=a"b', "sft.y=1"), ("sft.x=c", "sft.y=2")]
+
+
+def _declaring(chain: Path, variants_line: str) -> Path:
+    """The test chain with a module-level `variants` of its own."""
+    text = chain.read_text().replace("def recipe(", f"{variants_line}\n\n\ndef recipe(", 1)
+    declared = Path("declared.py")
+    declared.write_text(text)
+    return declared
+
+
+def test_a_recipe_declares_its_variants_and_the_command_line_replaces_them(chain: Path, fake_swift: Path) -> None:
+    declared = _declaring(chain, 'variants = {"sft.learning_rate": ["1e-4", "5e-5"]}')
+    done = CliRunner().invoke(main, ["run", str(declared), "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert [out for sub, out in _launched(fake_swift) if sub == "sft"] == ["out/sft/lr-1e-4", "out/sft/lr-5e-5"]
+    assert latest_record(Path(".swiftpipe"))["recipe"]["varies"] == ['sft.learning_rate=["1e-4", "5e-5"]']
+    replaced = CliRunner().invoke(main, ["run", str(declared), "--vary", "sft.learning_rate=1e-3,2e-3",
+                                         "--dry-run"])
+    assert "sft@lr-1e-3" in replaced.output and "sft@lr-1e-4" not in replaced.output
+    alone = CliRunner().invoke(main, ["run", str(declared), "--vary", "none", "--quiet"])
+    assert alone.exit_code == 0, alone.output
+    assert _launched(fake_swift)[-4:][1] == ("sft", "out/sft")  # the chain as written, once
+    assert latest_record(Path(".swiftpipe"))["recipe"]["varies"] == ["none"]  # its --resume runs it alone too
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("variants = 3", "declared.py:1: `variants` must be a list of --vary texts"),
+    ('variants = ["sft.learning_rate"]', "declared.py:1: variants: 'sft.learning_rate': expected NAME=V1,V2"),
+])
+def test_a_bad_declared_variants_is_one_line_at_its_line(chain: Path, fake_swift: Path, line: str, said: str) -> None:
+    declared = _declaring(chain, line)
+    declared.write_text(declared.read_text().replace(f"{line}\n", "").replace("from swiftpipe import *\n",
+                                                                               f"{line}\nfrom swiftpipe import *\n"))
+    refused = CliRunner().invoke(main, ["run", str(declared)])
+    assert refused.exit_code == 2 and said in refused.output, refused.output
+    assert not fake_swift.exists()

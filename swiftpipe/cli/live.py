@@ -1,5 +1,6 @@
-"""The live view of a running chain on a terminal: every stage with its state, the running stage's bar (step of
-max steps, loss, learning rate, time left, from logging.jsonl), and the last line ms-swift printed beneath.
+"""The live view of a running chain on a terminal: every stage with its state, each running stage's bar (step of
+max steps, loss, learning rate, time left, from logging.jsonl), and the last line ms-swift printed beneath (one per
+running stage when a sweep runs several side by side).
 ms-swift's full output goes to the stage logs; `run --verbose` streams it instead.
 """
 from __future__ import annotations
@@ -29,7 +30,8 @@ class LiveView:
     def __init__(self) -> None:
         self.record: RunRecord | None = None
         self.steps: dict[str, Progress] = {}
-        self.last_line = ""
+        self.last_lines: dict[str, str] = {}  # per stage, the last line ms-swift printed
+        self.last_line = ""  # the last of all
         self._lock = threading.Lock()
         self._live = Live(console=console, get_renderable=self._render, refresh_per_second=4, transient=True,
                           redirect_stdout=False, redirect_stderr=False)
@@ -46,7 +48,7 @@ class LiveView:
 
     def line(self, stage: str, text: str) -> None:
         with self._lock:
-            self.last_line = text
+            self.last_lines[stage] = self.last_line = text
 
     def progress(self, stage: str, progress: Progress) -> None:
         with self._lock:
@@ -80,9 +82,19 @@ class LiveView:
                 elif entry.seconds is not None:
                     row.append(Text(f"{entry.seconds:.0f}s", style="dim"))
                 table.add_row(*row)
+        return Group(table, *self._tails())
+
+    def _tails(self) -> list[Text]:
+        """The last line of each running stage, named when several run; of the last one to print, when none does."""
+        running = [name for name, entry in self.record.stages.items() if entry.state is State.RUNNING] \
+            if self.record is not None else []
         with self._lock:
-            tail = self.last_line
-        return Group(table, Text(tail[: max(20, console.width - 2)], style="dim", no_wrap=True, overflow="ellipsis"))
+            lines = {name: self.last_lines[name] for name in running if name in self.last_lines}
+            latest = self.last_line
+        shown = [f"{name}: {text}" for name, text in lines.items()] if len(lines) > 1 else \
+            list(lines.values()) or [latest]
+        width = max(20, console.width - 2)
+        return [Text(text[:width], style="dim", no_wrap=True, overflow="ellipsis") for text in shown]
 
 
 def _describe(step: Progress) -> str:

@@ -44,6 +44,8 @@ Examples:
   swiftpipe run recipes/medical.py --dry-run        # commands, env and resolved inputs; nothing launched
   swiftpipe run recipes/demo.py --resume            # finish a failed or interrupted chain
   swiftpipe run recipes/demo.py --vary sft.learning_rate=5e-3,1e-3 --dry-run   # two SFTs on one pretraining
+  swiftpipe run recipes/medical.py --vary sft.lora_rank=8,16,32,64   # side by side on this machine's GPUs
+  swiftpipe run recipes/demo.py --vary sft.learning_rate=5e-3,1e-3 --jobs 2     # two at once on the CPU
   swiftpipe run recipes/demo.py --wait              # after the run of this chain that is going on now
   swiftpipe run recipes/medical.py --launcher slurm --nodes 2 --gpus-per-node 8 --partition gpu --time 24:00:00
   swiftpipe run recipes/medical.py --launcher slurm --wait     # submit, then follow the jobs to the end
@@ -64,11 +66,14 @@ Examples:
               "until the chain ends.")
 @click.option("--recheck", is_flag=True, help="Read every local data file again, even one checked clean before "
               "and unchanged since.")
+@click.option("--jobs", type=int, metavar="N", help="At most N stages at once. A sweep runs its variants side by "
+              "side on the GPUs (nvidia-smi's, or --gpus), each stage on as many as its NPROC_PER_NODE asks; "
+              "without GPUs, one stage at a time unless --jobs N.")
 @user_errors
 def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
         stages: tuple[str, ...],
         swift_version: str | None, work_dir: Path, resume: bool, dry_run: bool, verbose: bool, quiet: bool,
-        wait: bool, recheck: bool, scale: Scale, slurm: SlurmOptions | None) -> None:
+        wait: bool, recheck: bool, jobs: int | None, scale: Scale, slurm: SlurmOptions | None) -> None:
     """Run the chain: each stage gets what the previous one produced; every run is recorded.
 
     On a terminal, a live view shows each stage's state and the running one's step, loss, learning rate and time
@@ -89,6 +94,8 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path)
     target = dialects.target(swift_version)
     if slurm is not None:
+        if jobs is not None:
+            raise UserError("--jobs with --launcher slurm: the cluster runs the variants' jobs side by side")
         if dry_run:
             raise UserError("--dry-run with --launcher slurm: use swiftpipe render --launcher slurm")
         from swiftpipe.cli.slurm import run_on_slurm
@@ -98,7 +105,7 @@ def run(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies
     from swiftpipe.run.chain import RunOptions, run_chain
 
     options = RunOptions(work_dir=work_dir, stages=chosen, resume=resume, dry_run=dry_run, echo=verbose,
-                         recheck=recheck, wait=wait)
+                         recheck=recheck, wait=wait, gpus=scale.gpus, jobs=jobs)
     if verbose or quiet or dry_run or not sys.stdout.isatty():
         result = run_chain(loaded, target, options)
     else:

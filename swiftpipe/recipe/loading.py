@@ -7,6 +7,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -149,14 +150,27 @@ def chain_key(recipe_path: str, params: dict[str, Any], *, project: str | Path |
 
 
 def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = (), varies: Sequence[str] = (),
-         scale: Scale | None = None, snapshot: Path | None = None) -> LoadedRecipe:
+         scale: Scale | None = None, snapshot: Path | None = None, in_sweep: bool = False) -> LoadedRecipe:
     """Load, parameterise, override and check a recipe; every problem is a RecipeError naming file and line.
-    With `varies` (--vary), the sweep of its variants as one chain (recipe/sweep.py). With `snapshot`, that copy of
-    the file is what runs (a Slurm job runs the recipe as it was submitted), still known by `path`."""
-    if varies:
+    With `varies` (--vary), or the `variants` the recipe declares, the sweep of its variants as one chain
+    (recipe/sweep.py); `--vary none` loads the chain alone. `in_sweep`: loaded as one variant of a sweep, whose
+    stages share the GPUs (scale.apply). With `snapshot`, that copy of the file is what runs (a Slurm job runs the
+    recipe as it was submitted), still known by `path`."""
+    alone = in_sweep or list(varies) == [variants.NONE]
+    if varies and not alone:
         return _sweep(path, params, sets, varies, scale, snapshot)
     shown = str(path)
     module = _exec(snapshot or Path(path), shown)
+    if hasattr(module, "variants") and not alone:
+        where = _line_of(snapshot or Path(path), "variants", shown)
+        declared = variants.declared(module.variants, where=where)
+        try:
+            return _sweep(path, params, sets, declared, scale, snapshot) if declared else \
+                load(path, params=params, sets=sets, varies=[variants.NONE], scale=scale, snapshot=snapshot)
+        except UserError as error:
+            if error.where == "--vary":  # the recipe's own, not the command line's
+                raise RecipeError(error.message.replace("--vary ", "variants: ", 1), where=where) from None
+            raise
     if not hasattr(module, "recipe"):
         raise RecipeError("defines no `recipe` (a Recipe, or a function returning one)", where=shown)
     entry = module.recipe
@@ -176,10 +190,10 @@ def load(path: str | Path, *, params: Sequence[str] = (), sets: Sequence[str] = 
     secret = _secret_parameters(values, recipe)
     recipe = overrides.apply_sets(recipe, sets, where=shown)
     if scale is not None:
-        recipe = apply_scale(recipe, scale)
+        recipe = apply_scale(recipe, scale, pooled=in_sweep)
     checks.check(recipe, file=shown)
     source = Source(shown, tuple(non_default(parameters, values)), tuple(sets), scale.options() if scale else (),
-                    secret)
+                    secret, (variants.NONE,) if hasattr(module, "variants") and not in_sweep else ())
     return LoadedRecipe(shown, recipe, tuple(parameters), values, source)
 
 
@@ -189,7 +203,7 @@ def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies:
     dimensions = [d for group in variants.parse(varies) for d in group]
     _check_varied(dimensions, params, sets)
     chains = [(variant, load(path, params=[*params, *variant.params], sets=[*sets, *variant.sets], scale=scale,
-                             snapshot=snapshot)) for variant in variants.expand(varies)]
+                             snapshot=snapshot, in_sweep=True)) for variant in variants.expand(varies)]
     first = chains[0][1]
     recipe = sweep.flatten([(variant, loaded.recipe) for variant, loaded in chains])
     checks.check(recipe, file=str(path))
@@ -227,6 +241,16 @@ def _secret_parameters(values: dict[str, Any], recipe: Recipe) -> frozenset[str]
     return frozenset(name for name, value in values.items()
                      if value not in (None, "") and not isinstance(value, bool)
                      and (is_secret(name) or (isinstance(value, (str, Path)) and str(value) in taken)))
+
+
+def _line_of(path: Path, name: str, shown: str) -> str:
+    """`file:line` where the recipe assigns `name` at the top level (for an error about its value)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return shown
+    line = next((i for i, text in enumerate(lines, 1) if re.match(rf"{name}\s*[:=]", text)), None)
+    return f"{shown}:{line}" if line else shown
 
 
 def _exec(path: Path, shown: str) -> Any:

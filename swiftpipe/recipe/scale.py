@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from swiftpipe.errors import UserError
 from swiftpipe.recipe.launch import Launch
-from swiftpipe.recipe.model import Recipe
+from swiftpipe.recipe.model import Recipe, Stage
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,17 @@ class Scale:
                       master_addr=self.master_addr, master_port=self.master_port)
 
 
-def apply(recipe: Recipe, scale: Scale) -> Recipe:
-    """The recipe with every stage's launch settings overridden by `scale`."""
+def apply(recipe: Recipe, scale: Scale, *, pooled: bool = False) -> Recipe:
+    """The recipe with every stage's launch settings overridden by `scale`. `pooled` (a sweep, whose stages go side
+    by side on the GPUs: run/devices.py): `--gpus` names the GPUs to share, and a stage whose launch settings give
+    its size (NPROC_PER_NODE, CUDA_VISIBLE_DEVICES) keeps it; one that gives none runs on them all."""
     if scale.empty:
         return recipe
-    stages = tuple(dataclasses.replace(stage, launch=stage.launch.overridden_by(scale.launch(trains=stage.trains)))
-                   for stage in recipe.stages)
-    return dataclasses.replace(recipe, stages=stages)
+
+    def scaled(stage: Stage) -> Stage:
+        own = recipe.launch_for(stage)
+        given = dataclasses.replace(scale, gpus=None) if pooled and (own.nproc_per_node or own.cuda_visible_devices
+                                                                      not in (None, "")) else scale
+        return dataclasses.replace(stage, launch=stage.launch.overridden_by(given.launch(trains=stage.trains)))
+
+    return dataclasses.replace(recipe, stages=tuple(scaled(stage) for stage in recipe.stages))

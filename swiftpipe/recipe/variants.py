@@ -5,6 +5,9 @@ grid. Each variant is the chain loaded with a few more `-p`/`--set`, named after
     --vary sft.learning_rate=1e-4,5e-5             a stage's flag (--set sft.learning_rate=...)
     --vary 'sft.lora_rank=8,16; sft.lora_alpha=32,64'    paired, not crossed: (8, 32) and (16, 64)
     --vary 'sft.dataset=["a.jsonl", "b,c.jsonl"]'  the values as a JSON list (commas, lists, numbers)
+
+A recipe declares its own with a module-level `variants` (`declared()`): a list of these texts, or a dict of a
+setting's values each (a grid). `--vary` on the command line replaces them; `--vary none` runs the chain alone.
 """
 from __future__ import annotations
 
@@ -58,9 +61,12 @@ class Variant:
 
 
 def parse(specs: Sequence[str]) -> list[list[Dimension]]:
-    """The `--vary` texts as groups of dimensions: a group's dimensions are paired value by value, groups crossed."""
+    """The `--vary` texts as groups of dimensions: a group's dimensions are paired value by value, groups crossed.
+    `--vary none` (the chain alone) has none."""
     groups = []
     for spec in specs:
+        if spec == NONE:
+            continue
         require_text(spec, "--vary", where="--vary")
         group = [_dimension(part.strip(), spec) for part in _split_pairs(spec)]
         counts = {len(d.values) for d in group}
@@ -73,6 +79,21 @@ def parse(specs: Sequence[str]) -> list[list[Dimension]]:
     if twice is not None:
         raise UserError(f"--vary: {twice} is varied twice; give all its values in one --vary", where="--vary")
     return groups
+
+
+NONE = "none"  # `--vary none`: the chain alone, without the variants its recipe declares
+
+
+def declared(value: object, *, where: str) -> tuple[str, ...]:
+    """A recipe's `variants` as `--vary` texts: `["sft.learning_rate=1e-4,5e-5", ...]` as they are, and
+    `{"sft.learning_rate": [1e-4, 5e-5], "sft": ["full", "lora"]}` a `--vary` per setting (a grid)."""
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in value.items()):
+        return tuple(f"{name}={json.dumps(list(values), ensure_ascii=False)}" for name, values in value.items())
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise UserError("`variants` must be a list of --vary texts (\"sft.learning_rate=1e-4,5e-5\") or a dict of each "
+                    f"setting's values ({{\"sft.learning_rate\": [1e-4, 5e-5]}}), not {type(value).__name__}",
+                    where=where)
 
 
 def expand(specs: Sequence[str]) -> list[Variant]:

@@ -23,6 +23,7 @@ import datetime
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -50,6 +51,8 @@ from swiftpipe.records.typed_json import FieldError, decode
 
 DEFAULT_WORK_DIR = ".swiftpipe"
 CHECKED_DIR = "checked"  # in the work dir, beside runs/: the data files checked clean (data/cache.py)
+_WRITING = threading.Lock()  # one write of a record at a time in this process
+_READS = 5  # tries at reading a record whose stages change meanwhile (the last try raises)
 SCHEMA = 4
 RECORD_FILE = "record.json"
 _V1_JOB_KEYS = ("job_id", "submitted", "sbatch", "slurm_out", "slurm")
@@ -137,9 +140,21 @@ class RunRecord:
 
     def _write(self, use_reserve: bool) -> None:
         """Whole or not at all: a write that fails (a full disk) leaves the last good record and raises
-        RecordWriteError."""
+        RecordWriteError. Stages that run side by side (run/side_by_side.py) save the same record from their own
+        threads: one writes at a time."""
+        with _WRITING:
+            self._write_now(use_reserve)
+
+    def _write_now(self, use_reserve: bool) -> None:
         self.updated = now()
-        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        for _ in range(_READS):
+            try:
+                text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+                break
+            except RuntimeError:  # another stage's thread added to one of its stage's fields as this read it
+                continue
+        else:
+            text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             safe_write.replace(self.folder / RECORD_FILE, text, prefix="record", use_reserve=use_reserve)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +18,16 @@ from swiftpipe.data.cache import CheckCache
 from swiftpipe.errors import Exit, UserError
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.recipe import sweep, variants
+from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref
 from swiftpipe.records import history, run_record, safe_write
 from swiftpipe.records.run_record import CHECKED_DIR, RunRecord, State
 from swiftpipe.render.commands import render_stage
-from swiftpipe.run import preflight, run_lock
+from swiftpipe.run import devices, preflight, run_lock, side_by_side
 from swiftpipe.run.backend import backend_of
 from swiftpipe.run.launcher import Launcher, LocalLauncher
-from swiftpipe.run.plan import Action, Plan, Step, carry_out, plan
+from swiftpipe.run.plan import Action, Gate, Plan, Step, carry_out, gate, plan
 from swiftpipe.run.process import Grace
 from swiftpipe.run.resolve import References, Unresolved
 from swiftpipe.run.stage import StageRunner, prepare
@@ -43,6 +45,8 @@ class RunOptions:
     echo: bool = True
     view: View | None = None  # a live display (cli/live.py); None: lines on stdout
     interactive: bool | None = None  # None: when stdin and stdout are terminals
+    gpus: str | None = None  # --gpus: the GPUs a sweep's stages are placed on (devices.py)
+    jobs: int | None = None  # --jobs: at most this many stages at once (devices.py)
     grace: Grace = field(default_factory=Grace)
     say: Callable[[str], None] = console.say
     warn: Callable[[str], None] = console.warn
@@ -99,8 +103,13 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     for warning in preflight.check(loaded.recipe, [step.stage for step in steps.launched], where=loaded.path,
                                    checked=checked, progress=options.view is None):
         options.warn(warning)
+    slots = devices.slots(gpus=options.gpus, jobs=options.jobs, sweep=bool(loaded.source.varies))
+    if slots is not None:
+        refused = slots.refusal([(step.stage, _sized(loaded, step)[0]) for step in steps.launched])
+        if refused is not None:
+            raise UserError(f"{refused}; nothing was launched", where=loaded.path)
     if options.dry_run:
-        _show(loaded, dialect, steps, references, options.say)
+        _show(loaded, dialect, steps, references, options.say, slots)
         return ChainResult(Exit.DONE)
     launcher = launcher or LocalLauncher(preflight.swift_executable())
     preflight.check_work_dir(options.work_dir)
@@ -110,14 +119,16 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     record.include(names)
     references.record = record
     hint = loaded.source.continues()
-    runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo,
+    if slots is not None:
+        options.say(f"[swiftpipe] {slots}" + ("; ms-swift's output goes to each stage's log" if options.echo else ""))
+    runner = StageRunner(record, launcher, references.resolve, options.say, echo=options.echo and slots is None,
                          grace=options.grace, resume_hint=hint, view=options.view)
     if options.view is not None:
         options.view.attach(record)
     with run_lock.hold(record), signals.handled(signals.raise_interrupt, signals.STOP_SIGNALS):  # as Ctrl-C
         try:
             moments.reached("recorded")
-            result = _carry_out(loaded, dialect, runner, references, steps)
+            result = _carry_out(loaded, dialect, runner, references, steps, slots)
         except KeyboardInterrupt:
             _interrupted(record, names)
             options.say(f"[swiftpipe] interrupted; {hint}")
@@ -130,11 +141,14 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
 
 
 def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: References,
-          say: Callable[[str], None]) -> None:
+          say: Callable[[str], None], slots: devices.Slots | None) -> None:
     """A dry run: the plan, then the script of each step it launches, inputs not produced yet as placeholders."""
     if loaded.source.varies:
         say("\n".join(sweep.summary(loaded.recipe, variants.expand(loaded.source.varies))))
     say("plan:\n" + "\n".join(f"  {line}" for line in steps.lines()))
+    if slots is not None:
+        say(f"{slots}; if each stage took as long as the others, they would start in this order:\n" + "\n".join(
+            f"  {line}" for line in side_by_side.rehearsal(steps, slots, lambda step: _sized(loaded, step))))
     references.settled = {step.stage: step.settled for step in steps.steps if step.settled is not None}
     launched = {step.stage for step in steps.launched}
 
@@ -150,37 +164,25 @@ def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: Refer
 
 
 def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References,
-               steps: Plan) -> ChainResult:
-    """The plan's steps, here, one after another: a step starts once the steps it waits for succeeded (else it is
-    aborted); an interrupted step ends the chain."""
+               steps: Plan, slots: devices.Slots | None) -> ChainResult:
+    """The plan's steps, here: one after another, or side by side in the `slots` (side_by_side.py). A step starts
+    once the steps it waits for succeeded (else it is aborted); an interrupted step ends the chain."""
     record = runner.record
     record.state = State.RUNNING
     record.given(loaded)
     record.save()
-    failed = []
-    for i, step in enumerate(steps.steps):
-        entry = record.stage(step.stage)
-        blocked = next((name for name in step.after_ok if not record.stage(name).finished), None)
-        if blocked is not None:
-            before = record.stage(blocked)
-            entry.restart(State.ABORTED, before.reason if before.state is State.ABORTED
-                          else f"prerequisite {blocked} {before.state.value}")
-            record.save()
-            continue
-        state = _step(loaded, dialect, runner, references, step)
-        moments.reached("between")
-        if state is State.INTERRUPTED:
-            for rest in steps.steps[i + 1:]:  # a stage finished before (one the plan would reuse) stays finished
-                if not record.stage(rest.stage).finished:
-                    record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
-            record.state = State.INTERRUPTED
-            record.save()
-            return ChainResult(Exit.INTERRUPTED, record)
-        if state is State.FAILED:
-            failed.append(step.stage)
-            if not steps.awaited(step.stage) and steps.steps[i + 1:]:
-                runner.say(f"[swiftpipe] {step.stage} failed; no later stage takes what it produces, so the chain "
-                           "goes on")
+    if slots is None:
+        outcome = _one_by_one(loaded, dialect, runner, references, steps)
+    else:
+        outcome = side_by_side.carry_out(
+            steps, record, slots, settle=lambda step: _step(loaded, dialect, runner, references, step),
+            launch=lambda step, place, stop: _step(loaded, dialect, runner, references, step, place, stop),
+            sized=lambda step: _sized(loaded, step))
+    if outcome.interrupted:
+        record.state = State.INTERRUPTED
+        record.save()
+        return ChainResult(Exit.INTERRUPTED, record)
+    failed = outcome.failed
     record.state = State.FAILED if failed else State.DONE
     record.save()
     if failed and not any(steps.awaited(name) for name in failed):
@@ -189,8 +191,43 @@ def _carry_out(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, refe
     return ChainResult(Exit.FAILED if failed else Exit.DONE, record)
 
 
-def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References, step: Step) -> State:
-    """One step, as the plan says: recorded as settled, or launched."""
+def _one_by_one(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References,
+                steps: Plan) -> side_by_side.Outcome:
+    """The plan's steps in its order, each launched in this thread."""
+    record = runner.record
+    outcome = side_by_side.Outcome()
+    for i, step in enumerate(steps.steps):
+        entry = record.stage(step.stage)
+        shut, why = gate(step, record, {before.stage for before in steps.steps[:i]})
+        if shut is Gate.SHUT:
+            entry.restart(State.ABORTED, why)
+            record.save()
+            continue
+        state = _step(loaded, dialect, runner, references, step)
+        moments.reached("between")
+        if state is State.INTERRUPTED:
+            for rest in steps.steps[i + 1:]:  # a stage finished before (one the plan would reuse) stays finished
+                if not record.stage(rest.stage).finished:
+                    record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
+            outcome.interrupted = True
+            return outcome
+        if state is State.FAILED:
+            outcome.failed.append(step.stage)
+            if not steps.awaited(step.stage) and steps.steps[i + 1:]:
+                runner.say(f"[swiftpipe] {step.stage} failed; no later stage takes what it produces, so the chain "
+                           "goes on")
+    return outcome
+
+
+def _sized(loaded: LoadedRecipe, step: Step) -> tuple[Launch, bool]:
+    """A step's launch settings, and whether it runs alone (a chat that holds the terminal)."""
+    stage = loaded.recipe.stage(step.stage)
+    return loaded.recipe.launch_for(stage), stage.interactive
+
+
+def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, references: References, step: Step,
+          place: devices.Placement | None = None, stop: threading.Event | None = None) -> State:
+    """One step, as the plan says: recorded as settled, or launched (in `place`, beside other stages)."""
     record, say = runner.record, runner.say
     entry = record.stage(step.stage)
     if not step.launches:
@@ -203,10 +240,13 @@ def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, reference
         say(f"[swiftpipe] {step.stage}: {step.said}")
     entry.job = None  # launched here: no job of another backend's is this launch's
     try:
-        prepared = prepare(loaded, loaded.recipe.stage(step.stage), dialect, references, resume_from=step.resume_from)
+        prepared = prepare(loaded, loaded.recipe.stage(step.stage), dialect, references, resume_from=step.resume_from,
+                           placed=place.launch() if place is not None else None)
     except Unresolved as missing:  # what it reads was not recorded by the stage before it (a damaged record)
         return runner.not_launched(step.stage, f"{missing} is not in the run record")
-    return runner.run(prepared, needed=dict(step.needed))
+    if place is not None and place != devices.Placement():
+        say(f"[swiftpipe] {step.stage}: on {place}")
+    return runner.run(prepared, needed=dict(step.needed), stop=stop)
 
 
 def _unrecorded(record: RunRecord, names: list[str]) -> None:

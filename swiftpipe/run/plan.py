@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -123,6 +123,26 @@ def plan(loaded: LoadedRecipe, dialect: Dialect, names: Sequence[str], *, work_d
     planner = _Planner(loaded, dialect, list(names), work_dir, record if resume else None, interactive)
     serves = {name: loaded.recipe.stage(name).variants for name in names}
     return Plan(_gated([planner.step(name) for name in names], serves))
+
+
+class Gate(str, Enum):
+    OPEN = "open"  # every step it waits for succeeded or ended, as it asks: it may start
+    WAIT = "wait"  # a step it waits for has not ended yet
+    SHUT = "shut"  # a step it waits for to succeed did not: it is aborted
+
+
+def gate(step: Step, record: RunRecord, ended: Container[str]) -> tuple[Gate, str | None]:
+    """Whether `step` may start, given the steps of this run that have `ended` (their outcomes in `record`): shut,
+    with the reason its stage is aborted, once a step it waits for to succeed has ended without; open once each of
+    them finished and each step it waits for to end has ended."""
+    for name in step.after_ok:
+        before = record.stage(name)
+        if name in ended and not before.finished:
+            return Gate.SHUT, before.reason if before.state is State.ABORTED else \
+                f"prerequisite {name} {before.state.value}"
+    if any(name not in ended for name in (*step.after_ok, *step.after_end)):
+        return Gate.WAIT, None
+    return Gate.OPEN, None
 
 
 def carry_out(step: Step, entry: StageRecord) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import threading
@@ -13,6 +14,7 @@ from swiftpipe import moments
 from swiftpipe.msswift import layout
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.msswift.layout import Output
+from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import Ref, Stage
 from swiftpipe.recipe.secrets import redact_argv
@@ -43,15 +45,19 @@ class Prepared:
 
 
 def prepare(loaded: LoadedRecipe, stage: Stage, dialect: Dialect, references: References, *,
-            resume_from: str | None) -> Prepared:
+            resume_from: str | None, placed: Launch | None = None) -> Prepared:
     """Render `stage` with its references resolved (Unresolved when one is not recorded), continuing from
-    `resume_from` if given (the plan's word)."""
+    `resume_from` if given (the plan's word), on the devices and port `placed` gives it (devices.Placement: where
+    it runs beside other stages, which is not part of what it is)."""
     rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
     recorded_in = references.record.recorded_in if references.record is not None else None
     current = fingerprint(rendered, recorded_in=recorded_in)
     inputs = reads.handed(stage, rendered.command, references.handed)
     if resume_from:
         stage = stage.with_flag("resume_from_checkpoint", resume_from)
+    if placed is not None:
+        stage = dataclasses.replace(stage, launch=stage.launch.overridden_by(placed))
+    if resume_from or placed is not None:
         rendered = render_stage(loaded.recipe, stage, loaded.source, dialect=dialect, resolve=references.resolve)
     return Prepared(stage, rendered, current.value, inputs)
 
@@ -69,13 +75,15 @@ class StageRunner:
     grace: Grace = field(default_factory=Grace)
     view: View | None = None  # the live display, when there is one (watch.View)
 
-    def run(self, prepared: Prepared, *, needed: dict[Output, str] | None = None) -> State:
+    def run(self, prepared: Prepared, *, needed: dict[Output, str] | None = None,
+            stop: threading.Event | None = None) -> State:
         """Launch the stage unless pre-launch checks refuse it; return its final state. Its fingerprint and inputs
         are what a later --resume compares to tell whether the stage changed; `needed` maps what later stages read
         of it to who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage
         was prepared or recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record
-        is whole."""
-        stop = threading.Event()
+        is whole. `stop`: an event shared with the stages that run beside it (set by the thread that takes the
+        signals); by default, its own."""
+        stop = stop or threading.Event()
         with stops_deferred(stop):
             state = self._run(prepared, stop, needed or {})
         if stop.is_set() and state not in (State.INTERRUPTED, State.FAILED):  # FAILED: the stop was its own
