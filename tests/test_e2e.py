@@ -92,6 +92,36 @@ def test_demo_chain_hands_every_output_to_the_next_stage(tiny: Path, demo: tuple
     assert output.splitlines()[-1] == f"report: {work / 'runs' / _record(work)['id'] / 'report.html'}"
 
 
+def test_the_demo_as_a_sweep_shares_its_pretraining_and_compares_every_variant(tiny: Path,
+                                                                              demo: tuple[Path, str]) -> None:
+    """Two SFT learning rates after `make demo`: the pretraining (and the base model's answers) are the demo's, each
+    SFT branch runs to its own merged DPO model, two at once (--jobs 2), and one table compares them all. Shorter
+    SFT and DPO than the demo's (--set), to keep CI short."""
+    work, _ = demo
+    proc = _swiftpipe("run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={work.parent / 'out'}",
+                      "--vary", "sft.learning_rate=5e-3,2e-3", "--set", "sft.num_train_epochs=10",
+                      "--set", "dpo.num_train_epochs=1", "--jobs", "2", "--quiet", work=work,
+                      env={"COLUMNS": "220"})  # the table, a column per variant, unwrapped
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, output
+    stages = _record(work)["stages"]
+    assert {name: stages[name]["state"] for name in ("pretrain", "compare_base", "compare_pretrain")} == dict.fromkeys(
+        ("pretrain", "compare_base", "compare_pretrain"), "reused")
+    pretrained = stages["pretrain"]["outputs"]["last_checkpoint"]
+    for variant in ("lr-5e-3", "lr-2e-3"):
+        assert {stages[f"{name}@{variant}"]["state"] for name in ("sft", "merge", "dpo", "merge_dpo", "compare_sft",
+                                                                   "compare_dpo")} == {"done"}
+        sft_ckpt = stages[f"sft@{variant}"]["outputs"]["last_checkpoint"]
+        assert _flag(stages[f"sft@{variant}"], "--model") == pretrained and f"/out/sft/{variant}/v0-" in sft_ckpt
+        assert _flag(stages[f"merge@{variant}"], "--ckpt_dir", "--adapters") == sft_ckpt
+        assert _flag(stages[f"compare_dpo@{variant}"], "--model") == stages[f"merge_dpo@{variant}"]["outputs"]["merged"]
+    first, second = stages["sft@lr-5e-3"], stages["sft@lr-2e-3"]
+    assert first["started"] < second["ended"] and second["started"] < first["ended"]  # side by side
+    table = output[output.index("compare: the same questions to each model"):]
+    assert all(f"{model}@lr={lr}" in table for model in ("sft", "dpo") for lr in ("5e-3", "2e-3")), table
+    assert "best variant: " in table
+
+
 def test_the_report_page_loads_in_chromium_and_draws_the_logged_losses(demo: tuple[Path, str], chromium: str,
                                                                        tmp_path: Path) -> None:
     """Headless Chromium (Debian's) opens the demo run's report: no console message, a screenshot, and the loss

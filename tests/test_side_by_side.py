@@ -19,6 +19,7 @@ from records import latest_record
 from terminal import on_a_terminal
 
 from swiftpipe.cli import main
+from swiftpipe.run import devices
 
 REPO = Path(__file__).resolve().parent.parent
 RANKS = "sft.lora_rank=8,16,32,64"
@@ -57,6 +58,23 @@ def gpus(monkeypatch: pytest.MonkeyPatch):
     return machine
 
 
+@pytest.fixture(autouse=True)
+def free_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every port free, whatever listens on this machine: the ports asserted are those swiftpipe chose."""
+    monkeypatch.setattr(devices, "_free", lambda port: True)
+
+
+@pytest.fixture
+def meet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The fake SFTs wait for each other until `n` of them have started (30 s at most): they ran at once, or the
+    test that expects them together finds them 30 s apart."""
+
+    def together(n: int) -> None:
+        monkeypatch.setenv("FAKE_SWIFT_MEET", f"sft:{n}:{tmp_path / 'met'}")
+
+    return together
+
+
 @pytest.fixture
 def packed(chain: Path, write_recipe) -> Path:
     return Path(write_recipe(PACKED, name="packed.py").name)
@@ -76,9 +94,9 @@ def _states() -> dict[str, str]:
 
 
 def test_four_two_gpu_variants_run_at_once_on_eight_gpus_on_devices_and_ports_of_their_own(
-        packed: Path, gpus, spans: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        packed: Path, gpus, meet, spans: Path) -> None:
     gpus(8)
-    monkeypatch.setenv("FAKE_SWIFT_SLEEP_ON", "sft:0.6")
+    meet(4)
     done = CliRunner().invoke(main, ["run", str(packed), "--vary", RANKS, "--quiet"])
     assert done.exit_code == 0, done.output
     assert "side by side on GPUs 0,1,2,3,4,5,6,7 (nvidia-smi)" in done.output
@@ -92,9 +110,10 @@ def test_four_two_gpu_variants_run_at_once_on_eight_gpus_on_devices_and_ports_of
     assert set(_states().values()) == {"done"}
 
 
-def test_concurrent_stages_never_share_a_gpu_or_a_port(packed: Path, gpus, spans: Path,
+def test_concurrent_stages_never_share_a_gpu_or_a_port(packed: Path, gpus, meet, spans: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     gpus(5)  # two 2-GPU SFTs fit at once, with a one-GPU merge or infer beside them
+    meet(2)
     monkeypatch.setenv("FAKE_SWIFT_SLEEP_ON", "sft:0.3")
     done = CliRunner().invoke(main, ["run", str(packed), "--vary", RANKS, "--quiet"])
     assert done.exit_code == 0, done.output
@@ -111,8 +130,19 @@ def test_gpus_names_the_pool_and_each_stage_keeps_its_size(packed: Path, gpus, s
     gpus(8)
     done = CliRunner().invoke(main, ["run", str(packed), "--vary", RANKS, "--gpus", "4,5,6,7", "--quiet"])
     assert done.exit_code == 0, done.output
-    assert {s["devices"] for s in _spans(spans, "sft")} <= {"4,5", "6,7"}
-    assert all(s["devices"] in ("4", "5", "6", "7") for s in _spans(spans, "export"))
+    assert sorted(s["devices"] for s in _spans(spans, "sft")) == ["4,5", "4,5", "6,7", "6,7"]
+    assert {s["devices"] for s in _spans(spans) if s["argv"][1] != "sft"} <= {"4", "5", "6", "7"}
+    assert len(_spans(spans)) == 1 + 4 * 3
+
+
+def test_a_variant_that_ran_on_other_gpus_is_reused_where_it_is_placed_is_not_what_it_is(
+        packed: Path, gpus, spans: Path) -> None:
+    gpus(8)
+    assert CliRunner().invoke(main, ["run", str(packed), "--vary", RANKS, "--gpus", "0,1,2,3"]).exit_code == 0
+    merge = CliRunner().invoke(main, ["run", str(packed), "--vary", RANKS, "--gpus", "4,5,6,7", "--quiet"])
+    assert merge.exit_code == 0, merge.output
+    assert len(_spans(spans)) == 1 + 4 * 3  # the second sweep launched nothing
+    assert set(_states().values()) == {"reused"}
 
 
 def test_a_stage_larger_than_the_machine_is_refused_before_anything_starts(packed: Path, gpus,
@@ -137,9 +167,10 @@ def test_the_dry_run_says_what_starts_together_and_where(packed: Path, gpus) -> 
         "  3. sft@rank-32 (GPUs 0,1, port 29600) · merge@rank-8 (GPU 2) · merge@rank-16 (GPU 3)"]
 
 
-def test_a_failed_variant_side_by_side_leaves_the_others_finished(packed: Path, gpus, spans: Path,
+def test_a_failed_variant_side_by_side_leaves_the_others_finished(packed: Path, gpus, meet, spans: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     gpus(8)
+    meet(4)
     monkeypatch.setenv("FAKE_SWIFT_FAIL_WITH", "lora_rank=16")
     failed = CliRunner().invoke(main, ["run", str(packed), "--vary", RANKS, "--quiet"])
     assert failed.exit_code == 1, failed.output
@@ -148,18 +179,20 @@ def test_a_failed_variant_side_by_side_leaves_the_others_finished(packed: Path, 
     assert states.pop("merge@rank-16") == states.pop("infer@rank-16") == "aborted"
     assert set(states.values()) == {"done"}
     assert latest_record(Path(".swiftpipe"))["stages"]["infer@rank-16"]["reason"] == "prerequisite sft@rank-16 failed"
+    assert all(_overlap(a, b) for a, b in combinations(_spans(spans, "sft"), 2))  # side by side, the failed one too
 
 
-def test_jobs_runs_stages_at_once_on_the_cpu_with_a_share_of_the_cores_each(chain: Path, spans: Path,
+def test_jobs_runs_stages_at_once_on_the_cpu_with_a_share_of_the_cores_each(chain: Path, gpus, meet, spans: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    gpus(0)  # nvidia-smi finds none
+    meet(2)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setenv("FAKE_SWIFT_SLEEP_ON", "sft:0.5")
     done = CliRunner().invoke(main, ["run", str(chain), "--vary", "sft.learning_rate=1e-4,5e-5", "--jobs", "2",
                                      "--quiet"])
     assert done.exit_code == 0, done.output
     a, b = _spans(spans, "sft")
     assert _overlap(a, b) and a["devices"] is None
-    assert a["threads"] == b["threads"] == str(max(1, (os.cpu_count() or 1) // 2))
+    assert a["threads"] == b["threads"] == str(max(1, len(os.sched_getaffinity(0)) // 2))
 
 
 def test_a_sweep_on_the_cpu_runs_one_stage_at_a_time(chain: Path, spans: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,9 +234,10 @@ def _lines(folder: Path) -> list[Path]:
     return list(folder.glob("*/v*-*/checkpoint-*")) if folder.exists() else []
 
 
-def test_the_live_view_shows_every_running_stage_with_its_bar_and_its_last_line(packed: Path, gpus,
+def test_the_live_view_shows_every_running_stage_with_its_bar_and_its_last_line(packed: Path, gpus, meet,
                                                                                 fake_swift: Path) -> None:
     gpus(4)
+    meet(2)
     env = {**os.environ, "FAKE_SWIFT_STEPS": "4", "FAKE_SWIFT_SLEEP_ON": "sft:1.5", "COLUMNS": "150", "LINES": "40",
            "TERM": "xterm-256color"}
     code, drawn = on_a_terminal([sys.executable, "-m", "swiftpipe", "run", str(packed), "--vary",
@@ -212,3 +246,15 @@ def test_the_live_view_shows_every_running_stage_with_its_bar_and_its_last_line(
     for rank in (8, 16):
         assert re.search(rf"sft@rank-{rank}\s+running\s+\S*\s*2/4\s+loss 1\b", drawn), drawn
         assert f"sft@rank-{rank}: [INFO:swift] training... (sleeping to be interrupted)" in drawn
+
+
+@pytest.mark.parametrize("args", [
+    ["--vary", "none"],  # the chain alone
+    ["--vary", RANKS, "--nodes", "2", "--master-addr", "10.0.0.5"],  # each node must start the same stage together
+])
+def test_the_chain_alone_and_a_multi_node_sweep_run_one_stage_at_a_time_as_the_recipe_launches_them(
+        packed: Path, gpus, args: list[str]) -> None:
+    gpus(8)
+    shown = CliRunner().invoke(main, ["run", str(packed), *args, "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert "side by side" not in shown.output and "would start in this order" not in shown.output

@@ -176,6 +176,8 @@ def test_status_and_resolve_know_each_variant_by_name(chain: Path, fake_swift: P
     assert record["recipe"]["varies"] == [LR]
     plain = CliRunner().invoke(main, ["status", str(chain), "--json"])  # the chain without --vary is another thing
     assert plain.exit_code == 2 and "no run recorded" in plain.output
+    listed = CliRunner().invoke(main, ["runs"], env={"COLUMNS": "200"})
+    assert f"--vary {LR}" in listed.output, listed.output  # the sweep, one run among the runs
 
 
 
@@ -383,3 +385,22 @@ def test_a_bad_declared_variants_is_one_line_at_its_line(chain: Path, fake_swift
     refused = CliRunner().invoke(main, ["run", str(declared)])
     assert refused.exit_code == 2 and said in refused.output, refused.output
     assert not fake_swift.exists()
+
+
+WRITERS = '''
+def recipe():
+    return make_recipe("writers", [
+        sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft", "logging_dir": "logs/sft"}),
+        infer("infer", {"model": checkpoint("sft"), "val_dataset": "data/q.jsonl", "result_path": "out/answers.jsonl"}),
+    ])
+'''
+
+
+def test_every_folder_and_file_a_variant_writes_is_its_own(chain: Path, write_recipe) -> None:
+    write_recipe(WRITERS, name="writers.py")
+    shown = CliRunner().invoke(main, ["render", "writers.py", "--vary", LR])
+    assert shown.exit_code == 0, shown.output
+    text = shown.output.replace("\\\n", "")
+    for lr in ("1e-4", "5e-5"):
+        assert f"--output_dir out/sft/lr-{lr} " in text and f"--logging_dir logs/sft/lr-{lr}" in text
+        assert f"--result_path out/lr-{lr}/answers.jsonl" in text

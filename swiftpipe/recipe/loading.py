@@ -37,6 +37,11 @@ class Source:
     secret_params: frozenset[str] = frozenset()  # the parameters that hold a secret (LoadedRecipe.secret_params)
     varies: tuple[str, ...] = ()  # "SETTING=V1,V2", as given to --vary: a sweep of the chain's variants
 
+    @property
+    def sweeps(self) -> bool:
+        """Whether the chain is a sweep of variants (`--vary none` is the chain alone)."""
+        return any(v != variants.NONE for v in self.varies)
+
     def rerun(self, stage: str) -> str:
         return self.command("run", "--stage", stage)
 

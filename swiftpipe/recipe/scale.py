@@ -61,9 +61,15 @@ def apply(recipe: Recipe, scale: Scale, *, pooled: bool = False) -> Recipe:
         return recipe
 
     def scaled(stage: Stage) -> Stage:
+        if not pooled or scale.gpus is None:
+            return dataclasses.replace(stage, launch=stage.launch.overridden_by(scale.launch(trains=stage.trains)))
+        # Which GPUs is the pool's to decide as stages start (run/devices.py), and no part of what a stage is: a
+        # stage without a size of its own gets as many processes as --gpus names (a training stage), or none.
         own = recipe.launch_for(stage)
-        given = dataclasses.replace(scale, gpus=None) if pooled and (own.nproc_per_node or own.cuda_visible_devices
-                                                                      not in (None, "")) else scale
-        return dataclasses.replace(stage, launch=stage.launch.overridden_by(given.launch(trains=stage.trains)))
+        sized = own.nproc_per_node or own.cuda_visible_devices not in (None, "")
+        given = dataclasses.replace(scale, gpus=None).launch(trains=stage.trains)
+        if stage.trains and not sized:
+            given = dataclasses.replace(given, nproc_per_node=len(scale.gpus.split(",")))
+        return dataclasses.replace(stage, launch=stage.launch.overridden_by(given))
 
     return dataclasses.replace(recipe, stages=tuple(scaled(stage) for stage in recipe.stages))

@@ -4,8 +4,9 @@ appear once and every variant's own stages write into their own folders.
 A stage is the same in two variants when it would run the same: the same subcommand, flags, launch settings and
 program, reading the same stages' outputs (each compared the same way, up the chain). Such a stage keeps its name
 and runs once; the variants take its outputs. A stage that differs becomes one stage per variant, named
-`sft@lr-5e-5` (the variant's folder name), with its `output_dir` one folder deeper (`out/sft/lr-5e-5`), and what reads
-it in that variant reads it under that name. Each stage records the variants it serves (`Stage.variants`), from
+`sft@lr-5e-5` (the variant's folder name), with its `output_dir` one folder deeper (`out/sft/lr-5e-5`), and each
+other folder or file it names to write (logging_dir, result_path), and what reads it in that variant reads it under
+that name. Each stage records the variants it serves (`Stage.variants`), from
 which the plan gates it (run/plan.py): a variant's failure stops no stage that another variant needs.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftpipe.msswift import layout
 from swiftpipe.recipe.model import SEPARATOR, FlagValue, Group, PerProcess, Recipe, Ref, Stage, items_of
 from swiftpipe.recipe.variants import Variant, folder_of, named
 
@@ -117,8 +119,14 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
         items = [dataclasses.replace(i, stage=renamed[i.stage]) if isinstance(i, Ref) else i for i in items_of(value)]
         flags[flag] = items if isinstance(value, (list, tuple)) else items[0]  # type: ignore[assignment]
     split = node.name != stage.name
-    if split and isinstance(flags.get("output_dir"), (str, Path)):
-        flags["output_dir"] = f"{str(flags['output_dir']).rstrip('/')}/{node.folder}"
+    if split:  # what it writes, one folder deeper: two variants never write the same folder or file
+        for flag in layout.CREATED_FOLDERS:
+            if isinstance(flags.get(flag), (str, Path)):
+                flags[flag] = f"{str(flags[flag]).rstrip('/')}/{node.folder}"
+        for flag in layout.CREATED_FILES:
+            if isinstance(flags.get(flag), (str, Path)):
+                written = Path(str(flags[flag]))
+                flags[flag] = str(written.parent / node.folder / written.name)
     group = stage.group
     if split and group is not None:
         common = _common(node.variants)

@@ -103,7 +103,8 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     for warning in preflight.check(loaded.recipe, [step.stage for step in steps.launched], where=loaded.path,
                                    checked=checked, progress=options.view is None):
         options.warn(warning)
-    slots = devices.slots(gpus=options.gpus, jobs=options.jobs, sweep=bool(loaded.source.varies))
+    slots = devices.slots(gpus=options.gpus, jobs=options.jobs, sweep=loaded.source.sweeps,
+                          launches=[_sized(loaded, step)[0] for step in steps.launched])
     if slots is not None:
         refused = slots.refusal([(step.stage, _sized(loaded, step)[0]) for step in steps.launched])
         if refused is not None:
@@ -143,12 +144,14 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
 def _show(loaded: LoadedRecipe, dialect: Dialect, steps: Plan, references: References,
           say: Callable[[str], None], slots: devices.Slots | None) -> None:
     """A dry run: the plan, then the script of each step it launches, inputs not produced yet as placeholders."""
-    if loaded.source.varies:
+    if loaded.source.sweeps:
         say("\n".join(sweep.summary(loaded.recipe, variants.expand(loaded.source.varies))))
     say("plan:\n" + "\n".join(f"  {line}" for line in steps.lines()))
     if slots is not None:
         say(f"{slots}; if each stage took as long as the others, they would start in this order:\n" + "\n".join(
-            f"  {line}" for line in side_by_side.rehearsal(steps, slots, lambda step: _sized(loaded, step))))
+            f"  {line}" for line in side_by_side.rehearsal(steps, slots, lambda step: _sized(loaded, step))) +
+            "\n(the scripts below launch each stage as its recipe does; side by side, the GPUs and port it gets "
+            "replace its CUDA_VISIBLE_DEVICES and MASTER_PORT)")
     references.settled = {step.stage: step.settled for step in steps.steps if step.settled is not None}
     launched = {step.stage for step in steps.launched}
 
@@ -198,17 +201,16 @@ def _one_by_one(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, ref
     outcome = side_by_side.Outcome()
     for i, step in enumerate(steps.steps):
         entry = record.stage(step.stage)
-        shut, why = gate(step, record, {before.stage for before in steps.steps[:i]})
-        if shut is Gate.SHUT:
+        gated, why = gate(step, record.stage, {before.stage for before in steps.steps[:i]})
+        if gated is Gate.SHUT:
             entry.restart(State.ABORTED, why)
             record.save()
             continue
         state = _step(loaded, dialect, runner, references, step)
         moments.reached("between")
         if state is State.INTERRUPTED:
-            for rest in steps.steps[i + 1:]:  # a stage finished before (one the plan would reuse) stays finished
-                if not record.stage(rest.stage).finished:
-                    record.stage(rest.stage).restart(State.ABORTED, f"prerequisite {step.stage} interrupted")
+            side_by_side.abort(record, [rest.stage for rest in steps.steps[i + 1:]],
+                               f"prerequisite {step.stage} interrupted")
             outcome.interrupted = True
             return outcome
         if state is State.FAILED:

@@ -90,7 +90,7 @@ class Slots:
 
     pool: Pool
     jobs: int
-    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    cores: int = field(default_factory=lambda: _cores())
     taken: dict[str, Placement] = field(default_factory=dict)
     alone: str | None = None  # the stage that runs with no other (a chat that holds the terminal)
 
@@ -155,18 +155,26 @@ class Slots:
         return f"{self.jobs} at once on the CPU ({max(1, self.cores // self.jobs)} threads each)"
 
 
-def slots(*, gpus: str | None, jobs: int | None, sweep: bool) -> Slots | None:
+def slots(*, gpus: str | None, jobs: int | None, sweep: bool, launches: Sequence[Launch]) -> Slots | None:
     """The slots of a run, or None when its stages run one after another as the recipe launches them: a chain
-    that is not a sweep, without `--jobs`; a sweep on a machine without GPUs, without `--jobs`."""
+    that is not a sweep, without `--jobs`; a sweep on a machine without GPUs, without `--jobs`; a run with a stage
+    over several nodes (`launches`), whose every node must start the same stage on the same port at the same time,
+    which only the chain's own order guarantees."""
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs {jobs}: give 1 or more")
-    if not sweep and jobs is None:
+    if (not sweep and jobs is None) or any((launch.nnodes or 1) > 1 for launch in launches):
         return None
     found = pool(gpus)
     at_once = jobs or len(found.gpus)
     if at_once <= 1 and not found.gpus:
         return None
     return Slots(found, max(1, at_once))
+
+
+def _cores() -> int:
+    """The cores this process may use (a cgroup or Slurm may give it fewer than the machine has)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def _free(port: int) -> bool:

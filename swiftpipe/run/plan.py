@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -131,12 +131,12 @@ class Gate(str, Enum):
     SHUT = "shut"  # a step it waits for to succeed did not: it is aborted
 
 
-def gate(step: Step, record: RunRecord, ended: Container[str]) -> tuple[Gate, str | None]:
-    """Whether `step` may start, given the steps of this run that have `ended` (their outcomes in `record`): shut,
-    with the reason its stage is aborted, once a step it waits for to succeed has ended without; open once each of
-    them finished and each step it waits for to end has ended."""
+def gate(step: Step, outcome: Callable[[str], StageRecord], ended: Container[str]) -> tuple[Gate, str | None]:
+    """Whether `step` may start, given the steps of this run that have `ended` and their `outcome` (RunRecord.stage):
+    shut, with the reason its stage is aborted, once a step it waits for to succeed has ended without; open once each
+    of them finished and each step it waits for to end has ended."""
     for name in step.after_ok:
-        before = record.stage(name)
+        before = outcome(name)
         if name in ended and not before.finished:
             return Gate.SHUT, before.reason if before.state is State.ABORTED else \
                 f"prerequisite {name} {before.state.value}"
@@ -236,7 +236,7 @@ class _Planner:
         skip = Step(name, Action.SKIP, chat_note(self.loaded.path, stage)) \
             if stage.interactive and not self.interactive else None
         upstream = next((ref for _, ref in stage.refs() if ref.stage in self.launched), None)
-        if self.record is None and not self.loaded.source.varies:  # a fresh run: every stage runs
+        if self.record is None and not self.loaded.source.sweeps:  # a fresh run: every stage runs
             return skip or Step(name, Action.RUN)
         if upstream is not None:  # (said when the run continues one; a new sweep says only what it reuses)
             return skip or Step(name, Action.RUN, f"stage {upstream.stage!r} runs before it" if self.record else "")
