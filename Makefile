@@ -60,8 +60,9 @@ FAST_TIER := not e2e and not slurm and not browser and not root
 # that (on two cores, 3 workers: 3:00-3:20; 2 workers: 3:55-4:20). The e2e tier is CPU-bound: `make test` keeps JOBS.
 FAST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
+# --durations: the slowest tests in CI's log, where the time budget is spent.
 test: install eval-venv check
-	$(PY) -m pytest -n $(JOBS)
+	$(PY) -m pytest -n $(JOBS) --durations=25
 
 test-fast: install
 	$(PY) -m pytest -n $(FAST_JOBS) -m "$(FAST_TIER)"

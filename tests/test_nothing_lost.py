@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from process_groups import group_gone
 from test_runner import _calls, _record
 
 from swiftpipe import moments
@@ -48,14 +49,6 @@ def _sleeping_sft(fake_swift: Path, launch: int = 1) -> dict:
     return [c for c in _calls(fake_swift) if c["argv"][1] == "sft"][launch - 1]
 
 
-def _group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def _resume(chain: Path):
     return CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
 
@@ -66,7 +59,7 @@ def test_kill_9_of_swiftpipe_stops_the_stage_and_resume_continues_from_its_check
     sft = _sleeping_sft(fake_swift)
     proc.kill()  # SIGKILL: swiftpipe records nothing more
     proc.wait(timeout=10)
-    _wait_for(lambda: _group_gone(sft["pgid"]), timeout=20)  # the supervisor stopped the stage's whole group
+    _wait_for(lambda: group_gone(sft["pgid"]), timeout=20)  # the supervisor stopped the stage's whole group
     assert _record()["stages"]["sft"]["state"] == "running"
     status = CliRunner().invoke(main, ["status", str(chain)])  # a swiftpipe that is gone runs nothing
     assert status.exit_code == 0 and _record()["stages"]["sft"]["state"] == "interrupted"
@@ -121,7 +114,7 @@ def test_a_stage_still_running_without_its_swiftpipe_is_not_started_twice(chain:
         assert [c["argv"][1] for c in _calls(fake_swift)] == ["pt", "sft"]  # nothing started twice
     finally:
         os.killpg(sft["pgid"], signal.SIGKILL)
-    _wait_for(lambda: _group_gone(sft["pgid"]))
+    _wait_for(lambda: group_gone(sft["pgid"]))
     assert _resume(chain).exit_code == 0
 
 
@@ -154,7 +147,7 @@ def test_a_stage_killed_after_its_final_save_is_done_on_resume_without_training_
     pt = _calls(fake_swift)[0]
     proc.kill()
     proc.wait(timeout=10)
-    _wait_for(lambda: _group_gone(pt["pgid"]), timeout=20)
+    _wait_for(lambda: group_gone(pt["pgid"]), timeout=20)
     result = _resume(chain)
     assert result.exit_code == 0, result.output
     assert "pretrain: it saved its final checkpoint before it was stopped; done" in result.output
@@ -202,7 +195,7 @@ def test_a_signal_at_any_moment_leaves_a_chain_that_resume_finishes(chain: Path,
     if runs:  # a group whose swift had not started yet is only in the record
         groups |= {s["pgid"] for s in _record()["stages"].values() if "pgid" in s}
     for pgid in groups:  # no process of any stage outlives swiftpipe (after kill -9, once its supervisor is done)
-        _wait_for(functools.partial(_group_gone, pgid), timeout=20)
+        _wait_for(functools.partial(group_gone, pgid), timeout=20)
     if sig is not signal.SIGKILL and runs:
         assert _record()["state"] in ("done", "interrupted"), output  # final, never "running"
     before = [c["argv"][1] for c in _calls(fake_swift)]
@@ -264,7 +257,7 @@ def test_a_log_that_cannot_be_written_fails_the_stage_and_stops_it(chain: Path, 
     log = os.path.relpath(stages["pretrain"]["log"])  # the log as the stage named it, in the work dir
     assert stages["pretrain"]["reason"] == f"cannot write its log {log}: File too large"
     assert stages["sft"] == {"state": "aborted", "reason": "prerequisite pretrain failed"}
-    _wait_for(lambda: _group_gone(stages["pretrain"]["pgid"]), timeout=20)
+    _wait_for(lambda: group_gone(stages["pretrain"]["pgid"]), timeout=20)
 
 
 def test_an_error_in_swiftpipe_while_a_stage_runs_stops_the_stage_first(tmp_path: Path) -> None:
@@ -278,7 +271,7 @@ def test_an_error_in_swiftpipe_while_a_stage_runs_stops_the_stage_first(tmp_path
     with pytest.raises(RuntimeError, match="progress display"):
         run_process(["sleep", "60"], environ=dict(os.environ), log=tmp_path / "log", on_output=lambda _: None,
                     tick=broken_tick, on_start=started.append, grace=Grace(interrupt=2, terminate=2))
-    assert started and _group_gone(started[0])
+    assert started and group_gone(started[0])
 
 
 def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
@@ -402,7 +395,7 @@ def test_a_recorded_process_group_that_is_not_the_stages_runs_nothing_of_it(chai
     _sleeping_sft(fake_swift)
     proc.kill()
     proc.wait(timeout=10)
-    _wait_for(lambda: _group_gone(_record()["stages"]["sft"]["pgid"]), timeout=20)
+    _wait_for(lambda: group_gone(_record()["stages"]["sft"]["pgid"]), timeout=20)
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # another program's group
     try:
         [path] = Path(".swiftpipe/runs").glob("*/record.json")

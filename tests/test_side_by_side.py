@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from process_groups import group_gone
 from records import latest_record
 from terminal import on_a_terminal
 
@@ -232,6 +233,30 @@ def test_ctrl_c_stops_every_running_variant_and_resume_finishes_only_what_did_no
 
 def _lines(folder: Path) -> list[Path]:
     return list(folder.glob("*/v*-*/checkpoint-*")) if folder.exists() else []
+
+
+def test_kill_9_of_swiftpipe_stops_every_running_variant_and_status_settles_each(
+        packed: Path, gpus, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpus(8)
+    monkeypatch.setenv("FAKE_SWIFT_SLEEP_ON", "sft:60")
+    proc = subprocess.Popen([sys.executable, "-m", "swiftpipe", "run", str(packed), "--vary", RANKS, "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_lines(Path("out/sft"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.kill()  # SIGKILL: swiftpipe records nothing more
+    proc.wait(timeout=10)
+    sfts = [json.loads(line) for line in fake_swift.read_text().splitlines() if json.loads(line)["argv"][1] == "sft"]
+    assert len(sfts) == 4
+    deadline = time.monotonic() + 30
+    while not all(group_gone(call["pgid"]) for call in sfts) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(group_gone(call["pgid"]) for call in sfts)  # each stage's supervisor stopped its whole group
+    status = CliRunner().invoke(main, ["status", str(packed), "--vary", RANKS])
+    assert status.exit_code == 0, status.output
+    states = _states()
+    assert {states[f"sft@rank-{r}"] for r in (8, 16, 32, 64)} == {"interrupted"}
+    assert latest_record(Path(".swiftpipe"))["state"] == "interrupted"
 
 
 def test_the_live_view_shows_every_running_stage_with_its_bar_and_its_last_line(packed: Path, gpus, meet,

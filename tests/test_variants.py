@@ -202,6 +202,10 @@ def test_one_comparison_asks_every_variants_model_and_names_the_best(chain: Path
     assert comparison.best() == ("sft@lr=5e-5", "rouge-l", 100)
     table = result.output[result.output.index("compare: the same questions to each model"):]
     assert "best variant: sft@lr=5e-5 (rouge-l 100.0)" in table
+    page = Path(result.output.strip().splitlines()[-1].removeprefix("report: ")).read_text()
+    assert '<p class="best-variant" data-best="sft@lr=5e-5">' in page  # the report's table marks it too
+    assert '<th class="best" title="the best variant by rouge-l">sft@lr=5e-5 ★</th>' in page
+    assert '<td class="num best" data-model="sft@lr=5e-5" data-score="rouge-l">100.0</td>' in page
 
 
 def test_the_exported_run_all_carries_the_sweep_and_a_failed_variant_stops_only_its_own(

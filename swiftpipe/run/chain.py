@@ -246,9 +246,8 @@ def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, reference
                            placed=place.launch() if place is not None else None)
     except Unresolved as missing:  # what it reads was not recorded by the stage before it (a damaged record)
         return runner.not_launched(step.stage, f"{missing} is not in the run record")
-    if place is not None and place != devices.Placement():
-        say(f"[swiftpipe] {step.stage}: on {place}")
-    return runner.run(prepared, needed=dict(step.needed), stop=stop)
+    shown = str(place) if place is not None and place != devices.Placement() else ""
+    return runner.run(prepared, needed=dict(step.needed), stop=stop, place=shown)
 
 
 def _unrecorded(record: RunRecord, names: list[str]) -> None:

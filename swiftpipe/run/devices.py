@@ -152,7 +152,8 @@ class Slots:
         if self.pool.gpus:
             return f"side by side on {self.pool}" + (f", at most {self.jobs} at once" if
                                                      self.jobs < len(self.pool.gpus) else "")
-        return f"{self.jobs} at once on the CPU ({max(1, self.cores // self.jobs)} threads each)"
+        threads = max(1, self.cores // self.jobs)
+        return f"{self.jobs} at once on the CPU ({threads} thread{'s' if threads > 1 else ''} each)"
 
 
 def slots(*, gpus: str | None, jobs: int | None, sweep: bool, launches: Sequence[Launch]) -> Slots | None:

@@ -76,21 +76,21 @@ class StageRunner:
     view: View | None = None  # the live display, when there is one (watch.View)
 
     def run(self, prepared: Prepared, *, needed: dict[Output, str] | None = None,
-            stop: threading.Event | None = None) -> State:
+            stop: threading.Event | None = None, place: str = "") -> State:
         """Launch the stage unless pre-launch checks refuse it; return its final state. Its fingerprint and inputs
         are what a later --resume compares to tell whether the stage changed; `needed` maps what later stages read
         of it to who reads it, and a stage that exits 0 without it fails. A stop asked for while the stage
         was prepared or recorded (not while it ran: then it is interrupted) is a KeyboardInterrupt once its record
         is whole. `stop`: an event shared with the stages that run beside it (set by the thread that takes the
-        signals); by default, its own."""
+        signals); by default, its own. `place`: where it runs beside other stages, for the line that says it starts."""
         stop = stop or threading.Event()
         with stops_deferred(stop):
-            state = self._run(prepared, stop, needed or {})
+            state = self._run(prepared, stop, needed or {}, place)
         if stop.is_set() and state not in (State.INTERRUPTED, State.FAILED):  # FAILED: the stop was its own
             raise KeyboardInterrupt
         return state
 
-    def _run(self, prepared: Prepared, stop: threading.Event, needed: dict[Output, str]) -> State:
+    def _run(self, prepared: Prepared, stop: threading.Event, needed: dict[Output, str], place: str) -> State:
         stage, rendered = prepared.stage, prepared.rendered
         refused = self.refused_merge_target(stage)
         if refused:
@@ -112,7 +112,7 @@ class StageRunner:
         if stage.group is not None:
             entry.group, entry.label = stage.group.name, stage.group.label
         self.record.save()
-        self.say(f"[swiftpipe] {stage.name}: {' '.join(shown.argv[:2])} (log: {log})")
+        self.say(f"[swiftpipe] {stage.name}: {' '.join(shown.argv[:2])}{f' on {place}' if place else ''} (log: {log})")
         watcher = StageWatcher(stage.name, echo=self.echo, view=self.view)
 
         def tick() -> None:
