@@ -22,7 +22,7 @@ from records import latest_record
 from test_runner import _calls
 
 from swiftpipe.cli import main
-from swiftpipe.msswift.layout import Answer, Output
+from swiftpipe.msswift.layout import Answer, Headline, Output
 from swiftpipe.records import history, run_record, safe_write
 from swiftpipe.records.run_record import (
     Attempt,
@@ -44,7 +44,7 @@ FULL_STAGE = StageRecord(
     inputs=[Handed("model", "out/pt/v0-20261201-090000/checkpoint-2", "fedcba9876543210", "pretrain",
                    Output.LAST_CHECKPOINT)],
     pgid=4242, target="out/merged", target_made="1:2", target_mark="run sft 0a1b",
-    outputs={Output.RUN_DIR: "out/sft/v0-20261201-100000"}, final_loss=1.25,
+    outputs={Output.RUN_DIR: "out/sft/v0-20261201-100000"}, final_loss=1.25, headline=Headline("loss", 1.25),
     answers=[Answer("q", "a", "r")], scores={"rouge-l": 50.0}, group="compare",
     label="sft", resume_from="out/sft/v0-20261201-100000/checkpoint-2",
     job=Job("7", "2026-12-01T10:00:00+00:00", "sft.sbatch", "sft.out", "FAILED", "NonZeroExitCode", "1:0"),

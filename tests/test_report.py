@@ -157,3 +157,63 @@ def test_the_report_shows_every_value_a_stage_was_handed(chain: Path, fake_swift
     html = Path(record["stages"]["infer"]["log"]).with_name("report.html").read_text()
     assert "infer <code>--adapters</code></td><td>sft's last_checkpoint" in html
     assert "infer <code>--adapters</code></td><td>sft2's last_checkpoint" in html
+
+
+RLHF = '''
+def recipe():
+    return make_recipe("rlhf", [
+        sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
+        rlhf("grpo", "grpo", {"model": checkpoint("sft"), "dataset": "data/sft.jsonl",
+                              "reward_funcs": ["format", "accuracy"], "output_dir": "out/grpo"}),
+        rlhf("ppo", "ppo", {"model": checkpoint("sft"), "reward_model": "base", "dataset": "data/sft.jsonl",
+                            "output_dir": "out/ppo"}),
+    ])
+'''
+
+
+def test_the_report_draws_every_series_a_method_logs_grouped_in_a_stable_order(chain: Path, fake_swift: Path,
+                                                                               write_recipe) -> None:
+    write_recipe(RLHF, name="rl.py")  # the fake swift logs GRPO's and PPO's series as ms-swift names them
+    result = CliRunner().invoke(main, ["run", "rl.py", "--quiet"])
+    assert result.exit_code == 0, result.output
+    html = Path(result.output.strip().splitlines()[-1].removeprefix("report: ")).read_text()
+    drawn = drawn_values(html)
+    stages = _record()["stages"]
+    for stage, series in (("grpo", ["reward", "rewards/format/mean", "rewards/accuracy/mean", "kl",
+                                    "completions/mean_length"]),
+                          ("ppo", ["loss/policy_avg", "loss/value_avg", "objective/rlhf_reward", "objective/kl",
+                                   "lr"])):
+        logged = [json.loads(line) for line in
+                  (Path(stages[stage]["outputs"]["run_dir"]) / "logging.jsonl").read_text().splitlines()]
+        for name in series:
+            expected = [(int(r["global_step/max_steps"].split("/")[0]), r[name]) for r in logged if name in r]
+            points = drawn[(stage, "series-" + re.sub(r"[^a-z0-9]+", "-", name.lower()))]
+            assert len(points) == len(expected) == 4, (stage, name)
+            for (step, value), (x, y) in zip(expected, points):
+                assert math.isclose(x, step, abs_tol=0.01) and math.isclose(y, value, rel_tol=0.01, abs_tol=1e-4)
+    figures = re.findall(r'<figure class="chart" data-stage="grpo" data-series="([^"]*)"', html)
+    assert figures == ["loss", "reward reward_std rewards/accuracy/mean rewards/format/mean", "kl",
+                       "completions/mean_length", "learning_rate"]  # the charts, grouped, known names first
+    summary = html[html.index('<section id="stage-grpo">'):].split('<p class="muted">')[1]
+    names = re.findall(r"([\w/()]+): last ", summary)
+    assert names == ["loss", "reward", "reward_std", "rewards/accuracy/mean", "rewards/format/mean", "kl",
+                     "completions/mean_length", "learning_rate"]  # the one-line summaries, in the charts' order
+    # each stage's number is its method's: GRPO's reward (its loss is 0 by design), PPO's objective (it logs no loss)
+    assert [stages[name]["headline"] for name in ("sft", "grpo", "ppo")] == [
+        {"series": "loss", "value": 0.5}, {"series": "reward", "value": 1.0},
+        {"series": "objective/rlhf_reward", "value": 2.0}]
+    status = CliRunner().invoke(main, ["status", "rl.py"], env={"COLUMNS": "200"})
+    rows = {line.split("│")[1].strip(): line for line in status.output.splitlines() if line.count("│") > 4}
+    assert "loss 0.5" in rows["sft"] and "reward 1 " in rows["grpo"] and "objective/rlhf_reward 2 " in rows["ppo"]
+    assert '<text x="10" y="50" class="muted">reward 1</text>' in html  # and in the chain's graph
+
+
+def test_the_progress_line_shows_the_methods_number() -> None:
+    from swiftpipe.msswift import layout
+    from swiftpipe.run.watch import format_progress
+
+    grpo = layout._progress({"global_step/max_steps": "3/8", "loss": 0.0, "reward": 0.75, "learning_rate": 1e-6})
+    ppo = layout._progress({"global_step/max_steps": "3/8", "objective/rlhf_reward": 1.5, "lr": 1e-6})
+    assert grpo is not None and ppo is not None
+    assert format_progress("grpo", grpo) == "[swiftpipe] grpo: step 3/8 · reward 0.75 · lr 1e-06"
+    assert format_progress("ppo", ppo) == "[swiftpipe] ppo: step 3/8 · objective/rlhf_reward 1.5 · lr 1e-06"

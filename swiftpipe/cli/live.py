@@ -99,8 +99,8 @@ class LiveView:
 
 def _describe(step: Progress) -> str:
     parts = [f"{step.step}/{step.max_steps}"]
-    if step.loss is not None:
-        parts.append(f"loss {step.loss:.4g}")
+    if step.headline is not None:
+        parts.append(str(step.headline))
     if step.learning_rate is not None:
         parts.append(f"lr {step.learning_rate:.3g}")
     if step.remaining:

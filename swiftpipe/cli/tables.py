@@ -41,7 +41,7 @@ def stage_table(record: RunRecord, title: str | None = None, *, gone: Collection
     slurm = any(entry.job for entry in record.stages.values())
     relaunched = any(entry.attempts for entry in record.stages.values())
     for column in ("stage", "state", *(("job", "slurm state") if slurm else ()), *(("launches",) if relaunched else ()),
-                   "duration", "final loss", "produced"):
+                   "duration", "final", "produced"):
         table.add_column(column, overflow="fold")
     for name, entry in record.stages.items():
         jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
@@ -49,9 +49,16 @@ def stage_table(record: RunRecord, title: str | None = None, *, gone: Collection
         stage = Text.assemble(name, " (no longer in the recipe)") if name in gone else Text(name)
         table.add_row(stage, _state(entry.state), *jobs, *launches,
                       Text(f"{entry.seconds:.1f}s" if entry.seconds is not None else ""),
-                      Text(f"{entry.final_loss:.4g}" if entry.final_loss is not None else ""), Text(_produced(entry)),
+                      Text(_final(entry)), Text(_produced(entry)),
                       style="dim" if name in gone else None)
     return table
+
+
+def _final(entry: StageRecord) -> str:
+    """A training stage's last number, named: `loss 0.5`, `reward 0.75` (GRPO); an older record's, its loss."""
+    if entry.headline is not None:
+        return str(entry.headline)
+    return f"loss {entry.final_loss:.4g}" if entry.final_loss is not None else ""
 
 
 def _launches(entry: StageRecord) -> str:

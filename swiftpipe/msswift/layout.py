@@ -104,6 +104,31 @@ def checkpoints(run_dir: Path) -> list[Path]:
     return [path for _, path in sorted(steps)]
 
 
+# The series a training stage is judged by, in the order looked for in a step's line: GRPO's mean reward, PPO's
+# (trl's) RLHF reward, else the loss. GRPO logs a loss too, near 0 by design; PPO logs none.
+HEADLINE_SERIES = ("reward", "objective/rlhf_reward", "loss")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A training stage's number: the series (HEADLINE_SERIES) and its value, as a step's line logged it."""
+
+    series: str
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.series} {self.value:.4g}"
+
+
+def headline(record: dict) -> Headline | None:
+    """The headline of one line of logging.jsonl, if it logs one."""
+    for series in HEADLINE_SERIES:
+        value = record.get(series)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return Headline(series, float(value))
+    return None
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     run_dir: Path
@@ -111,6 +136,7 @@ class TrainingResult:
     best_checkpoint: Path | None
     final_loss: float | None
     global_step: int | None
+    headline: Headline | None = None  # its last logged
 
 
 def read_training(run_dir: Path) -> TrainingResult:
@@ -121,7 +147,9 @@ def read_training(run_dir: Path) -> TrainingResult:
     last = _existing(final.get("last_model_checkpoint"), run_dir) or (complete[-1] if complete else None)
     best = _existing(final.get("best_model_checkpoint"), run_dir)
     losses = [r["loss"] for r in records if isinstance(r.get("loss"), (int, float))]
-    return TrainingResult(run_dir, last, best, losses[-1] if losses else None, final.get("global_step"))
+    numbers = [found for found in map(headline, records) if found is not None]
+    return TrainingResult(run_dir, last, best, losses[-1] if losses else None, final.get("global_step"),
+                          numbers[-1] if numbers else None)
 
 
 def read_log(run_dir: Path) -> list[dict]:
@@ -157,6 +185,7 @@ class Progress:
     loss: float | None
     remaining: str | None  # ms-swift's own estimate, e.g. "0:01:23"
     learning_rate: float | None = None
+    headline: Headline | None = None  # the method's number (loss, GRPO's reward, PPO's objective)
 
 
 def _progress(record: dict) -> Progress | None:
@@ -165,9 +194,9 @@ def _progress(record: dict) -> Progress | None:
         return None
     step, _, total = steps.partition("/")
     try:
-        loss, lr = record.get("loss"), record.get("learning_rate")
+        loss, lr = record.get("loss"), record.get("learning_rate", record.get("lr"))
         return Progress(int(step), int(total), loss if isinstance(loss, (int, float)) else None,
-                        record.get("remaining_time"), lr if isinstance(lr, (int, float)) else None)
+                        record.get("remaining_time"), lr if isinstance(lr, (int, float)) else None, headline(record))
     except ValueError:
         return None
 

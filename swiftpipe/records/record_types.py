@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from swiftpipe.msswift.layout import Answer, Output
+from swiftpipe.msswift.layout import Answer, Headline, Output
 
 
 class State(str, Enum):
@@ -97,6 +97,7 @@ class StageRecord:
     target_mark: str | None = None  # what the launch's supervisor marks that folder with once it appears
     outputs: dict[Output, str] = field(default_factory=dict)
     final_loss: float | None = None
+    headline: Headline | None = None  # its last logged number: the loss, or its method's reward (layout.headline)
     answers: list[Answer] = field(default_factory=list)  # the first of a batch inference's answers
     scores: dict[str, float] = field(default_factory=dict)  # what `swift infer --metric` logged: rouge-l, acc, ...
     group: str | None = None  # the compare() this stage is one model of

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,10 +18,22 @@ if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not when swif
     from matplotlib.figure import Figure
 
 WIDTH, HEIGHT = 5.2, 2.6  # inches; the SVG is drawn at 72 points an inch
-# Curves that share a chart: the losses, the rewards; the others stand alone.
-PANELS = (("loss", ("loss", "eval_loss")), ("learning rate", ("learning_rate",)), ("grad norm", ("grad_norm",)),
-          ("rewards", ("rewards/chosen", "rewards/rejected", "rewards/margins")),
-          ("reward accuracy", ("rewards/accuracies",)))
+# The charts, in the order shown, each with the series it draws first, by the names ms-swift (and trl under it)
+# logs: the losses, the rewards (DPO's, GRPO's total and per function, PPO's objective), KL, completion lengths.
+# Any other series joins the chart its name says (_panel_of), or one of its own, after these.
+PANELS = (
+    ("loss", ("loss", "eval_loss", "nll_loss", "loss/policy_avg", "loss/value_avg")),
+    ("rewards", ("reward", "reward_std", "rewards/chosen", "rewards/rejected", "rewards/margins",
+                 "objective/rlhf_reward", "objective/scores")),
+    ("reward accuracy", ("rewards/accuracies",)),
+    ("KL", ("kl", "objective/kl", "policy/approxkl_avg")),
+    ("completion lengths", ("completions/mean_length", "completions/min_length", "completions/max_length")),
+    ("learning rate", ("learning_rate", "lr")),
+    ("grad norm", ("grad_norm",)),
+    ("memory and speed", ("memory(GiB)", "train_speed(iter/s)")),
+)
+_KNOWN = {name: (i, j) for i, (_, names) in enumerate(PANELS) for j, name in enumerate(names)}
+_TITLES = [title for title, _ in PANELS]
 
 
 @dataclass(frozen=True)
@@ -36,16 +49,44 @@ def series_id(name: str) -> str:
     return "series-" + re.sub(r"[^a-z0-9]+", "-", name.lower())
 
 
+def panels(names: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """The charts that series `names` make, each with its series, in a stable order: PANELS' order and theirs, then
+    the other series by name."""
+    found: dict[str, list[str]] = {}
+    for name in names:
+        found.setdefault(_panel_of(name), []).append(name)
+    order = sorted(found, key=lambda title: (_TITLES.index(title) if title in _TITLES else len(_TITLES), title))
+    return [(title, sorted(found[title], key=lambda name: (_KNOWN[name][1] if name in _KNOWN else len(_KNOWN), name)))
+            for title in order]
+
+
+def _panel_of(name: str) -> str:
+    """The chart a series goes on: its known one, else the one its name says (a loss, a reward, KL, a length),
+    else one named after its family (`logps/chosen` with `logps/rejected`), else its own."""
+    if name in _KNOWN:
+        return PANELS[_KNOWN[name][0]][0]
+    words = set(re.split(r"[/_()]", name.lower()))
+    if "loss" in words:
+        return "loss"
+    if words & {"reward", "rewards", "rlhf_reward", "scores"}:
+        return "rewards"
+    if words & {"kl", "approxkl"}:
+        return "KL"
+    if any(word.endswith("length") for word in words):
+        return "completion lengths"
+    return name.partition("/")[0]
+
+
 def charts(curves: dict[str, Curve]) -> list[Chart]:
-    """One chart per panel that has data."""
+    """One chart per panel that has data (panels())."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     # Every point is drawn where it was logged: matplotlib's path simplification would drop points of a curve
     # that look collinear (the curves are already thinned to at most curves.DRAWN points).
     with matplotlib.rc_context({"path.simplify": False}):
-        drawn = [_chart(title, [curves[n] for n in names if n in curves and curves[n].values])
-                 for title, names in PANELS]
+        drawn = [_chart(title, [curves[n] for n in names if curves[n].values])
+                 for title, names in panels(curves)]
     return [chart for chart in drawn if chart is not None]
 
 

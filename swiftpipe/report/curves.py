@@ -12,10 +12,11 @@ from pathlib import Path
 
 from swiftpipe.msswift import layout
 
-# What ms-swift logs per step, in the order the charts show them; DPO adds the rewards.
-SERIES = ("loss", "eval_loss", "learning_rate", "grad_norm", "rewards/chosen", "rewards/rejected",
-          "rewards/margins", "rewards/accuracies")
-_SERIES = frozenset(SERIES)
+# What a step's line holds besides its series: where the run is, not how it goes (each method logs its own series:
+# DPO its rewards, GRPO its rewards per function, KL and lengths, PPO its policy and value losses and objective).
+BOOKKEEPING = frozenset({"global_step/max_steps", "epoch", "global_step", "step", "percentage", "elapsed_time",
+                         "remaining_time"})
+_TIMING = ("_runtime", "_per_second")  # an evaluation's own timing (eval_runtime, eval_samples_per_second)
 DRAWN = 1000  # points per curve at most
 
 
@@ -37,7 +38,8 @@ class Curve:
 
 
 def read_curves(run_dir: Path, *, limit: int = DRAWN) -> dict[str, Curve]:
-    """Every series in SERIES that the run logged, by the step it was logged at; thinned to `limit` points."""
+    """Every numeric series the run logged, by the step it was logged at, in the order first logged; thinned to
+    `limit` points."""
     curves: dict[str, Curve] = {}
     path = run_dir / layout.LOGGING
     if not path.is_file():
@@ -52,9 +54,9 @@ def read_curves(run_dir: Path, *, limit: int = DRAWN) -> dict[str, Curve]:
                 step = int(record["global_step/max_steps"].partition("/")[0])
             except (ValueError, KeyError, AttributeError, TypeError):
                 continue
-            for name in _SERIES.intersection(record):
-                value = record[name]
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+            for name, value in record.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and name not in BOOKKEEPING \
+                        and not name.endswith(_TIMING):
                     curve = curves.get(name) or curves.setdefault(name, Curve(name))
                     curve.steps.append(step)
                     curve.values.append(float(value))

@@ -17,7 +17,7 @@ from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.sweep import SEPARATOR
 from swiftpipe.records.run_record import RunRecord, StageRecord
 from swiftpipe.render.templating import templates_dir
-from swiftpipe.report.charts import Chart, charts, overlaid
+from swiftpipe.report.charts import Chart, charts, overlaid, panels
 from swiftpipe.report.curves import Curve, read_curves
 from swiftpipe.report.graph import BOX_HEIGHT, BOX_WIDTH, layout
 from swiftpipe.run.compare import Comparison, comparisons
@@ -97,7 +97,8 @@ def _view(record: RunRecord, name: str, entry: StageRecord) -> StageView:
                      answers=[(a.question or "", a.answer or "") for a in entry.answers])
     run_dir = entry.outputs.get(Output.RUN_DIR)
     if run_dir:
-        view.curves = read_curves(Path(run_dir))
+        curves = read_curves(Path(run_dir))
+        view.curves = {name: curves[name] for _, names in panels(curves) for name in names}  # as the charts go
         view.charts = charts(view.curves)
     return view
 

@@ -19,6 +19,7 @@ ANSWERS_KEPT = 20
 class Produced:
     outputs: dict[Output, str] = field(default_factory=dict)
     final_loss: float | None = None
+    headline: layout.Headline | None = None
     answers: list[layout.Answer] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
 
@@ -53,7 +54,7 @@ def collect(stage: Stage, found: dict[Output, str], before: set[Path], *, scores
                                  (Output.BEST_CHECKPOINT, result.best_checkpoint)):
                 if path:
                     produced.outputs[output] = str(path)
-            produced.final_loss = result.final_loss
+            produced.final_loss, produced.headline = result.final_loss, result.headline
     elif stage.command == "export" and Output.MERGED in found:
         produced.outputs[Output.MERGED] = found[Output.MERGED]
     elif stage.command == "infer" and Output.RESULTS in found:

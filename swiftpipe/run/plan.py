@@ -157,9 +157,10 @@ def carry_out(step: Step, entry: StageRecord) -> None:
         entry.fingerprint, entry.inputs, entry.outputs = settled.fingerprint, settled.inputs, dict(settled.outputs)
         entry.command, entry.env = list(settled.command), dict(settled.env)  # what ran, for status and the report
         entry.final_loss, entry.answers, entry.scores = settled.final_loss, settled.answers, settled.scores
+        entry.headline = settled.headline
         entry.group, entry.label = settled.group, settled.label
     elif step.action is Action.FINISHED:
-        entry.outputs, entry.final_loss = dict(settled.outputs), settled.final_loss
+        entry.outputs, entry.final_loss, entry.headline = dict(settled.outputs), settled.final_loss, settled.headline
         entry.end(State.DONE)
     else:
         entry.end(State.REUSED)
@@ -256,7 +257,7 @@ class _Planner:
         produced = finished_before_stop(stage, entry) if self._unchanged(entry, current, inputs) else None
         if produced is not None:
             done = dataclasses.replace(entry, outputs=produced.outputs, final_loss=produced.final_loss,
-                                       state=State.DONE)
+                                       headline=produced.headline, state=State.DONE)
             return Step(name, Action.FINISHED, FINISHED_BEFORE_STOP, FINISHED_BEFORE_STOP, settled=done)
         resume_from = checkpoint_to_resume(stage, entry, current, inputs)
         if resume_from is not None:

@@ -137,6 +137,7 @@ class StageRunner:
         run_dir = Path(produced.outputs[Output.RUN_DIR]) if Output.RUN_DIR in produced.outputs else None
         entry.ended, entry.seconds, entry.exit_code = now(), round(outcome.seconds, 1), outcome.exit_code
         entry.outputs, entry.final_loss, entry.answers = produced.outputs, produced.final_loss, produced.answers
+        entry.headline = produced.headline
         entry.scores = produced.scores
         if outcome.failure:
             entry.end(State.FAILED, outcome.failure)

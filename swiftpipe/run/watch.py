@@ -106,8 +106,8 @@ class StageWatcher:
 
 def format_progress(stage: str, progress: layout.Progress) -> str:
     parts = [f"[swiftpipe] {stage}: step {progress.step}/{progress.max_steps}"]
-    if progress.loss is not None:
-        parts.append(f"loss {progress.loss:.4g}")
+    if progress.headline is not None:
+        parts.append(str(progress.headline))
     if progress.learning_rate is not None:
         parts.append(f"lr {progress.learning_rate:.3g}")
     if progress.remaining:
