@@ -94,7 +94,21 @@ def _reference_problems(recipe: Recipe, file: str) -> list[str]:
             if position[ref.stage] >= position[stage.name] and stage.name not in cyclic:
                 problems.append(f"{at}: refers to stage {ref.stage!r}, which runs after it; "
                                 "a stage can only use what an earlier stage produced")
+            if flag in FULL_MODEL_FLAGS and producer.trains and _tuner(producer) != "full":
+                problems.append(f"{at}: takes a full model, and stage {producer.name!r} saves adapters "
+                                f"(--train_type {_tuner(producer)}): merge them first, merge('merge_{producer.name}', "
+                                f"{{'ckpt_dir': checkpoint('{producer.name}')}}), and give "
+                                f"merged('merge_{producer.name}')")
     return problems
+
+
+# The flags of `swift rlhf` that load a whole model by itself: a LoRA checkpoint has no config of its own there.
+FULL_MODEL_FLAGS = ("reward_model", "teacher_model")
+
+
+def _tuner(stage: Stage) -> str:
+    """A training stage's train_type (tuner_type in ms-swift 4); ms-swift's default is lora."""
+    return str(stage.flags.get("train_type", stage.flags.get("tuner_type", "lora"))).lower()
 
 
 def _cycles(recipe: Recipe) -> list[list[str]]:

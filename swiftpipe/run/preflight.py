@@ -17,6 +17,7 @@ from swiftpipe.errors import UserError
 from swiftpipe.msswift.layout import CREATED_FILES, CREATED_FOLDERS
 from swiftpipe.recipe.launch import Launch
 from swiftpipe.recipe.model import LOCAL_QA, Recipe, Ref, Stage, is_true, items_of
+from swiftpipe.run import methods
 
 if TYPE_CHECKING:
     from swiftpipe.data.cache import CheckCache
@@ -66,6 +67,7 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
                 elif flag in MODEL_FLAGS and not allocation:  # a Slurm job asks the hub from its own node
                     problems += [f"{at}, --{flag}: {p}" for p in _check_hub_model(text, flag, stage, launch, asked)]
         problems += [f"{at}, --eval_dataset_args: {p}" for p in _check_eval_set(stage, checked, progress)]
+        problems += [f"{at}, {p}" for p in methods.check(stage)]
         problems += [f"{at}, --{flag}: {p}" for flag, p in _check_created(stage)]
         if not allocation:
             problems += [f"{at}: {p}" for p in _check_devices(launch, gpus)]

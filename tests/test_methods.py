@@ -1,0 +1,77 @@
+"""Pre-flight of `swift rlhf` methods: what ms-swift would find only after loading the model (a reward function it
+does not have, a package the method imports undeclared, a LoRA checkpoint where a full model is loaded), refused
+in one line before anything launches."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from swiftpipe.cli import main
+from swiftpipe.msswift import rewards
+
+GRPO = '''
+def recipe(funcs: str = "format", plugin: str = ""):
+    return make_recipe("grpo", [
+        sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
+        rlhf("grpo", "grpo", {"model": checkpoint("sft"), "dataset": "data/sft.jsonl", "output_dir": "out/grpo",
+                              "reward_funcs": funcs.split(","), **({"external_plugins": plugin} if plugin else {})}),
+    ])
+'''
+PPO = '''
+def recipe(rm_type: str = "lora"):
+    return make_recipe("ppo", [
+        sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
+        rlhf("rm", "rm", {"model": checkpoint("sft"), "train_type": rm_type, "dataset": "data/dpo.jsonl",
+                          "output_dir": "out/rm"}),
+        rlhf("ppo", "ppo", {"model": checkpoint("sft"), "reward_model": checkpoint("rm"),
+                            "dataset": "data/sft.jsonl", "output_dir": "out/ppo"}),
+    ])
+'''
+
+
+def test_a_misspelled_reward_function_is_refused_before_anything_launches(chain: Path, write_recipe,
+                                                                          fake_swift: Path) -> None:
+    write_recipe(GRPO, name="grpo.py")
+    refused = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=format,formatt"])
+    assert refused.exit_code == 2, refused.output
+    assert "stage 'grpo', --reward_funcs formatt: no such reward function in the installed ms-swift (" in refused.output
+    assert refused.output.rstrip().endswith("did you mean format?") and not fake_swift.exists()
+    assert CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=format", "--quiet"]).exit_code == 0
+
+
+def test_a_reward_function_of_a_plugin_file_is_one_ms_swift_will_find(chain: Path, write_recipe,
+                                                                      fake_swift: Path) -> None:
+    Path("plugin.py").write_text("from swift.plugin import ORM, orms\n\n\nclass Short(ORM):\n"
+                                 "    def __call__(self, completions, **kwargs):\n"
+                                 "        return [-len(c) for c in completions]\n\n\norms['short'] = Short\n")
+    write_recipe(GRPO, name="grpo.py")
+    done = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=short,format", "-p", "plugin=plugin.py", "--quiet"])
+    assert done.exit_code == 0, done.output
+    refused = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=shortt", "-p", "plugin=plugin.py"])
+    assert "no such reward function in the installed ms-swift or --external_plugins" in refused.output
+    assert "did you mean short?" in refused.output
+
+
+def test_a_package_the_method_imports_undeclared_is_named_with_its_pip_command(
+        chain: Path, write_recipe, fake_swift: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert rewards.missing_modules("grpo", ["accuracy"]) == []  # make install gives GRPO what ms-swift leaves out
+    monkeypatch.setitem(rewards.METHOD_MODULES, "grpo", (("swiftpipe_no_such_module", "no-such-package"),))
+    write_recipe(GRPO, name="grpo.py")
+    refused = CliRunner().invoke(main, ["run", "grpo.py"])
+    assert refused.exit_code == 2 and not fake_swift.exists()
+    assert ("--rlhf_type grpo imports swiftpipe_no_such_module, which ms-swift does not install: "
+            "pip install no-such-package") in refused.output
+
+
+def test_a_lora_reward_model_is_refused_with_the_merge_that_makes_it_a_model(chain: Path, write_recipe,
+                                                                             fake_swift: Path) -> None:
+    Path("data/dpo.jsonl").write_text('{"query": "q", "response": "r", "rejected_response": "x"}\n')
+    write_recipe(PPO, name="ppo.py")
+    refused = CliRunner().invoke(main, ["run", "ppo.py", "--dry-run"])
+    assert refused.exit_code == 2
+    assert ("stage 'ppo', --reward_model: takes a full model, and stage 'rm' saves adapters (--train_type lora): "
+            "merge them first, merge('merge_rm', {'ckpt_dir': checkpoint('rm')}), and give merged('merge_rm')"
+            ) in refused.output
+    assert CliRunner().invoke(main, ["run", "ppo.py", "-p", "rm_type=full", "--dry-run"]).exit_code == 0
