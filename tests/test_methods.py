@@ -15,18 +15,18 @@ GRPO = '''
 def recipe(funcs: str = "format", plugin: str = ""):
     return make_recipe("grpo", [
         sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
-        rlhf("grpo", "grpo", {"model": checkpoint("sft"), "dataset": "data/sft.jsonl", "output_dir": "out/grpo",
-                              "reward_funcs": funcs.split(","), **({"external_plugins": plugin} if plugin else {})}),
+        grpo("grpo", {"model": checkpoint("sft"), "dataset": "data/sft.jsonl", "output_dir": "out/grpo",
+                      "reward_funcs": funcs.split(","), **({"external_plugins": plugin} if plugin else {})}),
     ])
 '''
 PPO = '''
 def recipe(rm_type: str = "lora"):
     return make_recipe("ppo", [
         sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
-        rlhf("rm", "rm", {"model": checkpoint("sft"), "train_type": rm_type, "dataset": "data/dpo.jsonl",
-                          "output_dir": "out/rm"}),
-        rlhf("ppo", "ppo", {"model": checkpoint("sft"), "reward_model": checkpoint("rm"),
-                            "dataset": "data/sft.jsonl", "output_dir": "out/ppo"}),
+        reward_model("rm", {"model": checkpoint("sft"), "train_type": rm_type, "dataset": "data/dpo.jsonl",
+                            "output_dir": "out/rm"}),
+        ppo("ppo", {"model": checkpoint("sft"), "reward_model": checkpoint("rm"), "dataset": "data/sft.jsonl",
+                    "output_dir": "out/ppo"}),
     ])
 '''
 
@@ -71,7 +71,7 @@ def test_a_lora_reward_model_is_refused_with_the_merge_that_makes_it_a_model(cha
     write_recipe(PPO, name="ppo.py")
     refused = CliRunner().invoke(main, ["run", "ppo.py", "--dry-run"])
     assert refused.exit_code == 2
-    assert ("stage 'ppo', --reward_model: takes a full model, and stage 'rm' saves adapters (--train_type lora): "
-            "merge them first, merge('merge_rm', {'ckpt_dir': checkpoint('rm')}), and give merged('merge_rm')"
-            ) in refused.output
+    assert ("ppo.py:8: stage 'ppo', --reward_model: takes a full model, and stage 'rm' saves adapters "
+            "(--train_type lora): merge them first, merge('merge_rm', {'ckpt_dir': checkpoint('rm')}), and give "
+            "merged('merge_rm')") in refused.output
     assert CliRunner().invoke(main, ["run", "ppo.py", "-p", "rm_type=full", "--dry-run"]).exit_code == 0
