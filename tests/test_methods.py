@@ -75,3 +75,40 @@ def test_a_lora_reward_model_is_refused_with_the_merge_that_makes_it_a_model(cha
             "(--train_type lora): merge them first, merge('merge_rm', {'ckpt_dir': checkpoint('rm')}), and give "
             "merged('merge_rm')") in refused.output
     assert CliRunner().invoke(main, ["run", "ppo.py", "-p", "rm_type=full", "--dry-run"]).exit_code == 0
+
+
+def _lines(path: str, *rows: str) -> str:
+    Path(path).write_text("".join(row + "\n" for row in rows))
+    return path
+
+
+def test_kto_data_needs_a_true_or_false_label_on_every_answer(chain: Path, fake_swift: Path, write_recipe) -> None:
+    _lines("data/kto.jsonl", '{"query": "q1", "response": "good", "label": true}',
+           '{"query": "q2", "response": "bad", "label": "false"}', '{"query": "q3", "response": "so-so"}',
+           '{"query": "q4", "response": "bad", "label": 0}')
+    checked = CliRunner().invoke(main, ["data", "validate", "data/kto.jsonl", "--kind", "kto"])
+    assert checked.exit_code == 2
+    assert checked.output.splitlines()[:2] == [
+        "error: data/kto.jsonl:2: label: is a string 'false'; expected true or false (ms-swift reads any non-empty "
+        "text as true)",
+        "error: data/kto.jsonl:3: label: is missing (KTO needs true for a good answer, false for a bad one)"]
+    write_recipe('def recipe():\n    return make_recipe("k", [kto("kto", {"model": "base", '
+                 '"dataset": "data/kto.jsonl", "output_dir": "out/kto"})])\n', name="k.py")
+    refused = CliRunner().invoke(main, ["run", "k.py"])  # pre-flight reads it as KTO reads it
+    assert refused.exit_code == 2 and "stage 'kto', --dataset: data/kto.jsonl:2: label: is a string" in refused.output
+    assert not fake_swift.exists()
+
+
+def test_grpo_and_ppo_data_is_prompts_and_a_prompt_alone_is_enough(chain: Path) -> None:
+    _lines("data/math.jsonl", '{"query": "1+1?", "solution": "2"}', '{"query": "2+2?"}')
+    _lines("data/chat.jsonl", '{"messages": [{"role": "system", "content": "be brief"}, '
+                              '{"role": "user", "content": "3+3?"}], "solution": "6"}')
+    _lines("data/none.jsonl", '{"messages": [{"role": "system", "content": "be brief"}]}')
+    for kind in ("grpo", "ppo", "prompt"):
+        ok = CliRunner().invoke(main, ["data", "validate", "data/math.jsonl", "data/chat.jsonl", "--kind", kind,
+                                       "--no-cache"])
+        assert ok.exit_code == 0, ok.output
+    refused = CliRunner().invoke(main, ["data", "validate", "data/none.jsonl", "--kind", "grpo", "--no-cache"])
+    assert "data/none.jsonl:1: messages: has no user turn: nothing to answer" in refused.output
+    sft = CliRunner().invoke(main, ["data", "validate", "data/math.jsonl", "--kind", "sft", "--no-cache"])
+    assert sft.exit_code == 2 and "data/math.jsonl:2: " in sft.output  # an SFT still needs its answers

@@ -8,9 +8,13 @@ import click
 from swiftpipe import console
 from swiftpipe.cli.common import print_json, user_errors, work_dir_option
 
-_PURPOSE = click.Choice(["pt", "sft", "dpo"])  # what a file is for: formats.PURPOSES
-_purpose_option = click.option("--kind", "purpose", type=_PURPOSE, default=None,
-                               help="What the file is for (default: guessed from its first record).")
+# What a file is for (formats.PURPOSES, and the swift rlhf methods by name: formats.METHOD_PURPOSE); what convert
+# writes (formats.CONVERTIBLE). Spelled out here so that `--help` imports no data module.
+_KINDS = click.Choice(["pt", "sft", "dpo", "kto", "prompt", "rm", "orpo", "simpo", "cpo", "grpo", "ppo", "gkd"])
+_CONVERTIBLE = click.Choice(["pt", "sft", "dpo"])
+_purpose_option = click.option("--kind", "purpose", type=_KINDS, default=None,
+                               help="What the file is for, or the swift rlhf method that reads it (default: "
+                                    "guessed from its first record).")
 
 
 @click.group(epilog="""\b
@@ -29,6 +33,8 @@ def data() -> None:
 Examples:
   swiftpipe data validate datasets/medical_sft_sample.jsonl --kind sft
   swiftpipe data validate train.jsonl val.jsonl --kind dpo --limit 100
+  swiftpipe data validate data/kto.jsonl --kind kto        # each answer labelled true or false
+  swiftpipe data validate data/math.jsonl --kind grpo      # prompts; the answers are GRPO's to sample
   swiftpipe data validate data/reward/train.json --kind dpo \\
       --columns '{"response_chosen": "response", "response_rejected": "rejected_response"}'
 """)
@@ -49,7 +55,7 @@ def validate_command(paths: tuple[str, ...], purpose: str | None, limit: int, ma
     A large JSON Lines file is checked on every core. A file checked clean is remembered in the work dir
     (checked/), and not read again while it is unchanged (same size, times, inode and first and last bytes)."""
     from swiftpipe.data.cache import CheckCache, validate_once
-    from swiftpipe.data.formats import parse_columns
+    from swiftpipe.data.formats import parse_columns, purpose_of
     from swiftpipe.data.progress import reading
     from swiftpipe.data.validate import DataError, guess_purpose
     from swiftpipe.records.run_record import CHECKED_DIR
@@ -61,7 +67,7 @@ def validate_command(paths: tuple[str, ...], purpose: str | None, limit: int, ma
             failed.append(f"{path}: no such file")
             continue
         with reading(path, "validating") as progress:
-            report, cached = validate_once(Path(path), purpose or guess_purpose(Path(path)), limit=limit,
+            report, cached = validate_once(Path(path), purpose_of(purpose or guess_purpose(Path(path))), limit=limit,
                                            columns=renames, max_record_bytes=max_record_mb << 20, progress=progress,
                                            cache=None if no_cache else CheckCache(work_dir / CHECKED_DIR))
         try:
@@ -81,7 +87,7 @@ Examples:
 """)
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.argument("target", type=click.Path(dir_okay=False))
-@click.option("--to", "purpose", type=_PURPOSE, required=True, help="The kind of data to write.")
+@click.option("--to", "purpose", type=_CONVERTIBLE, required=True, help="The kind of data to write.")
 @click.option("--entry", default=None, help="The entry to read when SOURCE is LLaMA-Factory's dataset_info.json.")
 @click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
 @user_errors

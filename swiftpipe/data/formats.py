@@ -13,9 +13,31 @@ from typing import Any
 
 from swiftpipe.errors import UserError
 
-# What a data file is for (`data validate --kind`): pretraining text, SFT conversations, preference pairs.
-PURPOSES = ("pt", "sft", "dpo")
+# What a data file is for (`data validate --kind`): pretraining text, SFT conversations, preference pairs, KTO's
+# single answers labelled good or bad, and the prompts that GRPO and PPO sample answers to (a response optional).
+PURPOSES = ("pt", "sft", "dpo", "kto", "prompt")
+# What each `swift rlhf` method reads, by its --rlhf_type (a `data validate --kind` may name the method).
+METHOD_PURPOSE = {"dpo": "dpo", "rm": "dpo", "orpo": "dpo", "simpo": "dpo", "cpo": "dpo", "kto": "kto",
+                  "grpo": "prompt", "ppo": "prompt", "gkd": "sft"}
+CONVERTIBLE = ("pt", "sft", "dpo")  # what `data convert --to` writes
 Problems = list[tuple[str, str]]
+
+
+def purpose_of(kind: str) -> str:
+    """A `--kind`, a purpose or a method's name, as the purpose its records are checked for."""
+    return METHOD_PURPOSE.get(kind, kind)
+
+
+def check_label(record: dict, out: Problems) -> None:
+    """KTO's `label`: true for a good answer, false for a bad one. ms-swift takes bool() of it, so the text "false"
+    would be a good answer: only a boolean (or 0/1) is what it looks like."""
+    label = record.get("label")
+    if label is None:
+        out.append(("label", "is missing (KTO needs true for a good answer, false for a bad one)"
+                    if "label" not in record else "is null"))
+    elif type(label) is not bool and label not in (0, 1):
+        out.append(("label", f"is {type_name(label)} {label!r:.20}; expected true or false (ms-swift reads any "
+                             "non-empty text as true)"))
 
 
 def type_name(value: Any) -> str:
@@ -123,7 +145,7 @@ class Pairs(Shape):
 
     def check(self, record: dict, purpose: str) -> Problems:
         prompt, response, history = record.get(self.prompt), record.get(self.response), record.get(self.history)
-        if (type(prompt) is str and type(response) is str and prompt and response and purpose != "dpo"
+        if (type(prompt) is str and type(response) is str and prompt and response and purpose in ("pt", "sft")
                 and type(record.get(self.system, "")) is str and self.extra_input is None
                 and (history is None or _pairs(history)) and not prompt.isspace() and not response.isspace()):
             return []  # the common case, decided in one expression: this runs on every record of every dataset
@@ -132,17 +154,19 @@ class Pairs(Shape):
                    optional=self.extra_input is not None and bool(record.get(self.extra_input)))
         if self.extra_input is not None:
             check_text(record, self.extra_input, out, optional=True)
-        check_text(record, self.response, out)
+        check_text(record, self.response, out, optional=purpose == "prompt")
         check_text(record, self.system, out, optional=True)
         check_history(record, self.history, out)
         if purpose == "dpo":
             check_text(record, self.rejected, out)
             if not out and record[self.rejected] == record[self.response]:
                 out.append((self.rejected, f"is the same text as {self.response} (ms-swift drops such a record)"))
+        elif purpose == "kto":
+            check_label(record, out)
         return out
 
     def quick(self, purpose: str) -> Callable[[dict], bool] | None:
-        if purpose == "dpo" or self.extra_input is not None:
+        if purpose not in ("pt", "sft") or self.extra_input is not None:
             return None
         prompt_key, response_key, system_key, history_key = self.prompt, self.response, self.system, self.history
 
@@ -214,12 +238,17 @@ class Messages(Shape):
                 return out
             if roles[role] == "system" and i:
                 out.append((f"{where}.{self.role}", "a system turn after the first one"))
-        if purpose != "pt" and roles[turns[-1][self.role]] != "assistant":
+        last = roles[turns[-1][self.role]]
+        if purpose not in ("pt", "prompt") and last != "assistant":
             out.append((f"{self.messages}[{len(turns) - 1}].{self.role}", "the last turn must be the assistant's"))
+        if purpose == "prompt" and "user" not in {roles[turn[self.role]] for turn in turns}:
+            out.append((self.messages, "has no user turn: nothing to answer"))
         if self.system:
             check_text(record, self.system, out, optional=True)
         if purpose == "dpo":
             check_text(record, self.rejected, out)
+        elif purpose == "kto":
+            check_label(record, out)
         return out
 
     def to_messages(self, record: dict, purpose: str) -> dict:
@@ -251,10 +280,10 @@ class Reward(Pairs):
 
 TEXT = Plain("text", ("pt",))
 RESPONSE = Plain("response", ("pt",), text="response")
-QUERY_RESPONSE = Pairs("query/response", ("pt", "sft", "dpo"))
-ALPACA = Pairs("alpaca", ("pt", "sft", "dpo"), prompt="instruction", response="output", extra_input="input")
-MESSAGES = Messages("messages", ("pt", "sft", "dpo"))
-SHAREGPT = Messages("sharegpt", ("sft", "dpo"), messages="conversations", role="from", content="value",
+QUERY_RESPONSE = Pairs("query/response", PURPOSES)
+ALPACA = Pairs("alpaca", PURPOSES, prompt="instruction", response="output", extra_input="input")
+MESSAGES = Messages("messages", PURPOSES)
+SHAREGPT = Messages("sharegpt", ("sft", "dpo", "kto", "prompt"), messages="conversations", role="from", content="value",
                     system="system")
 REWARD = Reward("reward", ("sft", "dpo"), native=False, prompt="question", response="response_chosen",
                 rejected="response_rejected")
@@ -283,6 +312,8 @@ def detect(record: dict, purpose: str) -> Shape | None:
         return QUERY_RESPONSE if (prompt, response) == ("query", "response") else _aliased(prompt, response)
     if purpose == "pt" and response in ("text", "response"):
         return TEXT if response == "text" else RESPONSE
+    if purpose == "prompt" and prompt and prompt != "query":  # a prompt alone: GRPO and PPO write the answers
+        return _aliased(prompt, "response")
     if prompt == "query":
         return QUERY_RESPONSE  # so that the missing response is what gets reported
     return None
@@ -290,8 +321,7 @@ def detect(record: dict, purpose: str) -> Shape | None:
 
 def _aliased(prompt: str, response: str) -> Pairs:
     if (prompt, response) not in _ALIASED:
-        _ALIASED[prompt, response] = Pairs(f"{prompt}/{response}", ("pt", "sft", "dpo"), prompt=prompt,
-                                           response=response)
+        _ALIASED[prompt, response] = Pairs(f"{prompt}/{response}", PURPOSES, prompt=prompt, response=response)
     return _ALIASED[prompt, response]
 
 
@@ -314,4 +344,7 @@ def expected(purpose: str) -> str:
             "sft": '{"query", "response"}, alpaca {"instruction", "input", "output"}, {"messages"} or sharegpt '
                    '{"conversations"}',
             "dpo": '{"query", "response", "rejected_response"}, {"messages", "rejected_response"} or the reward '
-                   'set\'s {"question", "response_chosen", "response_rejected"}'}[purpose]
+                   'set\'s {"question", "response_chosen", "response_rejected"}',
+            "kto": '{"query", "response", "label"} or {"messages", "label"}, label true or false',
+            "prompt": '{"query"} or {"messages"} ending in a user turn (a response or a solution column may follow)'
+            }[purpose]

@@ -207,8 +207,9 @@ def validate(path: Path, purpose: str | None, *, limit: int = DEFAULT_LIMIT, col
         deque(checked_records(path, purpose, report=report, columns=columns, max_record_bytes=max_record_bytes,
                               progress=progress, keep=False), maxlen=0)
     if not report.native:
-        report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: "
-                         f"swiftpipe data convert {path} OUT.jsonl --to {purpose}")
+        how = f"swiftpipe data convert {path} OUT.jsonl --to {purpose}" if purpose in formats.CONVERTIBLE else \
+            f"write them as {formats.expected(purpose or 'sft')}"
+        report.add(None, f"records are in the {report.shape} format, which ms-swift does not read: {how}")
     return report
 
 
@@ -219,6 +220,8 @@ def guess_purpose(path: Path) -> str:
         if type(value) is dict:
             if value.keys() & {"rejected_response", "response_rejected", "rejected"}:
                 return "dpo"
+            if "label" in value:
+                return "kto"
             if formats.detect(value, "sft") is None and formats.detect(value, "pt") is not None:
                 return "pt"
             return "sft"

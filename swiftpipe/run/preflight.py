@@ -26,7 +26,6 @@ DATA_FLAGS = ("dataset", "val_dataset")
 MODEL_FLAGS = ("model", "ref_model")
 ADAPTER_FLAGS = ("adapters", "ckpt_dir", "resume_from_checkpoint")
 MAX_DATA_PROBLEMS = 5
-PAIRWISE_RLHF = ("dpo", "orpo", "simpo", "cpo", "rm")
 
 
 class PreflightError(UserError):
@@ -209,12 +208,15 @@ def _columns(stage: Stage, at: str, problems: list[str]) -> Mapping[str, str] | 
 
 
 def data_purpose(stage: Stage) -> str | None:
-    """What a stage's datasets must hold: pretraining text, SFT pairs or preference pairs; None where swiftpipe
-    checks only that they parse (inference inputs, and RLHF types that are not pairwise)."""
+    """What a stage's datasets must hold: pretraining text, SFT pairs, or what its rlhf method reads (preference
+    pairs, KTO's labelled answers, GRPO's and PPO's prompts: formats.METHOD_PURPOSE); None where swiftpipe checks
+    only that they parse (inference inputs, a method it does not know)."""
+    from swiftpipe.data.formats import METHOD_PURPOSE
+
     if stage.command in ("pt", "sft"):
         return stage.command
-    if stage.command == "rlhf" and str(stage.flags.get("rlhf_type", "dpo")) in PAIRWISE_RLHF:
-        return "dpo"
+    if stage.command == "rlhf":
+        return METHOD_PURPOSE.get(str(stage.flags.get("rlhf_type", "dpo")))
     return None
 
 
