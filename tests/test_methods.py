@@ -12,10 +12,10 @@ from swiftpipe.cli import main
 from swiftpipe.msswift import rewards
 
 GRPO = '''
-def recipe(funcs: str = "format", plugin: str = ""):
+def recipe(funcs: str = "format", plugin: str = "", prompts: str = "data/sft.jsonl"):
     return make_recipe("grpo", [
         sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
-        grpo("grpo", {"model": checkpoint("sft"), "dataset": "data/sft.jsonl", "output_dir": "out/grpo",
+        grpo("grpo", {"model": checkpoint("sft"), "dataset": prompts, "output_dir": "out/grpo",
                       "reward_funcs": funcs.split(","), **({"external_plugins": plugin} if plugin else {})}),
     ])
 '''
@@ -112,3 +112,21 @@ def test_grpo_and_ppo_data_is_prompts_and_a_prompt_alone_is_enough(chain: Path) 
     assert "data/none.jsonl:1: messages: has no user turn: nothing to answer" in refused.output
     sft = CliRunner().invoke(main, ["data", "validate", "data/math.jsonl", "--kind", "sft", "--no-cache"])
     assert sft.exit_code == 2 and "data/math.jsonl:2: " in sft.output  # an SFT still needs its answers
+
+
+def test_grpo_data_without_a_column_its_reward_function_reads_is_refused(chain: Path, write_recipe,
+                                                                         fake_swift: Path) -> None:
+    _lines("data/math.jsonl", '{"query": "1+1?", "solution": "2"}', '{"query": "2+2?"}', '{"query": "3+3?"}',
+           '{"query": "4+4?", "solution": "8"}')
+    write_recipe(GRPO, name="grpo.py")
+    refused = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=accuracy,format", "-p",
+                                        "prompts=data/math.jsonl"])
+    assert refused.exit_code == 2 and not fake_swift.exists()
+    assert refused.output == ("error: grpo.py: stage 'grpo', --dataset data/math.jsonl: no 'solution' in records 2, "
+                              "3, which the 'accuracy' reward reads\n")
+    Path("plugin.py").write_text("from swift.plugin import ORM, orms\n\n\nclass Near(ORM):\n"
+                                 "    def __call__(self, completions, target, **kwargs):\n"
+                                 "        return [0.0 for _ in completions]\n\n\norms['near'] = Near\n")
+    plugged = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=near", "-p", "plugin=plugin.py", "-p",
+                                        "prompts=data/math.jsonl"])
+    assert "no 'target' in records 1, 2, 3 and 1 more, which the 'near' reward reads" in plugged.output

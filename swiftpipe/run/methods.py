@@ -1,11 +1,15 @@
 """Pre-flight of a `swift rlhf` stage, for what ms-swift finds only once the model is loaded: a reward function it
-does not have (a typo: `formatt`), or a package the method imports that ms-swift does not install (GRPO's msgspec,
-the `accuracy` reward's math_verify). Each is one line, with the pip command where one is missing."""
+does not have (a typo: `formatt`), a package the method imports that ms-swift does not install (GRPO's msgspec,
+the `accuracy` reward's math_verify), a dataset record without a column a reward function reads (`solution`). Each
+is one line, with the pip command where one is missing."""
 from __future__ import annotations
 
 import difflib
 from pathlib import Path
 
+from swiftpipe.data import stream
+from swiftpipe.data.formats import parse_columns
+from swiftpipe.errors import UserError
 from swiftpipe.msswift import rewards
 from swiftpipe.recipe.model import Ref, Stage, items_of
 
@@ -30,6 +34,38 @@ def check(stage: Stage) -> list[str]:
                             + (f"; did you mean {close[0]}?" if close else ""))
     for who, module, package in rewards.missing_modules(method, funcs):
         problems.append(f"{who} imports {module}, which ms-swift does not install: pip install {package}")
+    if funcs:
+        plugins = [Path(path) for path in _texts(stage.flags.get("external_plugins"))]
+        needed = {column: name for name, columns in rewards.columns_read(funcs, plugins).items() for column in columns}
+        for data in _texts(stage.flags.get("dataset")):
+            problems += _missing_columns(Path(data.split("#")[0]), needed, stage.flags.get("columns"))
+    return problems
+
+
+SHOWN = 3  # records named per missing column, then how many there are in all
+
+
+def _missing_columns(path: Path, needed: dict[str, str], renames: object) -> list[str]:
+    """Each record of a local data file without a column a reward function reads (after ms-swift's --columns)."""
+    if not needed or not path.is_file() or path.suffix.lower() not in (".json", ".jsonl"):
+        return []
+    try:
+        renamed = parse_columns(renames) or {}
+    except UserError:
+        return []  # pre-flight reports a bad --columns itself
+    missing: dict[str, list[str]] = {}
+    for where, record in stream.records(path):
+        if type(record) is not dict:
+            continue  # (the data check reports it)
+        keys = {renamed.get(key, key) for key in record}
+        for column in needed:
+            if column not in keys:
+                missing.setdefault(column, []).append(str(where))
+    problems = []
+    for column, places in missing.items():
+        shown = ", ".join(places[:SHOWN]) + (f" and {len(places) - SHOWN} more" if len(places) > SHOWN else "")
+        problems.append(f"--dataset {path}: no {column!r} in record{'s' if len(places) > 1 else ''} {shown}, "
+                        f"which the {needed[column]!r} reward reads")
     return problems
 
 
