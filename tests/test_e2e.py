@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,7 +98,9 @@ def test_the_demo_as_a_sweep_shares_its_pretraining_and_compares_every_variant(t
     """Two SFT learning rates after `make demo`: the pretraining (and the base model's answers) are the demo's, each
     SFT branch runs to its own merged DPO model, two at once (--jobs 2), and one table compares them all. Shorter
     SFT and DPO than the demo's (--set), to keep CI short."""
-    work, _ = demo
+    demo_work, _ = demo
+    work = demo_work.parent / "sweep-work"  # the demo's history, copied: the tests after this one read the demo's
+    shutil.copytree(demo_work, work)
     proc = _swiftpipe("run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={work.parent / 'out'}",
                       "--vary", "sft.learning_rate=5e-3,2e-3", "--set", "sft.num_train_epochs=10",
                       "--set", "dpo.num_train_epochs=1", "--jobs", "2", "--quiet", work=work,
