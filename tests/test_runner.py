@@ -89,7 +89,7 @@ def test_resume_skips_what_finished_and_reruns_the_rest(chain: Path, fake_swift:
     result = _run(str(chain), "--quiet", "--resume")
     assert result.exit_code == 0, result.output
     record = _record()
-    assert [s["state"] for s in record["stages"].values()] == ["reused", "done", "done", "done"]
+    assert [s["state"] for s in record["stages"].values()] == ["done", "done", "done", "done"]
     assert record["stages"]["pretrain"]["outputs"]["run_dir"] == first_pt_run
     subcommands = [c["argv"][1] for c in _calls(fake_swift)]
     assert subcommands == ["pt", "sft", "sft", "export", "infer"]  # pretrain ran once
@@ -102,13 +102,13 @@ def test_a_changed_stage_reruns_with_everything_after_it(chain: Path, fake_swift
     assert _run(str(chain), "--quiet").exit_code == 0
     result = _run(str(chain), "--quiet", "--resume")
     assert result.exit_code == 0
-    assert [s["state"] for s in _record()["stages"].values()] == ["reused"] * 4
+    assert [s["state"] for s in _record()["stages"].values()] == ["done"] * 4
     assert len(_calls(fake_swift)) == 4
     result = _run(str(chain), "--quiet", "--resume", "--set", "sft.learning_rate=1e-3")
     assert result.exit_code == 0, result.output
     assert ("[swiftpipe] sft: changed since it finished (--learning_rate added); running it again"
             in result.output.splitlines())
-    assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done"]
+    assert [s["state"] for s in _record()["stages"].values()] == ["done", "done", "done", "done"]
     assert [c["argv"][1] for c in _calls(fake_swift)[4:]] == ["sft", "export", "infer"]
     assert "--learning_rate" in _calls(fake_swift)[4]["argv"]
 
@@ -241,7 +241,7 @@ def test_a_stop_signal_ends_the_stage_group_and_resume_continues_from_its_checkp
     calls = _calls(fake_swift)
     assert [c["argv"][1] for c in calls] == ["pt", "sft", "sft", "export", "infer"]
     assert _flag(calls[2], "--resume_from_checkpoint").endswith("/checkpoint-2")
-    assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done"]
+    assert [s["state"] for s in _record()["stages"].values()] == ["done", "done", "done", "done"]
 
 
 def test_chat_opens_swift_infer_on_the_final_model_in_a_terminal(chain: Path, fake_swift: Path) -> None:
@@ -518,3 +518,20 @@ def test_resume_without_set_keeps_the_set_of_the_run_it_continues(chain: Path, f
     assert "starting over" not in result.output
     sft = [c["argv"] for c in _calls(fake_swift) if c["argv"][1] == "sft"][-1]
     assert sft[sft.index("--learning_rate") + 1] == "2e-5" and "--resume_from_checkpoint" in sft
+
+
+def test_status_shows_the_chain_a_stage_at_a_time_across_the_runs_that_ran_it(chain: Path, fake_swift: Path) -> None:
+    first = CliRunner().invoke(main, ["run", str(chain), "--stage", "pretrain", "--quiet"])
+    assert first.exit_code == 0, first.output
+    pretrained = _record()["id"]
+    second = CliRunner().invoke(main, ["run", str(chain), "--stage", "sft", "--quiet"])
+    assert second.exit_code == 0, second.output
+    assert _record()["id"] != pretrained and list(_record()["stages"]) == ["sft"]  # a run of its own
+    shown = CliRunner().invoke(main, ["status", str(chain)], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    rows = [line.split("│")[1:-1] for line in shown.output.splitlines() if line.count("│") > 5]
+    assert [(r[0].strip(), r[1].strip(), r[-1].strip()) for r in rows] == [
+        ("pretrain", "done", pretrained), ("sft", "done", "this one")]  # in the recipe's order
+    assert "and the latest outcome of the stages it did not run" in shown.output
+    as_json = json.loads(CliRunner().invoke(main, ["status", str(chain), "--json"]).output)
+    assert as_json["earlier_runs"] == {"pretrain": {"run": pretrained, "state": "done"}}

@@ -150,7 +150,7 @@ def test_an_interrupt_says_how_to_resume_without_the_secrets_and_resume_reads_th
     resumed = _cli("run", str(secret_chain), "--quiet", "--resume", env=IN_ENVIRONMENT)
     assert resumed.exit_code == 0, resumed.output
     assert f"note: the runs of {secret_chain} used {FROM_ENVIRONMENT} -p out=out" in resumed.output
-    assert [s["state"] for s in _record()["stages"].values()] == ["reused", "done", "done", "done", "done"]
+    assert [s["state"] for s in _record()["stages"].values()] == ["done", "done", "done", "done", "done"]
     _assert_swift_got_them(fake_swift)
     _assert_kept_nowhere(resumed.output)
 

@@ -338,7 +338,7 @@ def test_a_failed_comparison_job_stops_no_other_and_resume_resubmits_only_it(
     assert re.fullmatch(r"--parsable \S+/compare_base\.sbatch", sbatch_log.read_text().splitlines()[-1])
     record = run_record.read(folder)
     assert {n: e.state.value for n, e in record.stages.items()} == {  # as a local --resume decides (test_plan.py)
-        "sft": "reused", "compare_base": "queued", "compare_sft": "reused", "merge": "reused"}
+        "sft": "done", "compare_base": "queued", "compare_sft": "done", "merge": "done"}
     assert "merge: unchanged since it finished; reusing its outputs" in output
     assert record.stage("compare_base").job.id == "105" and record.stage("merge").job.id == "104"
 

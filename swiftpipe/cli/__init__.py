@@ -23,7 +23,7 @@ _COMMANDS: dict[str, tuple[str, str, str | None]] = {
                        "Write one runnable script per stage, plus run_all.sh, that need no swiftpipe to run."),
     "run": ("runs", "run", "Run the chain: each stage gets what the previous one produced; every run is recorded."),
     "status": ("runs", "status", "Show the latest run of a recipe: each stage's state, times, output, checkpoint, "
-               "final loss, attempts."),
+               "final number, attempts."),
     "runs": ("runs", "runs", "List the runs recorded under the work dir, newest last."),
     "resolve": ("runs", "resolve", "Print the path a stage produced in the newest run where it finished."),
     "chat": ("runs", "chat", "Chat with the chain's final model (`swift infer --stream true`) in this terminal."),

@@ -160,12 +160,15 @@ Examples:
 @user_errors
 def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...], work_dir: Path,
            as_json: bool) -> None:
-    """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final loss, attempts.
+    """Show the latest run of a recipe: each stage's state, times, output, checkpoint, final number, attempts.
+
+    A stage that run did not run (a `--stage` run of others) shows its latest outcome in an earlier run, named.
 
     A stage left running by a swiftpipe that is gone shows as interrupted. For a chain submitted to Slurm, each
     job's id and Slurm state, asked of Slurm now.
     """
     from swiftpipe.cli import tables
+    from swiftpipe.records import history
     from swiftpipe.run.backend import backend_of
 
     loaded, record = _latest(recipe_path, params, sets, work_dir, varies)
@@ -176,12 +179,15 @@ def status(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], var
         console.warn(f"{exc}; showing the record as it was last written")
     for warning in backend.warnings(record):
         console.warn(warning)
-    current = {stage.name for stage in loaded.recipe.stages}
+    current = loaded.recipe.stage_names
     gone = [name for name in record.stages if name not in current]  # run then, since removed from the recipe
+    earlier = history.earlier_outcomes(work_dir, loaded.key, current, record)  # the chain, run stage by stage
     if as_json:
-        print_json({**record.to_json(), "stages_not_in_recipe": gone})
+        print_json({**record.to_json(), "stages_not_in_recipe": gone,
+                    "earlier_runs": {name: {"run": run_id, "state": entry.state.value}
+                                     for name, (run_id, entry) in earlier.items()}})
     else:
-        console.console.print(tables.stage_table(record, gone=gone))
+        console.console.print(tables.stage_table(record, gone=gone, earlier=earlier, order=current))
 
 
 @click.command(epilog="""\b

@@ -4,7 +4,7 @@ Cells hold text from paths, models and recipes, so every cell is a rich Text: ne
 """
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
@@ -35,21 +35,32 @@ def _produced(entry: StageRecord) -> str:
     return entry.reason or ""
 
 
-def stage_table(record: RunRecord, title: str | None = None, *, gone: Collection[str] = ()) -> Table:
-    """A row per stage of the run; those named in `gone`, which the recipe no longer has, dim and marked so."""
-    table = Table(title=title or f"run {record.id}", title_justify="left")
-    slurm = any(entry.job for entry in record.stages.values())
-    relaunched = any(entry.attempts for entry in record.stages.values())
+def stage_table(record: RunRecord, title: str | None = None, *, gone: Collection[str] = (),
+                earlier: Mapping[str, tuple[str, StageRecord]] | None = None,
+                order: Sequence[str] = ()) -> Table:
+    """A row per stage of the run; those named in `gone`, which the recipe no longer has, dim and marked so. With
+    `earlier` (history.earlier_outcomes), the chain as a whole: a stage this run did not run shows its latest
+    outcome in the run named beside it, in the recipe's `order`."""
+    earlier = earlier or {}
+    rows: dict[str, tuple[StageRecord, str | None]] = {name: (entry, None) for name, entry in record.stages.items()
+                                                       if name not in earlier}
+    rows.update({name: (entry, run_id) for name, (run_id, entry) in earlier.items()})
+    names = [name for name in order if name in rows] + [name for name in rows if name not in order]
+    table = Table(title=title or f"run {record.id}" + (" and the latest outcome of the stages it did not run"
+                                                      if earlier else ""), title_justify="left")
+    slurm = any(entry.job for entry, _ in rows.values())
+    relaunched = any(entry.attempts for entry, _ in rows.values())
     for column in ("stage", "state", *(("job", "slurm state") if slurm else ()), *(("launches",) if relaunched else ()),
-                   "duration", "final", "produced"):
+                   "duration", "final", "produced", *(("run",) if earlier else ())):
         table.add_column(column, overflow="fold")
-    for name, entry in record.stages.items():
+    for name in names:
+        entry, run_id = rows[name]
         jobs = (Text(entry.job.id if entry.job else ""), Text(_slurm_state(entry.job))) if slurm else ()
         launches = (Text(_launches(entry)),) if relaunched else ()
         stage = Text.assemble(name, " (no longer in the recipe)") if name in gone else Text(name)
         table.add_row(stage, _state(entry.state), *jobs, *launches,
                       Text(f"{entry.seconds:.1f}s" if entry.seconds is not None else ""),
-                      Text(_final(entry)), Text(_produced(entry)),
+                      Text(_final(entry)), Text(_produced(entry)), *((Text(run_id or "this one"),) if earlier else ()),
                       style="dim" if name in gone else None)
     return table
 

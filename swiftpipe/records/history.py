@@ -12,7 +12,7 @@ from swiftpipe import console
 from swiftpipe.msswift.layout import Output
 from swiftpipe.records import index
 from swiftpipe.records.index import Summary
-from swiftpipe.records.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, read
+from swiftpipe.records.run_record import RECORD_FILE, RecordError, RunRecord, StageRecord, State, read
 
 _told: set[str] = set()
 
@@ -69,6 +69,22 @@ def finished_elsewhere(work_dir: Path, keys: Sequence[str], stage: str, unchange
                 and entry.outputs_on_disk):
             return record.id, entry
     return None
+
+
+def earlier_outcomes(work_dir: Path, key: str, names: Sequence[str], newest: RunRecord) -> dict[str, tuple[str,
+                                                                                                    StageRecord]]:
+    """For each of `names` that the newest run of the chain did not run (a `--stage` run of other stages), its
+    latest outcome in an earlier run: (run id, stage record). What `status` shows of the chain as a whole."""
+    wanted = [name for name in names if name not in newest.stages or newest.stages[name].state is State.PENDING]
+    found: dict[str, tuple[str, StageRecord]] = {}
+    for record in _records_of(work_dir, key) if wanted else []:
+        for name in wanted:
+            entry = record.stages.get(name)
+            if record.id != newest.id and name not in found and entry is not None and entry.state is not State.PENDING:
+                found[name] = (record.id, entry)
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def summaries(work_dir: Path) -> list[Summary]:

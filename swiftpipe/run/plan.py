@@ -162,8 +162,7 @@ def carry_out(step: Step, entry: StageRecord) -> None:
     elif step.action is Action.FINISHED:
         entry.outputs, entry.final_loss, entry.headline = dict(settled.outputs), settled.final_loss, settled.headline
         entry.end(State.DONE)
-    else:
-        entry.end(State.REUSED)
+    # else: it finished in the run continued and stays as it ended there: done (reused only if taken from another)
 
 
 def _gated(steps: list[Step], serves: dict[str, tuple[str, ...]]) -> tuple[Step, ...]:
