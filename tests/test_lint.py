@@ -32,6 +32,16 @@ def test_medical_recipe_passes_lint_on_the_installed_ms_swift(repo: Path, params
     assert f"accepted by ms-swift {INSTALLED.version}" in result.output
 
 
+def test_lint_checks_every_variant_of_a_sweep_and_finds_a_misspelled_flag(repo: Path) -> None:
+    demo = str(repo / "recipes" / "demo.py")
+    swept = CliRunner().invoke(main, ["lint", demo, "--vary", "sft.learning_rate=5e-3,1e-3"])
+    assert swept.exit_code == 0 and "accepted by ms-swift" in swept.output, swept.output
+    typo = CliRunner().invoke(main, ["lint", demo, "--vary", "sft.learning_rat=5e-3,1e-3"])
+    assert typo.exit_code == 2
+    assert "stage 'sft@learning_rat-5e-3', --learning_rat: ms-swift" in typo.output
+    assert "has no such flag (did you mean --learning_rate?)" in typo.output
+
+
 def test_every_recipe_file_passes_lint(repo: Path) -> None:
     for recipe in sorted((repo / "recipes").glob("*.py")):
         result = CliRunner().invoke(main, ["lint", str(recipe)])

@@ -130,3 +130,14 @@ def test_grpo_data_without_a_column_its_reward_function_reads_is_refused(chain: 
     plugged = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=near", "-p", "plugin=plugin.py", "-p",
                                         "prompts=data/math.jsonl"])
     assert "no 'target' in records 1, 2, 3 and 1 more, which the 'near' reward reads" in plugged.output
+
+
+def test_a_missing_plugin_file_and_names_in_one_text_are_said_as_they_are(chain: Path, write_recipe,
+                                                                          fake_swift: Path) -> None:
+    write_recipe(GRPO, name="grpo.py")
+    missing = CliRunner().invoke(main, ["run", "grpo.py", "-p", "plugin=nope.py"])
+    assert "stage 'grpo', --external_plugins nope.py: no such file" in missing.output
+    spaced = CliRunner().invoke(main, ["run", "grpo.py", "-p", "funcs=accuracy format"])
+    assert ("--reward_funcs 'accuracy format': one name with spaces; give the names as a list, "
+            "['accuracy', 'format']") in spaced.output
+    assert not fake_swift.exists()

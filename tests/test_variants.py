@@ -178,6 +178,8 @@ def test_status_and_resolve_know_each_variant_by_name(chain: Path, fake_swift: P
     assert plain.exit_code == 2 and "no run recorded" in plain.output
     listed = CliRunner().invoke(main, ["runs"], env={"COLUMNS": "200"})
     assert f"--vary {LR}" in listed.output, listed.output  # the sweep, one run among the runs
+    by_label = CliRunner().invoke(main, ["resolve", str(chain), "merge@lr=5e-5", "--vary", LR])
+    assert by_label.output == resolved.output  # the variant as the comparison names it
 
 
 
@@ -380,6 +382,8 @@ def test_a_recipe_declares_its_variants_and_the_command_line_replaces_them(chain
 
 @pytest.mark.parametrize(("line", "said"), [
     ("variants = 3", "declared.py:1: `variants` must be a list of --vary texts"),
+    ('variants = {"sft.learning_rate": 5e-3}', "declared.py:1: variants['sft.learning_rate'] must list the "
+                                              "setting's values, e.g. [1e-4, 5e-5], not float"),
     ('variants = ["sft.learning_rate"]', "declared.py:1: variants: 'sft.learning_rate': expected NAME=V1,V2"),
 ])
 def test_a_bad_declared_variants_is_one_line_at_its_line(chain: Path, fake_swift: Path, line: str, said: str) -> None:

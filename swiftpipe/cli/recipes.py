@@ -96,13 +96,15 @@ def render(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], var
 Examples:
   swiftpipe lint recipes/medical.py
   swiftpipe lint recipes/medical.py -p sft=lisa
+  swiftpipe lint recipes/demo.py --vary sft.learning_rate=5e-3,1e-3   # every variant's stages
 """)
 @recipe_options
+@vary_option
 @scale_options
 @stage_option
 @user_errors
-def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stages: tuple[str, ...],
-         scale: Scale) -> None:
+def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], varies: tuple[str, ...],
+         stages: tuple[str, ...], scale: Scale) -> None:
     """Check every rendered flag against the installed ms-swift's own argument classes.
 
     Imports ms-swift (a few seconds): names must match exactly (no argparse abbreviations), and values
@@ -113,7 +115,7 @@ def lint(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], stage
     from swiftpipe.render.commands import build_command
     from swiftpipe.render.lint import lint as check_flags
 
-    loaded = loading.load(recipe_path, params=params, sets=sets, scale=scale)
+    loaded = loading.load(recipe_path, params=params, sets=sets, varies=varies, scale=scale)
     chosen = overrides.select(loaded.recipe, stages, where=recipe_path) or loaded.recipe.stage_names
     target = dialects.target()
     commands = [build_command(loaded.recipe, loaded.recipe.stage(n), dialect=target) for n in chosen]

@@ -239,9 +239,10 @@ def resolve(recipe_path: str, params: tuple[str, ...], sets: tuple[str, ...], va
 
     loaded = load_recorded(recipe_path, params, sets, work_dir, secrets_needed=False, varies=varies)
     chosen = overrides.select(loaded.recipe, [stage_name], where=recipe_path) or []
-    if chosen != [stage_name]:  # a compare group, or a stage that a sweep runs per variant
+    if len(chosen) != 1:  # a compare group, or a stage that a sweep runs per variant
         raise UserError(f"{stage_name} names {len(chosen)} stages: {', '.join(chosen)}; resolve one of them",
                         where=recipe_path)
+    stage_name = chosen[0]  # (a variant's stage may be named as the comparison names it: sft@lr=1e-4)
     command = loaded.recipe.stage(stage_name).command
     which = which or {"export": "merged", "infer": "results"}.get(command, "last")
     found = history.produced(work_dir, loaded.key, stage_name, _WHICH[which])

@@ -137,7 +137,8 @@ def runs_table(summaries: list[Summary]) -> Table:
     for column in ("run", "recipe", "parameters", "state", "stages done", "created"):
         table.add_column(column, overflow="fold")
     for run in summaries:
-        params = " ".join([*(f"{k}={v}" for k, v in run.params.items()), *(f"--vary {v}" for v in run.varies)])
+        params = " ".join([*(f"{k}={v}" for k, v in run.params.items()), *(f"--set {v}" for v in run.sets),
+                           *(f"--vary {v}" for v in run.varies)])
         table.add_row(Text(run.id), Text(run.path), Text(params), _state(State(run.state)),
                       Text(f"{run.done}/{run.total}"), Text(run.created))
     return table

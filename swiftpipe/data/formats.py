@@ -346,5 +346,5 @@ def expected(purpose: str) -> str:
             "dpo": '{"query", "response", "rejected_response"}, {"messages", "rejected_response"} or the reward '
                    'set\'s {"question", "response_chosen", "response_rejected"}',
             "kto": '{"query", "response", "label"} or {"messages", "label"}, label true or false',
-            "prompt": '{"query"} or {"messages"} ending in a user turn (a response or a solution column may follow)'
+            "prompt": '{"query"} or {"messages"} with a user turn (a response or a solution column may follow)'
             }[purpose]

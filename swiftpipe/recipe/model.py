@@ -204,9 +204,13 @@ class Recipe:
 
     def named(self, name: str) -> list[Stage]:
         """The stage called `name`, or every stage of the group called `name`, or in a sweep every variant's stage
-        `name` (sft: sft@lr-1e-4, sft@lr-5e-5); [] if none."""
+        `name` (sft: sft@lr-1e-4, sft@lr-5e-5), or a variant's stage by the variant's name as the comparison shows
+        it (sft@lr=1e-4); [] if none."""
+        base, separator, variant = name.partition(SEPARATOR)
         return ([s for s in self.stages if s.name == name] or self.groups.get(name, [])
-                or [s for s in self.stages if s.name.partition(SEPARATOR)[0] == name and SEPARATOR in s.name])
+                or [s for s in self.stages if s.name.partition(SEPARATOR)[0] == name and SEPARATOR in s.name]
+                or [s for s in self.stages if separator and s.name.partition(SEPARATOR)[0] == base
+                    and SEPARATOR in s.name and variant in s.variants])
 
     def stage(self, name: str) -> Stage:
         return self._by_name[name]

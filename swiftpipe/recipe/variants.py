@@ -87,7 +87,11 @@ NONE = "none"  # `--vary none`: the chain alone, without the variants its recipe
 def declared(value: object, *, where: str) -> tuple[str, ...]:
     """A recipe's `variants` as `--vary` texts: `["sft.learning_rate=1e-4,5e-5", ...]` as they are, and
     `{"sft.learning_rate": [1e-4, 5e-5], "sft": ["full", "lora"]}` a `--vary` per setting (a grid)."""
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in value.items()):
+    if isinstance(value, dict):
+        single = next((k for k, v in value.items() if not isinstance(v, (list, tuple))), None)
+        if single is not None or not all(isinstance(k, str) for k in value):
+            raise UserError(f"variants[{single!r}] must list the setting's values, e.g. [1e-4, 5e-5], not "
+                            f"{type(value.get(single)).__name__}", where=where)
         return tuple(f"{name}={json.dumps(list(values), ensure_ascii=False)}" for name, values in value.items())
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return tuple(value)

@@ -16,7 +16,7 @@ from swiftpipe.records.run_record import RECORD_FILE, RecordError, RunRecord, re
 from swiftpipe.records.typed_json import FieldError, decode
 
 INDEX_FILE = ".index.json"
-_VERSION = 2
+_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Summary:
     state: str
     done: int
     total: int
+    sets: list[str]  # the --set given, secrets redacted
     varies: list[str]  # a sweep's --vary, as given
 
 
@@ -68,7 +69,8 @@ def summaries(work_dir: Path, *, warn: Callable[[str], None]) -> list[Summary]:
 def _summary(record: RunRecord) -> Summary:
     return Summary(record.id, record.folder.name, record.key, record.created, record.recipe.path,
                    record.recipe.abspath, record.recipe.params, record.state.value,
-                   sum(1 for s in record.stages.values() if s.finished), len(record.stages), record.recipe.varies)
+                   sum(1 for s in record.stages.values() if s.finished), len(record.stages), record.recipe.sets,
+                   record.recipe.varies)
 
 
 _Entry = tuple[list[int], Summary]  # the record file's (mtime_ns, size, inode) when summarised, and its summary

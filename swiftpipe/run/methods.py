@@ -22,11 +22,16 @@ def check(stage: Stage) -> list[str]:
     funcs = _texts(stage.flags.get("reward_funcs"))
     problems = []
     known = rewards.registered()
+    plugins = [Path(path) for path in _texts(stage.flags.get("external_plugins"))]
+    problems += [f"--external_plugins {path}: no such file" for path in plugins if not path.is_file()]
     if funcs and known is not None:
-        plugins = [Path(path) for path in _texts(stage.flags.get("external_plugins"))]
         offered = known | rewards.plugin_names(plugins)
         for name in funcs:
             if name in offered:
+                continue
+            if len(name.split()) > 1:  # one text with spaces is one argument to ms-swift, not several names
+                problems.append(f"--reward_funcs {name!r}: one name with spaces; give the names as a list, "
+                                f"{name.split()}")
                 continue
             close = difflib.get_close_matches(name, sorted(offered), n=1)
             where = "the installed ms-swift" + (" or --external_plugins" if plugins else "")
@@ -35,7 +40,6 @@ def check(stage: Stage) -> list[str]:
     for who, module, package in rewards.missing_modules(method, funcs):
         problems.append(f"{who} imports {module}, which ms-swift does not install: pip install {package}")
     if funcs:
-        plugins = [Path(path) for path in _texts(stage.flags.get("external_plugins"))]
         needed = {column: name for name, columns in rewards.columns_read(funcs, plugins).items() for column in columns}
         for data in _texts(stage.flags.get("dataset")):
             problems += _missing_columns(Path(data.split("#")[0]), needed, stage.flags.get("columns"))
