@@ -69,7 +69,8 @@ def test_read_training_prefers_ms_swifts_own_report_and_survives_a_cut_log(tmp_p
         f'{{"last_model_checkpoint": "{last}", "best_model_checkpoint": "{best}", "global_step": 4}}\n{{"cut')
     result = layout.read_training(run)
     assert (result.last_checkpoint, result.best_checkpoint, result.final_loss) == (last, best, 1.25)
-    assert layout.read_progress(run) == layout.Progress(4, 4, 1.25, "0s")
+    assert result.headline == layout.Headline("loss", 1.25)
+    assert layout.read_progress(run) == layout.Progress(4, 4, 1.25, "0s", headline=layout.Headline("loss", 1.25))
 
 
 def test_run_dirs_are_keyed_by_their_number(tmp_path: Path) -> None:

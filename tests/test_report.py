@@ -163,7 +163,7 @@ RLHF = '''
 def recipe():
     return make_recipe("rlhf", [
         sft("sft", {"model": "base", "dataset": "data/sft.jsonl", "output_dir": "out/sft"}),
-        rlhf("grpo", "grpo", {"model": checkpoint("sft"), "dataset": "data/sft.jsonl",
+        rlhf("grpo", "grpo", {"model": checkpoint("sft"), "dataset": "data/math.jsonl",
                               "reward_funcs": ["format", "accuracy"], "output_dir": "out/grpo"}),
         rlhf("ppo", "ppo", {"model": checkpoint("sft"), "reward_model": "base", "dataset": "data/sft.jsonl",
                             "output_dir": "out/ppo"}),
@@ -173,6 +173,7 @@ def recipe():
 
 def test_the_report_draws_every_series_a_method_logs_grouped_in_a_stable_order(chain: Path, fake_swift: Path,
                                                                                write_recipe) -> None:
+    Path("data/math.jsonl").write_text('{"query": "1+1?", "solution": "2"}\n')  # what the accuracy reward reads
     write_recipe(RLHF, name="rl.py")  # the fake swift logs GRPO's and PPO's series as ms-swift names them
     result = CliRunner().invoke(main, ["run", "rl.py", "--quiet"])
     assert result.exit_code == 0, result.output

@@ -412,3 +412,14 @@ def test_every_folder_and_file_a_variant_writes_is_its_own(chain: Path, write_re
     for lr in ("1e-4", "5e-5"):
         assert f"--output_dir out/sft/lr-{lr} " in text and f"--logging_dir logs/sft/lr-{lr}" in text
         assert f"--result_path out/lr-{lr}/answers.jsonl" in text
+
+
+def test_a_misspelled_flag_in_set_or_vary_is_refused_before_the_first_stage_runs(chain: Path,
+                                                                                 fake_swift: Path) -> None:
+    swept = CliRunner().invoke(main, ["run", str(chain), "--vary", "sft.learning_rat=1e-4,5e-5"])
+    assert swept.exit_code == 2 and not fake_swift.exists()  # the pretraining did not run first
+    assert swept.output.startswith("error: --set/--vary: sft.learning_rat: ms-swift ")
+    assert "`swift sft` has no flag --learning_rat (did you mean sft.learning_rate?)" in swept.output
+    given = CliRunner().invoke(main, ["run", str(chain), "--set", "merge.output_dri=x"])
+    assert given.exit_code == 2 and "merge.output_dri: ms-swift" in given.output and "merge.output_dir?" in given.output
+    assert CliRunner().invoke(main, ["run", str(chain), "--set", "sft.train_type=full", "--dry-run"]).exit_code == 0

@@ -100,6 +100,7 @@ def _run_claimed(loaded: LoadedRecipe, dialect: Dialect, options: RunOptions, na
     steps = plan(loaded, dialect, names, work_dir=options.work_dir, record=previous, resume=options.resume,
                  interactive=interactive)
     checked = None if options.recheck else CheckCache(options.work_dir / CHECKED_DIR)
+    preflight.check_overrides(loaded, dialect)
     for warning in preflight.check(loaded.recipe, [step.stage for step in steps.launched], where=loaded.path,
                                    checked=checked, progress=options.view is None):
         options.warn(warning)

@@ -3,6 +3,7 @@ reported as one line naming the stage and flag (and file:line for data)."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import shutil
@@ -14,10 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swiftpipe.errors import UserError
+from swiftpipe.msswift.arguments import known_flags
+from swiftpipe.msswift.dialects import Dialect, translate
 from swiftpipe.msswift.layout import CREATED_FILES, CREATED_FOLDERS
+from swiftpipe.recipe import variants
 from swiftpipe.recipe.launch import Launch
+from swiftpipe.recipe.loading import LoadedRecipe
 from swiftpipe.recipe.model import LOCAL_QA, Recipe, Ref, Stage, is_true, items_of
 from swiftpipe.run import methods
+from swiftpipe.versions import swift_version
 
 if TYPE_CHECKING:
     from swiftpipe.data.cache import CheckCache
@@ -76,6 +82,32 @@ def check(recipe: Recipe, stages: Iterable[str], *, where: str, gpus: int | None
     if problems:
         raise PreflightError("\n".join(problems))
     return warnings
+
+
+def check_overrides(loaded: LoadedRecipe, dialect: Dialect) -> None:
+    """A PreflightError for a flag named by `--set` or `--vary` that the installed ms-swift's `swift <subcommand>`
+    does not take: a typo on the command line, said before the chain's first stage runs for hours (`lint` checks
+    the recipe's own flags, and their values)."""
+    given = [s.partition("=")[0].strip() for s in loaded.source.sets]
+    given += [d.target for group in variants.parse(loaded.source.varies) for d in group if d.stage is not None]
+    problems = []
+    for target in dict.fromkeys(given):
+        name, _, flag = target.partition(".")
+        stages = loaded.recipe.named(name)
+        known = known_flags(stages[0].command) if stages and flag != "ckpt_dir" else None
+        if known is None:
+            continue
+        try:
+            spelled, _ = translate(flag, None, command=stages[0].command, dialect=dialect, where=target,
+                                   tuner_of_reference=None, merging=stages[0].merges)
+        except UserError:
+            continue  # a flag of ms-swift 2: rendering says what replaces it
+        if flag not in known and spelled not in known:
+            close = difflib.get_close_matches(flag, sorted(known), n=1)
+            problems.append(f"{target}: ms-swift {swift_version()} `swift {stages[0].command}` has no flag --{flag}"
+                            + (f" (did you mean {name}.{close[0]}?)" if close else ""))
+    if problems:
+        raise PreflightError("\n".join(problems), where="--set/--vary")
 
 
 LOOPBACK = ("127.", "localhost", "::1")

@@ -74,6 +74,7 @@ def _submit(loaded: LoadedRecipe, plan: SlurmPlan, dialect: Dialect, *, work_dir
     references = References(loaded, work_dir, names, previous)
     references.check()
     checked = None if recheck else CheckCache(work_dir / CHECKED_DIR)
+    preflight.check_overrides(loaded, dialect)
     for warning in preflight.check(loaded.recipe, [step.stage for step in steps.launched], where=loaded.path,
                                    gpus=0, allocation=True, checked=checked):
         console.warn(warning)
