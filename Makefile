@@ -5,6 +5,7 @@
 #   make test [SWIFT=4]     the layers contract (lint-imports), fast tests and the real-ms-swift tests
 #   make test-fast [SWIFT=4] the fast tier alone: no root, no real ms-swift, no Slurm, no browser (minutes)
 #   make demo               the whole chain on a tiny local model, on the CPU (builds the model on first use)
+#   make reasoning          SFT, then GRPO, reward model -> PPO, KTO and ORPO on the same tiny model, on the CPU
 #   make pretrain|sft|merge|dpo|infer [RECIPE=recipes/medical.py]   one stage of a recipe
 #   make data               fetch and check what recipes/medical.py reads (base model, the tutorials' datasets)
 #   make golden             rewrite tests/golden/ after an intended change to a recipe or template
@@ -40,9 +41,9 @@ UV = $(1)/bin/uv pip install -q --compile-bytecode --python $(1)/bin/python $(if
 
 RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
-SAMPLES := $(wildcard datasets/medical_*.jsonl)
+SAMPLES := $(wildcard datasets/*.jsonl)
 
-.PHONY: install eval-venv test test-fast check golden bench bench-slurm render demo data pretrain sft merge dpo merge_dpo infer clean
+.PHONY: install eval-venv test test-fast check golden bench bench-slurm render demo reasoning data pretrain sft merge dpo merge_dpo infer clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -99,6 +100,9 @@ $(TINY_MODEL)/config.json: $(STAMP) $(SAMPLES) swiftpipe/demo/tiny_model.py
 
 demo: $(TINY_MODEL)/config.json
 	$(VENV)/bin/swiftpipe run recipes/demo.py -p model=$(TINY_MODEL) -p output=work/demo-swift$(SWIFT)
+
+reasoning: $(TINY_MODEL)/config.json
+	$(VENV)/bin/swiftpipe run recipes/reasoning.py -p model=$(TINY_MODEL) -p output=work/reasoning-swift$(SWIFT)
 
 pretrain sft merge dpo merge_dpo infer: install
 	$(VENV)/bin/swiftpipe run $(RECIPE) --stage $@

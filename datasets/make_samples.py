@@ -1,5 +1,6 @@
 """Writes the sample files in every format from the three hand-written ones (pretrain text, SFT pairs, DPO pairs),
-so that all formats carry the same medical content and the round-trip tests can compare against it.
+so that all formats carry the same medical content and the round-trip tests can compare against it; and the
+arithmetic samples of recipes/reasoning.py, computed.
 Run from the repository root: python datasets/make_samples.py
 """
 from __future__ import annotations
@@ -52,6 +53,23 @@ def main() -> None:
         for (q, r), x in zip(pairs, rejected)])
     _jsonl("llamafactory/medical_dpo_ranking.jsonl", [
         {"instruction": q, "input": "", "chosen": r, "rejected": x} for (q, r), x in zip(pairs, rejected)])
+    arithmetic()
+
+
+def arithmetic() -> None:
+    """Sums of two one-digit numbers, for recipes/reasoning.py, in the layout each method reads: question and answer
+    (SFT), the question with its `solution` for the reward functions (GRPO, PPO), an answer labelled right or wrong
+    (KTO), a right and a wrong answer (reward model, ORPO, SimPO, CPO). A wrong answer is one off, or the product."""
+    sums = [(a, b) for a in range(1, 10) for b in range(1, 10)][::2]
+    questions = [(f"{a} + {b} = ?", str(a + b)) for a, b in sums]
+    wrong = [str(a * b if a * b != a + b else a + b + 1) if i % 2 else str(a + b + 1) for i, (a, b) in enumerate(sums)]
+    _jsonl("arithmetic_sft_sample.jsonl", [{"query": q, "response": r} for q, r in questions])
+    _jsonl("arithmetic_prompts_sample.jsonl", [{"query": q, "solution": r} for q, r in questions])
+    _jsonl("arithmetic_kto_sample.jsonl", [
+        {"query": q, "response": r if i % 2 else x, "label": bool(i % 2)}
+        for i, ((q, r), x) in enumerate(zip(questions, wrong))])
+    _jsonl("arithmetic_pairs_sample.jsonl", [
+        {"query": q, "response": r, "rejected_response": x} for (q, r), x in zip(questions, wrong)])
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if not target.is_dir():
             building = folder / "tiny-qwen2.building"
             shutil.rmtree(building, ignore_errors=True)  # a worker that died half-way
-            tiny_model.build(building, sorted((REPO / "datasets").glob("medical_*.jsonl")))
+            tiny_model.build(building, sorted((REPO / "datasets").glob("*.jsonl")))
             building.rename(target)
     return target
 

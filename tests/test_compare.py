@@ -46,7 +46,7 @@ def test_compare_is_one_batch_infer_per_model_with_the_same_settings(write_recip
     for label, stage in zip(("base", "pretrain", "sft"), stages.values()):
         assert stage.command == "infer" and stage.group.name == "compare" and stage.group.label == label
         assert {k: v for k, v in stage.flags.items() if k != "model"} == {
-            "infer_backend": "pt", "use_chat_template": True, "stream": False, "temperature": 0, "max_new_tokens": "8",
+            "infer_backend": "pt", "use_chat_template": True, "stream": False, "temperature": 0, "max_new_tokens": 8,
             "max_batch_size": 4,
             "val_dataset": "data/qa.jsonl", "metric": "rouge"}  # --set on the group's name set all three
     rendered = CliRunner().invoke(main, ["render", "compared.py", "--stage", "compare"])

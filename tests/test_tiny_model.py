@@ -14,7 +14,7 @@ from transformers import AutoTokenizer, GenerationConfig
 from swiftpipe.demo import tiny_model
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = sorted((REPO / "datasets").glob("medical_*.jsonl"))
+SAMPLES = sorted((REPO / "datasets").glob("*.jsonl"))
 
 
 @pytest.fixture(scope="module")

@@ -293,6 +293,41 @@ def test_a_sweep_after_the_chain_alone_reuses_the_stages_they_share(chain: Path,
     assert alone.exit_code == 0 and "sft@lr-1e-4" not in json.loads(alone.output)["stages"]
 
 
+AS_WRITTEN = '''
+def recipe():
+    return make_recipe("lr", [
+        pretrain("pretrain", {"model": "base", "train_type": "full", "dataset": "data/pt.jsonl",
+                              "output_dir": "out/pt"}),
+        sft("sft", {"model": checkpoint("pretrain"), "train_type": "lora", "dataset": "data/sft.jsonl",
+                    "learning_rate": 5e-3, "output_dir": "out/sft"}),
+        merge("merge", {"ckpt_dir": checkpoint("sft")}),
+    ])
+'''
+
+
+def test_the_variant_that_is_the_chain_as_written_keeps_its_folders_and_takes_the_chains_run(
+        chain: Path, write_recipe, fake_swift: Path) -> None:
+    """After the chain alone (`make demo`), a sweep of its SFT's learning rate, one value the recipe's own (5e-3
+    written as the recipe does not: 0.005 there): that variant is the chain's run, and only the other trains."""
+    write_recipe(AS_WRITTEN, name="lr.py")
+    assert CliRunner().invoke(main, ["run", "lr.py", "--quiet"]).exit_code == 0
+    alone = latest_record(Path(".swiftpipe"))["stages"]
+    before = len(_calls(fake_swift))
+    swept = CliRunner().invoke(main, ["run", "lr.py", "--vary", "sft.learning_rate=5e-3,2e-3", "--quiet"])
+    assert swept.exit_code == 0, swept.output
+    assert _launched(fake_swift)[before:] == [("sft", "out/sft/lr-2e-3"), ("export", _flag(
+        _calls(fake_swift)[-1], "--ckpt_dir" if "--ckpt_dir" in _calls(fake_swift)[-1]["argv"] else "--adapters"))]
+    stages = latest_record(Path(".swiftpipe"))["stages"]
+    assert {n: s["state"] for n, s in stages.items()} == {
+        "pretrain": "reused", "sft@lr-5e-3": "reused", "sft@lr-2e-3": "done", "merge@lr-5e-3": "reused",
+        "merge@lr-2e-3": "done"}
+    assert stages["merge@lr-5e-3"]["outputs"] == alone["merge"]["outputs"]
+    assert "/out/sft/lr-2e-3/v0-" in stages["sft@lr-2e-3"]["outputs"]["last_checkpoint"]
+    rendered = CliRunner().invoke(main, ["render", "lr.py", "--vary", "sft.learning_rate=5e-3,2e-3"]).output
+    assert stages["sft@lr-5e-3"]["command"] == alone["sft"]["command"]  # the value given, the recipe's own number
+    assert "--output_dir out/sft\n" in rendered and "--output_dir out/sft/lr-2e-3\n" in rendered
+
+
 GRID = '''
 def recipe(lr: str = "1e-4"):
     return make_recipe("grid", [

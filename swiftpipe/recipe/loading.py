@@ -210,7 +210,8 @@ def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies:
     chains = [(variant, load(path, params=[*params, *variant.params], sets=[*sets, *variant.sets], scale=scale,
                              snapshot=snapshot, in_sweep=True)) for variant in variants.expand(varies)]
     first = chains[0][1]
-    recipe = sweep.flatten([(variant, loaded.recipe) for variant, loaded in chains])
+    recipe = sweep.flatten([(variant, loaded.recipe) for variant, loaded in chains],
+                           written=_alone(path, params, sets, scale, snapshot))
     checks.check(recipe, file=str(path))
     varied = {d.name for d in dimensions if d.stage is None}
     values = {name: value for name, value in first.values.items() if name not in varied}
@@ -223,6 +224,16 @@ def _sweep(path: str | Path, params: Sequence[str], sets: Sequence[str], varies:
     source = dataclasses.replace(first.source, params=given, sets=tuple(sets), varies=tuple(varies))
     return LoadedRecipe(first.path, recipe, first.parameters, values, source,
                         tuple(loaded.key for _, loaded in chains))
+
+
+def _alone(path: str | Path, params: Sequence[str], sets: Sequence[str], scale: Scale | None,
+           snapshot: Path | None) -> Recipe | None:
+    """The chain without the variants' settings, as `swiftpipe run` without --vary runs it; None when it needs a
+    value only the variants give (a parameter with no default)."""
+    try:
+        return load(path, params=params, sets=sets, scale=scale, snapshot=snapshot, in_sweep=True).recipe
+    except UserError:
+        return None
 
 
 def _check_varied(dimensions: Sequence[variants.Dimension], params: Sequence[str], sets: Sequence[str]) -> None:

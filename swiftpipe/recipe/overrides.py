@@ -23,6 +23,20 @@ def parse_value(text: str) -> FlagValue:
     return text
 
 
+def _as_written(value: FlagValue, before: object) -> FlagValue:
+    """A number given as text where the recipe holds a number is that number, so that `--set sft.learning_rate=5e-3`
+    (or a variant of it) on a recipe's 5e-3 is the same stage: the same command and fingerprint, not `5e-3` against
+    the recipe's `0.005`. Any other text stays as given."""
+    if not isinstance(value, str) or isinstance(before, bool) or not isinstance(before, (int, float)):
+        return value
+    for kind in (int, float) if isinstance(before, int) else (float,):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
 def apply_sets(recipe: Recipe, sets: Sequence[str], *, where: str) -> Recipe:
     """The recipe with each `STAGE.FLAG=VALUE` applied: an existing flag keeps its place, a new one is appended."""
     stages = list(recipe.stages)
@@ -39,7 +53,7 @@ def apply_sets(recipe: Recipe, sets: Sequence[str], *, where: str) -> Recipe:
             raise UserError(f"--set {text!r}: no stage {stage_name!r} (stages: {', '.join(names)})", where=where)
         for name in chosen:
             i = names.index(name)
-            stages[i] = stages[i].with_flag(flag, parse_value(value))
+            stages[i] = stages[i].with_flag(flag, _as_written(parse_value(value), stages[i].flags.get(flag)))
     return dataclasses.replace(recipe, stages=tuple(stages)) if sets else recipe
 
 

@@ -8,6 +8,10 @@ and runs once; the variants take its outputs. A stage that differs becomes one s
 other folder or file it names to write (logging_dir, result_path), and what reads it in that variant reads it under
 that name. Each stage records the variants it serves (`Stage.variants`), from
 which the plan gates it (run/plan.py): a variant's failure stops no stage that another variant needs.
+
+A variant's stage that runs as the chain alone runs it (a value varied that is the recipe's own) keeps the chain's
+folders: it is the stage that `swiftpipe run` without --vary ran, and the plan reuses that run's outputs, so that a
+chain already run is one of the variants and only the others train.
 """
 from __future__ import annotations
 
@@ -37,10 +41,18 @@ class _Node:
     position: int  # its earliest place in a variant's chain
     name: str = ""
     folder: str = ""  # where its outputs go below the chain's output_dir, when it is one of several
+    as_written: bool = False  # the chain alone (no variant's settings) runs this very stage: it keeps its folders
 
 
-def flatten(chains: Sequence[tuple[Variant, Recipe]]) -> Recipe:
-    """One chain holding every variant's stages, each distinct stage once."""
+def flatten(chains: Sequence[tuple[Variant, Recipe]], *, written: Recipe | None = None) -> Recipe:
+    """One chain holding every variant's stages, each distinct stage once. `written`: the chain alone, with none of
+    the variants' settings (None when it does not load without them)."""
+    alone: set[str] = set()
+    if written is not None:
+        of_written: dict[str, str] = {}
+        for stage in written.stages:
+            of_written[stage.name] = _identity(stage, written, of_written)
+        alone = set(of_written.values())
     nodes: dict[str, _Node] = {}
     of_variant: list[dict[str, _Node]] = []  # per variant: stage name -> its node
     for variant, recipe in chains:
@@ -51,7 +63,7 @@ def flatten(chains: Sequence[tuple[Variant, Recipe]]) -> Recipe:
             identities[stage.name] = identity
             node = nodes.get(identity)
             if node is None:
-                node = nodes[identity] = _Node(identity, stage, recipe, [], position)
+                node = nodes[identity] = _Node(identity, stage, recipe, [], position, as_written=identity in alone)
             node.variants.append(variant)
             node.position = min(node.position, position)
             mine[stage.name] = node
@@ -119,7 +131,7 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
         items = [dataclasses.replace(i, stage=renamed[i.stage]) if isinstance(i, Ref) else i for i in items_of(value)]
         flags[flag] = items if isinstance(value, (list, tuple)) else items[0]  # type: ignore[assignment]
     split = node.name != stage.name
-    if split:  # what it writes, one folder deeper: two variants never write the same folder or file
+    if split and not node.as_written:  # what it writes, one folder deeper: no two variants write the same folder
         for flag in layout.CREATED_FOLDERS:
             if isinstance(flags.get(flag), (str, Path)):
                 flags[flag] = f"{str(flags[flag]).rstrip('/')}/{node.folder}"

@@ -59,15 +59,18 @@ def producing(work_dir: Path, key: str, stage: str, output: Output) -> StageReco
     return None
 
 
-def finished_elsewhere(work_dir: Path, keys: Sequence[str], stage: str, unchanged: Callable[[StageRecord], bool], *,
+def finished_elsewhere(work_dir: Path, keys: Sequence[str], alike: Callable[[str], bool],
+                       unchanged: Callable[[StageRecord], bool], *,
                        besides: str | None) -> tuple[str, StageRecord] | None:
-    """The newest other run of these chains (id, stage record) where `stage` finished as it is now (`unchanged`)
-    and its outputs are all still on disk."""
+    """The newest other run of these chains (id, stage record) where a stage that may be this one (`alike`, by its
+    name: a sweep names the chain's `sft` `sft@lr-5e-5`) finished as this one is now (`unchanged`) and its outputs
+    are all still on disk."""
     for record in _records_of(work_dir, *keys):
-        entry = record.stages.get(stage)
-        if (record.id != besides and entry is not None and entry.finished and unchanged(entry)
-                and entry.outputs_on_disk):
-            return record.id, entry
+        if record.id == besides:
+            continue
+        for name, entry in record.stages.items():
+            if alike(name) and entry.finished and unchanged(entry) and entry.outputs_on_disk:
+                return record.id, entry
     return None
 
 

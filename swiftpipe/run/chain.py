@@ -234,7 +234,7 @@ def _step(loaded: LoadedRecipe, dialect: Dialect, runner: StageRunner, reference
     record, say = runner.record, runner.say
     entry = record.stage(step.stage)
     if not step.launches:
-        carry_out(step, entry)
+        carry_out(step, entry, loaded.recipe.stage(step.stage))
         say(f"[swiftpipe] {step.stage}: " + (f"skipped: {step.reason}" if step.action is Action.SKIP else
                                             step.said or step.reason))
         record.save()

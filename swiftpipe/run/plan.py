@@ -25,7 +25,7 @@ from pathlib import Path
 from swiftpipe.msswift.dialects import Dialect
 from swiftpipe.msswift.layout import Output
 from swiftpipe.recipe.loading import LoadedRecipe
-from swiftpipe.recipe.model import Stage
+from swiftpipe.recipe.model import SEPARATOR, Stage
 from swiftpipe.records import history
 from swiftpipe.records.record_types import Handed, StageRecord, State
 from swiftpipe.records.run_record import RunRecord
@@ -145,8 +145,9 @@ def gate(step: Step, outcome: Callable[[str], StageRecord], ended: Container[str
     return Gate.OPEN, None
 
 
-def carry_out(step: Step, entry: StageRecord) -> None:
-    """A step that launches nothing, written into its stage's record."""
+def carry_out(step: Step, entry: StageRecord, stage: Stage) -> None:
+    """A step that launches nothing, written into its stage's record. A stage taken from another run is named as
+    this run names it: a compare model's label is this run's (`sft@lr=5e-3` in a sweep, where the chain said `sft`)."""
     if step.action is Action.SKIP:
         entry.end(State.SKIPPED, step.reason)
         return
@@ -158,7 +159,7 @@ def carry_out(step: Step, entry: StageRecord) -> None:
         entry.command, entry.env = list(settled.command), dict(settled.env)  # what ran, for status and the report
         entry.final_loss, entry.answers, entry.scores = settled.final_loss, settled.answers, settled.scores
         entry.headline = settled.headline
-        entry.group, entry.label = settled.group, settled.label
+        entry.group, entry.label = (stage.group.name, stage.group.label) if stage.group else (None, None)
     elif step.action is Action.FINISHED:
         entry.outputs, entry.final_loss, entry.headline = dict(settled.outputs), settled.final_loss, settled.headline
         entry.end(State.DONE)
@@ -272,7 +273,9 @@ class _Planner:
                 and all(entry.outputs.get(output) for output in needed)):
             why = "unchanged since it finished"
             return Step(stage.name, Action.REUSE, why, f"{why}; reusing its outputs", settled=entry)
-        earlier = history.finished_elsewhere(self.work_dir, self.loaded.reuse_keys, stage.name,
+        base = stage.name.partition(SEPARATOR)[0]  # what a sweep's stage is in the chain alone, and the reverse
+        earlier = history.finished_elsewhere(self.work_dir, self.loaded.reuse_keys,
+                                             lambda name: name.partition(SEPARATOR)[0] == base,
                                              lambda done: self._unchanged(done, current, inputs),
                                              besides=self.record.id if self.record else None)
         if earlier is None or not all(earlier[1].outputs.get(output) for output in needed):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from swiftpipe.msswift.layout import WRITTEN_FLAGS, WRITTEN_INTO_MODELS, Output
-from swiftpipe.recipe.model import Ref, Stage, items_of
+from swiftpipe.recipe.model import SEPARATOR, Ref, Stage, items_of
 from swiftpipe.records.record_types import Handed
 from swiftpipe.render.commands import Command
 
@@ -139,8 +139,11 @@ def changed(before: Sequence[Handed] | None, now: Sequence[Handed]) -> str | Non
 
 
 def _key(handed: Handed) -> tuple[str, str | None, Output | None]:
-    """An output of another stage is the same input wherever it lies (its seal says whether it changed)."""
-    return (handed.flag, handed.producer, handed.kind) if handed.producer else (handed.flag, handed.path, None)
+    """An output of another stage is the same input wherever it lies (its seal says whether it changed), and whatever
+    a sweep names its producer (the chain's `sft` is `sft@lr-5e-3` in a sweep of which it is a variant)."""
+    if handed.producer:
+        return handed.flag, handed.producer.partition(SEPARATOR)[0], handed.kind
+    return handed.flag, handed.path, None
 
 
 def _shown(handed: Handed) -> str:

@@ -100,7 +100,7 @@ def _submit_steps(record: RunRecord, loaded: LoadedRecipe, plan: SlurmPlan, dial
     for step in steps.steps:
         entry = record.stage(step.stage)
         if not step.launches:
-            carry_out(step, entry)
+            carry_out(step, entry, loaded.recipe.stage(step.stage))
             if step.said:
                 say(f"[swiftpipe] {step.stage}: {step.said}")
             continue

@@ -1,0 +1,22 @@
+# reasoning: stage ppo (swift rlhf, ms-swift 4.x)
+# re-run: swiftpipe run recipes/reasoning.py --stage ppo
+swift rlhf \
+    --rlhf_type ppo \
+    --model '<sft.last_checkpoint>' \
+    --tuner_type lora \
+    --learning_rate 1e-3 \
+    --model_type qwen2 \
+    --template qwen2_5 \
+    --torch_dtype float32 \
+    --max_length 128 \
+    --per_device_train_batch_size 4 \
+    --gradient_accumulation_steps 1 \
+    --logging_steps 1 \
+    --dataloader_num_workers 0 \
+    --report_to none \
+    --check_model false \
+    --reward_model '<merge_rm.merged>' \
+    --dataset 'datasets/arithmetic_prompts_sample.jsonl#16' \
+    --num_train_epochs 1 \
+    --response_length 4 \
+    --output_dir work/reasoning-swift3/ppo
