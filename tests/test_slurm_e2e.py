@@ -191,7 +191,7 @@ def test_a_job_waits_for_the_last_that_must_succeed_and_for_an_observer_only_to_
 def test_a_sweep_runs_its_shared_pretraining_once_and_each_variant_as_a_job_that_waits_only_on_it(
         slurm: dict[str, str], tiny: Path, tmp_path: Path) -> None:
     """Two SFT learning rates on one pretraining: three jobs, each SFT after the pretraining's job alone, so the
-    cluster may run them side by side; each writes its own output folder."""
+    cluster may run them side by side; each writes its own output folder (5e-3, the recipe's own, the chain's)."""
     work, out = tmp_path / "work", tmp_path / "out"
     done = _swiftpipe(slurm, "run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--launcher",
                       "slurm", "--work-dir", str(work), "--wait", "--vary", "sft.learning_rate=5e-3,1e-3", "--stage",
@@ -202,8 +202,8 @@ def test_a_sweep_runs_its_shared_pretraining_once_and_each_variant_as_a_job_that
     assert {n: (s["state"], s["job"]["state"]) for n, s in stages.items()} == dict.fromkeys(
         ["pretrain", "sft@lr-5e-3", "sft@lr-1e-3"], ("done", "COMPLETED"))
     pretrain_job = stages["pretrain"]["job"]["id"]
-    for name, folder in (("sft@lr-5e-3", "lr-5e-3"), ("sft@lr-1e-3", "lr-1e-3")):
+    for name, folder in (("sft@lr-5e-3", out / "sft"), ("sft@lr-1e-3", out / "sft" / "lr-1e-3")):
         assert f"[swiftpipe] {name}: job {stages[name]['job']['id']} (after job {pretrain_job})" in done.stdout
         assert _flag(stages[name], "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
-        assert Path(stages[name]["outputs"]["run_dir"]).parent == out / "sft" / folder
+        assert Path(stages[name]["outputs"]["run_dir"]).parent == folder
     assert len(list((out / "pretrain").glob("v*"))) == 1  # pretrained once for both
