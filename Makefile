@@ -34,10 +34,15 @@ HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH ?= $(if $(HAVE_GPU),,torch==2.13.0)
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # uv installs what pip would, several times faster (in parallel, from one cache that every venv hard-links from: the
-# second major's venv and the eval venvs cost seconds). It compiles the .pyc files as pip does (uv's default does not,
-# and where PYTHONDONTWRITEBYTECODE is set every `swift` would compile transformers and torch again as it starts).
-# uv reads no pip configuration: a pip find-links folder (where a machine keeps its torch wheels) is handed to it.
-UV = $(1)/bin/uv pip install -q --compile-bytecode --python $(1)/bin/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+# second major's venv and the eval venvs cost seconds). uv reads no pip configuration: a pip find-links folder (where a
+# machine keeps its torch wheels) is handed to it.
+UV = $(1)/bin/uv pip install -q --python $(1)/bin/python $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+# The .pyc files are written as Python first imports each module, not all compiled up front (pip's way, uv's
+# --compile-bytecode: a minute a venv on two cores, for 3 GB of packages of which a stage imports a small part). So
+# make's commands let Python write them where PYTHONDONTWRITEBYTECODE is set (else every `swift` would compile torch
+# and transformers again as it starts), and `make install` writes those of ms-swift's training stack once
+# (`swift sft --help`) for the swift and swiftpipe run outside make.
+unexport PYTHONDONTWRITEBYTECODE
 
 RECIPE ?= recipes/medical.py
 TINY_MODEL := work/tiny-qwen2-swift$(SWIFT)
@@ -50,6 +55,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install uv
 	$(call UV,$(VENV)) $(TORCH) -e ".[test]" "$(SWIFT_SPEC)"
+	$(VENV)/bin/swift sft --help >/dev/null
 	@touch $@
 	@$(PY) -c "import importlib.metadata as m; print('installed: swiftpipe', m.version('swiftpipe'), '| ms-swift', m.version('ms-swift'), '| torch', m.version('torch'))"
 

@@ -102,7 +102,10 @@ def repo() -> Path:
 def fake_swift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Put the fake `swift` first on PATH; returns the JSON-lines file it records each call in."""
     log = tmp_path / "swift-calls.jsonl"
-    monkeypatch.setenv("PATH", f"{REPO / 'tests' / 'fake_swift'}{os.pathsep}{os.environ['PATH']}")
+    # its `#!/usr/bin/env python3` finds this venv's Python first, not a version manager's shim (pyenv's costs a
+    # bash and a few hundred milliseconds a call, most of a fast test's time)
+    here = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", os.pathsep.join([str(REPO / "tests" / "fake_swift"), str(here), os.environ["PATH"]]))
     monkeypatch.setenv("FAKE_SWIFT_LOG", str(log))
     return log
 

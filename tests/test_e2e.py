@@ -201,46 +201,57 @@ def test_evaluate_scores_the_base_and_the_sft_model_with_evalscope(tiny: Path, d
     assert "general_qa" in table and "base" in table and "sft" in table
 
 
-def _sft_saved(work: Path, out: Path, proc: subprocess.Popen) -> None:
-    """Wait until the SFT (48 steps) has saved checkpoint-40 and goes on training."""
+def _sft_saved(out: Path, proc: subprocess.Popen, step: int) -> None:
+    """Wait until the SFT has saved checkpoint-`step` and goes on training."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(layout.is_complete(c) for c in out.glob("sft/v*/checkpoint-40")):
+        if any(layout.is_complete(c) for c in out.glob(f"sft/v*/checkpoint-{step}")):
             return
         time.sleep(0.1)
-    raise AssertionError(f"the SFT saved no checkpoint-40 (exit code {proc.poll()})")
+    raise AssertionError(f"the SFT saved no checkpoint-{step} (exit code {proc.poll()})")
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "kill-9"])
-def test_a_stopped_sft_resumes_from_its_checkpoint_without_rerunning_pretrain(tiny: Path, tmp_path: Path,
-                                                                             stop: str) -> None:
-    """Ctrl-C, or swiftpipe killed outright (its supervisor then stops ms-swift), after the SFT saved a checkpoint:
-    --resume continues the SFT from that checkpoint, and does not run pretraining again."""
-    work, out = tmp_path / "work", tmp_path / "out"
-    args = ["run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
-            "--stage", "sft", "--quiet", "--set", "pretrain.num_train_epochs=8", "--set", "sft.num_train_epochs=8"]
-    proc = _swiftpipe(*args, work=work)
-    _sft_saved(work, out, proc)
+def _stopped(proc: subprocess.Popen, work: Path, stop: str) -> None:
+    """Ctrl-C, or swiftpipe killed outright (its supervisor then stops ms-swift); no process of the stage outlives
+    swiftpipe."""
     pgid = _record(work)["stages"]["sft"]["pgid"]
     proc.send_signal(signal.SIGINT if stop == "ctrl-c" else signal.SIGKILL)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == (130 if stop == "ctrl-c" else -signal.SIGKILL), output
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # no process of the stage outlives swiftpipe
+    while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
-            break
+            return
         time.sleep(0.2)
-    else:
-        raise AssertionError(f"the SFT's process group {pgid} outlived swiftpipe")
-    stages = _record(work)["stages"]
-    assert stages["pretrain"]["state"] == "done"
-    assert stages["sft"]["state"] == ("interrupted" if stop == "ctrl-c" else "running")
-    pretrain_runs = list((out / "pretrain").glob("v*"))
-    assert len(pretrain_runs) == 1
+    raise AssertionError(f"the SFT's process group {pgid} outlived swiftpipe")
 
-    proc = _swiftpipe(*args, "--resume", work=work)
+
+def test_a_stopped_sft_resumes_from_its_checkpoint_without_rerunning_pretrain(tiny: Path, tmp_path: Path) -> None:
+    """Ctrl-C after the SFT saved checkpoint-40, then swiftpipe killed outright after the resumed SFT saved
+    checkpoint-80: each --resume continues the SFT from the last checkpoint saved, and never runs pretraining
+    again."""
+    work, out = tmp_path / "work", tmp_path / "out"
+    args = ["run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
+            "--stage", "sft", "--quiet", "--set", "pretrain.num_train_epochs=8", "--set", "sft.num_train_epochs=16"]
+    proc = _swiftpipe(*args, work=work)
+    pretrain_runs: list[Path] = []
+    for saved, stop in ((40, "ctrl-c"), (80, "kill-9")):
+        _sft_saved(out, proc, saved)
+        _stopped(proc, work, stop)
+        stages = _record(work)["stages"]
+        assert stages["pretrain"]["state"] == "done"
+        assert stages["sft"]["state"] == ("interrupted" if stop == "ctrl-c" else "running")
+        pretrain_runs = pretrain_runs or list((out / "pretrain").glob("v*"))
+        assert len(pretrain_runs) == 1 and list((out / "pretrain").glob("v*")) == pretrain_runs
+        proc = _swiftpipe(*args, "--resume", work=work)
+        if saved == 40:  # the first resume goes on from checkpoint-40, in the folder of the launch it stopped
+            _sft_saved(out, proc, 80)
+            entry = _record(work)["stages"]["sft"]
+            resumed_from = Path(_flag(entry, "--resume_from_checkpoint"))
+            assert resumed_from.name == "checkpoint-40"
+            assert resumed_from.parent == Path(entry["attempts"][0]["outputs"]["run_dir"])
     output, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, output
     stages = _record(work)["stages"]
@@ -248,12 +259,13 @@ def test_a_stopped_sft_resumes_from_its_checkpoint_without_rerunning_pretrain(ti
     assert list((out / "pretrain").glob("v*")) == pretrain_runs  # pretraining was not re-run
     assert _flag(stages["sft"], "--model") == stages["pretrain"]["outputs"]["last_checkpoint"]
     resumed_from = Path(_flag(stages["sft"], "--resume_from_checkpoint"))
-    assert resumed_from.name == "checkpoint-40" and resumed_from.parent == Path(stages["sft"]["attempts"][0]
-                                                                                ["outputs"]["run_dir"])
+    attempts = stages["sft"]["attempts"]  # the stopped launches, each in its own versioned folder
+    assert [a["state"] for a in attempts] == ["interrupted", "interrupted"], attempts
+    assert resumed_from.name == "checkpoint-80" and resumed_from.parent == Path(attempts[1]["outputs"]["run_dir"])
     steps = [r["global_step/max_steps"] for r in layout.read_log(Path(stages["sft"]["outputs"]["run_dir"]))
              if "global_step/max_steps" in r]
-    total = steps[-1].split("/")[1]  # 48: 24 samples, 4 a step, 8 epochs
-    assert steps[0] == f"42/{total}" and steps[-1] == f"{total}/{total}"  # it went on after step 40
+    total = steps[-1].split("/")[1]  # 96: 24 samples, 4 a step, 16 epochs
+    assert steps[0] == f"82/{total}" and steps[-1] == f"{total}/{total}"  # it went on after step 80
     assert Path(stages["sft"]["outputs"]["last_checkpoint"]).name == f"checkpoint-{total}"
 
 
