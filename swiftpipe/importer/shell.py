@@ -1,20 +1,22 @@
 """Shell scripts: every `swift <sub>` command with the variables in front of it and the `export`s before it, read
-with bashlex (a port of bash's own parser), the way the author meant it (see repairs), plus the command lines of
-the tools people come from (`torchrun ... swift/cli/sft.py`, `xtuner`, `llamafactory-cli`). Two repairs need the
-parsed script and are made here: flags after a line that lost its backslash, and a launch variable on its own line
-just above the command (seed 000's `NPROC_PER_NODE=1`).
+from bash's syntax tree (importer/bash_syntax) the way bash runs the script: a `for` loop's command once per value,
+a function's at each call with its arguments, a file sourced beside the script read where it is sourced, plus the
+command lines of the tools people come from (`torchrun ... swift/cli/sft.py`, `xtuner`, `llamafactory-cli`). The
+broken continuations people write are repaired first (repairs); two repairs need the parsed script and are made
+here: flags after a line that lost its backslash, and a launch variable on its own line just above the command
+(seed 000's `NPROC_PER_NODE=1`).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import bashlex
-
-from swiftpipe.importer import llamafactory, repairs, rewrites, xtuner
+from swiftpipe.importer import bash_syntax, llamafactory, repairs, xtuner
+from swiftpipe.importer.bash_syntax import Node, Script
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
-from swiftpipe.importer.words import Expander, Node, Piece, Substitution, item_of
+from swiftpipe.importer.loops import Context, Loops
+from swiftpipe.importer.values import item_of
+from swiftpipe.importer.words import Expander, Piece, Substitution, Variables, plain
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
 
 _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
@@ -27,107 +29,122 @@ _TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank"
              "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}
 _LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
                                                    "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
+_RELEVANT = {"swift", "xtuner", "llamafactory-cli", "lmf", "megatron", "accelerate", "eval", "source", ".", "bash",
+             "sh", *_LAUNCHERS, *_WRAPPERS}
+_CONFIG_FILE = re.compile(r"\.(ya?ml|json)$")
 
-# The loop, condition or function a command sits in: the construct ("for loop"), its node, the names it binds.
-Context = tuple[str, Node, set[str]]
 Assignments = list[tuple[str, list[Piece]]]
+Word = tuple[list[Piece], str, int]  # an expanded word, as written, and its line
 
 
 def read(path: str, text: str, imported: Imported) -> None:
     """Add every swift command of the script at `path` to `imported`."""
-    text = repairs.repaired(text, path, imported)
-    text, arrays = rewrites.for_bashlex(text)
-    try:
-        nodes = bashlex.parse(text)
-    except bashlex.errors.ParsingError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        raise ImportProblem(f"bash cannot read this: {exc.message}", where=f"{path}:{line}") from None
-    except NotImplementedError as exc:
-        raise ImportProblem(f"uses shell syntax swiftpipe cannot import ({exc})", where=path) from None
-    _Walk(text, path, imported, arrays).run(nodes)
+    script = bash_syntax.parse(repairs.repaired(text, path, imported), path)
+    walk = _Walk(script, imported)
+    walk.loops.run(script.statements, None)
 
 
 class _Walk:
-    def __init__(self, text: str, path: str, imported: Imported, arrays: dict[str, str]) -> None:
-        self.text = text
-        self.path = path
+    def __init__(self, script: Script, imported: Imported) -> None:
+        self.script = script
+        self.path = script.path
         self.imported = imported
-        self.words = Expander(text, path, imported)
-        self.words.array_texts = arrays
+        self.words = Expander(script, imported, Variables(), program=script.path)
+        self.loops = Loops(self)
         self.pending_launch: tuple[int, Assignments] | None = None  # a variable line above
         self.last_call: Call | None = None
         self.last_end = -1
-        self.sourced: str | None = None
-        self.xtuner = xtuner.CommandLines(path, imported)
+        self.sourced: str | None = None  # where a file that could not be read was sourced
+        self.params_before: set[str] = set()  # the recipe's parameters before the command being read
+        self.reading = {str(Path(script.path).resolve())}
+        self.xtuner = xtuner.CommandLines(script.path, imported)
 
-    def run(self, nodes: list[Node]) -> None:
-        for node, context in _commands(nodes, None):
-            self.command(node, context)
-
-    def command(self, node: Node, context: Context | None) -> None:
-        assignments = [p for p in node.parts if p.kind == "assignment"]
-        words = [p for p in node.parts if p.kind == "word"]
-        start_line = self.words.line_of(node.pos[0])
+    def command(self, statement: Node, context: Context | None) -> None:
+        """One simple command (or `export`/`declare`/`local`)."""
+        command = statement["Cmd"]
+        if command["Type"] == "DeclClause":
+            self._declare(command, context)
+            return
+        assignments = command.get("Assigns") or []
+        args = command.get("Args") or []
+        line = bash_syntax.line(statement)
+        heads = self._head(args)
+        head = [text for texts in heads for text in texts]
         last = self.last_call
-        if last is not None and words and words[0].word.startswith("--") \
-                and self.text[self.last_end:node.pos[0]].strip() == "":  # flags joined to the command above
-            self.imported.note(f"{self.path}:{start_line}", "repaired", "these flags follow a line that lost its "
+        if last is not None and head and (head[0] or "").startswith("--") \
+                and self.script.between(self.last_end, bash_syntax.start(statement)).strip() == "":
+            self.imported.note(f"{self.path}:{line}", "repaired", "these flags follow a line that lost its "
                                f"backslash; they belong to the command at {last.where}")
-            self._add_flags(last, words)
-            self.last_end = node.pos[1]
+            self._add_flags(last, self._expanded(args))
+            self.last_end = bash_syntax.end(statement)
             return
-        while words and words[0].word in _WRAPPERS:
-            words.pop(0)
-            while words and words[0].word.startswith("-"):
-                words.pop(0)
-        pairs = [(a.word.partition("=")[0], self._value_of(a)) for a in assignments]
+        if not args:
+            self._assignments(assignments, statement, context)
+            return
+        if head[0] in self.loops.functions:
+            self.loops.call(head[0], [w for node in args[1:] for w in self.words.words(node)], context)
+            return
+        if not any(text in _RELEVANT or (text or "").endswith("/swift") for text in head) \
+                and not any(re.search(r"(^|/)swift/cli/", text or "") for text in head):
+            return
+        pairs: Assignments = [(a["Name"]["Value"], self.words.expand(a["Value"]) if a.get("Value") else [""])
+                              for a in assignments if a.get("Name")]
+        ahead = next((i for i, texts in enumerate(heads[:5])
+                      if any(t == "swift" or (t or "").endswith("/swift") for t in texts)), 0)
+        if head[0] in _WRAPPERS or head[0] in _NOT_WRAPPERS:
+            ahead = 0
+        with self.words.dry():  # what stands in front of swift is dropped: it sets nothing in the recipe
+            prefix = self._expanded(args[:ahead])
+        self.params_before = set(self.imported.params) - {name for name, _ in pairs}
+        self._run(statement, prefix + self._expanded(args[ahead:]), pairs, line, context)
+
+    def _run(self, statement: Node, words: list[Word], pairs: Assignments, line: int,
+             context: Context | None) -> None:
+        texts = [_text(w) for w in words]
+        while texts and texts[0] in _WRAPPERS:
+            wrapper = texts[0]
+            if wrapper == "command" and len(texts) > 1 and texts[1] in ("-v", "-V"):
+                return  # `command -v swift`: is it installed? Nothing runs
+            words, texts = words[1:], texts[1:]
+            while texts and (texts[0] or "").startswith("-"):
+                words, texts = words[1:], texts[1:]
+            while wrapper == "env" and texts and re.match(r"^[A-Za-z_]\w*=", texts[0] or ""):
+                name, _, value = (texts[0] or "").partition("=")
+                pairs.append((name, [value]))
+                words, texts = words[1:], texts[1:]
         if not words:
-            for name, pieces in pairs:
-                if context is not None:  # set only when a condition holds, or in a loop: not known here
-                    self.words.uncertain.setdefault(name.rstrip("+"), f"{self.path}:{start_line}")
-                    continue
-                self.words.assign(name, pieces)
-            if pairs and all(name in LAUNCH_VARIABLES for name, _ in pairs):
-                self.pending_launch = (node.pos[1], pairs)
             return
-        first = words[0].word
-        ahead = next((i for i, w in enumerate(words[:5]) if w.word == "swift" or w.word.endswith("/swift")), None)
-        if ahead and first not in _NOT_WRAPPERS and len(words) > ahead + 1 and words[ahead + 1].word.isidentifier():
-            self.imported.note(f"{self.path}:{start_line}", "dropped", f"`{' '.join(w.word for w in words[:ahead])}` "
-                               "in front of swift (swiftpipe runs swift in its own environment)")
-            words, first = words[ahead:], words[ahead].word
-        if first == "export" or first == "declare":
-            for word in words[1:]:
-                name, equals, _ = word.word.partition("=")
-                if equals:
-                    self.words.assign(name, self._value_of(word), export=True)
-                elif name.isidentifier() and name in self.words.variables:
-                    self.words.assign(name, self.words.variables[name], export=True)
-            return
+        first = texts[0] or ""
+        ahead = next((i for i, t in enumerate(texts[:5]) if t == "swift" or (t or "").endswith("/swift")), None)
+        if ahead and first not in _NOT_WRAPPERS and len(texts) > ahead + 1 and (texts[ahead + 1] or "").isidentifier():
+            self.imported.note(f"{self.path}:{line}", "dropped", f"`{' '.join(w[1] for w in words[:ahead])}` in "
+                               "front of swift (swiftpipe runs swift in its own environment)")
+            words, texts, first = words[ahead:], texts[ahead:], texts[ahead] or ""
         if first in ("source", "."):
-            if len(words) < 2 or words[1].word.rsplit("/", 1)[-1] not in _ENVIRONMENT_SETUP:
-                self.sourced = f"{self.path}:{start_line}"
+            self._source(texts[1] if len(texts) > 1 else None, line, context)
             return
-        if first == "eval" and "swift" in " ".join(str(p) for w in words[1:] for ws in self.words.words(w)
-                                                   for p in ws):
-            raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:"
-                                f"{start_line}")
+        if first in ("bash", "sh"):
+            if len(texts) > 1 and (texts[1] or "").endswith(".sh"):
+                self._source(texts[1], line, context, arguments=[w[0] for w in words[2:]])
+            return
+        if first == "eval" and "swift" in " ".join(str(p) for w in words[1:] for p in w[0]):
+            raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:{line}")
         if first == "xtuner":
-            self._xtuner(node, words, start_line)
+            self._xtuner(statement, texts, line)
             return
-        if first == "llamafactory-cli" or first == "lmf":
-            self._llamafactory(node, words, start_line)
+        if first in ("llamafactory-cli", "lmf"):
+            self._llamafactory(statement, texts, pairs, line)
             return
-        if first == "megatron" and len(words) > 1:
-            raise ImportProblem(f"`megatron {words[1].word}` (Megatron-SWIFT) is not a command swiftpipe runs; it "
-                                "imports `swift` commands", where=f"{self.path}:{start_line}")
-        if first == "accelerate" and any(re.search(r"swift/cli/", w.word) for w in words):
+        if first == "megatron" and len(texts) > 1:
+            raise ImportProblem(f"`megatron {texts[1]}` (Megatron-SWIFT) is not a command swiftpipe runs; it "
+                                "imports `swift` commands", where=f"{self.path}:{line}")
+        if first == "accelerate" and any(re.search(r"swift/cli/", t or "") for t in texts):
             raise ImportProblem("`accelerate launch` with its own config file is not imported: run ms-swift with its "
                                 "launcher (NPROC_PER_NODE=N swift <sub>) and the FSDP settings as --fsdp flags",
-                                where=f"{self.path}:{start_line}")
+                                where=f"{self.path}:{line}")
         subcommand = None
         if first in _LAUNCHERS:
-            launched = self._launcher(words, start_line)
+            launched = self._launcher(words, texts, line)
             if launched is None:
                 return
             subcommand, launch_pairs, words = launched
@@ -135,44 +152,139 @@ class _Walk:
         elif first != "swift" and not first.endswith("/swift"):
             return
         if context is not None:
-            self._check_context(node, context)
-        self._swift(node, words, pairs, start_line, subcommand=subcommand)
+            self.loops.warn(context)
+        self._swift(statement, words, pairs, line, subcommand=subcommand)
 
-    def _launcher(self, words: list[Node], line: int) -> tuple[str, Assignments, list[Node]] | None:
+    def _head(self, args: list[Node]) -> list[list[str | None]]:
+        """The texts of the first words, each word's, for deciding what the command is (nothing recorded: the
+        command may be one swiftpipe leaves alone)."""
+        heads: list[list[str | None]] = []
+        with self.words.dry():
+            for node in args[:6]:
+                try:
+                    heads.append([_text((pieces, "", 0)) for pieces in self.words.words(node)] or [None])
+                except ImportProblem:
+                    heads.append([None])
+        return heads
+
+    def _expanded(self, args: list[Node]) -> list[Word]:
+        words: list[Word] = []
+        for node in args:
+            expanded = self.words.words(node)
+            for pieces in expanded:
+                written = self.words.written(node) if len(expanded) == 1 else plain(pieces) or ""
+                words.append((pieces, written, bash_syntax.line(node)))
+        return words
+
+    def _assignments(self, assignments: list[Node], statement: Node, context: Context | None) -> None:
+        pairs: Assignments = []
+        for assign in assignments:
+            name = assign["Name"]["Value"]
+            if context is not None and not self._first_value(name, statement):
+                continue
+            self.words.assign(assign)
+            pairs.append((name, self.words.value(name) or [""]))
+        if pairs and all(name in LAUNCH_VARIABLES for name, _ in pairs):
+            self.pending_launch = (bash_syntax.end(statement), pairs)
+
+    def _declare(self, command: Node, context: Context | None) -> None:
+        """`export A=1 B`, `declare -x`, `local`, `readonly`: assignments, exported where bash exports them."""
+        variant = command["Variant"]["Value"]
+        options = [plain(self.words.expand(a["Value"])) or "" for a in command.get("Args") or []
+                   if a.get("Naked") and a.get("Name") is None and a.get("Value")]
+        export = variant == "export" or any("x" in o for o in options if o.startswith("-"))
+        for assign in command.get("Args") or []:
+            if assign.get("Name") is None:
+                continue
+            name = assign["Name"]["Value"]
+            if context is not None and not assign.get("Naked") and not self._first_value(name, command):
+                continue
+            self.words.assign(assign, export=export)
+
+    def _first_value(self, name: str, node: Node) -> bool:
+        """A variable set under a condition or in a loop, which the recipe cannot evaluate: the value before it
+        stands; with none before, the first value the script gives it (both said where the variable is used)."""
+        variables = self.words.vars
+        variables.uncertain.setdefault(name, self.script.where(node))
+        if name in variables.values or name in variables.arrays:
+            return False
+        variables.guessed.add(name)
+        return True
+
+    def _source(self, target: str | None, line: int, context: Context | None, *,
+                arguments: list[list[Piece]] | None = None) -> None:
+        """`source FILE` / `. FILE`: a file beside the script (or in a folder above it, which the script may run
+        from) is read here, as statically as the script; one that sets up an environment is left to it; any other
+        is said. `bash FILE.sh ARGS` (`arguments`) the same, in a shell of its own: what it sets stays there."""
+        where = f"{self.path}:{line}"
+        if target is not None and (target.rsplit("/", 1)[-1] in _ENVIRONMENT_SETUP or "conda" in target):
+            return
+        found = None if target is None else _beside(Path(self.path).parent, target)
+        if found is None:
+            if arguments is None:
+                self.sourced = where
+            return
+        if str(found.resolve()) in self.reading:
+            return
+        text = found.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+        sourced = bash_syntax.parse(repairs.repaired(text, str(found), self.imported), str(found))
+        shell = "source" if arguments is None else "bash"
+        self.imported.note(where, "translated", f"{shell} {target}: read {found}" + (" for the values it sets" if
+                           arguments is None else ", and its commands"))
+        saved = (self.script, self.path, self.words, self.pending_launch, self.last_end)
+        variables = saved[2].vars if arguments is None else Variables(
+            dict(saved[2].vars.values), list(saved[2].vars.exported), dict(saved[2].vars.arrays))
+        self.reading.add(str(found.resolve()))
+        self.script, self.path = sourced, str(found)
+        self.words = Expander(sourced, self.imported, variables,
+                              program=saved[2].program if arguments is None else str(found))
+        self.words.arguments = saved[2].arguments if arguments is None else arguments
+        self.pending_launch, self.last_end = None, -1
+        try:
+            self.loops.run(sourced.statements, context)
+        finally:
+            self.script, self.path, self.words, self.pending_launch, self.last_end = saved
+            self.reading.discard(str(found.resolve()))
+
+    def _launcher(self, words: list[Word], texts: list[str | None],
+                  line: int) -> tuple[str, Assignments, list[Word]] | None:
         """`torchrun --nproc_per_node 4 ... swift/cli/sft.py FLAGS` (or deepspeed's launcher) as `swift sft FLAGS` with
         the launch variables ms-swift's own launcher reads; None when it launches something other than ms-swift."""
-        launcher = words[0].word
-        at = next((i for i, w in enumerate(words) if re.search(r"(^|/)swift/cli/[\w-]+\.py$", w.word)), None)
+        launcher = texts[0] or ""
+        at = next((i for i, t in enumerate(texts) if re.search(r"(^|/)swift/cli/[\w-]+\.py$", t or "")), None)
         if at is None:
             return None
         pairs: Assignments = []
         i = 1
         while i < at:
-            name, equals, value = words[i].word.lstrip("-").partition("=")
+            name, equals, value = (texts[i] or "").lstrip("-").partition("=")
             variable = _LAUNCHERS[launcher].get(name.replace("-", "_"))
             pieces: list[Piece] | None = None
             if equals:
-                pieces = self._value_of(words[i])
-            elif i + 1 < at and not words[i + 1].word.startswith("-"):
-                pieces = self.words.expand(words[i + 1])
+                pieces = _after_equals(words[i][0])
+            elif i + 1 < at and not (texts[i + 1] or "").startswith("-"):
+                pieces = words[i + 1][0]
                 i += 1
             if variable and pieces is not None:
                 pairs.append((variable, pieces))
             elif not variable:
-                self.imported.note(f"{self.path}:{line}", "dropped", f"{launcher} {words[i].word} (ms-swift's own "
+                self.imported.note(f"{self.path}:{line}", "dropped", f"{launcher} {texts[i]} (ms-swift's own "
                                    "launcher has no such setting)")
             i += 1
-        subcommand = Path(words[at].word).stem.replace("_", "-")
-        self.imported.note(f"{self.path}:{line}", "translated", f"{launcher} ... {words[at].word} -> "
+        script = texts[at] or ""
+        subcommand = Path(script).stem.replace("_", "-")
+        self.imported.note(f"{self.path}:{line}", "translated", f"{launcher} ... {script} -> "
                            f"{' '.join(f'{n}=...' for n, _ in pairs)} swift {subcommand}")
         return subcommand, pairs, [words[at], words[at], *words[at + 1:]]
 
-    def _swift(self, node: Node, words: list[Node], pairs: Assignments, line: int, *,
+    def _swift(self, statement: Node, words: list[Word], pairs: Assignments, line: int, *,
                subcommand: str | None = None) -> None:
-        if subcommand is None and (len(words) < 2 or words[1].word.startswith("-")):
+        if subcommand is None and (len(words) < 2 or (_text(words[1]) or "-").startswith("-")):
             raise ImportProblem("`swift` without a subcommand", where=f"{self.path}:{line}")
-        env = [(name, pieces) for name in self.words.exported for pieces in [self.words.variables[name]]]
-        if self.pending_launch and self.text[self.pending_launch[0]:node.pos[0]].count("\n") == 1:
+        variables = self.words.vars
+        env = [(name, variables.values[name]) for name in variables.exported if name in variables.values]
+        if self.pending_launch and self.script.between(self.pending_launch[0],
+                                                       bash_syntax.start(statement)).count("\n") == 1:
             names = ", ".join(name for name, _ in self.pending_launch[1])
             self.imported.note(f"{self.path}:{line - 1}", "repaired", f"{names} on the line above the command, "
                                "without a backslash, never reached swift; passed to it, as meant")
@@ -180,7 +292,7 @@ class _Walk:
         self.pending_launch = None
         env += pairs
         launch = {name: p[0] for name, p in env if len(p) == 1 and isinstance(p[0], str)}
-        call = Call(subcommand or words[1].word, [], [], self.path, line)
+        call = Call(subcommand or _text(words[1]) or "", [], [], self.path, line)
         for name, pieces in dict(env).items():
             item = item_of(pieces, launch=launch, where=call.where, imported=self.imported)
             if isinstance(item, Substitution):  # a recipe holds values, not commands to run
@@ -188,130 +300,109 @@ class _Walk:
                                    "time; give the recipe its value)", call=call)
             else:
                 call.env.append((name, item))
-        before = set(self.imported.params)
         self._add_flags(call, words[2:])
-        unset = [p for name, p in self.imported.params.items() if name not in before and not name.startswith("arg")]
+        unset = [p for name, p in self.imported.params.items()
+                 if name not in self.params_before and not name.startswith("arg")]
         if self.sourced and unset:
-            raise ImportProblem(f"this command uses {unset[0].origin}, which the file sourced at {self.sourced} may "
-                                "set; a sourced file cannot be imported: give the values in the script",
-                                where=call.where)
-        if any(p.kind == "redirect" for p in node.parts):
+            self.imported.note(call.where, "warning", f"{', '.join(p.origin for p in unset)}: the file sourced at "
+                               f"{self.sourced} (not found beside the script) may set "
+                               f"{'it' if len(unset) == 1 else 'them'}; the recipe takes "
+                               f"{'it as a parameter' if len(unset) == 1 else 'them as parameters'}", call=call)
+        if statement.get("Redirs"):
             self.imported.note(call.where, "dropped", "the output redirect (swiftpipe keeps each stage's log in its "
                                "run folder)", call=call)
         self.imported.calls.append(call)
         self.last_call = call
-        self.last_end = node.pos[1]
+        self.last_end = bash_syntax.end(statement)
 
-    def _llamafactory(self, node: Node, words: list[Node], line: int) -> None:
+    def _llamafactory(self, statement: Node, texts: list[str | None], pairs: Assignments, line: int) -> None:
         """`llamafactory-cli train|export|chat|webchat CONFIG.yaml [key=value ...]`: the config, with the command
         line's overrides, as its stage (webchat: `swift app`)."""
-        texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
-        if len(texts) < 3 or texts[1] not in ("train", "export", "chat", "webchat", "eval"):
-            self.imported.note(f"{self.path}:{line}", "dropped", f"llamafactory-cli {' '.join(texts[1:2])} (no "
+        words = [t or "" for t in texts]
+        if len(words) < 3 or words[1] not in ("train", "export", "chat", "webchat", "eval"):
+            self.imported.note(f"{self.path}:{line}", "dropped", f"llamafactory-cli {' '.join(words[1:2])} (no "
                                "ms-swift stage)")
             return
-        config = next((p for p in (Path(self.path).parent / texts[2], Path(texts[2])) if p.is_file()), None)
+        config = next((p for p in (Path(self.path).parent / words[2], Path(words[2])) if p.is_file()), None)
         if config is None:
-            raise ImportProblem(f"llamafactory-cli {texts[1]} {texts[2]}: the config is not here (give it beside the "
+            raise ImportProblem(f"llamafactory-cli {words[1]} {words[2]}: the config is not here (give it beside the "
                                 "script, or import the config file itself)", where=f"{self.path}:{line}")
-        overrides = dict(t.split("=", 1) for t in texts[3:] if "=" in t)
+        overrides = dict(t.split("=", 1) for t in words[3:] if "=" in t)
         before = len(self.imported.calls)
         llamafactory.read(str(config), config.read_text(encoding="utf-8"), self.imported, overrides=overrides)
         for call in self.imported.calls[before:]:
-            if texts[1] == "webchat":
+            if words[1] == "webchat":
                 call.command = "app"
             call.env = self._exported_literals()
-            call.env += [(name, "".join(str(p) for p in pieces)) for name, pieces in
-                         ((a.word.partition("=")[0], self._value_of(a)) for a in node.parts if a.kind == "assignment")]
-            self.imported.note(f"{self.path}:{line}", "translated", f"llamafactory-cli {texts[1]} {texts[2]} -> swift "
+            call.env += [(name, "".join(str(p) for p in pieces)) for name, pieces in pairs]
+            self.imported.note(f"{self.path}:{line}", "translated", f"llamafactory-cli {words[1]} {words[2]} -> swift "
                                f"{call.command}", call=call)
-            self.last_call, self.last_end = call, node.pos[1]
+            self.last_call, self.last_end = call, bash_syntax.end(statement)
 
-    def _xtuner(self, node: Node, words: list[Node], line: int) -> None:
-        texts = ["".join(str(p) for p in pieces) for w in words for pieces in self.words.words(w)]
-        call = self.xtuner.call(texts, line=line)
+    def _xtuner(self, statement: Node, texts: list[str | None], line: int) -> None:
+        call = self.xtuner.call([t or "" for t in texts], line=line)
         if call is not None:
             call.env = self._exported_literals()
             self.imported.calls.append(call)
-            self.last_call, self.last_end = call, node.pos[1]
+            self.last_call, self.last_end = call, bash_syntax.end(statement)
 
-    def _add_flags(self, call: Call, words: list[Node]) -> None:
+    def _add_flags(self, call: Call, words: list[Word]) -> None:
         launch = {name: str(v) for name, v in call.env if not isinstance(v, Code)}
-        for node in words:
-            where = self.words.where(node)
-            line = self.words.line_of(node.pos[0])
-            for pieces in self.words.words(node):
-                head = pieces[0]
-                if isinstance(head, str) and head.startswith("--") and (len(pieces) == 1 or "=" in head):
-                    name, equals, value = head[2:].partition("=")  # the value may expand: `--lr=$LR`
-                    if call.get(name) is not None:
-                        call.remove(name)
-                        self.imported.note(where, "dropped", f"an earlier --{name} of the same command (ms-swift "
-                                           "keeps the last)", call=call)
-                    call.flags.append(Flag(name, [], line))
-                    if not equals:
-                        continue
-                    pieces = [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
-                    written = node.word.partition("=")[2]
-                elif not call.flags:
-                    raise ImportProblem(f"`swift {call.command}` takes flags, not {node.word!r}", where=where)
-                else:
-                    written = node.word
-                flag = call.flags[-1]
-                item = item_of(pieces, launch=launch, where=where, imported=self.imported)
-                # a Substitution stays only until handoffs.link, which makes it a reference or stops the import
-                flag.values.append(item)  # type: ignore[arg-type]
-                flag.written.append(written)
-                flag.many = len(flag.values) > 1
-
-    def _value_of(self, node: Node) -> list[Piece]:
-        """The value of an assignment (`NAME=value`) or an option (`--name=value`), expanded."""
-        pieces = self.words.expand(node)
-        first = pieces[0]
-        if isinstance(first, str) and "=" in first:
-            value = first.partition("=")[2]
-            return [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
-        return pieces
+        for pieces, written, line in words:
+            where = f"{self.path}:{line}"
+            head = pieces[0]
+            if isinstance(head, str) and head.startswith("--") and (len(pieces) == 1 or "=" in head):
+                name, equals, value = head[2:].partition("=")  # the value may expand: `--lr=$LR`
+                if call.get(name) is not None:
+                    call.remove(name)
+                    self.imported.note(where, "dropped", f"an earlier --{name} of the same command (ms-swift keeps "
+                                       "the last)", call=call)
+                call.flags.append(Flag(name, [], line))
+                if not equals:
+                    continue
+                pieces = [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
+                written = written.partition("=")[2]
+            elif not call.flags and _CONFIG_FILE.search(plain(pieces) or ""):
+                self.imported.note(where, "translated", f"swift {call.command} {written} -> --config {written}",
+                                   call=call)
+                call.flags.append(Flag("config", [], line))
+            elif not call.flags:
+                raise ImportProblem(f"`swift {call.command}` takes flags, not {written!r}", where=where)
+            flag = call.flags[-1]
+            item = item_of(pieces, launch=launch, where=where, imported=self.imported)
+            # a Substitution stays only until handoffs.link, which makes it a reference or stops the import
+            flag.values.append(item)  # type: ignore[arg-type]
+            flag.written.append(written)
+            flag.many = len(flag.values) > 1
 
     def _exported_literals(self) -> list[tuple[str, Item]]:
         """The exported variables whose values are plain text, for a tool's command line turned into a stage."""
         literals: list[tuple[str, Item]] = []
-        for name in self.words.exported:
-            pieces = self.words.variables[name]
-            if len(pieces) == 1 and isinstance(pieces[0], str):
-                literals.append((name, pieces[0]))
+        for name in self.words.vars.exported:
+            text = plain(self.words.vars.values.get(name, [Code("")]))
+            if text is not None:
+                literals.append((name, text))
         return literals
 
-    def _check_context(self, node: Node, context: Context) -> None:
-        construct, around, bound = context
-        where = self.words.where(around)
-        source = self.text[node.pos[0]:node.pos[1]]
-        used = [name for name in bound if re.search(rf"\$\{{?{re.escape(name)}\b", source)]
-        if used:
-            raise ImportProblem(f"this swift command runs inside a {construct} and uses its ${used[0]}; a recipe has "
-                                "one stage per command: write the commands out, one per run", where=where)
-        self.imported.note(where, "warning", f"the swift command inside this {construct} was imported as one stage; "
-                           f"the {construct} itself was left out")
+
+def _beside(folder: Path, target: str) -> Path | None:
+    """The file a script names: absolute, or relative to the script's folder or to a folder above it."""
+    if Path(target).is_absolute():
+        return Path(target) if Path(target).is_file() else None
+    for base in (folder, *folder.resolve().parents, Path.cwd()):
+        if (base / target).is_file():
+            return base / target
+    return None
 
 
-def _commands(nodes: list[Node], context: Context | None) -> Iterator[tuple[Node, Context | None]]:
-    """Every simple command in order, with the loop, condition or function it sits in (Context)."""
-    for node in nodes:
-        node_type = node.kind  # bashlex's name for what the node is
-        if node_type == "command":
-            yield node, context
-        elif node_type in ("list", "pipeline"):
-            yield from _commands([p for p in node.parts if p.kind not in ("operator", "pipe")], context)
-        elif node_type == "compound":
-            yield from _commands([p for p in node.list if p.kind not in ("reservedword", "operator")], context)
-        elif node_type in ("for", "while", "until", "if", "function"):
-            bound: set[str] = set()
-            if node_type == "for":
-                bound.add(node.parts[1].word)
-            if node_type == "function":
-                bound.update(str(n) for n in range(1, 10))
-                bound.add("@")
-            label = {"for": "for loop", "while": "while loop", "until": "until loop", "if": "condition",
-                     "function": "function"}[node_type]
-            inner = [p for p in node.parts if p.kind not in ("reservedword", "word", "operator")]
-            yield from _commands(inner, context or (label, node, bound))
+def _text(word: Word) -> str | None:
+    return plain(word[0])
+
+
+def _after_equals(pieces: list[Piece]) -> list[Piece]:
+    """The value of an option written `--name=value`, expanded."""
+    first = pieces[0]
+    if isinstance(first, str) and "=" in first:
+        value = first.partition("=")[2]
+        return [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
+    return pieces

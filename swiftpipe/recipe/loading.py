@@ -278,6 +278,7 @@ def _exec(path: Path, shown: str) -> Any:
         raise RecipeError("cannot be loaded as Python", where=shown)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling in the recipe look their module up here
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the user's recipes/ or a run
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
@@ -293,6 +294,8 @@ def _exec(path: Path, shown: str) -> Any:
     except Exception as exc:  # the recipe's own bug: one line at the recipe's own line, no traceback
         sys.modules.pop(name, None)
         raise RecipeError(f"{type(exc).__name__}: {exc}", where=_line_in(exc, path, shown)) from None
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 

@@ -1,0 +1,154 @@
+"""`swiftpipe import` on the bash users really write around a swift command: functions, loops, arrays, here-documents,
+nested `$(...)` in quotes, values computed from the script's own, the clock, and files sourced beside the script.
+Each script is written here, shaped like the patterns found in public users' launch files; the recipe is rendered
+and its command compared with what bash would have run."""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+from shell_commands import flag_pairs
+
+from swiftpipe.cli import main
+from swiftpipe.importer.importing import import_files
+from swiftpipe.importer.writer import recipe_text
+from swiftpipe.msswift import dialects
+from swiftpipe.recipe import loading
+from swiftpipe.render.commands import render_recipe
+from swiftpipe.versions import swift_version
+
+INSTALLED = dialects.target(swift_version()).major
+
+
+def _commands(tmp_path: Path, script: Path, *params: str) -> tuple[list, list[str]]:
+    """The import of `script`: each rendered command, and the findings' texts."""
+    imported = import_files([str(script)])
+    recipe = tmp_path / "imported.py"
+    recipe.write_text(recipe_text(imported, name="imported", path=str(recipe)))
+    loaded = loading.load(recipe, params=list(params))
+    rendered = render_recipe(loaded.recipe, loaded.source, dialect=dialects.target(INSTALLED))
+    return [r.command for r in rendered], [str(f) for f in imported.findings]
+
+
+def _flags(command) -> dict[str, tuple[str, ...]]:
+    return dict(flag_pairs(command.argv))
+
+
+def test_nested_substitutions_in_quotes_a_here_document_and_a_function_are_read(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "common.sh").write_text('BASE=Qwen/Qwen2.5-7B-Instruct\nexport WANDB_PROJECT=medical\n')
+    script = tmp_path / "scripts" / "train.sh"
+    script.write_text(
+        '#!/usr/bin/env bash\n'
+        'source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)/common.sh"\n'
+        "cat > /tmp/check.py <<'PY'\nimport sys\nprint(sys.argv)  # $(not a command) \"quotes\"\nPY\n"
+        'train() {\n'
+        '  local lr=$1\n'
+        '  swift sft --model "$BASE" --dataset data.jsonl --learning_rate "$lr" --output_dir "out/${BASE##*/}-$2"\n'
+        '}\n'
+        'train 1e-4 a\n'
+        'train 2e-4 b\n')
+    commands, findings = _commands(tmp_path, script)
+    assert [c.subcommand for c in commands] == ["sft", "sft"]
+    first, second = (_flags(c) for c in commands)
+    assert first["--model"] == ("Qwen/Qwen2.5-7B-Instruct",)  # from the sourced file, found above the script
+    assert (first["--learning_rate"], first["--output_dir"]) == (("1e-4",), ("out/Qwen2.5-7B-Instruct-a",))
+    assert (second["--learning_rate"], second["--output_dir"]) == (("2e-4",), ("out/Qwen2.5-7B-Instruct-b",))
+    assert commands[0].environment.get("WANDB_PROJECT") == "medical"  # exported by the sourced file
+    assert any("common.sh" in f and "translated" in f for f in findings)
+
+
+def test_a_for_loop_over_values_runs_its_command_once_for_each(tmp_path: Path) -> None:
+    script = tmp_path / "sweep.sh"
+    script.write_text('LRS="1e-4 5e-5"\nfor lr in $LRS; do\n'
+                      '  for rank in {8..9}; do\n'
+                      '    swift sft --model m --dataset d --learning_rate $lr --lora_rank $rank '
+                      '--output_dir out/lr${lr}_r${rank}\n'
+                      '  done\ndone\n')
+    commands, findings = _commands(tmp_path, script)
+    assert [(_flags(c)["--learning_rate"][0], _flags(c)["--lora_rank"][0], _flags(c)["--output_dir"][0])
+            for c in commands] == [("1e-4", "8", "out/lr1e-4_r8"), ("1e-4", "9", "out/lr1e-4_r9"),
+                                   ("5e-5", "8", "out/lr5e-5_r8"), ("5e-5", "9", "out/lr5e-5_r9")]
+    assert any("for lr in 1e-4, 5e-5" in f for f in findings)
+
+
+def test_a_loop_over_values_the_script_does_not_give_is_one_stage_with_a_parameter(tmp_path: Path) -> None:
+    script = tmp_path / "shards.sh"
+    script.write_text('for shard in data/*.jsonl; do\n  swift pt --model m --dataset "$shard"\ndone\n')
+    commands, findings = _commands(tmp_path, script, "shard=data/a.jsonl")
+    assert [_flags(c)["--dataset"] for c in commands] == [("data/a.jsonl",)]
+    assert any("the values of $shard are not known" in f for f in findings)
+
+
+def test_values_computed_from_the_scripts_own_are_computed(tmp_path: Path) -> None:
+    script = tmp_path / "computed.sh"
+    script.write_text(
+        'MODEL_DIR=/models/Qwen2.5-7B-Instruct\nCKPT=checkpoint-1048-merged\nFUNCS="accuracy,format"\n'
+        'NAME=$(basename $MODEL_DIR)\nN=4\n'
+        'swift rlhf --rlhf_type grpo --model $MODEL_DIR --dataset d --reward_funcs ${FUNCS//,/ } '
+        '--output_dir "out/${NAME,,}/${CKPT%%-*}-${CKPT#*-}" --logging_dir "$(dirname $MODEL_DIR)/logs" '
+        '--gradient_accumulation_steps $((16 / N)) --run_name "${NAME:0:4}"\n')
+    [grpo], _ = _commands(tmp_path, script)
+    flags = _flags(grpo)
+    assert flags["--reward_funcs"] == ("accuracy", "format")  # the unquoted replacement splits, as bash splits it
+    assert flags["--output_dir"] == ("out/qwen2.5-7b-instruct/checkpoint-1048-merged",)
+    assert flags["--logging_dir"] == ("/models/logs",)
+    assert flags["--gradient_accumulation_steps"] == ("4",)
+    assert flags["--run_name"] == ("Qwen",)
+
+
+def test_a_value_computed_from_a_parameter_is_computed_when_the_recipe_runs(tmp_path: Path) -> None:
+    script = tmp_path / "arg.sh"
+    script.write_text('CKPT="${1:-output/v0-20250610-135359/checkpoint-1048}"\n'
+                      'swift infer --model Qwen/Qwen2.5-7B --adapters "$CKPT" '
+                      '--result_path "results/$(basename "$(dirname "$CKPT")")_${CKPT##*-}.jsonl"\n')
+    [default], _ = _commands(tmp_path, script)
+    [given], _ = _commands(tmp_path, script, "arg1=out/v3-x/checkpoint-7")
+    assert _flags(default)["--result_path"] == ("results/v0-20250610-135359_1048.jsonl",)
+    assert _flags(given)["--result_path"] == ("results/v3-x_7.jsonl",)
+
+
+def test_the_clock_becomes_a_parameter_whose_default_is_the_time_of_the_import(tmp_path: Path) -> None:
+    script = tmp_path / "dated.sh"
+    script.write_text('DAY=$(date +%Y%m%d)\nswift sft --model m --dataset d --output_dir "out/$DAY"\n')
+    [sft], findings = _commands(tmp_path, script)
+    today = datetime.date.today().strftime("%Y%m%d")
+    assert _flags(sft)["--output_dir"] in ((f"out/{today}",), (f"out/{int(today) + 1}",))
+    [later], _ = _commands(tmp_path, script, "day=20250101")
+    assert _flags(later)["--output_dir"] == ("out/20250101",)
+    assert any("is the time the script runs" in f for f in findings)
+
+
+def test_a_sourced_file_that_is_not_there_leaves_parameters_and_says_so(tmp_path: Path) -> None:
+    script = tmp_path / "sourced.sh"
+    script.write_text('source ./env.sh\nswift sft --model "$MODEL_PATH" --dataset d\n')
+    [sft], findings = _commands(tmp_path, script, "model_path=/models/m")
+    assert _flags(sft)["--model"] == ("/models/m",)
+    assert any("$MODEL_PATH: the file sourced at" in f and "may set it" in f for f in findings), findings
+
+
+def test_a_script_run_with_bash_is_read_with_its_arguments(tmp_path: Path) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "train.sh").write_text('swift sft --model "$1" --dataset "${2:-d.jsonl}"\n')
+    script = tmp_path / "run_all.sh"
+    script.write_text("#!/bin/bash\ncommand -v swift >/dev/null || exit 1\nbash tools/train.sh Qwen/Qwen3-8B\n")
+    [sft], _ = _commands(tmp_path, script)
+    assert _flags(sft)["--model"] == ("Qwen/Qwen3-8B",) and _flags(sft)["--dataset"] == ("d.jsonl",)
+
+
+def test_a_command_held_in_an_array_set_by_a_condition_is_read(tmp_path: Path) -> None:
+    script = tmp_path / "uv.sh"
+    script.write_text('#!/bin/bash\nif command -v uv >/dev/null 2>&1; then\n  SWIFT_CMD=(uv run swift)\nelse\n'
+                      '  SWIFT_CMD=(swift)\nfi\nARGS=(--model m --dataset d)\n"${SWIFT_CMD[@]}" sft "${ARGS[@]}"\n')
+    [sft], findings = _commands(tmp_path, script)
+    assert sft.argv[1:] == ["sft", "--model", "m", "--dataset", "d"]
+    assert any("`uv run` in front of swift" in f for f in findings)
+
+
+def test_what_bash_cannot_read_is_one_line_with_its_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("bad.sh").write_text('echo ok\nswift sft --model "$(dirname "x)"\n')
+    result = CliRunner().invoke(main, ["import", "bad.sh", "-o", "out.py"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: bad.sh:2: bash cannot read this:"), result.stderr
+    assert "Traceback" not in result.output and not Path("out.py").exists()
