@@ -165,15 +165,11 @@ def test_the_cli_writes_the_recipe_and_reports_on_stderr_and_never_overwrites(tm
     ("quote.sh", "swift sft --model 'x\n", "quote.sh:1: bash cannot read this"),
     ("typo.sh", "swift sft --model x --learning_rat 1e-4\n", "typo.sh:1: `swift sft` has no --learning_rat in "
      "ms-swift"),
-    ("loop.sh", "for lr in 1e-4 2e-4; do\n  swift sft --model x --learning_rate $lr\ndone\n",
-     "loop.sh:1: this swift command runs inside a for loop and uses its $lr"),
     ("eval.sh", 'CMD="swift sft --model x"\neval $CMD\n', "eval.sh:2: a command built at run time (eval)"),
-    ("sourced.sh", "source config.sh\nswift sft --model $MODEL\n", "sourced.sh:2: this command uses $MODEL, which "
-     "the file sourced at sourced.sh:1 may set"),
     ("built.sh", "swift sft --model $(python pick_model.py)\n", "built.sh:1: --model: '$(python pick_model.py)' is "
      "built by another program"),
-    ("built_joined.sh", "swift sft --model m --dataset d --output_dir=out/$(date +%s)\n", "built_joined.sh:1: "
-     "--output_dir: 'out/$(date +%s)' is built by another program"),
+    ("built_joined.sh", "swift sft --model m --dataset d --output_dir=out/$(python next_run.py)\n",
+     "built_joined.sh:1: --output_dir: 'out/$(python next_run.py)' is built by another program"),
     ("unmerged.sh", "swift sft --model m --dataset d --output_dir out/sft\n"
      'swift infer --model "$(ls -td out/sft/v*/checkpoint-*-merged | head -n 1)"\n', "unmerged.sh:2: --model: "
      "'$(ls -td out/sft/v*/checkpoint-*-merged | head -n 1)' looks for a merged model of stage 'sft', but no earlier "
@@ -403,16 +399,16 @@ def test_arrays_conditions_and_wrappers_around_swift_are_read_as_the_script_runs
     warnings = [f.text for f in imported.findings if f.category == "warning"]
     assert any("$QUANT may be set differently under the condition" in w for w in warnings)
     assert any("$TRAIN_TYPE may be set differently" in w for w in warnings)
-    assert any(f.category == "dropped" and "`$RUN` in front of swift" in f.text for f in imported.findings)
+    assert any(f.category == "dropped" and "`uv run` in front of swift" in f.text for f in imported.findings)
 
 
 def test_a_joined_value_that_expands_stays_with_its_flag_and_a_computed_variable_is_dropped(tmp_path: Path) -> None:
     script = tmp_path / "joined.sh"
-    script.write_text("export STAMP=$(date +%s)\nN=3\n"
+    script.write_text("export STAMP=$(python stamp.py)\nN=3\n"
                       "swift sft --model m --dataset d --output_dir=out/$N --learning_rate=$LR --save_steps 5\n")
     imported, loaded = _import(tmp_path, script)
     [sft] = [r.command for r in _rendered(loaded, INSTALLED).values()]
     flags = dict(flag_pairs(sft.argv))
     assert flags["--output_dir"] == ("out/3",) and flags["--learning_rate"] == ("<LR>",)
     assert "STAMP" not in sft.environment
-    assert any(f.category == "dropped" and f.text.startswith("STAMP=$(date +%s)") for f in imported.findings)
+    assert any(f.category == "dropped" and f.text.startswith("STAMP=$(python stamp.py)") for f in imported.findings)
