@@ -152,3 +152,45 @@ def test_what_bash_cannot_read_is_one_line_with_its_line(tmp_path: Path, monkeyp
     result = CliRunner().invoke(main, ["import", "bad.sh", "-o", "out.py"])
     assert result.exit_code == 2 and result.stderr.startswith("error: bad.sh:2: bash cannot read this:"), result.stderr
     assert "Traceback" not in result.output and not Path("out.py").exists()
+
+
+def test_a_loop_over_one_commands_settings_becomes_its_variants(tmp_path: Path) -> None:
+    """A sweep written as a loop is one stage and the loop's values its variants: `swiftpipe run` runs each (as the
+    loop did, with its own output_dir), and the sweep's comparison and report see them as one sweep."""
+    script = tmp_path / "sweep.sh"
+    script.write_text('for lr in 1e-4 5e-5; do\n'
+                      '  swift sft --model m --dataset d --learning_rate $lr --output_dir "out/lr_${lr}"\n'
+                      'done\nswift infer --model m --val_dataset v.jsonl\n')
+    imported = import_files([str(script)])
+    assert [c.command for c in imported.calls] == ["sft", "infer"]
+    recipe = tmp_path / "imported.py"
+    recipe.write_text(recipe_text(imported, name="imported", path=str(recipe)))
+    assert 'sft.learning_rate=["1e-4", "5e-5"]; sft.output_dir=["out/lr_1e-4", "out/lr_5e-5"]' in recipe.read_text()
+    loaded = loading.load(recipe)
+    trained = [r.command for r in render_recipe(loaded.recipe, loaded.source, dialect=dialects.target(INSTALLED))
+               if r.command.subcommand == "sft"]
+    assert [(_flags(c)["--learning_rate"], _flags(c)["--output_dir"]) for c in trained] == [
+        (("1e-4",), ("out/lr_1e-4",)), (("5e-5",), ("out/lr_5e-5",))]  # the loop's commands, word for word
+    alone = loading.load(recipe, varies=["none"])
+    assert [r.command.stage for r in render_recipe(alone.recipe, alone.source,
+                                                   dialect=dialects.target(INSTALLED))] == ["sft", "infer"]
+
+
+def test_a_default_that_is_another_variables_default_renders_that_value(tmp_path: Path) -> None:
+    script = tmp_path / "grpo.sh"  # no shebang, and the command only in an array: a .sh file is read as shell
+    script.write_text('NUM_GENERATIONS="${NUM_GENERATIONS:-16}"\n'
+                      'GENERATION_BATCH_SIZE="${GENERATION_BATCH_SIZE:-$NUM_GENERATIONS}"\nCMD=(swift rlhf)\n'
+                      '"${CMD[@]}" --rlhf_type grpo --model m --dataset d --num_generations "$NUM_GENERATIONS" '
+                      '--generation_batch_size "$GENERATION_BATCH_SIZE"\n')
+    [grpo], _ = _commands(tmp_path, script)
+    assert _flags(grpo)["--generation_batch_size"] == ("16",)
+    [given], _ = _commands(tmp_path, script, "num_generations=8", "generation_batch_size=32")
+    assert (_flags(given)["--num_generations"], _flags(given)["--generation_batch_size"]) == (("8",), ("32",))
+
+
+def test_a_switch_written_without_a_value_is_turned_on(tmp_path: Path) -> None:
+    script = tmp_path / "bare.sh"
+    script.write_text("swift sft --model m --dataset d --gradient_checkpointing --lazy_tokenize\n")
+    [sft], findings = _commands(tmp_path, script)
+    assert _flags(sft)["--gradient_checkpointing"] == ("true",) and _flags(sft)["--lazy_tokenize"] == ("true",)
+    assert any("--gradient_checkpointing (no value) -> --gradient_checkpointing true" in f for f in findings)

@@ -35,8 +35,8 @@ _COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "cancel": ("slurm", "cancel", "Cancel (scancel) the Slurm jobs of the latest run that are still queued or "
                "running."),
     "job": ("slurm", "job", None),
-    "import": ("imports", "import_", "Turn shell scripts or Python files that run ms-swift into one recipe, in the "
-               "order given."),
+    "import": ("imports", "import_", "Turn shell scripts, Python files and ms-swift, LLaMA-Factory or xtuner configs "
+               "into one recipe, in order."),
     "data": ("data", "data", "Check, convert and describe datasets (JSON Lines or one JSON array, any size)."),
     "download": ("download", "download", "Fetch models and datasets with the hubs' own libraries and caches."),
 }

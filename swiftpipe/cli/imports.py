@@ -15,15 +15,21 @@ Examples:
   swiftpipe import pt.sh sft.sh merge.sh -o recipes/mine.py   # shell scripts, any ms-swift major, in chain order
   swiftpipe import train.py                                   # ms-swift 2.x/3.x/4.x Python API; prints the recipe
   swiftpipe import old.sh -o recipes/old.py --force           # replace an earlier import
+  swiftpipe import sweep.sh -o recipes/sweep.py               # a `for lr in ...` loop: one stage, its variants
+  swiftpipe import train_config.yaml                          # ms-swift's own config (swift sft --config FILE)
+  swiftpipe import sft.yaml --dataset-info ~/LLaMA-Factory/data/dataset_info.json   # its registered dataset names
   swiftpipe render recipes/mine.py --swift-version 4          # then: the same commands, for ms-swift 4
 """)
 @click.argument("paths", metavar="FILE...", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the recipe here (default: print it).")
 @click.option("--force", is_flag=True, help="Overwrite the -o file if it exists.")
 @click.option("--name", help="The recipe's name (default: the -o file's, else the first input's).")
+@click.option("--dataset-info", metavar="FILE", help="LLaMA-Factory's dataset_info.json, for the dataset names a "
+              "config's own dataset_dir has no entry for (default: each becomes a recipe parameter).")
 @user_errors
-def import_(paths: tuple[str, ...], output: str | None, force: bool, name: str | None) -> None:
-    """Turn shell scripts or Python files that run ms-swift into one recipe, in the order given.
+def import_(paths: tuple[str, ...], output: str | None, force: bool, name: str | None,
+            dataset_info: str | None) -> None:
+    """Turn shell scripts, Python files and ms-swift, LLaMA-Factory or xtuner configs into one recipe, in order.
 
     Flags are rewritten so the recipe renders for ms-swift 3 and 4 (2.x names translated); a path into an earlier
     command's output_dir becomes a hand-off; secrets are read from the environment, never copied. What was
@@ -33,7 +39,7 @@ def import_(paths: tuple[str, ...], output: str | None, force: bool, name: str |
 
     if output and Path(output).exists() and not force:
         raise UserError(f"{output} exists; add --force to replace it")
-    imported = import_files(paths)
+    imported = import_files(paths, dataset_info=dataset_info)
     recipe_name = name or Path(output or paths[0]).stem.replace("-", "_")
     text = recipe_text(imported, name=recipe_name, path=output or f"{recipe_name}.py")
     compile(text, output or "<recipe>", "exec")  # a recipe that does not parse is swiftpipe's bug, never written

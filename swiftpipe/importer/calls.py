@@ -115,6 +115,8 @@ class Imported:
     calls: list[Call] = field(default_factory=list)
     params: dict[str, Param] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # A loop over values run as variants: the call, each flag the loop changes with its values in order, where.
+    sweeps: list[tuple[Call, list[tuple[str, list[Item]]], str]] = field(default_factory=list)
 
     def note(self, where: str, category: str, text: str, *, call: Call | None = None) -> None:
         finding = Finding(where, category, text)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from swiftpipe.importer import handoffs, llamafactory, shell, swift_api, xtuner
+from swiftpipe.importer import handoffs, llamafactory, shell, swift_api, swift_config, xtuner
 from swiftpipe.importer.calls import Call, Code, Imported, ImportProblem
 from swiftpipe.importer.translate import translate
 from swiftpipe.msswift.dialects import RENAMED
@@ -23,15 +23,22 @@ _PLACEHOLDER = re.compile(r"^<[^<>]+>$")
 
 Reader = Callable[[str, str, Imported], None]
 READERS: dict[str, Reader] = {"shell": shell.read, "ms-swift Python API": swift_api.read,
-                               "LLaMA-Factory config": llamafactory.read, "xtuner config": xtuner.read}
+                               "LLaMA-Factory config": llamafactory.read, "xtuner config": xtuner.read,
+                               "ms-swift config": swift_config.read}
 
 
-def import_files(paths: Sequence[str]) -> Imported:
-    """The chain that the files at `paths`, in that order, describe."""
+def import_files(paths: Sequence[str], *, dataset_info: str | None = None) -> Imported:
+    """The chain that the files at `paths`, in that order, describe (`dataset_info`: a LLaMA-Factory
+    dataset_info.json for the registered dataset names a config's own dataset_dir has not)."""
     imported = Imported(sources=list(paths))
+    registry = llamafactory.registry(dataset_info) if dataset_info is not None else None
     for path in paths:
         text = _text(path)
-        READERS[reader_for(path, text)](path, text, imported)
+        reader = reader_for(path, text)
+        if reader == "LLaMA-Factory config":
+            llamafactory.read(path, text, imported, dataset_info=registry)
+        else:
+            READERS[reader](path, text, imported)
     if not imported.calls:
         raise ImportProblem("no ms-swift command in " + ", ".join(paths))
     for call in imported.calls:
@@ -45,7 +52,7 @@ def import_files(paths: Sequence[str]) -> Imported:
 
 def reader_for(path: str, text: str) -> str:
     """The reader of the file (a key of READERS), by what its content is: a shell script, a Python file using
-    ms-swift's API, a LLaMA-Factory config, an xtuner config."""
+    ms-swift's API, a LLaMA-Factory config, an xtuner config, an ms-swift config."""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
@@ -57,7 +64,10 @@ def reader_for(path: str, text: str) -> str:
         return "xtuner config"
     if llamafactory.looks_like(text):  # (`key: value` lines can parse as Python annotations)
         return "LLaMA-Factory config"
-    if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text):
+    if swift_config.looks_like(text, path):  # after LLaMA-Factory's: its configs have ms-swift's keys too
+        return "ms-swift config"
+    if _SWIFT_COMMAND.search(text) or text.startswith("#!") and re.match(r"#!.*\b(ba|z|da)?sh\b", text) \
+            or path.endswith((".sh", ".bash")):
         return "shell"
     imports_swift = bool(re.search(r"^\s*(from|import)\s+swift\b", text, re.M))
     if tree is None and re.search(r"\bswift\s+-*[a-z][\w-]*", text) and not imports_swift:
@@ -67,9 +77,11 @@ def reader_for(path: str, text: str) -> str:
                             where=f"{path}:{python_error.lineno}")
     if tree is None and text.lstrip().split("\n", 1)[0].rstrip().endswith(":") or re.match(r"^\w+:\s", text):
         raise ImportProblem("a YAML file with none of LLaMA-Factory's keys (stage, model_name_or_path, "
-                            "export_dir): not a config swiftpipe imports", where=path)
+                            "export_dir) or ms-swift's (model, dataset, train_type...): not a config swiftpipe "
+                            "imports", where=path)
     raise ImportProblem("not a kind of file swiftpipe imports (a shell script with swift commands, a Python file "
-                        "using ms-swift's API, a LLaMA-Factory YAML config, an xtuner config)", where=path)
+                        "using ms-swift's API, a LLaMA-Factory YAML config, an xtuner config, an ms-swift YAML/JSON "
+                        "config)", where=path)
 
 
 def _text(path: str) -> str:
@@ -119,6 +131,9 @@ def _placeholders(imported: Imported) -> None:
 
 
 def _check_flags(imported: Imported) -> None:
+    """Every flag checked against the installed ms-swift: one it does not take (a fork's own, a typo) is kept as
+    written, with a warning beside its stage naming the closest flags it does take (`swiftpipe lint` names it too);
+    a subcommand it does not have is refused."""
     from swiftpipe.msswift.arguments import known_flags
     from swiftpipe.versions import swift_version
 
@@ -133,11 +148,13 @@ def _check_flags(imported: Imported) -> None:
             continue
         for flag in call.flags:
             names = {flag.name, *RENAMED.get(flag.name, {}).values()}
-            if names & known or flag.name == "ckpt_dir":
+            if names & known or flag.name in ("ckpt_dir", "config"):  # config: a --config FILE not found, kept
                 continue
-            close = difflib.get_close_matches(flag.name, sorted(known), n=3, cutoff=0.6)
+            spelled = sorted(n for n in known if "-" not in n)  # argparse's `--a-b` twin of each `--a_b` aside
+            close = difflib.get_close_matches(flag.name, spelled, n=3, cutoff=0.6)
             hint = f" (closest: {', '.join('--' + c for c in close)})" if close else ""
-            problems.append(f"{call.file}:{flag.line}: `swift {call.command}` has no --{flag.name} in ms-swift "
-                            f"{swift_version()}{hint}")
+            imported.note(f"{call.file}:{flag.line}", "warning", f"--{flag.name} is not a flag of ms-swift "
+                          f"{swift_version()}'s `swift {call.command}`{hint}: kept as written (a fork's own flag, "
+                          "or a typo to fix); `swiftpipe lint` names it", call=call)
     if problems:
         raise ImportProblem("\n".join(problems))

@@ -1,16 +1,19 @@
 """LLaMA-Factory YAML configs (`llamafactory-cli train|export|chat|webchat X.yaml`) as ms-swift calls: `stage` picks
 the subcommand, keys are renamed to ms-swift's flags, dataset names are resolved through the `dataset_info.json` in
-the config's `dataset_dir`, and every key with no ms-swift counterpart is reported, never dropped silently."""
+the config's `dataset_dir` (else the one given with `--dataset-info`; a name neither has becomes a recipe parameter),
+and every key with no ms-swift counterpart is reported, never dropped silently."""
 from __future__ import annotations
 
 import json
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from swiftpipe.importer.calls import Call, Flag, Imported, ImportProblem, hub_id
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item, hub_id
+from swiftpipe.importer.dataset_info import Registry, above, columns_of, registry
 
 # LLaMA-Factory keys that only its trainer reads, with why ms-swift needs none.
 _NOT_NEEDED = {
@@ -43,9 +46,10 @@ def looks_like(text: str) -> bool:
     return bool(re.search(r"^(stage|model_name_or_path|finetuning_type|export_dir)\s*:", text, re.M))
 
 
-def read(path: str, text: str, imported: Imported, *, overrides: dict[str, str] | None = None) -> None:
+def read(path: str, text: str, imported: Imported, *, overrides: dict[str, str] | None = None,
+         dataset_info: Registry | None = None) -> None:
     """Add the call one LLaMA-Factory config describes (`overrides`: `key=value` from llamafactory-cli's command
-    line, which take precedence, as there)."""
+    line, which take precedence, as there; `dataset_info`: the registry for names the config's own has not)."""
     repaired = _SECTION_GLUED.sub(r"  # \1", text)
     glued = _SECTION_GLUED.search(text)
     if glued is not None:
@@ -67,12 +71,14 @@ def read(path: str, text: str, imported: Imported, *, overrides: dict[str, str] 
         keys = [(k, parsed, line) if k == key else (k, v, line) for k, v, line in keys]
         if all(k != key for k, _, _ in keys):
             keys.append((key, parsed, len(text.splitlines())))
-    _Config(path, dict((k, (v, line)) for k, v, line in keys), [k for k, _, _ in keys], imported).call()
+    _Config(path, dict((k, (v, line)) for k, v, line in keys), [k for k, _, _ in keys], imported,
+            dataset_info).call()
 
 
 class _Config:
-    def __init__(self, path: str, values: dict[str, tuple[Any, int]], order: list[str], imported: Imported) -> None:
-        self.path, self.values, self.order, self.imported = path, values, order, imported
+    def __init__(self, path: str, values: dict[str, tuple[Any, int]], order: list[str], imported: Imported,
+                 given: Registry | None) -> None:
+        self.path, self.values, self.order, self.imported, self.given = path, values, order, imported, given
         self.flags: list[Flag] = []
         self.known: frozenset[str] | None = None  # the installed ms-swift's flags for the subcommand
         self.columns: dict[str, str] = {}  # file column -> ms-swift's name, over all the stage's datasets
@@ -187,29 +193,62 @@ class _Config:
         else:
             self.note(key, "dropped", f"{key}: {value} has no ms-swift counterpart")
 
-    def _datasets(self, key: str) -> list[str]:
-        names = [n.strip() for n in str(self.get(key)).split(",") if n.strip()]
-        folder = Path(self.path).parent / str(self.get("dataset_dir", "data"))
-        info = next((f for f in (folder / "dataset_info.json", Path(self.path).parent / "dataset_info.json",
-                                 Path(str(self.get("dataset_dir", "data"))) / "dataset_info.json") if f.is_file()),
-                    None)
+    def _datasets(self, key: str) -> list[Item]:
+        value = self.get(key)
+        items = value if isinstance(value, list) else str(value).split(",")  # `a,b`, as LLaMA-Factory splits it
+        names = [str(n).strip() for n in items if str(n).strip()]
+        own = self._own_registry
         count = self.get("max_samples")
-        suffix = f"#{count}" if count else ""
-        if count:
+        if count and (key == "dataset" or "dataset" not in self.values):  # once for the config
             self.note("max_samples", "translated", f"max_samples: {count} -> `#{count}` on each dataset")
-        out = []
+        out: list[Item] = []
         for name in names:
-            out.append(self._dataset(name, info, key) + suffix)
+            registered = next((r for r in (own, self.given) if r is not None and name in r.entries), None)
+            dataset = self._unresolved(name, own, key) if registered is None else self._dataset(name, registered, key)
+            if count:
+                dataset = Code(f'f"{{{dataset.text}}}#{count}"') if isinstance(dataset, Code) else f"{dataset}#{count}"
+            out.append(dataset)
         return out
 
-    def _dataset(self, name: str, info: Path | None, key: str) -> str:
+    @cached_property
+    def _own_registry(self) -> Registry | None:
+        """The dataset_info.json in the config's dataset_dir: beside the config, in the folder swiftpipe runs in, or
+        in one of the folders above the config, up to its repository's top (where llamafactory-cli is run from)."""
+        dataset_dir = str(self.get("dataset_dir", "data"))
+        beside = Path(self.path).parent
+        for file in (beside / dataset_dir / "dataset_info.json", beside / "dataset_info.json",
+                     Path(dataset_dir) / "dataset_info.json"):
+            if file.is_file():
+                return registry(file)
+        for folder in above(beside):
+            if folder.is_relative_to(Path.cwd()):
+                folder = folder.relative_to(Path.cwd())  # paths as relative as the config's own
+            if (folder / dataset_dir / "dataset_info.json").is_file():
+                self.note("dataset_dir", "translated", f"dataset_dir: {dataset_dir} -> {folder / dataset_dir}/ "
+                          "(llamafactory-cli reads it from the folder it runs in: here the one above the config "
+                          "that has it)")
+                return registry(folder / dataset_dir / "dataset_info.json")
+        return None
+
+    def _unresolved(self, name: str, own: Registry | None, key: str) -> Code:
+        """A registered name that no dataset_info.json at hand has: a recipe parameter whose default is the name."""
+        folder = Path(self.path).parent / str(self.get("dataset_dir", "data"))
+        looked = f"not an entry of {own.file}" if own else f"no dataset_info.json in {folder}/ nor above the config"
+        if self.given is not None and (own is None or own.file != self.given.file):
+            looked += f", nor of {self.given.file}"
+        identifier = re.sub(r"\W", "_", name)
+        param = self.imported.param(identifier if identifier.isidentifier() else f"dataset_{identifier}", name,
+                                    where=f"{self.path}:{self.line(key)}", origin=name)
+        self.note(key, "warning", f"{key}: {name} names an entry of LLaMA-Factory's dataset_info.json that was not "
+                  f"found ({looked}); it is the recipe parameter {param.text}: resolve it with `swiftpipe import "
+                  f"--dataset-info FILE`, or at run time with `-p {param.text}=PATH`")
+        return param
+
+    def _dataset(self, name: str, info: Registry, key: str) -> str:
         where = f"{self.path}:{self.line(key)}"
-        if info is None:
-            raise ImportProblem(f"{key}: {name}: no dataset_info.json in {self.get('dataset_dir', 'data')}/ beside "
-                                "the config to say which file it is", where=where)
-        spec = json.loads(info.read_text(encoding="utf-8-sig")).get(name)
-        if spec is None:
-            raise ImportProblem(f"{key}: {name} is not an entry of {info}", where=where)
+        spec = info.entries[name]
+        if not isinstance(spec, dict):
+            raise ImportProblem(f"{key}: {name}: its entry in {info.file} is not a mapping", where=where)
         for hub, flag in (("hf_hub_url", True), ("ms_hub_url", False)):
             if hub in spec:
                 if flag and self.get("use_hf") is None and not any(f.name == "use_hf" for f in self.flags):
@@ -217,14 +256,14 @@ class _Config:
                 return spec[hub] + (f":{spec['subset']}" if spec.get("subset") else "")
         purpose = {"pt": "pt", "dpo": "dpo", "kto": "dpo", "rm": "dpo"}.get(str(self.get("stage")), "sft")
         if "file_name" not in spec:
-            raise ImportProblem(f"{key}: {name} in {info} has no file_name (a script or a remote dataset)",
+            raise ImportProblem(f"{key}: {name} in {info.file} has no file_name (a script or a remote dataset)",
                                 where=where)
-        file = info.parent / spec["file_name"]
+        file = info.file.parent / spec["file_name"]
         if spec.get("ranking") and spec.get("formatting") == "sharegpt":
             self.note(key, "warning", f"{name} is ranked sharegpt (chosen/rejected messages); ms-swift's preference "
                       f"data is messages plus rejected_response: check it with `swiftpipe data validate {file} "
                       "--kind dpo`")
-        columns = _columns(spec, purpose)
+        columns = columns_of(spec, purpose)
         for column, role in columns.items():
             if self.columns.get(column, role) != role:
                 self.note(key, "warning", f"{name}'s column {column} is {role}, but another dataset's column of that "
@@ -234,20 +273,5 @@ class _Config:
             self.note(key, "translated", f"{name}'s columns -> --columns {json.dumps(columns, ensure_ascii=False)}")
         if spec.get("formatting") == "sharegpt" and (spec.get("tags") or {}).get("role_tag", "from") != "from":
             self.note(key, "warning", f"{name} has its own role tags; convert it for ms-swift first: swiftpipe data "
-                      f"convert {info} {file.with_suffix('.swift.jsonl')} --entry {name} --to {purpose}")
+                      f"convert {info.file} {file.with_suffix('.swift.jsonl')} --entry {name} --to {purpose}")
         return str(file)
-
-
-def _columns(spec: dict, purpose: str) -> dict[str, str]:
-    """LLaMA-Factory's column roles as ms-swift's --columns (file column -> ms-swift's name), where they differ from
-    the names ms-swift reads by itself."""
-    columns = spec.get("columns") or {}
-    if spec.get("formatting") == "sharegpt":
-        wanted = {"messages": "conversations", "system": "system", "tools": "tools"}
-    elif purpose == "pt":
-        wanted = {"prompt": "text"}
-    else:
-        wanted = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
-                  "history": "history", "chosen": "chosen", "rejected": "rejected"}
-    mapping = {column: wanted[role] for role, column in columns.items() if role in wanted and column != wanted[role]}
-    return mapping

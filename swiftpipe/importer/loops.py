@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from swiftpipe.importer.bash_syntax import Node
-from swiftpipe.importer.calls import ImportProblem
+from swiftpipe.importer.calls import Code, Imported, ImportProblem, Item
 from swiftpipe.importer.words import Piece, Substitution
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ class Loops:
         self.walk = walk
         self.functions: dict[str, Node] = {}  # name -> its body, as defined so far
         self.depth = 0
+        self.unrolling = 0  # for loops being run once per value, one inside another
 
     def run(self, statements: list[Node], context: Context | None) -> None:
         for statement in statements:
@@ -103,11 +104,22 @@ class Loops:
             self.run(body, context or ("for loop", statement))
             return
         shown = ", ".join("".join(p if isinstance(p, str) else "<param>" for p in v) for v in values)
+        calls = self.walk.imported.calls
+        before = len(calls)
+        self.unrolling += 1
+        try:
+            for value in values:
+                variables.values[name] = value
+                self.run(body, context)
+        finally:
+            self.unrolling -= 1
+        if self.unrolling == 0 and _as_variants(self.walk.imported, before, len(values), where):
+            self.walk.imported.note(where, "translated", f"for {name} in {shown}: one stage, and the loop's values "
+                                    "as its variants (swiftpipe run runs each; --vary none runs the first alone)",
+                                    call=calls[before])
+            return
         self.walk.imported.note(where, "translated", f"for {name} in {shown}: the loop's commands once per value, "
                                 "a stage each")
-        for value in values:
-            variables.values[name] = value
-            self.run(body, context)
 
     def _values(self, loop: Node) -> list[list[Piece]] | None:
         """The loop's values, or None where the script does not give them (a glob, a command's output)."""
@@ -132,6 +144,31 @@ class Loops:
                 return None
             values += expanded
         return values
+
+
+def _as_variants(imported: Imported, before: int, count: int, where: str) -> bool:
+    """A loop that ran one swift command once per value, the runs differing only in flags' plain values: one call,
+    and those flags' values as its variants (Imported.sweeps). False, and nothing changed, for any other loop."""
+    calls = imported.calls[before:]
+    if len(calls) != count or count < 2 or len({(c.file, c.line, c.command) for c in calls}) != 1:
+        return False
+    first = calls[0]
+    if any([f.name for f in c.flags] != [f.name for f in first.flags] or c.env != first.env for c in calls):
+        return False
+    changed: list[tuple[str, list[Item]]] = []
+    for i, flag in enumerate(first.flags):
+        values = [c.flags[i].values for c in calls]
+        if all(v == values[0] for v in values):
+            continue
+        if any(len(v) != 1 or isinstance(v[0], (Code, Substitution)) for v in values) \
+                or len({str(v[0]) for v in values}) != count:
+            return False
+        changed.append((flag.name, [v[0] for v in values]))
+    if not changed:
+        return False
+    del imported.calls[before + 1:]
+    imported.sweeps.append((first, changed, where))
+    return True
 
 
 def _braces(text: str) -> list[str]:

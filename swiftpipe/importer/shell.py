@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from swiftpipe.importer import bash_syntax, llamafactory, repairs, xtuner
+from swiftpipe.importer import bash_syntax, llamafactory, repairs, swift_config, xtuner
 from swiftpipe.importer.bash_syntax import Node, Script
 from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
 from swiftpipe.importer.loops import Context, Loops
@@ -300,7 +300,9 @@ class _Walk:
                                    "time; give the recipe its value)", call=call)
             else:
                 call.env.append((name, item))
-        self._add_flags(call, words[2:])
+        positional = self._add_flags(call, words[2:])
+        if call.get("config") is not None:  # the file's keys, as ms-swift's launcher reads them (importer/swift_config)
+            swift_config.expand(call, self.imported, Path(self.path).parent, command_line_wins=positional)
         unset = [p for name, p in self.imported.params.items()
                  if name not in self.params_before and not name.startswith("arg")]
         if self.sourced and unset:
@@ -346,8 +348,11 @@ class _Walk:
             self.imported.calls.append(call)
             self.last_call, self.last_end = call, bash_syntax.end(statement)
 
-    def _add_flags(self, call: Call, words: list[Word]) -> None:
+    def _add_flags(self, call: Call, words: list[Word]) -> bool:
+        """Add the words' flags to `call`; True where the first word was a config file (ms-swift 4's
+        `swift sft train.yaml`)."""
         launch = {name: str(v) for name, v in call.env if not isinstance(v, Code)}
+        positional = False
         for pieces, written, line in words:
             where = f"{self.path}:{line}"
             head = pieces[0]
@@ -363,9 +368,8 @@ class _Walk:
                 pieces = [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
                 written = written.partition("=")[2]
             elif not call.flags and _CONFIG_FILE.search(plain(pieces) or ""):
-                self.imported.note(where, "translated", f"swift {call.command} {written} -> --config {written}",
-                                   call=call)
                 call.flags.append(Flag("config", [], line))
+                positional = True
             elif not call.flags:
                 raise ImportProblem(f"`swift {call.command}` takes flags, not {written!r}", where=where)
             flag = call.flags[-1]
@@ -374,6 +378,7 @@ class _Walk:
             flag.values.append(item)  # type: ignore[arg-type]
             flag.written.append(written)
             flag.many = len(flag.values) > 1
+        return positional
 
     def _exported_literals(self) -> list[tuple[str, Item]]:
         """The exported variables whose values are plain text, for a tool's command line turned into a stage."""

@@ -2,6 +2,7 @@
 input's order, and what the import changed as comments beside what it changed."""
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -35,6 +36,8 @@ def recipe_text(imported: Imported, *, name: str, path: str) -> str:
     lines += [f"from swiftpipe import {', '.join(helpers)}", "", ""]
     general = [str(f) for f in imported.findings if not any(str(f) in c.notes for c in imported.calls)]
     lines += [line for text in general for line in _comment(text, indent=0)]
+    if imported.sweeps:
+        lines += _variants(imported)
     lines.append("def recipe(" + ("" if params else "):"))
     for param, spec in params.items():
         origin = "" if spec.origin == spec.default else f"{spec.origin} "
@@ -66,6 +69,24 @@ def _stage(call: Call, params: dict) -> str:
     if len(closing) > _WIDTH:  # one field per line: a field's own text is never broken
         closing = "\n".join(["        }, launch=Launch(", *(f"            {f}," for f in fields), "        )),"])
     return "\n".join([*comments, f"        {opening}", *body, closing]) + "\n"
+
+
+def _variants(imported: Imported) -> list[str]:
+    """`variants = [...]`: each loop over values as one `--vary` text, its flags paired (`; `), values as JSON."""
+    from swiftpipe.render.commands import format_float
+
+    def text(item: Item) -> str:
+        return str(item).lower() if isinstance(item, bool) else format_float(item) if isinstance(item, float) \
+            else str(item)
+
+    specs = []
+    for call, changed, where in imported.sweeps:
+        specs.append((where, "; ".join(f"{call.name}.{flag}={json.dumps([text(v) for v in values])}"
+                                       for flag, values in changed)))
+    lines = ["variants = ["]
+    for where, spec in specs:
+        lines += [f"    # the for loop at {where}", f"    {python_literal(spec)},"]
+    return [*lines, "]", "", ""]
 
 
 def _value(flag: Flag) -> str:

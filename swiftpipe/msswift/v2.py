@@ -30,7 +30,7 @@ class Rename:
     """A 2.x flag whose 3/4 name is `new`; `values` maps renamed choices (None drops the flag: the default)."""
 
     new: str
-    values: Mapping[str, str | None] = field(default_factory=dict)
+    values: Mapping[str, Implied | None] = field(default_factory=dict)
 
 
 RENAMES: Mapping[str, Rename] = {
@@ -56,6 +56,8 @@ RENAMES: Mapping[str, Rename] = {
     "result_dir": Rename("result_path"),
     "load_dataset_config": Rename("load_data_args"),
     "use_liger": Rename("use_liger_kernel"),
+    # 2.x's check of each row: `error` raised, the others skipped bad rows or none; 3/4 skip them unless --strict
+    "check_dataset_strategy": Rename("strict", {"error": True, "discard": None, "warning": None, "none": None}),
     "deepspeed": Rename("deepspeed", {"default-zero2": "zero2", "default-zero3": "zero3",
                                       "zero2-offload": "zero2_offload", "zero3-offload": "zero3_offload"}),
     "target_modules": Rename("target_modules", {"ALL": "all-linear", "DEFAULT": None, "AUTO": None}),

@@ -131,12 +131,14 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
         items = [dataclasses.replace(i, stage=renamed[i.stage]) if isinstance(i, Ref) else i for i in items_of(value)]
         flags[flag] = items if isinstance(value, (list, tuple)) else items[0]  # type: ignore[assignment]
     split = node.name != stage.name
+    # a folder or file each variant names itself (an imported loop's --output_dir out/lr_$lr) is theirs already
+    named_by_each = set.intersection(*({s.partition("=")[0] for s in v.sets} for v in node.variants))
     if split and not node.as_written:  # what it writes, one folder deeper: no two variants write the same folder
         for flag in layout.CREATED_FOLDERS:
-            if isinstance(flags.get(flag), (str, Path)):
+            if isinstance(flags.get(flag), (str, Path)) and f"{stage.name}.{flag}" not in named_by_each:
                 flags[flag] = f"{str(flags[flag]).rstrip('/')}/{node.folder}"
         for flag in layout.CREATED_FILES:
-            if isinstance(flags.get(flag), (str, Path)):
+            if isinstance(flags.get(flag), (str, Path)) and f"{stage.name}.{flag}" not in named_by_each:
                 written = Path(str(flags[flag]))
                 flags[flag] = str(written.parent / node.folder / written.name)
     group = stage.group
