@@ -234,7 +234,7 @@ def test_a_stopped_sft_resumes_from_its_checkpoint_without_rerunning_pretrain(ti
     again."""
     work, out = tmp_path / "work", tmp_path / "out"
     args = ["run", "recipes/demo.py", "-p", f"model={tiny}", "-p", f"output={out}", "--stage", "pretrain",
-            "--stage", "sft", "--quiet", "--set", "pretrain.num_train_epochs=8", "--set", "sft.num_train_epochs=16"]
+            "--stage", "sft", "--quiet", "--set", "pretrain.num_train_epochs=2", "--set", "sft.num_train_epochs=16"]
     proc = _swiftpipe(*args, work=work)
     pretrain_runs: list[Path] = []
     for saved, stop in ((40, "ctrl-c"), (80, "kill-9")):

@@ -194,3 +194,74 @@ def test_a_switch_written_without_a_value_is_turned_on(tmp_path: Path) -> None:
     [sft], findings = _commands(tmp_path, script)
     assert _flags(sft)["--gradient_checkpointing"] == ("true",) and _flags(sft)["--lazy_tokenize"] == ("true",)
     assert any("--gradient_checkpointing (no value) -> --gradient_checkpointing true" in f for f in findings)
+
+
+def _write(tmp_path: Path, text: str, name: str = "s.sh") -> Path:
+    script = tmp_path / name
+    script.write_text(text)
+    return script
+
+
+def test_a_secret_a_retired_flag_or_a_hand_off_in_a_loop_is_never_a_variant(tmp_path: Path) -> None:
+    secret = _write(tmp_path, "for key in sk-aaaa sk-bbbb; do\n  swift sft --model m --dataset d --hub_token $key\n"
+                    "done\n", "secret.sh")
+    imported = import_files([str(secret)])
+    recipe = recipe_text(imported, name="r", path="r.py")
+    assert "sk-aaaa" not in recipe and "sk-bbbb" not in recipe and not imported.sweeps
+    retired = _write(tmp_path, "for s in steps epoch; do\n  swift sft --model m --dataset d --evaluation_strategy $s\n"
+                     "done\n", "retired.sh")
+    imported = import_files([str(retired)])
+    assert [(call.name, changed) for call, changed, _ in imported.sweeps] == [("sft", [("eval_strategy",
+                                                                                       ["steps", "epoch"])])]
+    handed = _write(tmp_path, "swift sft --model m --dataset d --output_dir out\nfor c in 100 200; do\n"
+                    "  swift infer --adapters out/v0-20250101-000000/checkpoint-$c\ndone\n", "handed.sh")
+    imported = import_files([str(handed)])
+    assert not imported.sweeps and [c.command for c in imported.calls] == ["sft", "infer", "infer"]
+
+
+def test_variables_in_front_of_a_function_call_reach_its_command(tmp_path: Path) -> None:
+    script = _write(tmp_path, 'train() {\n  swift sft --model m --dataset d --learning_rate "$1"\n}\n'
+                    "CUDA_VISIBLE_DEVICES=0,1 NPROC_PER_NODE=2 train 1e-4\n")
+    [sft], _ = _commands(tmp_path, script)
+    assert sft.environment == {"CUDA_VISIBLE_DEVICES": "0,1", "NPROC_PER_NODE": "2"}
+
+
+def test_locals_subshells_and_positional_builtins_scope_as_bash_scopes_them(tmp_path: Path) -> None:
+    script = _write(tmp_path, 'LR=1e-4\nf() { local LR=5e-5; }\nf\n( LR=9e-9 )\n'
+                    'g() { shift; swift sft --model "$1" --dataset d --learning_rate "$LR" --output_dir "$*" '
+                    '--lora_rank "${@: -1}"; }\n'
+                    'g skipped m 8\nset -- Qwen/Qwen3-8B\nswift infer --model "$1"\n')
+    sft, infer = _commands(tmp_path, script)[0]
+    flags = _flags(sft)
+    assert flags["--learning_rate"] == ("1e-4",) and flags["--model"] == ("m",)
+    assert flags["--output_dir"] == ("m 8",) and flags["--lora_rank"] == ("8",)
+    assert _flags(infer)["--model"] == ("Qwen/Qwen3-8B",)
+
+
+def test_arrays_by_element_and_an_array_the_script_never_fills(tmp_path: Path) -> None:
+    script = _write(tmp_path, 'A=(1e-4 2e-4)\nA[1]=5e-5\ni=1\nIFS=, read -ra DS <<< "$DATA"\n'
+                    'swift sft --model m --dataset "${DS[@]}" --learning_rate ${A[0]} --weight_decay ${A[$i]}\n')
+    [sft], _ = _commands(tmp_path, script, "ds=a.jsonl")
+    flags = _flags(sft)
+    assert flags["--learning_rate"] == ("1e-4",) and flags["--weight_decay"] == ("5e-5",)
+    assert flags["--dataset"] == ("a.jsonl",)  # a parameter, never a switch turned on
+
+
+def test_an_exit_no_condition_guards_ends_the_script_and_one_in_a_function_called_under_a_condition_does_not(
+        tmp_path: Path) -> None:
+    script = _write(tmp_path, 'usage() { echo "usage"; exit 1; }\n[ -n "$X" ] || usage\n'
+                    "for lr in 1e-4 2e-4 3e-4; do\n  [ $lr = 3e-4 ] && break\n"
+                    "  swift sft --model m --dataset d --learning_rate $lr\n  break\ndone\n"
+                    "swift infer --model m\nexit 0\nswift sft --model old --dataset d\n")
+    commands, _ = _commands(tmp_path, script)
+    assert [(c.subcommand, _flags(c)["--model"]) for c in commands] == [("sft", ("m",)), ("infer", ("m",))]
+
+
+def test_each_clock_and_random_draw_is_its_own_parameter(tmp_path: Path) -> None:
+    script = _write(tmp_path, 'export MASTER_PORT=$((RANDOM % 1000 + 20000))\n'
+                    'swift sft --model m --dataset d --output_dir out/$(date +%Y%m%d) '
+                    '--logging_dir logs/$(date +%H%M%S)\n')
+    imported = import_files([str(script)])
+    assert imported.params["master_port"].default == "20000"
+    assert {p.origin for p in imported.params.values() if p.name.startswith("date")} == {"$(date +%Y%m%d)",
+                                                                                        "$(date +%H%M%S)"}

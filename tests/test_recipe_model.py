@@ -236,3 +236,19 @@ def test_bytes_that_are_not_utf8_on_the_command_line_are_refused_before_anything
     shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     assert result.output.splitlines() == [f"error: {REPO / 'recipes/medical.py'}: {option} {shown!r}: not UTF-8 text"]
     assert not (tmp_path / "s").exists()
+
+
+def test_loading_a_recipe_leaves_no_bytecode_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python would write __pycache__/ beside a module it imports; a recipe (in the user's recipes/, or the snapshot
+    in a run folder) gets none, whatever PYTHONDONTWRITEBYTECODE says."""
+    import sys
+
+    from swiftpipe.recipe import loading
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    recipe = tmp_path / "mine.py"
+    recipe.write_text('from swiftpipe import make_recipe, sft\n\ndef recipe():\n'
+                      '    return make_recipe("mine", [sft("sft", {"model": "m", "dataset": "d.jsonl"})])\n')
+    loading.load(recipe)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py"]
+    assert sys.dont_write_bytecode is False

@@ -92,6 +92,19 @@ def test_render_shows_shared_stages_once_and_each_variants_own_folders(chain: Pa
     assert "swiftpipe run chain.py --vary sft.learning_rate=1e-4,5e-5 --stage sft@lr-5e-5" in result.output
 
 
+def test_a_folder_each_variant_names_itself_is_kept_and_one_some_share_goes_a_folder_deeper(chain: Path) -> None:
+    """An imported loop's `--output_dir out/lr_$lr` is each variant's own already: no folder added below it. A
+    folder that one variant names and another does not still gets the variant's folder."""
+    own = 'sft.learning_rate=1e-4,5e-5; sft.output_dir=["out/lr_1e-4", "out/lr_5e-5"]'
+    result = CliRunner().invoke(main, ["render", str(chain), "--vary", own])
+    assert result.exit_code == 0, result.output
+    assert "--output_dir out/lr_1e-4 " in result.output and "--output_dir out/lr_5e-5 " in result.output
+    assert "--output_dir out/sft" not in result.output and "out/lr_1e-4/" not in result.output
+    shared = CliRunner().invoke(main, ["render", str(chain), "--vary", LR, "--vary", 'sft.output_dir=["out/a"]'])
+    assert shared.exit_code == 0, shared.output
+    assert "--output_dir out/a/lr-1e-4" in shared.output and "--output_dir out/a/lr-5e-5" in shared.output
+
+
 def test_shared_stages_run_once_and_each_variant_gets_its_own_outputs(chain: Path, fake_swift: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(chain), "--vary", LR, "--quiet"])
     assert result.exit_code == 0, result.output

@@ -115,6 +115,8 @@ class Imported:
     calls: list[Call] = field(default_factory=list)
     params: dict[str, Param] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # The calls a for loop ran, one per value, where the loop is and what it loops over (for importer/sweeps).
+    loops: list[tuple[list[Call], str, str]] = field(default_factory=list)
     # A loop over values run as variants: the call, each flag the loop changes with its values in order, where.
     sweeps: list[tuple[Call, list[tuple[str, list[Item]]], str]] = field(default_factory=list)
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from swiftpipe.importer import handoffs, llamafactory, shell, swift_api, swift_config, xtuner
+from swiftpipe.importer import handoffs, llamafactory, shell, sweeps, swift_api, swift_config, xtuner
 from swiftpipe.importer.calls import Call, Code, Imported, ImportProblem
 from swiftpipe.importer.translate import translate
 from swiftpipe.msswift.dialects import RENAMED
@@ -46,6 +46,7 @@ def import_files(paths: Sequence[str], *, dataset_info: str | None = None) -> Im
         _secrets(call, imported)
     handoffs.link(imported)
     _placeholders(imported)
+    sweeps.collapse(imported)
     _check_flags(imported)
     return imported
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from swiftpipe.importer import bash_syntax, llamafactory, repairs, swift_config, xtuner
+from swiftpipe.importer import bash_syntax, repairs, swift_config, tools, xtuner
 from swiftpipe.importer.bash_syntax import Node, Script
-from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem, Item
-from swiftpipe.importer.loops import Context, Loops
+from swiftpipe.importer.calls import Call, Code, Flag, Imported, ImportProblem
+from swiftpipe.importer.loops import Context, Loops, Stop
 from swiftpipe.importer.values import item_of
 from swiftpipe.importer.words import Expander, Piece, Substitution, Variables, plain
 from swiftpipe.recipe.launch import VARIABLES as LAUNCH_VARIABLES
@@ -23,14 +23,8 @@ _WRAPPERS = {"nohup", "time", "exec", "command", "env"}
 _NOT_WRAPPERS = {"echo", "printf", "eval", "cat", "tee", "grep", "export", "declare", "local"}
 # Sourced files that set up an environment (conda, a venv, the login shell) rather than the script's values.
 _ENVIRONMENT_SETUP = {"activate", "conda.sh", ".bashrc", ".bash_profile", ".profile"}
-# Launchers that start ms-swift's swift/cli/<sub>.py themselves: their options -> the variables ms-swift's own launcher
-# reads.
-_TORCHRUN = {"nproc_per_node": "NPROC_PER_NODE", "nnodes": "NNODES", "node_rank": "NODE_RANK",
-             "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}
-_LAUNCHERS = {"torchrun": _TORCHRUN, "deepspeed": {"num_gpus": "NPROC_PER_NODE", "num_nodes": "NNODES",
-                                                   "master_addr": "MASTER_ADDR", "master_port": "MASTER_PORT"}}
 _RELEVANT = {"swift", "xtuner", "llamafactory-cli", "lmf", "megatron", "accelerate", "eval", "source", ".", "bash",
-             "sh", *_LAUNCHERS, *_WRAPPERS}
+             "sh", *tools.LAUNCHERS, *_WRAPPERS}
 _CONFIG_FILE = re.compile(r"\.(ya?ml|json)$")
 
 Assignments = list[tuple[str, list[Piece]]]
@@ -41,7 +35,10 @@ def read(path: str, text: str, imported: Imported) -> None:
     """Add every swift command of the script at `path` to `imported`."""
     script = bash_syntax.parse(repairs.repaired(text, path, imported), path)
     walk = _Walk(script, imported)
-    walk.loops.run(script.statements, None)
+    try:
+        walk.loops.run(script.statements, None)
+    except Stop:  # an `exit` (or a `return` at the top) that no condition guards: the script ends there
+        pass
 
 
 class _Walk:
@@ -82,7 +79,8 @@ class _Walk:
             self._assignments(assignments, statement, context)
             return
         if head[0] in self.loops.functions:
-            self.loops.call(head[0], [w for node in args[1:] for w in self.words.words(node)], context)
+            self.loops.call(head[0], [w for node in args[1:] for w in self.words.words(node)], context,
+                            assignments=[a for a in assignments if a.get("Name")])
             return
         if not any(text in _RELEVANT or (text or "").endswith("/swift") for text in head) \
                 and not any(re.search(r"(^|/)swift/cli/", text or "") for text in head):
@@ -130,10 +128,10 @@ class _Walk:
         if first == "eval" and "swift" in " ".join(str(p) for w in words[1:] for p in w[0]):
             raise ImportProblem("a command built at run time (eval) cannot be imported", where=f"{self.path}:{line}")
         if first == "xtuner":
-            self._xtuner(statement, texts, line)
+            tools.xtuner_cli(self, statement, texts, line)
             return
         if first in ("llamafactory-cli", "lmf"):
-            self._llamafactory(statement, texts, pairs, line)
+            tools.llamafactory_cli(self, statement, texts, pairs, line)
             return
         if first == "megatron" and len(texts) > 1:
             raise ImportProblem(f"`megatron {texts[1]}` (Megatron-SWIFT) is not a command swiftpipe runs; it "
@@ -143,8 +141,8 @@ class _Walk:
                                 "launcher (NPROC_PER_NODE=N swift <sub>) and the FSDP settings as --fsdp flags",
                                 where=f"{self.path}:{line}")
         subcommand = None
-        if first in _LAUNCHERS:
-            launched = self._launcher(words, texts, line)
+        if first in tools.LAUNCHERS:
+            launched = tools.launched(self, words, texts, line)
             if launched is None:
                 return
             subcommand, launch_pairs, words = launched
@@ -172,7 +170,8 @@ class _Walk:
         for node in args:
             expanded = self.words.words(node)
             for pieces in expanded:
-                written = self.words.written(node) if len(expanded) == 1 else plain(pieces) or ""
+                text = plain(pieces)  # as the script wrote it where it is not known here (`output/${RUN}`)
+                written = text if text is not None else self.words.written(node) if len(expanded) == 1 else ""
                 words.append((pieces, written, bash_syntax.line(node)))
         return words
 
@@ -192,11 +191,13 @@ class _Walk:
         variant = command["Variant"]["Value"]
         options = [plain(self.words.expand(a["Value"])) or "" for a in command.get("Args") or []
                    if a.get("Naked") and a.get("Name") is None and a.get("Value")]
-        export = variant == "export" or any("x" in o for o in options if o.startswith("-"))
+        export = (variant == "export" and "-n" not in options) or any("x" in o for o in options if o.startswith("-"))
         for assign in command.get("Args") or []:
             if assign.get("Name") is None:
                 continue
             name = assign["Name"]["Value"]
+            if variant in ("local", "declare", "typeset") and not export:
+                self.loops.local(name)  # inside a function, its own until it returns
             if context is not None and not assign.get("Naked") and not self._first_value(name, command):
                 continue
             self.words.assign(assign, export=export)
@@ -240,42 +241,17 @@ class _Walk:
                               program=saved[2].program if arguments is None else str(found))
         self.words.arguments = saved[2].arguments if arguments is None else arguments
         self.pending_launch, self.last_end = None, -1
+        functions = dict(self.loops.functions)
         try:
             self.loops.run(sourced.statements, context)
+        except Stop as stop:  # the sourced file's `return`, or the script's `exit` (which ends only a `bash x.sh`)
+            if stop.kind not in ("return", "exit") or stop.kind == "exit" and arguments is None:
+                raise
         finally:
             self.script, self.path, self.words, self.pending_launch, self.last_end = saved
             self.reading.discard(str(found.resolve()))
-
-    def _launcher(self, words: list[Word], texts: list[str | None],
-                  line: int) -> tuple[str, Assignments, list[Word]] | None:
-        """`torchrun --nproc_per_node 4 ... swift/cli/sft.py FLAGS` (or deepspeed's launcher) as `swift sft FLAGS` with
-        the launch variables ms-swift's own launcher reads; None when it launches something other than ms-swift."""
-        launcher = texts[0] or ""
-        at = next((i for i, t in enumerate(texts) if re.search(r"(^|/)swift/cli/[\w-]+\.py$", t or "")), None)
-        if at is None:
-            return None
-        pairs: Assignments = []
-        i = 1
-        while i < at:
-            name, equals, value = (texts[i] or "").lstrip("-").partition("=")
-            variable = _LAUNCHERS[launcher].get(name.replace("-", "_"))
-            pieces: list[Piece] | None = None
-            if equals:
-                pieces = _after_equals(words[i][0])
-            elif i + 1 < at and not (texts[i + 1] or "").startswith("-"):
-                pieces = words[i + 1][0]
-                i += 1
-            if variable and pieces is not None:
-                pairs.append((variable, pieces))
-            elif not variable:
-                self.imported.note(f"{self.path}:{line}", "dropped", f"{launcher} {texts[i]} (ms-swift's own "
-                                   "launcher has no such setting)")
-            i += 1
-        script = texts[at] or ""
-        subcommand = Path(script).stem.replace("_", "-")
-        self.imported.note(f"{self.path}:{line}", "translated", f"{launcher} ... {script} -> "
-                           f"{' '.join(f'{n}=...' for n, _ in pairs)} swift {subcommand}")
-        return subcommand, pairs, [words[at], words[at], *words[at + 1:]]
+            if arguments is not None:
+                self.loops.functions = functions  # what a script run with bash defines stays in it
 
     def _swift(self, statement: Node, words: list[Word], pairs: Assignments, line: int, *,
                subcommand: str | None = None) -> None:
@@ -310,43 +286,16 @@ class _Walk:
                                f"{self.sourced} (not found beside the script) may set "
                                f"{'it' if len(unset) == 1 else 'them'}; the recipe takes "
                                f"{'it as a parameter' if len(unset) == 1 else 'them as parameters'}", call=call)
-        if statement.get("Redirs"):
+        redirects = [str(r.get("Op", "")) for r in statement.get("Redirs") or []]
+        if any(op.startswith("<") for op in redirects):
+            self.imported.note(call.where, "dropped", "the input given to swift (a here-document or a file): a "
+                               "stage's swift reads none", call=call)
+        if any(not op.startswith("<") for op in redirects):
             self.imported.note(call.where, "dropped", "the output redirect (swiftpipe keeps each stage's log in its "
                                "run folder)", call=call)
         self.imported.calls.append(call)
         self.last_call = call
         self.last_end = bash_syntax.end(statement)
-
-    def _llamafactory(self, statement: Node, texts: list[str | None], pairs: Assignments, line: int) -> None:
-        """`llamafactory-cli train|export|chat|webchat CONFIG.yaml [key=value ...]`: the config, with the command
-        line's overrides, as its stage (webchat: `swift app`)."""
-        words = [t or "" for t in texts]
-        if len(words) < 3 or words[1] not in ("train", "export", "chat", "webchat", "eval"):
-            self.imported.note(f"{self.path}:{line}", "dropped", f"llamafactory-cli {' '.join(words[1:2])} (no "
-                               "ms-swift stage)")
-            return
-        config = next((p for p in (Path(self.path).parent / words[2], Path(words[2])) if p.is_file()), None)
-        if config is None:
-            raise ImportProblem(f"llamafactory-cli {words[1]} {words[2]}: the config is not here (give it beside the "
-                                "script, or import the config file itself)", where=f"{self.path}:{line}")
-        overrides = dict(t.split("=", 1) for t in words[3:] if "=" in t)
-        before = len(self.imported.calls)
-        llamafactory.read(str(config), config.read_text(encoding="utf-8"), self.imported, overrides=overrides)
-        for call in self.imported.calls[before:]:
-            if words[1] == "webchat":
-                call.command = "app"
-            call.env = self._exported_literals()
-            call.env += [(name, "".join(str(p) for p in pieces)) for name, pieces in pairs]
-            self.imported.note(f"{self.path}:{line}", "translated", f"llamafactory-cli {words[1]} {words[2]} -> swift "
-                               f"{call.command}", call=call)
-            self.last_call, self.last_end = call, bash_syntax.end(statement)
-
-    def _xtuner(self, statement: Node, texts: list[str | None], line: int) -> None:
-        call = self.xtuner.call([t or "" for t in texts], line=line)
-        if call is not None:
-            call.env = self._exported_literals()
-            self.imported.calls.append(call)
-            self.last_call, self.last_end = call, bash_syntax.end(statement)
 
     def _add_flags(self, call: Call, words: list[Word]) -> bool:
         """Add the words' flags to `call`; True where the first word was a config file (ms-swift 4's
@@ -380,16 +329,6 @@ class _Walk:
             flag.many = len(flag.values) > 1
         return positional
 
-    def _exported_literals(self) -> list[tuple[str, Item]]:
-        """The exported variables whose values are plain text, for a tool's command line turned into a stage."""
-        literals: list[tuple[str, Item]] = []
-        for name in self.words.vars.exported:
-            text = plain(self.words.vars.values.get(name, [Code("")]))
-            if text is not None:
-                literals.append((name, text))
-        return literals
-
-
 def _beside(folder: Path, target: str) -> Path | None:
     """The file a script names: absolute, or relative to the script's folder or to a folder above it."""
     if Path(target).is_absolute():
@@ -402,12 +341,3 @@ def _beside(folder: Path, target: str) -> Path | None:
 
 def _text(word: Word) -> str | None:
     return plain(word[0])
-
-
-def _after_equals(pieces: list[Piece]) -> list[Piece]:
-    """The value of an option written `--name=value`, expanded."""
-    first = pieces[0]
-    if isinstance(first, str) and "=" in first:
-        value = first.partition("=")[2]
-        return [value, *pieces[1:]] if value or len(pieces) == 1 else pieces[1:]
-    return pieces

@@ -13,13 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Union
 
-from swiftpipe.importer import expansions
 from swiftpipe.importer.arithmetic import PerProcessShare, arithmetic, share
 from swiftpipe.importer.bash_syntax import Node, Script
 from swiftpipe.importer.calls import Code, Imported, ImportProblem
 
 _SIMPLE_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-_DEFAULTS = ("-", ":-", "=", ":=")
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,7 @@ class Expander:
         self.vars = variables
         self.program = program  # $0: the script run, whatever file this is
         self.arguments: list[list[Piece]] | None = None  # $1... inside a function call
+        self.shifted = 0  # `shift`s of the script's own arguments, which it does not know
         self.assigning: str | None = None  # the variable whose value is being expanded
 
     def where(self, node: Node) -> str:
@@ -62,25 +61,30 @@ class Expander:
     @contextmanager
     def dry(self) -> Iterator[None]:
         """Expansions that record nothing: no parameter, no finding, no variable taken as certain."""
-        imported, uncertain, values = self.imported, dict(self.vars.uncertain), dict(self.vars.values)
+        imported, variables = self.imported, self.vars
         self.imported = Imported(sources=[])
+        self.vars = Variables(dict(variables.values), list(variables.exported), dict(variables.arrays),
+                              dict(variables.uncertain), set(variables.guessed))
         try:
             yield
         finally:
-            self.imported = imported
-            self.vars.uncertain, self.vars.values = uncertain, values
+            self.imported, self.vars = imported, variables
 
     def words(self, word: Node) -> list[list[Piece]]:
         """A word's expansion: usually one word; `"${ARGS[@]}"` (and `"$@"`) each element, and an unquoted
         expansion of plain text split at blanks, as bash splits it (none for an empty one)."""
         parts = word["Parts"]
         lone = parts[0] if len(parts) == 1 else None
+        from swiftpipe.importer import parameters
+
         if lone is not None and lone["Type"] == "DblQuoted" and len(lone.get("Parts") or []) == 1 \
                 and _every_element(lone["Parts"][0]):
-            return self._elements(lone["Parts"][0])
+            inner = lone["Parts"][0]
+            elements = parameters.elements(self, inner)
+            return [joined(elements)] if _star(inner) else elements  # "$*", "${A[*]}": one word
         if lone is not None and lone["Type"] in ("ParamExp", "CmdSubst"):
             if _every_element(lone):
-                return [[w] if isinstance(w, str) else [w] for e in self._elements(lone) for w in _split(e)]
+                return [[w] for e in parameters.elements(self, lone) for w in _split(e)]
             pieces = self.expand(word)
             text = plain(pieces)
             if text is not None:
@@ -131,25 +135,10 @@ class Expander:
     # -- $NAME, ${NAME...} --------------------------------------------------------------------------------------
 
     def parameter(self, part: Node) -> list[Piece]:
-        where, written = self.where(part), self.script.source(part)
-        name = part["Param"]["Value"]
-        if part.get("Excl") or part.get("Names"):
-            raise ImportProblem(f"{written} (an indirect expansion) is a value a recipe cannot hold", where=where)
-        self._check_certain(name, where=where)
-        value = self._indexed(part, name, where) if part.get("Index") is not None else self.value(name)
-        if part.get("Length"):
-            text = None if value is None else plain(value)
-            if text is None:
-                raise ImportProblem(f"{written}: ${name} has no value in the script to count", where=where)
-            return [str(len(self.vars.arrays.get(name, [])) if name in self.vars.arrays else len(text))]
-        exp, repl, slice_ = part.get("Exp"), part.get("Repl"), part.get("Slice")
-        if exp is not None and exp["Op"] in _DEFAULTS + ("?", ":?", "+", ":+"):
-            return self._conditional(name, value, exp, written, where)
-        if value is None:
-            value = [self._param(name, None, where=where, origin=written)]
-        if exp is None and repl is None and slice_ is None:
-            return value
-        return [self._computed(value, part, written, where)]
+        """`$NAME`, `${NAME...}` (importer/parameters)."""
+        from swiftpipe.importer import parameters
+
+        return parameters.expand(self, part)
 
     def value(self, name: str) -> list[Piece] | None:
         """A variable's value as the script set it, None where the script does not know it."""
@@ -164,101 +153,12 @@ class Expander:
             index = int(name) - 1
             return list(self.arguments[index]) if index < len(self.arguments) else None
         if self.arguments is not None and name in ("@", "*"):
-            return _joined(self.arguments)
+            return joined(self.arguments)
         if self.arguments is not None and name == "#":
             return [str(len(self.arguments))]
         return None
 
-    def _indexed(self, part: Node, name: str, where: str) -> list[Piece] | None:
-        key = self.script.source(part["Index"]).strip()
-        if name == "BASH_SOURCE" and key in ("0", "@", "*"):
-            return [self.script.path]
-        if key in ("@", "*"):
-            return _joined(self._elements(part))
-        if not key.isdigit():
-            raise ImportProblem(f"{self.script.source(part)}: an array index a recipe cannot hold", where=where)
-        elements = self.vars.arrays.get(name)
-        if elements is None:
-            return self.value(name) if key == "0" else None
-        return list(elements[int(key)]) if int(key) < len(elements) else [""]
-
-    def _elements(self, part: Node) -> list[list[Piece]]:
-        name = part["Param"]["Value"]
-        self._check_certain(name, where=self.where(part))
-        if name in ("@", "*"):
-            return [list(a) for a in self.arguments or []]
-        if name in self.vars.arrays:
-            return [list(e) for e in self.vars.arrays[name]]
-        value = self.value(name)
-        return [] if value is None else [value]
-
-    def _conditional(self, name: str, value: list[Piece] | None, exp: Node, written: str,
-                     where: str) -> list[Piece]:
-        """`${X:-default}`, `${X:=default}`, `${X:?message}`, `${X:+alternate}`: a value the environment may give
-        becomes a parameter, with the script's default."""
-        op, word = exp["Op"], exp.get("Word")
-        empty = value is not None and op.startswith(":") and plain(value) == ""
-        if op in ("+", ":+"):
-            return [""] if value is None or empty or not word else self.expand(word)
-        if value is not None and not empty:
-            return value
-        if op in _DEFAULTS:
-            default: list[Piece] = self.expand(word) if word else [""]
-            result: list[Piece] = default  # set but empty, or an argument the call leaves out: the default itself
-            if value is None and not (self.arguments is not None and name.isdigit()):
-                text = self._default_text(default)
-                result = [self._param(name, text if text is not None or not word else self._plain(self.written(word)),
-                                      where=where, origin=written)]
-            if op in ("=", ":="):
-                self.vars.values[name] = result
-            return result
-        return [self._param(name, None, where=where, origin=written)]
-
-    def _default_text(self, pieces: list[Piece]) -> str | None:
-        """A parameter's default from the pieces of `${X:-default}`: text, and another parameter's default
-        (`${GEN_BATCH:-$NUM_GENERATIONS}`)."""
-        texts = [p if isinstance(p, str) else self.imported.params[p.text].default
-                 if isinstance(p, Code) and p.text in self.imported.params else None for p in pieces]
-        return None if any(t is None for t in texts) else "".join(t for t in texts if t is not None)
-
-    def _computed(self, value: list[Piece], part: Node, written: str, where: str) -> Piece:
-        """`${X#pattern}`, `${X/a/b}`, `${X^^}`, `${X:1:3}` of a known value, or the same in Python on a
-        parameter."""
-        exp: Node = part.get("Exp") or {}
-        repl, slice_ = part.get("Repl"), part.get("Slice")
-        text = plain(value)
-        pattern = self._pattern(exp.get("Word") if exp else repl.get("Orig") if repl else None)
-        replacement = self._pattern(repl.get("With")) if repl else None
-        if text is not None:
-            if slice_ is not None:
-                offset = self._number(slice_.get("Offset"), written, where)
-                length = self._number(slice_["Length"], written, where) if slice_.get("Length") else None
-                return expansions.sliced(text, offset or 0, length)
-            if repl is not None:
-                return expansions.replace(text, pattern, replacement or "", every=bool(repl.get("All")))
-            if exp.get("Op") in expansions.TRIMS:
-                return expansions.trim(text, exp["Op"], pattern)
-            if exp.get("Op") in expansions.CASES:
-                return expansions.case(text, exp["Op"])
-        elif len(value) == 1 and isinstance(value[0], Code) and slice_ is None:
-            op = ("//" if repl.get("All") else "/") if repl is not None else exp["Op"]
-            python = expansions.python_of(value[0].text, op, pattern, replacement)
-            if python is not None:
-                self.imported.note(where, "translated", f"{written} -> {python} (computed when the recipe runs)")
-                return Code(python)
-        raise ImportProblem(f"{written}: bash computes this from a value the script does not give; give the "
-                            "variable a value in the script", where=where)
-
-    def _pattern(self, word: Node | None) -> str:
-        if word is None:
-            return ""
-        text = plain(self.expand(word))
-        if text is None:
-            raise ImportProblem(f"{self.script.source(word)}: a pattern built from values the script does not give",
-                                where=self.where(word))
-        return text
-
-    def _number(self, node: Node | None, written: str, where: str) -> int | None:
+    def number(self, node: Node | None, written: str, where: str) -> int | None:
         if node is None:
             return None
         number = arithmetic(node, self._integer)
@@ -266,7 +166,8 @@ class Expander:
             raise ImportProblem(f"{written}: an offset the script does not give", where=where)
         return number
 
-    def _param(self, name: str, default: str | None, *, where: str, origin: str) -> Code:
+    def param(self, name: str, default: str | None, *, where: str, origin: str) -> Code:
+        name = str(int(name) + self.shifted) if name.isdigit() and name != "0" else name
         param = f"arg{name}" if name.isdigit() else name.lower()
         if not name.isidentifier() and not name.isdigit():
             raise ImportProblem(f"${name} (the script's arguments or shell state) cannot be imported", where=where)
@@ -281,7 +182,7 @@ class Expander:
         found = commands.computed(self, part)
         if found is not None:
             return found
-        return Substitution(self._plain(self.script.source(part)), self.where(part))
+        return Substitution(self.plain_text(self.script.source(part)), self.where(part))
 
     def clock(self, part: Node, format_: str) -> Code:
         """`$(date +FORMAT)`: the time the script runs, which a recipe takes as a parameter (its default: the time
@@ -289,6 +190,9 @@ class Expander:
         name = (self.assigning or "date").lower()
         now = time.strftime(format_ or "%a %b %d %H:%M:%S %Z %Y")
         written = self.script.source(part)
+        taken = [p for p in self.imported.params.values() if p.name == name or p.name.startswith(name + "_")]
+        same = next((p for p in taken if p.origin == written), None)
+        name = same.name if same else name if not taken else f"{name}_{len(taken) + 1}"  # a clock per format
         self.imported.note(self.where(part), "warning", f"{written} is the time the script runs: the recipe takes "
                            f"it as the parameter {name} (default {now}, the time of this import)")
         return self.imported.param(name, now, where=self.where(part), origin=written)
@@ -299,6 +203,12 @@ class Expander:
         if found is not None:
             return found
         value = arithmetic(part["X"], self._integer)
+        if value is None and self.assigning is not None and re.search(r"\bRANDOM\b", written):
+            default = arithmetic(part["X"], lambda w: 0 if self.script.source(w).lstrip("$") == "RANDOM"
+                                 else self._integer(w))
+            self.imported.note(self.where(part), "warning", f"{written} draws from $RANDOM: the recipe takes it as "
+                               f"the parameter {self.assigning.lower()} (default {default}, $RANDOM taken as 0)")
+            return self.imported.param(self.assigning.lower(), str(default), where=self.where(part), origin=written)
         if value is None:
             raise ImportProblem(f"{written}: arithmetic on values the script does not give", where=self.where(part))
         self.imported.note(self.where(part), "translated", f"{written} -> {value} (the script's values)")
@@ -321,7 +231,8 @@ class Expander:
 
     def _integer(self, word: Node) -> int | None:
         """An arithmetic operand: a number, a variable's number (`$N`, or `N` bare, as $((...)) allows)."""
-        text = plain(self.expand(word))
+        with self.dry():  # an operand the script does not give is no parameter: the expression says what it is
+            text = plain(self.expand(word))
         if text is not None and re.fullmatch(r"[A-Za-z_]\w*", text):
             value = self.value(text)
             text = None if value is None else plain(value)
@@ -336,7 +247,13 @@ class Expander:
         name = assign["Name"]["Value"]
         self.assigning = name
         try:
-            if assign.get("Array") is not None:
+            if assign.get("Index") is not None and assign.get("Value") is not None:  # A[1]=x: one element
+                index = self.number(assign["Index"], self.script.source(assign), self.where(assign))
+                scalar = self.vars.values.pop(name, None)  # A=x; A[1]=y: x is its element 0
+                elements = self.vars.arrays.setdefault(name, [scalar] if scalar is not None else [])
+                elements += [[""] for _ in range(max(0, (index or 0) + 1 - len(elements)))]
+                elements[index or 0] = self.expand(assign["Value"])
+            elif assign.get("Array") is not None:
                 elements = [p for e in assign["Array"].get("Elems") or [] for p in self.words(e["Value"])]
                 self.vars.arrays[name] = (self.vars.arrays.get(name, []) if assign.get("Append") else []) + elements
                 self.vars.values.pop(name, None)
@@ -352,7 +269,7 @@ class Expander:
             self.vars.exported.append(name)
         return name
 
-    def _check_certain(self, name: str, *, where: str) -> None:
+    def check_certain(self, name: str, *, where: str) -> None:
         """A variable that a condition or a loop may set: the recipe takes its value from before, and says so."""
         if name in self.vars.uncertain:
             known = ("the first value it is given there" if name in self.vars.guessed else "the value set before it"
@@ -360,7 +277,7 @@ class Expander:
             self.imported.note(where, "warning", f"${name} may be set differently under the condition or loop at "
                                f"{self.vars.uncertain.pop(name)}; the recipe takes {known}")
 
-    def _plain(self, text: str) -> str:
+    def plain_text(self, text: str) -> str:
         """Text (a `${X:-default}` default, a `$(...)` as written) with the variables the script gave plain values
         substituted; the others left as written."""
         def known(match: re.Match[str]) -> str:
@@ -386,12 +303,20 @@ def _every_element(part: Node) -> bool:
     return part["Param"]["Value"] in ("@", "*")
 
 
+def _star(part: Node) -> bool:
+    """`$*`, `${A[*]}`: quoted, the elements joined into one word."""
+    index = part.get("Index")
+    if index is not None:
+        return [p.get("Value") for p in index.get("Parts") or []] == ["*"]
+    return bool(part["Param"]["Value"] == "*")
+
+
 def _split(pieces: list[Piece]) -> list[Piece]:
     text = plain(pieces)
     return list(text.split()) if text is not None else list(pieces)
 
 
-def _joined(elements: list[list[Piece]]) -> list[Piece]:
+def joined(elements: list[list[Piece]]) -> list[Piece]:
     joined: list[Piece] = []
     for element in elements:
         joined += ([" "] if joined else []) + element
@@ -429,3 +354,4 @@ def _merged(pieces: list[Piece]) -> list[Piece]:
 def normal_path(text: str) -> str:
     """A folder as `cd DIR && pwd` prints it, kept relative where it was written relative."""
     return os.path.normpath(text) if text else "."
+

@@ -117,6 +117,17 @@ def _joined(node: _Node) -> str:
     return "+".join(v.folder for v in node.variants)
 
 
+def _own(target: str, node: _Node, every: list[Variant]) -> bool:
+    """Whether the variants of `node` set `target` (`sft.output_dir`) to a value no other variant sets, as an
+    imported loop's `--output_dir out/lr_$lr` does: that folder is theirs alone, and stays as they name it."""
+    values = {dict(s.partition("=")[::2] for s in v.sets).get(target) for v in node.variants}
+    if len(values) != 1 or None in values:
+        return False
+    value = values.pop()
+    return all(dict(s.partition("=")[::2] for s in v.sets).get(target) != value
+               for v in every if v not in node.variants)
+
+
 def _common(served: list[Variant]) -> list[tuple[str, str]]:
     """The settings every one of these variants has."""
     return [s for s in served[0].settings if all(s in v.settings for v in served[1:])]
@@ -131,14 +142,12 @@ def _placed(node: _Node, renamed: dict[str, str], every: list[Variant]) -> Stage
         items = [dataclasses.replace(i, stage=renamed[i.stage]) if isinstance(i, Ref) else i for i in items_of(value)]
         flags[flag] = items if isinstance(value, (list, tuple)) else items[0]  # type: ignore[assignment]
     split = node.name != stage.name
-    # a folder or file each variant names itself (an imported loop's --output_dir out/lr_$lr) is theirs already
-    named_by_each = set.intersection(*({s.partition("=")[0] for s in v.sets} for v in node.variants))
     if split and not node.as_written:  # what it writes, one folder deeper: no two variants write the same folder
         for flag in layout.CREATED_FOLDERS:
-            if isinstance(flags.get(flag), (str, Path)) and f"{stage.name}.{flag}" not in named_by_each:
+            if isinstance(flags.get(flag), (str, Path)) and not _own(f"{stage.name}.{flag}", node, every):
                 flags[flag] = f"{str(flags[flag]).rstrip('/')}/{node.folder}"
         for flag in layout.CREATED_FILES:
-            if isinstance(flags.get(flag), (str, Path)) and f"{stage.name}.{flag}" not in named_by_each:
+            if isinstance(flags.get(flag), (str, Path)) and not _own(f"{stage.name}.{flag}", node, every):
                 written = Path(str(flags[flag]))
                 flags[flag] = str(written.parent / node.folder / written.name)
     group = stage.group
