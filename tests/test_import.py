@@ -105,7 +105,7 @@ def test_shell_patterns_are_read_as_bash_would_and_secrets_stay_out(tmp_path: Pa
     text = (tmp_path / "imported.py").read_text()
     assert "hf_notarealtoken" not in text and "not-a-real-key" not in text
     monkeypatch.setenv("HUB_TOKEN", "from-the-environment")
-    loaded = loading.load(tmp_path / "imported.py", params=["arg1=run1", "eval_data=data/eval.jsonl"])
+    loaded = loading.load(tmp_path / "imported.py", params=["run_name=run1", "eval_data=data/eval.jsonl"])
     sft, infer = (r.command for r in _rendered(loaded, INSTALLED).values())
     flags = dict(flag_pairs(sft.argv))
     assert sft.environment == {"NPROC_PER_NODE": "2", "MASTER_PORT": "29501", "CUDA_VISIBLE_DEVICES": "0,1"}
@@ -113,7 +113,7 @@ def test_shell_patterns_are_read_as_bash_would_and_secrets_stay_out(tmp_path: Pa
     assert flags["--dataset"] == ("data/train.jsonl", "data/extra set.jsonl#500")
     assert flags["--learning_rate"] == ("1e-4",)  # --learning_rate=1e-4
     assert flags["--gradient_accumulation_steps"] == ("8",)  # $((16 / nproc)) with NPROC_PER_NODE=$nproc
-    assert flags["--output_dir"] == ("output/run1",)  # "output/${RUN_NAME}" with RUN_NAME=$1
+    assert flags["--output_dir"] == ("output/run1",)  # "output/${RUN_NAME}" with RUN_NAME=$1: the parameter run_name
     assert flags["--lora_rank"] == ("8",)  # the commented-out --lora_rank 64 stays out; the command goes on
     assert flags["--logging_steps"] == ("5",) and flags["--save_steps"] == ("50",)  # unquoted $COMMON splits
     assert flags["--hub_token"] == ("from-the-environment",)

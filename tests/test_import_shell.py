@@ -104,7 +104,7 @@ def test_a_value_computed_from_a_parameter_is_computed_when_the_recipe_runs(tmp_
                       'swift infer --model Qwen/Qwen2.5-7B --adapters "$CKPT" '
                       '--result_path "results/$(basename "$(dirname "$CKPT")")_${CKPT##*-}.jsonl"\n')
     [default], _ = _commands(tmp_path, script)
-    [given], _ = _commands(tmp_path, script, "arg1=out/v3-x/checkpoint-7")
+    [given], _ = _commands(tmp_path, script, "ckpt=out/v3-x/checkpoint-7")  # CKPT=${1:-...}: the parameter ckpt
     assert _flags(default)["--result_path"] == ("results/v0-20250610-135359_1048.jsonl",)
     assert _flags(given)["--result_path"] == ("results/v3-x_7.jsonl",)
 
@@ -265,3 +265,25 @@ def test_each_clock_and_random_draw_is_its_own_parameter(tmp_path: Path) -> None
     assert imported.params["master_port"].default == "20000"
     assert {p.origin for p in imported.params.values() if p.name.startswith("date")} == {"$(date +%Y%m%d)",
                                                                                         "$(date +%H%M%S)"}
+
+
+def test_flags_an_array_gets_when_the_script_runs_are_dropped_and_said(tmp_path: Path) -> None:
+    script = _write(tmp_path, "mapfile -t ARGS < <(python make_args.py config.yaml)\nswift sft \"${ARGS[@]}\"\n")
+    imported = import_files([str(script)])
+    assert [c.command for c in imported.calls] == ["sft"] and imported.params == {}
+    assert any("${ARGS[@]}: flags the script builds when it runs" in f.text for f in imported.findings)
+
+
+def test_the_scripts_arguments_are_named_after_their_variables_and_the_script_folder_has_a_parent(
+        tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "scripts").mkdir()
+    script = _write(tmp_path / "scripts", 'SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)\nROOT=$(dirname "$SCRIPT_DIR")\n'
+                    'MODEL=$1\ncat > ds.json <<JSON\n{"zero_optimization": {"stage": 2}}\nJSON\n'
+                    'swift sft --model "$MODEL" --dataset "$ROOT/data/d.jsonl" --deepspeed ds.json\n', "train.sh")
+    monkeypatch.chdir(tmp_path / "scripts")
+    imported = import_files(["train.sh"])  # run from its own folder: `pwd` is `.`, and its parent `..`
+    assert list(imported.params) == ["model"] and imported.params["model"].origin == "$1"
+    assert imported.calls[0].get("dataset").values == ["../data/d.jsonl"]
+    [sft], findings = _commands(tmp_path, script, "model=m")
+    assert _flags(sft)["--dataset"] == (str(tmp_path / "data" / "d.jsonl"),)
+    assert any("writes ds.json from a here-document" in f for f in findings)

@@ -122,8 +122,9 @@ class Imported:
 
     def note(self, where: str, category: str, text: str, *, call: Call | None = None) -> None:
         finding = Finding(where, category, text)
-        self.findings.append(finding)
-        if call is not None:
+        if finding not in self.findings:  # a loop inside a loop says the same at each turn: once is enough
+            self.findings.append(finding)
+        if call is not None and str(finding) not in call.notes:
             call.notes.append(str(finding))
 
     def param(self, name: str, default: str, *, where: str, origin: str) -> Code:

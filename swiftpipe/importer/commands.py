@@ -4,6 +4,7 @@ finder (importer/handoffs.py)."""
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from swiftpipe.importer.arithmetic import expr_share, expr_value
@@ -62,6 +63,8 @@ def computed(words: Expander, part: Node) -> Piece | None:
         base = os.path.basename(values[0].rstrip("/")) or "/"
         return base[:-len(values[1])] if len(values) > 1 and base.endswith(values[1]) and base != values[1] else base
     if name == "dirname" and len(values) == 1:
+        if re.fullmatch(r"\.(/\.\.)*|\.\.(/\.\.)*", os.path.normpath(values[0])):
+            return os.path.normpath(values[0] + "/..")  # `.` is the folder `cd DIR && pwd` printed: its parent
         return os.path.dirname(values[0].rstrip("/")) or "."
     if name == "seq" and 1 <= len(values) <= 3 and all(v.lstrip("-").isdigit() for v in values):
         numbers = [int(v) for v in values]

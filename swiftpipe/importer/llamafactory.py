@@ -39,7 +39,7 @@ _TEMPLATES = {"llama3": "llama3", "qwen3": "qwen3", "glm4": "glm4", "mistral": "
               "chatglm3": "chatglm3", "baichuan2": "baichuan", "yi": "yi", "deepseek": "deepseek",
               "internlm2": "internlm2", "phi": "phi3"}
 _ATTENTION = {"fa2": "flash_attn", "sdpa": "sdpa", "disabled": "eager"}
-_SECTION_GLUED = re.compile(r"(?<=\S)(#{2,}\s*\w+)\s*$", re.M)  # `true### method`: a header lost its line break
+_SECTION_GLUED = re.compile(r"(?<=[^\s#])(#{2,}\s*\w+)\s*$", re.M)  # `true### method`: a header lost its line break
 
 
 def looks_like(text: str) -> bool:

@@ -186,7 +186,7 @@ class Loops:
         words = self.walk.words
         variables, arguments = words.vars, words.arguments
         words.vars = Variables(dict(variables.values), list(variables.exported), dict(variables.arrays),
-                               variables.uncertain, variables.guessed)
+                               variables.uncertain, variables.guessed, variables.argument_names)
         try:
             self.run(statements, context)
         except Stop as stop:

@@ -78,6 +78,7 @@ class _Walk:
         if not args:
             self._assignments(assignments, statement, context)
             return
+        self._written_file(statement)
         if head[0] in self.loops.functions:
             self.loops.call(head[0], [w for node in args[1:] for w in self.words.words(node)], context,
                             assignments=[a for a in assignments if a.get("Name")])
@@ -152,6 +153,19 @@ class _Walk:
         if context is not None:
             self.loops.warn(context)
         self._swift(statement, words, pairs, line, subcommand=subcommand)
+
+    def _written_file(self, statement: Node) -> None:
+        """`cat > ds_config.json <<EOF ... EOF`: a file the script writes when it runs, which a recipe does not."""
+        redirects = statement.get("Redirs") or []
+        if not any(r.get("Hdoc") for r in redirects):
+            return
+        for redirect in redirects:
+            if str(redirect.get("Op")) in (">", ">>", ">|") and redirect.get("Word"):
+                with self.words.dry():
+                    target = plain(self.words.expand(redirect["Word"])) or self.words.written(redirect["Word"])
+                self.imported.note(self.script.where(statement), "warning", f"the script writes {target} from a "
+                                   "here-document when it runs; the recipe does not: keep that file where the "
+                                   "recipe's stages read it")
 
     def _head(self, args: list[Node]) -> list[list[str | None]]:
         """The texts of the first words, each word's, for deciding what the command is (nothing recorded: the
@@ -319,6 +333,8 @@ class _Walk:
             elif not call.flags and _CONFIG_FILE.search(plain(pieces) or ""):
                 call.flags.append(Flag("config", [], line))
                 positional = True
+            elif not call.flags and self._built_elsewhere(pieces, written, where, call):
+                continue
             elif not call.flags:
                 raise ImportProblem(f"`swift {call.command}` takes flags, not {written!r}", where=where)
             flag = call.flags[-1]
@@ -328,6 +344,18 @@ class _Walk:
             flag.written.append(written)
             flag.many = len(flag.values) > 1
         return positional
+
+    def _built_elsewhere(self, pieces: list[Piece], written: str, where: str, call: Call) -> bool:
+        """`swift sft "${ARGS[@]}"` with an array the script fills at run time (`mapfile -t ARGS < <(python ...)`):
+        its flags are not known here. Dropped, and said; the parameter it would have been goes with it."""
+        if not (len(pieces) == 1 and isinstance(pieces[0], Code) and re.fullmatch(r"\$\{\w+\[[@*]\]\}", written)):
+            return False
+        param = self.imported.params.get(pieces[0].text)
+        if param is not None and param.origin == written:
+            del self.imported.params[pieces[0].text]
+        self.imported.note(where, "dropped", f"{written}: flags the script builds when it runs; give them to the "
+                           "recipe with --set or in the stage", call=call)
+        return True
 
 def _beside(folder: Path, target: str) -> Path | None:
     """The file a script names: absolute, or relative to the script's folder or to a folder above it."""

@@ -41,6 +41,7 @@ class Variables:
     arrays: dict[str, list[list[Piece]]] = field(default_factory=dict)  # NAME -> its elements, each expanded
     uncertain: dict[str, str] = field(default_factory=dict)  # set under a condition or in a loop -> where
     guessed: set[str] = field(default_factory=set)  # of those, the ones with the first value the script gives
+    argument_names: dict[str, str] = field(default_factory=dict)  # "1" -> the parameter the script's $1 is
 
 
 class Expander:
@@ -64,7 +65,7 @@ class Expander:
         imported, variables = self.imported, self.vars
         self.imported = Imported(sources=[])
         self.vars = Variables(dict(variables.values), list(variables.exported), dict(variables.arrays),
-                              dict(variables.uncertain), set(variables.guessed))
+                              dict(variables.uncertain), set(variables.guessed), dict(variables.argument_names))
         try:
             yield
         finally:
@@ -168,7 +169,9 @@ class Expander:
 
     def param(self, name: str, default: str | None, *, where: str, origin: str) -> Code:
         name = str(int(name) + self.shifted) if name.isdigit() and name != "0" else name
-        param = f"arg{name}" if name.isdigit() else name.lower()
+        if name.isdigit() and name not in self.vars.argument_names and self.assigning is not None:
+            self.vars.argument_names[name] = self.assigning.lower()  # MODEL=$1: the parameter `model`
+        param = self.vars.argument_names.get(name, f"arg{name}") if name.isdigit() else name.lower()
         if not name.isidentifier() and not name.isdigit():
             raise ImportProblem(f"${name} (the script's arguments or shell state) cannot be imported", where=where)
         visible = f"<{name.upper() if not name.isdigit() else 'ARG' + name}>"
