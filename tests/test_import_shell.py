@@ -253,8 +253,9 @@ def test_an_exit_no_condition_guards_ends_the_script_and_one_in_a_function_calle
                     "for lr in 1e-4 2e-4 3e-4; do\n  [ $lr = 3e-4 ] && break\n"
                     "  swift sft --model m --dataset d --learning_rate $lr\n  break\ndone\n"
                     "swift infer --model m\nexit 0\nswift sft --model old --dataset d\n")
-    commands, _ = _commands(tmp_path, script)
+    commands, findings = _commands(tmp_path, script)
     assert [(c.subcommand, _flags(c)["--model"]) for c in commands] == [("sft", ("m",)), ("infer", ("m",))]
+    assert any(":9: dropped: what follows this `exit`" in f for f in findings), findings
 
 
 def test_each_clock_and_random_draw_is_its_own_parameter(tmp_path: Path) -> None:

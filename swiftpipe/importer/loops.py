@@ -30,9 +30,10 @@ _STOPS = {"exit", "return", "break", "continue"}
 class Stop(Exception):
     """An `exit`, `return`, `break` or `continue` that ends what it ends."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, where: str | None = None) -> None:
         super().__init__(kind)
         self.kind = kind
+        self.where = where  # an `exit` with commands after it in its file: where it is
 
 
 @dataclass
@@ -52,8 +53,13 @@ class Loops:
         self.floors: list[int] = [0]  # `guarded` where the innermost function or loop began
 
     def run(self, statements: list[Node], context: Context | None) -> None:
-        for statement in statements:
-            self.statement(statement, context)
+        for i, statement in enumerate(statements):
+            try:
+                self.statement(statement, context)
+            except Stop as stop:
+                if stop.kind == "exit" and stop.where is None and i + 1 < len(statements):
+                    stop.where = self.walk.script.where(statement)  # what comes after is left out: said
+                raise
 
     def statement(self, statement: Node, context: Context | None) -> None:
         command = statement.get("Cmd")

@@ -37,8 +37,9 @@ def read(path: str, text: str, imported: Imported) -> None:
     walk = _Walk(script, imported)
     try:
         walk.loops.run(script.statements, None)
-    except Stop:  # an `exit` (or a `return` at the top) that no condition guards: the script ends there
-        pass
+    except Stop as stop:  # an `exit` (or a `return` at the top) that no condition guards: the script ends there
+        if stop.where is not None:
+            imported.note(stop.where, "dropped", f"what follows this `{stop.kind}` (bash never runs it)")
 
 
 class _Walk:

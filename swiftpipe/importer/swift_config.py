@@ -126,8 +126,9 @@ def expand(call: Call, imported: Imported, base_dir: str | Path, *, command_line
     _rlhf_type_first(call)
     found = "" if str(file) == flag.values[0] else f" (read from {file})"
     moved = f"; ENV: {', '.join(n for n, _ in env)} -> the stage's environment" if env else ""
-    imported.note(where, "translated", f"--config {flag.values[0]} -> its {len(from_file)} keys as flags{found}{moved}",
-                  call=call)
+    written = (f"swift {call.command} {flag.values[0]} (4.x: the command line wins)" if command_line_wins
+               else f"--config {flag.values[0]} (3.x: the file wins)")
+    imported.note(where, "translated", f"{written} -> its {len(from_file)} keys as flags{found}{moved}", call=call)
 
 
 def _config_file(flag: Flag, base_dir: Path) -> Path | None:
