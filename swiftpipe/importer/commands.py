@@ -25,7 +25,7 @@ def computed(words: Expander, part: Node) -> Piece | None:
         return None
     argv = [c for c in calls if c is not None]
     if len(argv) == 2 and _name(words, argv[0][0]) == "cd" and _name(words, argv[1][0]) == "pwd" and len(argv[1]) == 1:
-        folder = [plain(words.expand(w)) for w in argv[0][1:] if plain(words.expand(w)) != "--"]
+        folder = [text for text in (plain(words.expand(w)) for w in argv[0][1:]) if text != "--"]
         return normal_path(folder[0]) if len(folder) == 1 and folder[0] is not None else None
     if len(argv) != 1:
         return None

@@ -84,13 +84,12 @@ class _Walk:
             self.loops.call(head[0], [w for node in args[1:] for w in self.words.words(node)], context,
                             assignments=[a for a in assignments if a.get("Name")])
             return
-        if not any(text in _RELEVANT or (text or "").endswith("/swift") for text in head) \
+        if not any(text in _RELEVANT or _is_swift(text) for text in head) \
                 and not any(re.search(r"(^|/)swift/cli/", text or "") for text in head):
             return
         pairs: Assignments = [(a["Name"]["Value"], self.words.expand(a["Value"]) if a.get("Value") else [""])
                               for a in assignments if a.get("Name")]
-        ahead = next((i for i, texts in enumerate(heads[:5])
-                      if any(t == "swift" or (t or "").endswith("/swift") for t in texts)), 0)
+        ahead = next((i for i, texts in enumerate(heads[:5]) if any(_is_swift(t) for t in texts)), 0)
         if head[0] in _WRAPPERS or head[0] in _NOT_WRAPPERS:
             ahead = 0
         with self.words.dry():  # what stands in front of swift is dropped: it sets nothing in the recipe
@@ -115,7 +114,7 @@ class _Walk:
         if not words:
             return
         first = texts[0] or ""
-        ahead = next((i for i, t in enumerate(texts[:5]) if t == "swift" or (t or "").endswith("/swift")), None)
+        ahead = next((i for i, t in enumerate(texts[:5]) if _is_swift(t)), None)
         if ahead and first not in _NOT_WRAPPERS and len(texts) > ahead + 1 and (texts[ahead + 1] or "").isidentifier():
             self.imported.note(f"{self.path}:{line}", "dropped", f"`{' '.join(w[1] for w in words[:ahead])}` in "
                                "front of swift (swiftpipe runs swift in its own environment)")
@@ -149,7 +148,7 @@ class _Walk:
                 return
             subcommand, launch_pairs, words = launched
             pairs = pairs + launch_pairs
-        elif first != "swift" and not first.endswith("/swift"):
+        elif not _is_swift(first):
             return
         if context is not None:
             self.loops.warn(context)
@@ -175,7 +174,7 @@ class _Walk:
         with self.words.dry():
             for node in args[:6]:
                 try:
-                    heads.append([_text((pieces, "", 0)) for pieces in self.words.words(node)] or [None])
+                    heads.append([plain(pieces) for pieces in self.words.words(node)] or [None])
                 except ImportProblem:
                     heads.append([None])
         return heads
@@ -366,6 +365,11 @@ def _beside(folder: Path, target: str) -> Path | None:
         if (base / target).is_file():
             return base / target
     return None
+
+
+def _is_swift(text: str | None) -> bool:
+    """`swift`, or a path to it (`.venv/bin/swift`)."""
+    return text == "swift" or (text or "").endswith("/swift")
 
 
 def _text(word: Word) -> str | None:
